@@ -1,0 +1,1 @@
+"""FHIR R4 codec (a later issue)."""

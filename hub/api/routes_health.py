@@ -1,0 +1,76 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from hub.api.auth import require
+from hub.api.deps import get_hub
+from hub.bootstrap import Hub
+from hub.store import messages as store
+from hub.store.keys import Role
+
+router = APIRouter()
+
+
+@router.get("/health")
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def _broker_ok(hub: Hub) -> bool:
+    if hub.celery is None:
+        return True
+    try:
+        with hub.celery.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return True
+    except Exception:
+        return False
+
+
+@router.get("/ready")
+def ready(hub: Hub = Depends(get_hub)) -> JSONResponse:
+    checks: dict[str, str] = {}
+    try:
+        with hub.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception:
+        checks["database"] = "unreachable"
+    checks["broker"] = ("ok" if _broker_ok(hub) else "unreachable") if hub.celery else "embedded"
+    ok = all(v in ("ok", "embedded") for v in checks.values())
+    return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks},
+                        status_code=200 if ok else 503)
+
+
+@router.get("/metrics", dependencies=[Depends(require(Role.READER))])
+def metrics(hub: Hub = Depends(get_hub)) -> Response:
+    """Prometheus text, built from the database on each scrape (the DB is the truth)."""
+    reg = CollectorRegistry()
+    by_status = Gauge("hub_messages", "Stored messages by protocol, status and type",
+                      ["protocol", "status", "type"], registry=reg)
+    depth = Gauge("hub_queue_depth", "Messages waiting to be processed (received, "
+                  "processing, retrying)", registry=reg)
+    age = Gauge("hub_queue_oldest_age_seconds", "Age of the oldest waiting message",
+                registry=reg)
+    outcomes = Gauge("hub_attempts", "Processing attempts by stage and outcome",
+                     ["stage", "outcome"], registry=reg)
+    with hub.uow() as uow:
+        pending = 0
+        for protocol, status, mtype, n in store.counts_by_status_type(uow.conn):
+            by_status.labels(protocol, status, mtype).set(n)
+            if status in ("received", "processing", "retrying"):
+                pending += n
+        oldest: datetime | None = store.oldest_pending_received_at(uow.conn)
+        for stage, outcome, n in store.attempt_outcomes(uow.conn):
+            outcomes.labels(stage, outcome).set(n)
+    depth.set(pending)
+    age.set((hub.clock.now() - oldest).total_seconds() if oldest else 0)
+    return Response(generate_latest(reg), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,113 @@
+"""Admin API over the message store: search, detail, replay (one, edited, or by filter)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+
+from hub.api.auth import actor_of, require
+from hub.api.deps import get_hub
+from hub.bootstrap import Hub
+from hub.errors import ValidationError
+from hub.services import query
+from hub.store import audit
+from hub.store.keys import ApiKey, Role
+from hub.store.lifecycle import Status
+from hub.store.messages import MessageFilter
+
+router = APIRouter(prefix="/api")
+
+
+def _status(value: str | None) -> Status | None:
+    if value is None:
+        return None
+    try:
+        return Status(value)
+    except ValueError:
+        raise ValidationError(f"unknown status {value!r}; one of "
+                              + ", ".join(s.value for s in Status), code="bad_status") from None
+
+
+@router.get("/messages")
+def list_messages(
+    status: str | None = None,
+    type: str | None = None,
+    sender: str | None = None,
+    control_id: str | None = None,
+    patient: str | None = None,
+    protocol: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+    hub: Hub = Depends(get_hub),
+    key: ApiKey = Depends(require(Role.READER)),
+) -> dict[str, Any]:
+    flt = MessageFilter(status=_status(status), type=type, sender=sender, control_id=control_id,
+                        patient=patient, protocol=protocol, since=since, until=until,
+                        limit=limit, offset=offset)
+    items = query.list_messages(hub.uow, flt)
+    return {"items": items, "count": len(items), "limit": limit, "offset": offset}
+
+
+@router.get("/messages/{message_id}")
+def get_message(message_id: int, hub: Hub = Depends(get_hub),
+                key: ApiKey = Depends(require(Role.READER))) -> dict[str, Any]:
+    detail = query.message_detail(hub.uow, message_id)
+    with hub.uow() as uow:  # raw content is PHI: every view is audited
+        audit.append(uow.conn, at=hub.clock.now(), actor=actor_of(key), action="phi.view",
+                     object_type="message", object_id=message_id, detail={"via": "api"})
+        uow.commit()
+    return detail
+
+
+class ReplayOne(BaseModel):
+    reason: str = ""
+    raw: str | None = Field(default=None, description="edited message; stored as a new revision")
+
+
+@router.post("/messages/{message_id}/replay")
+def replay_one(message_id: int, body: ReplayOne | None = None, hub: Hub = Depends(get_hub),
+               key: ApiKey = Depends(require(Role.ADMIN))) -> dict[str, Any]:
+    body = body or ReplayOne()
+    if body.raw is not None:
+        new_id = hub.replay.replay_edited(message_id, body.raw.encode("utf-8"),
+                                          actor=actor_of(key), reason=body.reason)
+        return {"replayed": [new_id], "revision_of": message_id}
+    done = list(hub.replay.replay([message_id], actor=actor_of(key), reason=body.reason))
+    return {"replayed": done}
+
+
+class ReplayFilter(BaseModel):
+    ids: list[int] = Field(default_factory=list)
+    status: str | None = None
+    type: str | None = None
+    sender: str | None = None
+    patient: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = Field(default=10_000, ge=1, le=100_000)
+    dry_run: bool = False
+    reason: str = ""
+
+
+@router.post("/replay")
+def replay_filter(body: ReplayFilter, hub: Hub = Depends(get_hub),
+                  key: ApiKey = Depends(require(Role.ADMIN))) -> dict[str, Any]:
+    if not body.ids and not any([body.status, body.type, body.sender, body.patient,
+                                 body.since, body.until]):
+        raise ValidationError("give ids or at least one filter (status, type, sender, "
+                              "patient, since, until)", code="filter_required")
+    flt = MessageFilter(ids=body.ids, status=_status(body.status), type=body.type,
+                        sender=body.sender, patient=body.patient, since=body.since,
+                        until=body.until, limit=body.limit, newest_first=False)
+    plan = hub.replay.plan(flt)
+    if body.dry_run:
+        return {"dry_run": True, "would_replay": plan.ids,
+                "skipped": [{"id": i, "reason": r} for i, r in plan.skipped]}
+    done = list(hub.replay.replay(plan.ids, actor=actor_of(key), reason=body.reason))
+    return {"dry_run": False, "replayed": done,
+            "skipped": [{"id": i, "reason": r} for i, r in plan.skipped]}

@@ -1,0 +1,142 @@
+"""The one composition root: builds engine, unit of work, queue, services and processors.
+
+Nothing is built at import time anywhere in the hub; entry points (CLI, API, Celery worker)
+and tests call :func:`bootstrap`, tests passing fakes (a fixed clock, a null dispatcher, their
+own processors) into the same function.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from hub.clock import Clock, SystemClock
+from hub.config import Settings
+from hub.queue.dispatch import Dispatcher, NullDispatcher, WakeupDispatcher
+from hub.queue.embedded import EmbeddedWorkers
+from hub.queue.pipeline import Pipeline
+from hub.queue.registry import ProcessorRegistry
+from hub.queue.retry import RetryPolicy
+from hub.queue.sweeper import Sweeper
+from hub.services.ingest import IngestService
+from hub.services.replay import Peeker, ReplayService
+from hub.store.db import UnitOfWork, create_engine
+from hub.store.migrate import upgrade
+
+log = logging.getLogger(__name__)
+
+# A plugin registers processors and peekers for one protocol: fn(hub) -> None.
+Plugin = Callable[["Hub"], None]
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    engine: Engine
+    clock: Clock
+    registry: ProcessorRegistry
+    policy: RetryPolicy
+    dispatcher: Dispatcher
+    pipeline: Pipeline
+    ingest: IngestService
+    replay: ReplayService
+    sweeper: Sweeper
+    peekers: dict[str, Peeker]
+    workers: EmbeddedWorkers | None = None
+    celery: Any = None
+    extras: dict[str, Any] = field(default_factory=dict)
+    # Long-running async services `hub serve` runs beside the HTTP server (the MLLP listener,
+    # the file-drop watcher): each is ``async fn(hub, stop: asyncio.Event) -> None``.
+    services: list[Callable[..., Awaitable[None]]] = field(default_factory=list)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.engine)
+
+    def start_background(self) -> None:
+        """Embedded workers (no broker) and the sweeper."""
+        if self.workers is not None:
+            self.workers.start()
+        self.sweeper.start()
+
+    def stop(self) -> None:
+        if self.workers is not None:
+            self.workers.stop()
+        self.sweeper.stop()
+        self.engine.dispose()
+
+
+def default_plugins() -> list[Plugin]:
+    """Protocol plugins shipped with the hub. Imported here, lazily, to keep layers clean."""
+    plugins: list[Plugin] = []
+    try:
+        from hub.services.hl7v2 import register as hl7v2_register
+    except ImportError:  # pragma: no cover - while a protocol is not built yet
+        pass
+    else:
+        plugins.append(hl7v2_register)
+    return plugins
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    dispatcher: Dispatcher | None = None,
+    plugins: Iterable[Plugin] | None = None,
+    migrate: bool = True,
+    embedded_workers: bool | None = None,
+    rng: random.Random | None = None,
+) -> Hub:
+    engine = create_engine(settings.effective_database_url)
+    if migrate:
+        upgrade(engine)
+    clock = clock or SystemClock()
+    uow = partial(UnitOfWork, engine)
+    celery_app = None
+    if dispatcher is None:
+        if settings.broker_url:
+            from hub.queue.celery_app import CeleryDispatcher, make_celery
+
+            celery_app = make_celery(settings.broker_url)
+            dispatcher = CeleryDispatcher(celery_app)
+        else:
+            dispatcher = WakeupDispatcher()
+    policy = RetryPolicy(max_attempts=settings.retry_max_attempts,
+                         base_delay=settings.retry_base_delay, max_delay=settings.retry_max_delay,
+                         rng=rng or random.Random())
+    registry = ProcessorRegistry()
+    pipeline = Pipeline(uow=uow, registry=registry, policy=policy, clock=clock,
+                        dispatcher=dispatcher, lease_seconds=settings.lease_seconds)
+    ingest = IngestService(uow=uow, clock=clock, dispatcher=dispatcher)
+    peekers: dict[str, Peeker] = {}
+    replay = ReplayService(uow=uow, clock=clock, dispatcher=dispatcher, ingest=ingest,
+                           peekers=peekers)
+    sweeper = Sweeper(uow=uow, clock=clock, dispatcher=dispatcher,
+                      interval=settings.sweep_interval)
+    use_embedded = embedded_workers if embedded_workers is not None else not settings.broker_url
+    workers = None
+    if use_embedded and isinstance(dispatcher, WakeupDispatcher):
+        workers = EmbeddedWorkers(pipeline, dispatcher, count=settings.workers)
+    hub = Hub(settings=settings, engine=engine, clock=clock, registry=registry, policy=policy,
+              dispatcher=dispatcher, pipeline=pipeline, ingest=ingest, replay=replay,
+              sweeper=sweeper, peekers=peekers, workers=workers, celery=celery_app)
+    if celery_app is not None:
+        from hub.queue.celery_app import register_task
+
+        register_task(celery_app, lambda mid: pipeline.drain_lane(_worker_name(), mid))
+    for plugin in (default_plugins() if plugins is None else plugins):
+        plugin(hub)
+    return hub
+
+
+def _worker_name() -> str:
+    import os
+    import socket
+
+    return f"celery@{socket.gethostname()}:{os.getpid()}"

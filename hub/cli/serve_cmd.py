@@ -1,0 +1,86 @@
+"""``hub serve`` (HTTP + MLLP + workers) and ``hub worker`` (Celery)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+
+import typer
+import uvicorn
+
+from hub import logs
+from hub.api.app import create_app
+from hub.bootstrap import Hub, bootstrap
+from hub.config import load_settings
+from hub.errors import ConfigError
+from hub.store import keys
+
+log = logging.getLogger("hub.serve")
+
+
+def _first_start_hint(hub: Hub) -> None:
+    with hub.uow() as uow:
+        admins = keys.count_admins(uow.conn)
+    if admins == 0:
+        typer.echo(
+            "hub: no admin API key yet. Create one with:\n"
+            "    hub keys create --role admin --name you\n"
+            "and feed keys for your EHR interfaces with --role feed.", err=True)
+
+
+async def _serve(hub: Hub) -> None:
+    settings = hub.settings
+    app = create_app(hub)
+    config = uvicorn.Config(app, host=settings.http_host, port=settings.http_port,
+                            log_config=None, access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    tasks = [asyncio.create_task(service(hub, stop)) for service in hub.services]
+    http = asyncio.create_task(server.serve())
+    await stop.wait()
+    server.should_exit = True
+    await http
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def install(app: typer.Typer) -> None:
+    @app.command("serve")
+    def serve() -> None:
+        """HTTP API + admin UI, MLLP listener, workers (in-process unless a broker is set)."""
+        settings = load_settings()
+        logs.configure(settings.log_level, json_lines=settings.log_json)
+        hub = bootstrap(settings)
+        _first_start_hint(hub)
+        hub.start_background()
+        mode = "celery" if settings.broker_url else f"{settings.workers} in-process workers"
+        log.info(f"hub serving http://{settings.http_host}:{settings.http_port} "
+                 f"mllp {settings.mllp_host}:{settings.mllp_port} ({mode})")
+        try:
+            asyncio.run(_serve(hub))
+        finally:
+            hub.stop()
+
+    @app.command("worker")
+    def worker(
+        concurrency: int = typer.Option(4, min=1, help="worker processes"),
+        pool: str = typer.Option("prefork", help="prefork | threads | solo"),
+    ) -> None:
+        """A Celery worker (needs HUB_BROKER_URL); also runs the sweeper."""
+        settings = load_settings()
+        if not settings.broker_url:
+            raise ConfigError("hub worker needs HUB_BROKER_URL (redis://... or amqp://...)")
+        logs.configure(settings.log_level, json_lines=settings.log_json)
+        hub = bootstrap(settings, embedded_workers=False)
+        hub.sweeper.start()
+        argv = ["worker", f"--concurrency={concurrency}", f"--pool={pool}", "-Q", "hub",
+                "-n", f"hub@{socket.gethostname()}", "--without-gossip", "--without-mingle",
+                "--loglevel=WARNING"]
+        try:
+            hub.celery.worker_main(argv)
+        finally:
+            hub.stop()

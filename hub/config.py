@@ -1,0 +1,82 @@
+"""Typed settings read from ``HUB_*`` environment variables (DESIGN.md section 5).
+
+Nothing here is built at import time: :func:`load_settings` is called by the composition root
+(:mod:`hub.bootstrap`) and by the CLI, and tests build :class:`Settings` directly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hub.errors import ConfigError
+
+ValidationMode = Literal["off", "tolerant", "strict"]
+
+
+class Settings(BaseSettings):
+    """Every knob the hub reads; all optional, defaults run the embedded hub."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
+
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    broker_url: str | None = None
+
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=0, le=65535)
+    mllp_host: str = "127.0.0.1"
+    mllp_port: int = Field(default=2575, ge=0, le=65535)
+    mllp_tls_cert: Path | None = None
+    mllp_tls_key: Path | None = None
+    mllp_max_frame_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    mllp_read_timeout: float = Field(default=30.0, gt=0)
+    mllp_idle_timeout: float = Field(default=600.0, gt=0)
+    # MSH-18 absent or unknown: decode as this (documented in docs/glossary.md).
+    hl7_default_charset: str = "utf-8"
+    hl7_validation: ValidationMode = "tolerant"
+
+    clearinghouse_dir: Path | None = None
+
+    workers: int = Field(default=4, ge=1, le=64)
+    retry_max_attempts: int = Field(default=8, ge=1)
+    retry_base_delay: float = Field(default=1.0, gt=0)
+    retry_max_delay: float = Field(default=300.0, gt=0)
+    lease_seconds: float = Field(default=60.0, gt=0)
+    sweep_interval: float = Field(default=5.0, gt=0)
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.mllp_tls_cert is None) != (self.mllp_tls_key is None):
+            raise ValueError("HUB_MLLP_TLS_CERT and HUB_MLLP_TLS_KEY must be set together")
+        for path in (self.mllp_tls_cert, self.mllp_tls_key):
+            if path is not None and not path.is_file():
+                raise ValueError(f"TLS file not found: {path}")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'hub.db').resolve()}"
+
+    @property
+    def effective_clearinghouse_dir(self) -> Path:
+        return self.clearinghouse_dir or self.data_dir / "clearinghouse"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment; turn pydantic's errors into one readable :class:`ConfigError`."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = "HUB_" + "_".join(str(p) for p in err["loc"]).upper() if err["loc"] else "settings"
+            lines.append(f"{name}: {err['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(lines)) from None

@@ -1,0 +1,1 @@
+"""Message lifecycle, lanes, retry policy, workers (embedded and Celery) and the sweeper."""

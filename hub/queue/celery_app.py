@@ -1,0 +1,55 @@
+"""Celery wiring, used when ``HUB_BROKER_URL`` is set.
+
+The task carries only the message id (never the payload, never PHI). ``acks_late`` with
+``reject_on_worker_lost`` means a worker killed mid-task leaves the task on the broker; and
+should the broker itself lose it (a Redis restart without persistence), the sweeper dispatches
+the lane head again. The database decides what is claimable, so a duplicate task is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from celery import Celery
+
+log = logging.getLogger(__name__)
+
+TASK_NAME = "hub.process_message"
+
+
+def make_celery(broker_url: str) -> Celery:
+    app = Celery("hub", broker=broker_url, set_as_current=False)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=4,
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": 3600},
+        task_default_queue="hub",
+        worker_hijack_root_logger=False,
+    )
+    return app
+
+
+def register_task(app: Celery, handler: Callable[[int], int]) -> None:
+    """Bind the process task to ``handler`` (the pipeline's drain of one lane)."""
+
+    @app.task(name=TASK_NAME, bind=False)  # type: ignore[untyped-decorator]
+    def process_message(message_id: int) -> int:
+        return handler(int(message_id))
+
+
+class CeleryDispatcher:
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def dispatch(self, message_id: int, *, countdown: float = 0.0) -> None:
+        try:
+            self.app.send_task(TASK_NAME, args=[message_id], countdown=countdown or None,
+                               retry=False)
+        except Exception:  # broker down: the message is stored; the sweeper will dispatch it
+            log.warning("dispatch failed; sweeper will retry", extra={"message_id": message_id})

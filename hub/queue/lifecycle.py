@@ -1,0 +1,23 @@
+"""The message lifecycle (defined in :mod:`hub.store.lifecycle`, where it is persisted)."""
+
+from hub.store.lifecycle import (
+    CLAIMABLE,
+    DELIVERY_TRANSITIONS,
+    PENDING,
+    REPLAYABLE,
+    TRANSITIONS,
+    DeliveryStatus,
+    Status,
+    check_transition,
+)
+
+__all__ = [
+    "CLAIMABLE",
+    "DELIVERY_TRANSITIONS",
+    "PENDING",
+    "REPLAYABLE",
+    "TRANSITIONS",
+    "DeliveryStatus",
+    "Status",
+    "check_transition",
+]

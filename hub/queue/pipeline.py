@@ -1,0 +1,139 @@
+"""Claim a lane head, run its processor, record the outcome: DESIGN.md section 3, step 4 and 6.
+
+Three short transactions per message:
+
+1. claim: status ``processing`` with a lease, and an attempt row (survives a crash: the sweeper
+   marks it *abandoned* once the lease expires);
+2. process: the processor's PM changes, the ``processed`` status, the attempt's end and the audit
+   event commit together, so a change is applied exactly once or not at all;
+3. only on error: the retry decision (``retrying`` with ``next_attempt_at``, ``failed`` or
+   ``dead``), the attempt's error and the audit event.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from hub.clock import Clock
+from hub.errors import safe_error_text
+from hub.queue.dispatch import Dispatcher
+from hub.queue.registry import ProcessContext, ProcessorRegistry
+from hub.queue.retry import Action, RetryPolicy
+from hub.store import audit
+from hub.store import messages as store
+from hub.store.db import UnitOfWorkFactory
+from hub.store.lifecycle import Status
+from hub.store.messages import MessageRecord
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    message_id: int
+    status: Status
+    lane_key: str | None
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        registry: ProcessorRegistry,
+        policy: RetryPolicy,
+        clock: Clock,
+        dispatcher: Dispatcher,
+        lease_seconds: float = 60.0,
+    ) -> None:
+        self.uow = uow
+        self.registry = registry
+        self.policy = policy
+        self.clock = clock
+        self.dispatcher = dispatcher
+        self.lease = timedelta(seconds=lease_seconds)
+
+    def run_next(self, worker: str, *, message_id: int | None = None,
+                 lane_key: str | None = None) -> Outcome | None:
+        """Claim and process one lane head; ``None`` when nothing is claimable."""
+        claimed = self._claim(worker, message_id=message_id, lane_key=lane_key)
+        if claimed is None:
+            return None
+        rec, attempt_id = claimed
+        return self._process(rec, attempt_id)
+
+    def drain_lane(self, worker: str, first: int, *, limit: int = 200) -> int:
+        """Process ``first`` if it is its lane's head, then the lane's following heads."""
+        outcome = self.run_next(worker, message_id=first)
+        done = 0
+        while outcome is not None and outcome.lane_key is not None and done < limit:
+            done += 1
+            outcome = self.run_next(worker, lane_key=outcome.lane_key)
+        if outcome is not None and outcome.lane_key is not None:
+            # more work in this lane than one call should hold on to: hand the rest back
+            with self.uow() as uow:
+                head = store.lane_head(uow.conn, outcome.lane_key, self.clock.now())
+            if head is not None:
+                self.dispatcher.dispatch(head)
+        return done + (1 if outcome is not None else 0)
+
+    def _claim(self, worker: str, *, message_id: int | None,
+               lane_key: str | None) -> tuple[MessageRecord, int] | None:
+        now = self.clock.now()
+        with self.uow() as uow:
+            rec = store.claim(uow.conn, now=now, lease_until=now + self.lease,
+                              message_id=message_id, lane_key=lane_key)
+            if rec is None:
+                return None
+            attempt_id = store.start_attempt(
+                uow.conn, rec.id, stage="process", number=rec.attempt_count + 1,
+                worker=worker, now=now, replay=rec.replay_requested,
+            )
+            uow.commit()
+        return rec, attempt_id
+
+    def _process(self, rec: MessageRecord, attempt_id: int) -> Outcome:
+        try:
+            with self.uow() as uow:
+                processor = self.registry.lookup(rec.protocol, rec.type)
+                processor(ProcessContext(rec, uow.conn, self.clock, rec.replay_requested))
+                now = self.clock.now()
+                store.transition(uow.conn, rec.id, Status.PROCESSING, Status.PROCESSED, now=now,
+                                 lease_until=None, next_attempt_at=None,
+                                 last_error_code=None, last_error=None)
+                store.end_attempt(uow.conn, attempt_id, outcome="ok", now=now)
+                audit.append(uow.conn, at=now, actor="pipeline", action="message.processed",
+                             object_type="message", object_id=rec.id,
+                             detail={"type": rec.type, "attempt": rec.attempt_count + 1,
+                                     "replay": rec.replay_requested})
+                uow.commit()
+            log.info("message processed", extra={"message_id": rec.id, "type": rec.type})
+            return Outcome(rec.id, Status.PROCESSED, rec.lane_key)
+        except Exception as exc:  # every failure is recorded; none escapes the worker
+            return self._record_failure(rec, attempt_id, exc)
+
+    def _record_failure(self, rec: MessageRecord, attempt_id: int, exc: BaseException) -> Outcome:
+        number = rec.attempt_count + 1
+        decision = self.policy.decide(exc, number)
+        code, text = safe_error_text(exc)
+        now = self.clock.now()
+        status = {Action.RETRY: Status.RETRYING, Action.FAIL: Status.FAILED,
+                  Action.DEAD: Status.DEAD}[decision.action]
+        next_at = now + timedelta(seconds=decision.delay) if decision.action is Action.RETRY else None
+        with self.uow() as uow:
+            store.transition(uow.conn, rec.id, Status.PROCESSING, status, now=now, lease_until=None,
+                             next_attempt_at=next_at, last_error_code=code, last_error=text)
+            store.end_attempt(uow.conn, attempt_id, outcome=decision.action.value
+                              if decision.action is not Action.FAIL else "failed",
+                              now=now, error_code=code, error_text=text)
+            audit.append(uow.conn, at=now, actor="pipeline", action=f"message.{status.value}",
+                         object_type="message", object_id=rec.id,
+                         detail={"type": rec.type, "attempt": number, "error_code": code})
+            uow.commit()
+        log.warning("message %s", status.value,
+                    extra={"message_id": rec.id, "error_code": code, "attempt": number})
+        if next_at is not None:
+            self.dispatcher.dispatch(rec.id, countdown=decision.delay)
+        return Outcome(rec.id, status, rec.lane_key)

@@ -1,0 +1,1 @@
+"""Use cases: ingest, process, deliver, replay, query. Entry points call these only."""

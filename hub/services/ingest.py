@@ -1,0 +1,123 @@
+"""Store, then answer (DESIGN.md section 3, step 2).
+
+Adapters peek the header, then call :meth:`IngestService.ingest` with the raw bytes and a
+function that builds their answer (an ACK). One transaction writes the message, its patient
+references, its answer and the receipt audit event; only after the commit does the adapter get
+the answer to send. If the commit fails, :class:`hub.errors.StoreUnavailable` propagates and the
+adapter must not acknowledge (close the MLLP connection, HTTP 503).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from hub.clock import Clock
+from hub.errors import HubError, safe_error_text
+from hub.queue.dispatch import Dispatcher
+from hub.store import audit
+from hub.store import messages as store
+from hub.store.db import UnitOfWorkFactory
+from hub.store.lifecycle import Status
+
+log = logging.getLogger(__name__)
+
+
+class IngestOutcome(StrEnum):
+    STORED = "stored"  # new, queued for processing
+    DUPLICATE = "duplicate"  # byte-identical resend: original answer, not processed again
+    HELD = "held"  # same sender + control id, different bytes: stored, held for review
+    REJECTED = "rejected"  # bad input: stored as failed with its reason, answered AE/AR
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """What an adapter learned from peeking the header. No PHI beyond identifiers."""
+
+    protocol: str
+    raw: bytes
+    sender: str = ""
+    receiver: str = ""
+    control_id: str = ""
+    type: str = ""
+    lane_key: str | None = None
+    patient_refs: tuple[str, ...] = ()
+    meta: dict[str, Any] | None = None
+    rejected: HubError | None = None  # set when the adapter already knows the input is bad
+    revision_of: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    message_id: int
+    outcome: IngestOutcome
+    answer: bytes | None
+    sha256: str = field(default="")
+
+
+# Builds the answer from the new message id and outcome, inside the storing transaction.
+AnswerBuilder = Callable[[int, IngestOutcome], bytes | None]
+
+
+class IngestService:
+    def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock, dispatcher: Dispatcher) -> None:
+        self.uow = uow
+        self.clock = clock
+        self.dispatcher = dispatcher
+
+    def ingest(self, inbound: Inbound, answer: AnswerBuilder | None = None, *,
+               actor: str = "feed") -> Stored:
+        sha = hashlib.sha256(inbound.raw).hexdigest()
+        now = self.clock.now()
+        with self.uow() as uow:
+            if inbound.revision_of is None:
+                identical = store.find_identical(uow.conn, inbound.protocol, sha)
+                if identical is not None:
+                    uow.commit()
+                    log.info("duplicate resend", extra={"message_id": identical[0], "sha256": sha})
+                    return Stored(identical[0], IngestOutcome.DUPLICATE, identical[1], sha)
+            outcome, status, dup_of, err_code, err_text = self._classify(uow.conn, inbound)
+            message_id = store.insert(uow.conn, store.NewMessage(
+                protocol=inbound.protocol, raw=inbound.raw, sha256=sha, status=status,
+                received_at=now, sender=inbound.sender, receiver=inbound.receiver,
+                control_id=inbound.control_id, type=inbound.type, lane_key=inbound.lane_key,
+                patient_refs=inbound.patient_refs, meta=inbound.meta,
+                revision_of=inbound.revision_of, duplicate_of=dup_of,
+                last_error_code=err_code, last_error=err_text,
+            ))
+            body = answer(message_id, outcome) if answer is not None else None
+            if body is not None:
+                store.set_answer(uow.conn, message_id, body)
+            if outcome is IngestOutcome.REJECTED:
+                attempt = store.start_attempt(uow.conn, message_id, stage="ingest", number=1,
+                                              worker="ingest", now=now, replay=False)
+                store.end_attempt(uow.conn, attempt, outcome="failed", now=now,
+                                  error_code=err_code, error_text=err_text)
+            audit.append(uow.conn, at=now, actor=actor, action="message.received",
+                         object_type="message", object_id=message_id,
+                         detail={"protocol": inbound.protocol, "type": inbound.type,
+                                 "sha256": sha, "outcome": outcome.value})
+            uow.commit()
+        log.info("message stored", extra={"message_id": message_id, "sha256": sha,
+                                          "outcome": outcome.value, "type": inbound.type})
+        if outcome is IngestOutcome.STORED:
+            self.dispatcher.dispatch(message_id)
+        return Stored(message_id, outcome, body, sha)
+
+    @staticmethod
+    def _classify(conn: Any, inbound: Inbound) -> tuple[IngestOutcome, Status, int | None,
+                                                        str | None, str | None]:
+        if inbound.rejected is not None:
+            code, text = safe_error_text(inbound.rejected)
+            return IngestOutcome.REJECTED, Status.FAILED, None, code, text
+        if inbound.revision_of is None:
+            same = store.find_same_control_id(conn, inbound.protocol, inbound.sender,
+                                              inbound.control_id)
+            if same is not None:
+                return (IngestOutcome.HELD, Status.HELD, same, "suspected_duplicate",
+                        f"control id already used by message {same} with different content")
+        return IngestOutcome.STORED, Status.RECEIVED, None, None, None

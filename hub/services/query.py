@@ -1,0 +1,75 @@
+"""Read models for the admin API, CLI and console: messages as plain JSON-able dicts.
+
+``status`` is always the lifecycle name. Raw bytes are returned only by :func:`message_detail`
+(it is the caller's job to audit that view: raw messages carry PHI).
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any
+
+from hub.store import messages as store
+from hub.store.db import UnitOfWorkFactory
+from hub.store.messages import MessageFilter, MessageRecord
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def summary(rec: MessageRecord) -> dict[str, Any]:
+    return {
+        "id": rec.id,
+        "protocol": rec.protocol,
+        "direction": rec.direction,
+        "status": rec.status.value,
+        "type": rec.type,
+        "sender": rec.sender,
+        "receiver": rec.receiver,
+        "control_id": rec.control_id,
+        "received_at": _iso(rec.received_at),
+        "updated_at": _iso(rec.updated_at),
+        "attempts": rec.attempt_count,
+        "next_attempt_at": _iso(rec.next_attempt_at),
+        "lane_key": rec.lane_key,
+        "sha256": rec.sha256,
+        "error_code": rec.last_error_code,
+        "error": rec.last_error,
+        "revision_of": rec.revision_of,
+        "duplicate_of": rec.duplicate_of,
+    }
+
+
+def list_messages(uow: UnitOfWorkFactory, flt: MessageFilter) -> list[dict[str, Any]]:
+    with uow() as u:
+        return [summary(r) for r in store.search(u.conn, flt)]
+
+
+def decode_raw(raw: bytes) -> tuple[str, str]:
+    """(text, encoding) for display: UTF-8 if it decodes, else base64."""
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return base64.b64encode(raw).decode("ascii"), "base64"
+
+
+def message_detail(uow: UnitOfWorkFactory, message_id: int) -> dict[str, Any]:
+    with uow() as u:
+        rec = store.get(u.conn, message_id, with_raw=True)
+        out = summary(rec)
+        out["attempt_log"] = [
+            {k: (_iso(v) if isinstance(v, datetime) else v) for k, v in a.items()
+             if k != "message_id"}
+            for a in store.attempts_of(u.conn, message_id)
+        ]
+        out["patients"] = store.patient_refs(u.conn, message_id)
+        out["meta"] = rec.meta
+    assert rec.raw is not None
+    out["raw"], out["raw_encoding"] = decode_raw(rec.raw)
+    if rec.answer is not None:
+        out["answer"], out["answer_encoding"] = decode_raw(rec.answer)
+    else:
+        out["answer"] = None
+    return out

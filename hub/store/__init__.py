@@ -1,0 +1,1 @@
+"""SQLAlchemy tables, repositories, unit of work, message store, audit log, migrations."""

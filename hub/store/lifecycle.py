@@ -1,0 +1,78 @@
+"""The message lifecycle: one enum and an explicit transition table (DESIGN.md section 3).
+
+::
+
+    received ──► processing ──► processed
+       │  ▲          │  │  └──► failed      (permanent error: unparseable, invalid, unmappable)
+       │  │          │  └─────► retrying ──► processing   (transient error, backoff)
+       │  │          └────────► dead        (retries exhausted)
+       │  └── processing        (lease expired: the worker died; the sweeper hands it back)
+       └──► held                (suspected duplicate: same sender + control id, new bytes)
+
+    processed | failed | dead | held ──► received   (replay or release by an admin)
+
+Deliveries have their own, smaller table: pending → sent | retrying → dead.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from hub.errors import Conflict
+
+
+class Status(StrEnum):
+    RECEIVED = "received"
+    PROCESSING = "processing"
+    PROCESSED = "processed"
+    RETRYING = "retrying"
+    FAILED = "failed"
+    DEAD = "dead"
+    HELD = "held"
+
+
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.RECEIVED: frozenset({Status.PROCESSING, Status.HELD, Status.FAILED}),
+    Status.PROCESSING: frozenset(
+        {Status.PROCESSED, Status.FAILED, Status.RETRYING, Status.DEAD, Status.RECEIVED}
+    ),
+    Status.RETRYING: frozenset({Status.PROCESSING, Status.RECEIVED}),
+    Status.PROCESSED: frozenset({Status.RECEIVED}),
+    Status.FAILED: frozenset({Status.RECEIVED}),
+    Status.DEAD: frozenset({Status.RECEIVED}),
+    Status.HELD: frozenset({Status.RECEIVED, Status.FAILED}),
+}
+
+# A message in one of these states still owes its lane an outcome: later messages of the
+# same lane wait behind it. failed / dead / held do not block the lane (they need a human).
+PENDING: frozenset[Status] = frozenset({Status.RECEIVED, Status.PROCESSING, Status.RETRYING})
+CLAIMABLE: frozenset[Status] = frozenset({Status.RECEIVED, Status.RETRYING})
+REPLAYABLE: frozenset[Status] = frozenset(
+    {Status.PROCESSED, Status.FAILED, Status.DEAD, Status.HELD}
+)
+
+
+def check_transition(current: Status, new: Status) -> None:
+    if new not in TRANSITIONS[current]:
+        raise Conflict(f"illegal transition {current} -> {new}", code="illegal_transition")
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    RETRYING = "retrying"
+    FAILED = "failed"
+    DEAD = "dead"
+
+
+DELIVERY_TRANSITIONS: dict[DeliveryStatus, frozenset[DeliveryStatus]] = {
+    DeliveryStatus.PENDING: frozenset(
+        {DeliveryStatus.SENT, DeliveryStatus.RETRYING, DeliveryStatus.FAILED, DeliveryStatus.DEAD}
+    ),
+    DeliveryStatus.RETRYING: frozenset(
+        {DeliveryStatus.SENT, DeliveryStatus.RETRYING, DeliveryStatus.FAILED, DeliveryStatus.DEAD}
+    ),
+    DeliveryStatus.SENT: frozenset({DeliveryStatus.PENDING}),
+    DeliveryStatus.FAILED: frozenset({DeliveryStatus.PENDING}),
+    DeliveryStatus.DEAD: frozenset({DeliveryStatus.PENDING}),
+}

@@ -1,0 +1,172 @@
+"""Tables of the message store: messages, attempts, deliveries, destinations, audit, API keys.
+
+Search columns are indexed; search never reads ``raw``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+from hub.store.types import UTCDateTime
+
+# Deterministic constraint names so Alembic migrations are identical on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+# BigInteger ids on PostgreSQL, INTEGER PRIMARY KEY (rowid) on SQLite.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("protocol", String(16), nullable=False),  # hl7v2 | fhir | x12 | test
+    Column("direction", String(8), nullable=False, server_default="in"),
+    Column("sender", String(200), nullable=False, server_default=""),
+    Column("receiver", String(200), nullable=False, server_default=""),
+    Column("control_id", String(200), nullable=False, server_default=""),
+    Column("sha256", String(64), nullable=False),
+    Column("type", String(64), nullable=False, server_default=""),
+    Column("lane_key", String(300), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=True),
+    Column("lease_until", UTCDateTime(), nullable=True),
+    Column("attempt_count", Integer, nullable=False, server_default="0"),
+    Column("replay_requested", Integer, nullable=False, server_default="0"),
+    Column("last_error_code", String(64), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("revision_of", Id, ForeignKey("messages.id"), nullable=True),
+    Column("duplicate_of", Id, ForeignKey("messages.id"), nullable=True),
+    Column("raw", LargeBinary, nullable=False),
+    Column("answer", LargeBinary, nullable=True),  # the ACK / response sent, for resends
+    Column("meta", JSON, nullable=True),  # adapter-specific header facts (no PHI)
+)
+Index("ix_messages_status", messages.c.status, messages.c.id)
+Index("ix_messages_type", messages.c.type)
+Index("ix_messages_sender_control", messages.c.sender, messages.c.control_id)
+Index("ix_messages_sha256", messages.c.sha256)
+Index("ix_messages_received_at", messages.c.received_at)
+Index("ix_messages_lane", messages.c.lane_key, messages.c.id)
+# Lane heads: only pending rows matter for ordering, so keep that index small.
+Index(
+    "ix_messages_pending_lane",
+    messages.c.lane_key,
+    messages.c.id,
+    sqlite_where=text("status IN ('received','processing','retrying')"),
+    postgresql_where=text("status IN ('received','processing','retrying')"),
+)
+
+message_patients = Table(
+    "message_patients",
+    metadata,
+    Column("message_id", Id, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True),
+    Column("patient_ref", String(200), primary_key=True),  # MRN as sent (identifier value)
+)
+Index("ix_message_patients_ref", message_patients.c.patient_ref)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("message_id", Id, ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+    Column("stage", String(16), nullable=False),  # ingest | process | deliver
+    Column("number", Integer, nullable=False),
+    Column("worker", String(100), nullable=False, server_default=""),
+    Column("replay", Integer, nullable=False, server_default="0"),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("ended_at", UTCDateTime(), nullable=True),
+    Column("outcome", String(16), nullable=True),  # ok | retry | failed | dead | abandoned
+    Column("error_code", String(64), nullable=True),
+    Column("error_text", Text, nullable=True),
+)
+Index("ix_attempts_message", attempts.c.message_id, attempts.c.id)
+
+destinations = Table(
+    "destinations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),  # mllp | http | file
+    Column("address", String(500), nullable=False),  # host:port, URL or directory
+    Column("facility", String(200), nullable=False, server_default=""),  # EHR's own facility
+    Column("application", String(200), nullable=False, server_default=""),
+    Column("enabled", Integer, nullable=False, server_default="1"),
+    Column("options", JSON, nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("destination_id", Id, ForeignKey("destinations.id"), nullable=False),
+    Column("message_id", Id, ForeignKey("messages.id"), nullable=True),  # the outbound message
+    Column("control_id", String(200), nullable=False, server_default=""),
+    Column("status", String(16), nullable=False),
+    Column("attempt_count", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime(), nullable=True),
+    Column("lease_until", UTCDateTime(), nullable=True),
+    Column("last_error_code", String(64), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime(), nullable=True),
+)
+Index("ix_deliveries_status", deliveries.c.status, deliveries.c.next_attempt_at)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("object_type", String(32), nullable=False, server_default=""),
+    Column("object_id", String(64), nullable=False, server_default=""),
+    Column("detail", JSON, nullable=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+Index("ix_audit_object", audit_log.c.object_type, audit_log.c.object_id)
+
+# One row: the chain's tip. Locking it serialises appends; it also reveals a deleted last row.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Id, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+)

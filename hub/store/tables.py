@@ -1,0 +1,27 @@
+"""All tables, one :data:`metadata`: import from here."""
+
+from hub.store import pm_tables as pm_tables
+from hub.store.message_tables import (
+    api_keys,
+    attempts,
+    audit_head,
+    audit_log,
+    deliveries,
+    destinations,
+    message_patients,
+    messages,
+    metadata,
+)
+
+__all__ = [
+    "api_keys",
+    "attempts",
+    "audit_head",
+    "audit_log",
+    "deliveries",
+    "destinations",
+    "message_patients",
+    "messages",
+    "metadata",
+    "pm_tables",
+]
