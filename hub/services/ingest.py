@@ -45,6 +45,7 @@ class Inbound:
     control_id: str = ""
     type: str = ""
     lane_key: str | None = None
+    lane_key2: str | None = None  # a second patient's lane (A40 merge: the MRG patient)
     patient_refs: tuple[str, ...] = ()
     meta: dict[str, Any] | None = None
     rejected: HubError | None = None  # set when the adapter already knows the input is bad
@@ -85,6 +86,7 @@ class IngestService:
                 protocol=inbound.protocol, raw=inbound.raw, sha256=sha, status=status,
                 received_at=now, sender=inbound.sender, receiver=inbound.receiver,
                 control_id=inbound.control_id, type=inbound.type, lane_key=inbound.lane_key,
+                lane_key2=inbound.lane_key2,
                 patient_refs=inbound.patient_refs, meta=inbound.meta,
                 revision_of=inbound.revision_of, duplicate_of=dup_of,
                 last_error_code=err_code, last_error=err_text,

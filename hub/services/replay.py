@@ -85,7 +85,8 @@ class ReplayService:
         stored = self.ingest.ingest(
             Inbound(protocol=original.protocol, raw=raw, sender=head.sender,
                     receiver=head.receiver, control_id=head.control_id, type=head.type,
-                    lane_key=head.lane_key, patient_refs=head.patient_refs, meta=head.meta,
+                    lane_key=head.lane_key, lane_key2=head.lane_key2,
+                    patient_refs=head.patient_refs, meta=head.meta,
                     revision_of=message_id),
             actor=actor,
         )

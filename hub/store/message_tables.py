@@ -47,6 +47,8 @@ messages = Table(
     Column("sha256", String(64), nullable=False),
     Column("type", String(64), nullable=False, server_default=""),
     Column("lane_key", String(300), nullable=True),
+    # A message about two patients (an A40 merge) waits in both lanes: the second one here.
+    Column("lane_key2", String(300), nullable=True),
     Column("status", String(16), nullable=False),
     Column("received_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
@@ -75,6 +77,16 @@ Index(
     messages.c.id,
     sqlite_where=text("status IN ('received','processing','retrying')"),
     postgresql_where=text("status IN ('received','processing','retrying')"),
+)
+
+Index(
+    "ix_messages_pending_lane2",
+    messages.c.lane_key2,
+    messages.c.id,
+    sqlite_where=text("lane_key2 IS NOT NULL AND status IN ('received','processing','retrying')"),
+    postgresql_where=text(
+        "lane_key2 IS NOT NULL AND status IN ('received','processing','retrying')"
+    ),
 )
 
 message_patients = Table(

@@ -37,6 +37,7 @@ class NewMessage:
     control_id: str = ""
     type: str = ""
     lane_key: str | None = None
+    lane_key2: str | None = None
     direction: str = "in"
     patient_refs: tuple[str, ...] = ()
     answer: bytes | None = None
@@ -58,6 +59,7 @@ class MessageRecord:
     sha256: str
     type: str
     lane_key: str | None
+    lane_key2: str | None
     status: Status
     received_at: datetime
     updated_at: datetime
@@ -88,6 +90,7 @@ def _record(row: sa.Row[Any], *, with_raw: bool = False) -> MessageRecord:
         sha256=m["sha256"],
         type=m["type"],
         lane_key=m["lane_key"],
+        lane_key2=m["lane_key2"],
         status=Status(m["status"]),
         received_at=m["received_at"],
         updated_at=m["updated_at"],
@@ -114,6 +117,7 @@ def insert(conn: Connection, new: NewMessage) -> int:
         "sha256": new.sha256,
         "type": new.type[:64],
         "lane_key": new.lane_key[:300] if new.lane_key else None,
+        "lane_key2": new.lane_key2[:300] if new.lane_key2 else None,
         "status": new.status.value,
         "received_at": new.received_at,
         "updated_at": new.received_at,
@@ -176,14 +180,17 @@ def get(conn: Connection, message_id: int, *, with_raw: bool = True) -> MessageR
 
 
 def _head_query(now: datetime, for_update: bool) -> sa.Select[Any]:
+    """Claimable messages that are the head of their lane (of both lanes, for a merge)."""
     earlier = messages.alias("earlier")
+    mine = [messages.c.lane_key, messages.c.lane_key2]
+    same_lane = sa.or_(
+        earlier.c.lane_key == messages.c.lane_key,
+        sa.and_(messages.c.lane_key2.is_not(None), earlier.c.lane_key == messages.c.lane_key2),
+        sa.and_(earlier.c.lane_key2.is_not(None), earlier.c.lane_key2.in_(mine)),
+    )
     blocked = (
         sa.select(sa.literal(1))
-        .where(
-            earlier.c.lane_key == messages.c.lane_key,
-            earlier.c.id < messages.c.id,
-            earlier.c.status.in_(_PENDING),
-        )
+        .where(same_lane, earlier.c.id < messages.c.id, earlier.c.status.in_(_PENDING))
         .exists()
     )
     q = (
@@ -212,7 +219,7 @@ def claim(
     if message_id is not None:
         q = q.where(messages.c.id == message_id)
     if lane_key is not None:
-        q = q.where(messages.c.lane_key == lane_key)
+        q = q.where(sa.or_(messages.c.lane_key == lane_key, messages.c.lane_key2 == lane_key))
     row = conn.execute(q).first()
     if row is None:
         return None
@@ -323,7 +330,9 @@ def due_heads(conn: Connection, now: datetime, *, older_than: datetime, limit: i
 
 
 def lane_head(conn: Connection, lane_key: str, now: datetime) -> int | None:
-    row = conn.execute(_head_query(now, for_update=False).where(messages.c.lane_key == lane_key)).first()
+    q = _head_query(now, for_update=False)
+    q = q.where(sa.or_(messages.c.lane_key == lane_key, messages.c.lane_key2 == lane_key))
+    row = conn.execute(q).first()
     return int(row.id) if row else None
 
 

@@ -1,8 +1,8 @@
-"""initial schema: message store, audit, keys, PM model
+"""initial schema
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 15:57:51.006616
+Create Date: 2026-11-22
 """
 
 from __future__ import annotations
@@ -33,21 +33,15 @@ def upgrade() -> None:
         sa.Column("role", sa.String(length=16), nullable=False),
         sa.Column("token_sha256", sa.String(length=64), nullable=False),
         sa.Column("prefix", sa.String(length=16), nullable=False),
-        sa.Column(
-            "created_at", hub.store.types.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.Column(
-            "revoked_at", hub.store.types.UTCDateTime(timezone=True), nullable=True
-        ),
+        sa.Column("created_at", hub.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", hub.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
         sa.UniqueConstraint("token_sha256", name=op.f("uq_api_keys_token_sha256")),
     )
     op.create_table(
         "audit_head",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column(
-            "seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("hash", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_head")),
     )
@@ -62,9 +56,7 @@ def upgrade() -> None:
         sa.Column("at", hub.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("actor", sa.String(length=200), nullable=False),
         sa.Column("action", sa.String(length=64), nullable=False),
-        sa.Column(
-            "object_type", sa.String(length=32), server_default="", nullable=False
-        ),
+        sa.Column("object_type", sa.String(length=32), server_default="", nullable=False),
         sa.Column("object_id", sa.String(length=64), server_default="", nullable=False),
         sa.Column("detail", sa.JSON(), nullable=True),
         sa.Column("prev_hash", sa.String(length=64), nullable=False),
@@ -72,9 +64,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_audit_log")),
     )
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_audit_object", ["object_type", "object_id"], unique=False
-        )
+        batch_op.create_index("ix_audit_object", ["object_type", "object_id"], unique=False)
 
     op.create_table(
         "destinations",
@@ -88,14 +78,10 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("address", sa.String(length=500), nullable=False),
         sa.Column("facility", sa.String(length=200), server_default="", nullable=False),
-        sa.Column(
-            "application", sa.String(length=200), server_default="", nullable=False
-        ),
+        sa.Column("application", sa.String(length=200), server_default="", nullable=False),
         sa.Column("enabled", sa.Integer(), server_default="1", nullable=False),
         sa.Column("options", sa.JSON(), nullable=True),
-        sa.Column(
-            "created_at", hub.store.types.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("created_at", hub.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_destinations")),
         sa.UniqueConstraint("name", name=op.f("uq_destinations_name")),
     )
@@ -108,56 +94,37 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("protocol", sa.String(length=16), nullable=False),
-        sa.Column(
-            "direction", sa.String(length=8), server_default="in", nullable=False
-        ),
+        sa.Column("direction", sa.String(length=8), server_default="in", nullable=False),
         sa.Column("sender", sa.String(length=200), server_default="", nullable=False),
         sa.Column("receiver", sa.String(length=200), server_default="", nullable=False),
-        sa.Column(
-            "control_id", sa.String(length=200), server_default="", nullable=False
-        ),
+        sa.Column("control_id", sa.String(length=200), server_default="", nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("type", sa.String(length=64), server_default="", nullable=False),
         sa.Column("lane_key", sa.String(length=300), nullable=True),
+        sa.Column("lane_key2", sa.String(length=300), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column(
-            "received_at", hub.store.types.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.Column(
-            "updated_at", hub.store.types.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.Column(
-            "next_attempt_at", hub.store.types.UTCDateTime(timezone=True), nullable=True
-        ),
-        sa.Column(
-            "lease_until", hub.store.types.UTCDateTime(timezone=True), nullable=True
-        ),
+        sa.Column("received_at", hub.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", hub.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("next_attempt_at", hub.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("lease_until", hub.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("attempt_count", sa.Integer(), server_default="0", nullable=False),
         sa.Column("replay_requested", sa.Integer(), server_default="0", nullable=False),
         sa.Column("last_error_code", sa.String(length=64), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column(
-            "revision_of",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
+            "revision_of", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
         sa.Column(
-            "duplicate_of",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
+            "duplicate_of", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
         sa.Column("raw", sa.LargeBinary(), nullable=False),
         sa.Column("answer", sa.LargeBinary(), nullable=True),
         sa.Column("meta", sa.JSON(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["duplicate_of"],
-            ["messages.id"],
-            name=op.f("fk_messages_duplicate_of_messages"),
+            ["duplicate_of"], ["messages.id"], name=op.f("fk_messages_duplicate_of_messages")
         ),
         sa.ForeignKeyConstraint(
-            ["revision_of"],
-            ["messages.id"],
-            name=op.f("fk_messages_revision_of_messages"),
+            ["revision_of"], ["messages.id"], name=op.f("fk_messages_revision_of_messages")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_messages")),
     )
@@ -170,10 +137,19 @@ def upgrade() -> None:
             sqlite_where=sa.text("status IN ('received','processing','retrying')"),
             postgresql_where=sa.text("status IN ('received','processing','retrying')"),
         )
-        batch_op.create_index("ix_messages_received_at", ["received_at"], unique=False)
         batch_op.create_index(
-            "ix_messages_sender_control", ["sender", "control_id"], unique=False
+            "ix_messages_pending_lane2",
+            ["lane_key2", "id"],
+            unique=False,
+            sqlite_where=sa.text(
+                "lane_key2 IS NOT NULL AND status IN ('received','processing','retrying')"
+            ),
+            postgresql_where=sa.text(
+                "lane_key2 IS NOT NULL AND status IN ('received','processing','retrying')"
+            ),
         )
+        batch_op.create_index("ix_messages_received_at", ["received_at"], unique=False)
+        batch_op.create_index("ix_messages_sender_control", ["sender", "control_id"], unique=False)
         batch_op.create_index("ix_messages_sha256", ["sha256"], unique=False)
         batch_op.create_index("ix_messages_status", ["status", "id"], unique=False)
         batch_op.create_index("ix_messages_type", ["type"], unique=False)
@@ -187,20 +163,14 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column(
-            "message_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=False,
+            "message_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
         sa.Column("stage", sa.String(length=16), nullable=False),
         sa.Column("number", sa.Integer(), nullable=False),
         sa.Column("worker", sa.String(length=100), server_default="", nullable=False),
         sa.Column("replay", sa.Integer(), server_default="0", nullable=False),
-        sa.Column(
-            "started_at", hub.store.types.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.Column(
-            "ended_at", hub.store.types.UTCDateTime(timezone=True), nullable=True
-        ),
+        sa.Column("started_at", hub.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ended_at", hub.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("outcome", sa.String(length=16), nullable=True),
         sa.Column("error_code", sa.String(length=64), nullable=True),
         sa.Column("error_text", sa.Text(), nullable=True),
@@ -224,34 +194,20 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column(
-            "destination_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=False,
+            "destination_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
         sa.Column(
-            "message_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
+            "message_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
-        sa.Column(
-            "control_id", sa.String(length=200), server_default="", nullable=False
-        ),
+        sa.Column("control_id", sa.String(length=200), server_default="", nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempt_count", sa.Integer(), server_default="0", nullable=False),
-        sa.Column(
-            "next_attempt_at", hub.store.types.UTCDateTime(timezone=True), nullable=True
-        ),
-        sa.Column(
-            "lease_until", hub.store.types.UTCDateTime(timezone=True), nullable=True
-        ),
+        sa.Column("next_attempt_at", hub.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("lease_until", hub.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_error_code", sa.String(length=64), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column(
-            "created_at", hub.store.types.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.Column(
-            "updated_at", hub.store.types.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("created_at", hub.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", hub.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("sent_at", hub.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["destination_id"],
@@ -259,23 +215,17 @@ def upgrade() -> None:
             name=op.f("fk_deliveries_destination_id_destinations"),
         ),
         sa.ForeignKeyConstraint(
-            ["message_id"],
-            ["messages.id"],
-            name=op.f("fk_deliveries_message_id_messages"),
+            ["message_id"], ["messages.id"], name=op.f("fk_deliveries_message_id_messages")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_deliveries")),
     )
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_deliveries_status", ["status", "next_attempt_at"], unique=False
-        )
+        batch_op.create_index("ix_deliveries_status", ["status", "next_attempt_at"], unique=False)
 
     op.create_table(
         "message_patients",
         sa.Column(
-            "message_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=False,
+            "message_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
         sa.Column("patient_ref", sa.String(length=200), nullable=False),
         sa.ForeignKeyConstraint(
@@ -284,9 +234,7 @@ def upgrade() -> None:
             name=op.f("fk_message_patients_message_id_messages"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint(
-            "message_id", "patient_ref", name=op.f("pk_message_patients")
-        ),
+        sa.PrimaryKeyConstraint("message_id", "patient_ref", name=op.f("pk_message_patients")),
     )
     with op.batch_alter_table("message_patients", schema=None) as batch_op:
         batch_op.create_index("ix_message_patients_ref", ["patient_ref"], unique=False)
@@ -308,16 +256,10 @@ def upgrade() -> None:
         sa.Column("address", sa.JSON(), nullable=True),
         sa.Column("telecom", sa.JSON(), nullable=True),
         sa.Column(
-            "source_message_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
+            "source_message_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
-        sa.Column(
-            "created_at", hub.store.types.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.Column(
-            "updated_at", hub.store.types.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("created_at", hub.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", hub.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["source_message_id"],
             ["messages.id"],
@@ -326,9 +268,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_organizations")),
     )
     with op.batch_alter_table("organizations", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_organizations_local", ["kind", "local_id"], unique=False
-        )
+        batch_op.create_index("ix_organizations_local", ["kind", "local_id"], unique=False)
         batch_op.create_index("ix_organizations_payer_id", ["payer_id"], unique=False)
 
     op.create_table(
@@ -353,25 +293,15 @@ def upgrade() -> None:
         sa.Column("active", sa.Integer(), server_default="1", nullable=False),
         sa.Column("deceased", sa.Integer(), server_default="0", nullable=False),
         sa.Column(
-            "merged_into_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
+            "merged_into_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
         sa.Column(
-            "source_message_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
+            "source_message_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
-        sa.Column(
-            "created_at", hub.store.types.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.Column(
-            "updated_at", hub.store.types.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("created_at", hub.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", hub.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["merged_into_id"],
-            ["patients.id"],
-            name=op.f("fk_patients_merged_into_id_patients"),
+            ["merged_into_id"], ["patients.id"], name=op.f("fk_patients_merged_into_id_patients")
         ),
         sa.ForeignKeyConstraint(
             ["source_message_id"],
@@ -390,14 +320,10 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column(
-            "patient_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=False,
+            "patient_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
         sa.Column(
-            "payer_org_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
+            "payer_org_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
         sa.Column("priority", sa.Integer(), server_default="1", nullable=False),
         sa.Column("plan_id", sa.String(length=100), nullable=True),
@@ -413,26 +339,16 @@ def upgrade() -> None:
         sa.Column("period_end", sa.Date(), nullable=True),
         sa.Column("eligibility_status", sa.String(length=20), nullable=True),
         sa.Column(
-            "eligibility_checked_at",
-            hub.store.types.UTCDateTime(timezone=True),
-            nullable=True,
+            "eligibility_checked_at", hub.store.types.UTCDateTime(timezone=True), nullable=True
         ),
         sa.Column("active", sa.Integer(), server_default="1", nullable=False),
         sa.Column(
-            "source_message_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
+            "source_message_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
-        sa.Column(
-            "created_at", hub.store.types.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.Column(
-            "updated_at", hub.store.types.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("created_at", hub.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", hub.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["patient_id"],
-            ["patients.id"],
-            name=op.f("fk_coverages_patient_id_patients"),
+            ["patient_id"], ["patients.id"], name=op.f("fk_coverages_patient_id_patients")
         ),
         sa.ForeignKeyConstraint(
             ["payer_org_id"],
@@ -447,9 +363,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_coverages")),
     )
     with op.batch_alter_table("coverages", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_coverages_patient", ["patient_id", "priority"], unique=False
-        )
+        batch_op.create_index("ix_coverages_patient", ["patient_id", "priority"], unique=False)
 
     op.create_table(
         "locations",
@@ -463,21 +377,13 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), server_default="", nullable=False),
         sa.Column("facility", sa.String(length=200), server_default="", nullable=False),
         sa.Column(
-            "organization_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
+            "organization_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
         sa.Column(
-            "source_message_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
+            "source_message_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
-        sa.Column(
-            "created_at", hub.store.types.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.Column(
-            "updated_at", hub.store.types.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("created_at", hub.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", hub.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["organization_id"],
             ["organizations.id"],
@@ -500,31 +406,19 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column(
-            "survivor_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=False,
+            "survivor_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
         sa.Column(
-            "merged_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=False,
+            "merged_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
         sa.Column("moved", sa.JSON(), nullable=False),
+        sa.Column("merged_at", hub.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("undone_at", hub.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column(
-            "merged_at", hub.store.types.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.Column(
-            "undone_at", hub.store.types.UTCDateTime(timezone=True), nullable=True
-        ),
-        sa.Column(
-            "source_message_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
+            "source_message_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
         sa.ForeignKeyConstraint(
-            ["merged_id"],
-            ["patients.id"],
-            name=op.f("fk_merge_records_merged_id_patients"),
+            ["merged_id"], ["patients.id"], name=op.f("fk_merge_records_merged_id_patients")
         ),
         sa.ForeignKeyConstraint(
             ["source_message_id"],
@@ -532,9 +426,7 @@ def upgrade() -> None:
             name=op.f("fk_merge_records_source_message_id_messages"),
         ),
         sa.ForeignKeyConstraint(
-            ["survivor_id"],
-            ["patients.id"],
-            name=op.f("fk_merge_records_survivor_id_patients"),
+            ["survivor_id"], ["patients.id"], name=op.f("fk_merge_records_survivor_id_patients")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_merge_records")),
     )
@@ -547,28 +439,17 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column(
-            "patient_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=False,
+            "patient_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
         sa.Column("value", sa.String(length=100), nullable=False),
-        sa.Column(
-            "assigning_authority",
-            sa.String(length=200),
-            server_default="",
-            nullable=False,
-        ),
+        sa.Column("assigning_authority", sa.String(length=200), server_default="", nullable=False),
         sa.Column("type_code", sa.String(length=20), server_default="", nullable=False),
         sa.Column("facility", sa.String(length=200), server_default="", nullable=False),
         sa.Column(
-            "source_message_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
+            "source_message_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
         sa.ForeignKeyConstraint(
-            ["patient_id"],
-            ["patients.id"],
-            name=op.f("fk_patient_identifiers_patient_id_patients"),
+            ["patient_id"], ["patients.id"], name=op.f("fk_patient_identifiers_patient_id_patients")
         ),
         sa.ForeignKeyConstraint(
             ["source_message_id"],
@@ -578,9 +459,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_patient_identifiers")),
     )
     with op.batch_alter_table("patient_identifiers", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_patient_identifiers_patient", ["patient_id"], unique=False
-        )
+        batch_op.create_index("ix_patient_identifiers_patient", ["patient_id"], unique=False)
         batch_op.create_index("ix_patient_identifiers_value", ["value"], unique=False)
 
     op.create_table(
@@ -593,31 +472,19 @@ def upgrade() -> None:
         ),
         sa.Column("npi", sa.String(length=10), nullable=True),
         sa.Column("local_id", sa.String(length=100), nullable=True),
-        sa.Column(
-            "family_name", sa.String(length=100), server_default="", nullable=False
-        ),
-        sa.Column(
-            "given_name", sa.String(length=100), server_default="", nullable=False
-        ),
+        sa.Column("family_name", sa.String(length=100), server_default="", nullable=False),
+        sa.Column("given_name", sa.String(length=100), server_default="", nullable=False),
         sa.Column("prefix", sa.String(length=20), nullable=True),
         sa.Column("suffix", sa.String(length=20), nullable=True),
         sa.Column("taxonomy", sa.String(length=20), nullable=True),
         sa.Column(
-            "organization_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
+            "organization_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
         sa.Column(
-            "source_message_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
+            "source_message_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
-        sa.Column(
-            "created_at", hub.store.types.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.Column(
-            "updated_at", hub.store.types.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("created_at", hub.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", hub.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["organization_id"],
             ["organizations.id"],
@@ -643,30 +510,19 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column(
-            "payer_org_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
+            "payer_org_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
         sa.Column("trace_number", sa.String(length=50), nullable=True),
         sa.Column("payment_method", sa.String(length=3), nullable=True),
         sa.Column("payment_date", sa.Date(), nullable=True),
         sa.Column(
-            "total_paid",
-            sa.Numeric(precision=12, scale=2),
-            server_default="0",
-            nullable=False,
+            "total_paid", sa.Numeric(precision=12, scale=2), server_default="0", nullable=False
         ),
         sa.Column(
-            "source_message_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
+            "source_message_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
-        sa.Column(
-            "created_at", hub.store.types.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.Column(
-            "updated_at", hub.store.types.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("created_at", hub.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", hub.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["payer_org_id"],
             ["organizations.id"],
@@ -689,23 +545,15 @@ def upgrade() -> None:
         ),
         sa.Column("filler_id", sa.String(length=100), nullable=True),
         sa.Column("placer_id", sa.String(length=100), nullable=True),
+        sa.Column("source_system", sa.String(length=200), server_default="", nullable=False),
         sa.Column(
-            "source_system", sa.String(length=200), server_default="", nullable=False
+            "patient_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
         sa.Column(
-            "patient_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
+            "provider_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
         sa.Column(
-            "provider_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
-        ),
-        sa.Column(
-            "location_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
+            "location_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
         sa.Column("start", hub.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("minutes", sa.Integer(), nullable=True),
@@ -713,30 +561,18 @@ def upgrade() -> None:
         sa.Column("type", sa.String(length=100), nullable=True),
         sa.Column("reason", sa.String(length=200), nullable=True),
         sa.Column(
-            "source_message_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
+            "source_message_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
-        sa.Column(
-            "created_at", hub.store.types.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.Column(
-            "updated_at", hub.store.types.UTCDateTime(timezone=True), nullable=False
+        sa.Column("created_at", hub.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", hub.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["location_id"], ["locations.id"], name=op.f("fk_appointments_location_id_locations")
         ),
         sa.ForeignKeyConstraint(
-            ["location_id"],
-            ["locations.id"],
-            name=op.f("fk_appointments_location_id_locations"),
+            ["patient_id"], ["patients.id"], name=op.f("fk_appointments_patient_id_patients")
         ),
         sa.ForeignKeyConstraint(
-            ["patient_id"],
-            ["patients.id"],
-            name=op.f("fk_appointments_patient_id_patients"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["provider_id"],
-            ["providers.id"],
-            name=op.f("fk_appointments_provider_id_providers"),
+            ["provider_id"], ["providers.id"], name=op.f("fk_appointments_provider_id_providers")
         ),
         sa.ForeignKeyConstraint(
             ["source_message_id"],
@@ -761,14 +597,10 @@ def upgrade() -> None:
         ),
         sa.Column("patient_control_number", sa.String(length=38), nullable=False),
         sa.Column(
-            "patient_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=False,
+            "patient_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
         sa.Column(
-            "coverage_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
+            "coverage_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
         sa.Column(
             "billing_provider_id",
@@ -783,37 +615,24 @@ def upgrade() -> None:
         sa.Column("place_of_service", sa.String(length=2), nullable=True),
         sa.Column("diagnosis_codes", sa.JSON(), nullable=True),
         sa.Column(
-            "total_charge",
-            sa.Numeric(precision=12, scale=2),
-            server_default="0",
-            nullable=False,
+            "total_charge", sa.Numeric(precision=12, scale=2), server_default="0", nullable=False
         ),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("payer_claim_number", sa.String(length=50), nullable=True),
-        sa.Column(
-            "submitted_at", hub.store.types.UTCDateTime(timezone=True), nullable=True
-        ),
+        sa.Column("submitted_at", hub.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("batch_control_number", sa.String(length=20), nullable=True),
         sa.Column(
-            "source_message_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
+            "source_message_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
-        sa.Column(
-            "created_at", hub.store.types.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.Column(
-            "updated_at", hub.store.types.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("created_at", hub.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", hub.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["billing_provider_id"],
             ["providers.id"],
             name=op.f("fk_claims_billing_provider_id_providers"),
         ),
         sa.ForeignKeyConstraint(
-            ["coverage_id"],
-            ["coverages.id"],
-            name=op.f("fk_claims_coverage_id_coverages"),
+            ["coverage_id"], ["coverages.id"], name=op.f("fk_claims_coverage_id_coverages")
         ),
         sa.ForeignKeyConstraint(
             ["patient_id"], ["patients.id"], name=op.f("fk_claims_patient_id_patients")
@@ -845,44 +664,28 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column(
-            "patient_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
+            "patient_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
         sa.Column(
-            "coverage_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
+            "coverage_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
         sa.Column("trace_number", sa.String(length=50), nullable=True),
-        sa.Column(
-            "requested_at", hub.store.types.UTCDateTime(timezone=True), nullable=True
-        ),
-        sa.Column(
-            "responded_at", hub.store.types.UTCDateTime(timezone=True), nullable=True
-        ),
+        sa.Column("requested_at", hub.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("responded_at", hub.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("summary", sa.JSON(), nullable=True),
         sa.Column(
-            "source_message_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
+            "source_message_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
-        sa.Column(
-            "created_at", hub.store.types.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.Column(
-            "updated_at", hub.store.types.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("created_at", hub.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", hub.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["coverage_id"],
             ["coverages.id"],
             name=op.f("fk_eligibility_checks_coverage_id_coverages"),
         ),
         sa.ForeignKeyConstraint(
-            ["patient_id"],
-            ["patients.id"],
-            name=op.f("fk_eligibility_checks_patient_id_patients"),
+            ["patient_id"], ["patients.id"], name=op.f("fk_eligibility_checks_patient_id_patients")
         ),
         sa.ForeignKeyConstraint(
             ["source_message_id"],
@@ -900,54 +703,36 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column(
-            "patient_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=False,
+            "patient_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
         sa.Column("visit_number", sa.String(length=100), nullable=True),
         sa.Column("class_code", sa.String(length=20), nullable=True),
         sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column(
-            "admit_at", hub.store.types.UTCDateTime(timezone=True), nullable=True
-        ),
-        sa.Column(
-            "discharge_at", hub.store.types.UTCDateTime(timezone=True), nullable=True
-        ),
+        sa.Column("admit_at", hub.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("discharge_at", hub.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column(
             "attending_provider_id",
             sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
             nullable=True,
         ),
         sa.Column(
-            "location_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
+            "location_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
         sa.Column(
-            "source_message_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
+            "source_message_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
-        sa.Column(
-            "created_at", hub.store.types.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.Column(
-            "updated_at", hub.store.types.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("created_at", hub.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", hub.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["attending_provider_id"],
             ["providers.id"],
             name=op.f("fk_encounters_attending_provider_id_providers"),
         ),
         sa.ForeignKeyConstraint(
-            ["location_id"],
-            ["locations.id"],
-            name=op.f("fk_encounters_location_id_locations"),
+            ["location_id"], ["locations.id"], name=op.f("fk_encounters_location_id_locations")
         ),
         sa.ForeignKeyConstraint(
-            ["patient_id"],
-            ["patients.id"],
-            name=op.f("fk_encounters_patient_id_patients"),
+            ["patient_id"], ["patients.id"], name=op.f("fk_encounters_patient_id_patients")
         ),
         sa.ForeignKeyConstraint(
             ["source_message_id"],
@@ -969,66 +754,39 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column(
-            "patient_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=False,
+            "patient_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
         sa.Column(
-            "encounter_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
+            "encounter_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
         sa.Column("transaction_id", sa.String(length=100), nullable=True),
         sa.Column("service_date", sa.Date(), nullable=False),
         sa.Column("code", sa.String(length=20), nullable=False),
         sa.Column("modifiers", sa.JSON(), nullable=True),
-        sa.Column(
-            "units",
-            sa.Numeric(precision=9, scale=2),
-            server_default="1",
-            nullable=False,
-        ),
+        sa.Column("units", sa.Numeric(precision=9, scale=2), server_default="1", nullable=False),
         sa.Column("amount", sa.Numeric(precision=12, scale=2), nullable=False),
         sa.Column("diagnosis_codes", sa.JSON(), nullable=True),
         sa.Column(
-            "provider_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
+            "provider_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
+        sa.Column("status", sa.String(length=20), server_default="open", nullable=False),
+        sa.Column("claim_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column(
-            "status", sa.String(length=20), server_default="open", nullable=False
+            "source_message_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
-        sa.Column(
-            "claim_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
-        ),
-        sa.Column(
-            "source_message_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
-        ),
-        sa.Column(
-            "created_at", hub.store.types.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.Column(
-            "updated_at", hub.store.types.UTCDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("created_at", hub.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", hub.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["claim_id"], ["claims.id"], name=op.f("fk_charges_claim_id_claims")
         ),
         sa.ForeignKeyConstraint(
-            ["encounter_id"],
-            ["encounters.id"],
-            name=op.f("fk_charges_encounter_id_encounters"),
+            ["encounter_id"], ["encounters.id"], name=op.f("fk_charges_encounter_id_encounters")
         ),
         sa.ForeignKeyConstraint(
             ["patient_id"], ["patients.id"], name=op.f("fk_charges_patient_id_patients")
         ),
         sa.ForeignKeyConstraint(
-            ["provider_id"],
-            ["providers.id"],
-            name=op.f("fk_charges_provider_id_providers"),
+            ["provider_id"], ["providers.id"], name=op.f("fk_charges_provider_id_providers")
         ),
         sa.ForeignKeyConstraint(
             ["source_message_id"],
@@ -1050,22 +808,14 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column(
-            "remittance_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=False,
+            "remittance_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
-        sa.Column(
-            "claim_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
-        ),
+        sa.Column("claim_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("patient_control_number", sa.String(length=38), nullable=False),
         sa.Column("status_code", sa.String(length=2), nullable=False),
         sa.Column("charge_amount", sa.Numeric(precision=12, scale=2), nullable=False),
         sa.Column("paid_amount", sa.Numeric(precision=12, scale=2), nullable=False),
-        sa.Column(
-            "patient_responsibility", sa.Numeric(precision=12, scale=2), nullable=True
-        ),
+        sa.Column("patient_responsibility", sa.Numeric(precision=12, scale=2), nullable=True),
         sa.Column("payer_claim_number", sa.String(length=50), nullable=True),
         sa.ForeignKeyConstraint(
             ["claim_id"], ["claims.id"], name=op.f("fk_claim_payments_claim_id_claims")
@@ -1085,11 +835,7 @@ def upgrade() -> None:
             autoincrement=True,
             nullable=False,
         ),
-        sa.Column(
-            "claim_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
-        ),
+        sa.Column("claim_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("patient_control_number", sa.String(length=38), nullable=True),
         sa.Column("at", hub.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("source", sa.String(length=10), nullable=False),
@@ -1098,14 +844,10 @@ def upgrade() -> None:
         sa.Column("entity_code", sa.String(length=10), nullable=True),
         sa.Column("detail", sa.Text(), nullable=True),
         sa.Column(
-            "source_message_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
+            "source_message_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
         sa.ForeignKeyConstraint(
-            ["claim_id"],
-            ["claims.id"],
-            name=op.f("fk_claim_status_events_claim_id_claims"),
+            ["claim_id"], ["claims.id"], name=op.f("fk_claim_status_events_claim_id_claims")
         ),
         sa.ForeignKeyConstraint(
             ["source_message_id"],
@@ -1115,9 +857,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_claim_status_events")),
     )
     with op.batch_alter_table("claim_status_events", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_claim_status_events_claim", ["claim_id"], unique=False
-        )
+        batch_op.create_index("ix_claim_status_events_claim", ["claim_id"], unique=False)
 
     op.create_table(
         "claim_lines",
@@ -1127,17 +867,9 @@ def upgrade() -> None:
             autoincrement=True,
             nullable=False,
         ),
-        sa.Column(
-            "claim_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=False,
-        ),
+        sa.Column("claim_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("line_number", sa.Integer(), nullable=False),
-        sa.Column(
-            "charge_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
-        ),
+        sa.Column("charge_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("service_date", sa.Date(), nullable=False),
         sa.Column("code", sa.String(length=20), nullable=False),
         sa.Column("modifiers", sa.JSON(), nullable=True),
@@ -1151,9 +883,7 @@ def upgrade() -> None:
             ["claim_id"], ["claims.id"], name=op.f("fk_claim_lines_claim_id_claims")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_claim_lines")),
-        sa.UniqueConstraint(
-            "claim_id", "line_number", name="uq_claim_lines_claim_line"
-        ),
+        sa.UniqueConstraint("claim_id", "line_number", name="uq_claim_lines_claim_line"),
     )
     op.create_table(
         "service_payments",
@@ -1164,14 +894,10 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column(
-            "claim_payment_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=False,
+            "claim_payment_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
         sa.Column(
-            "claim_line_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=True,
+            "claim_line_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
         sa.Column("code", sa.String(length=20), nullable=False),
         sa.Column("modifiers", sa.JSON(), nullable=True),
@@ -1200,9 +926,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column(
-            "claim_payment_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=False,
+            "claim_payment_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
         sa.Column(
             "service_payment_id",
@@ -1234,9 +958,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column(
-            "claim_payment_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=False,
+            "claim_payment_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
         sa.Column(
             "service_payment_id",
@@ -1330,6 +1052,15 @@ def downgrade() -> None:
         batch_op.drop_index("ix_messages_sha256")
         batch_op.drop_index("ix_messages_sender_control")
         batch_op.drop_index("ix_messages_received_at")
+        batch_op.drop_index(
+            "ix_messages_pending_lane2",
+            sqlite_where=sa.text(
+                "lane_key2 IS NOT NULL AND status IN ('received','processing','retrying')"
+            ),
+            postgresql_where=sa.text(
+                "lane_key2 IS NOT NULL AND status IN ('received','processing','retrying')"
+            ),
+        )
         batch_op.drop_index(
             "ix_messages_pending_lane",
             sqlite_where=sa.text("status IN ('received','processing','retrying')"),
