@@ -47,5 +47,7 @@ def configure(level: str = "INFO", *, json_lines: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access",):
+    # uvicorn.access logs query strings (?patient=MRN); SQLAlchemy's engine log at INFO/DEBUG
+    # would print statements and result rows. Both stay at WARNING whatever HUB_LOG_LEVEL says.
+    for noisy in ("uvicorn.access", "sqlalchemy", "celery.worker.strategy"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -53,19 +52,28 @@ def authenticate(request: Request) -> ApiKey:
     return key
 
 
-def require(*roles: Role) -> Callable[[Request], ApiKey]:
-    """A dependency: the caller's key, if its role is one of ``roles`` (admin always passes)."""
-    allowed = set(roles) | {Role.ADMIN}
+class RoleGuard:
+    """A dependency: the caller's key, if its role is in :attr:`roles` (admin always passes).
 
-    def dependency(request: Request) -> ApiKey:
+    A class rather than a closure so the allowed roles can be read back from a route (the
+    route-enumerating auth test checks every route against them).
+    """
+
+    def __init__(self, *roles: Role) -> None:
+        self.roles: frozenset[Role] = frozenset(roles) | {Role.ADMIN}
+
+    def __call__(self, request: Request) -> ApiKey:
         key = authenticate(request)
-        if key.role not in allowed:
+        if key.role not in self.roles:
             raise Forbidden(f"role {key.role} may not do this; needs "
-                            + " or ".join(sorted(r.value for r in allowed)), code="role")
-        request.state.actor = f"key:{key.id}:{key.name}"
+                            + " or ".join(sorted(r.value for r in self.roles)), code="role")
+        request.state.actor = actor_of(key)
         return key
 
-    return dependency
+
+def require(*roles: Role) -> RoleGuard:
+    """``Depends(require(Role.READER))``: readers and admins pass, others get 403."""
+    return RoleGuard(*roles)
 
 
 def actor_of(key: ApiKey) -> str:
