@@ -29,7 +29,9 @@ def _broker_ok(hub: Hub) -> bool:
         return True
     try:
         with hub.celery.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=2)
+            # bounded: one quick retry, at most ~2 s, so a dead broker answers 503, never hangs
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0.5,
+                                   timeout=2)
         return True
     except Exception:
         return False
@@ -45,8 +47,10 @@ def ready(hub: Hub = Depends(get_hub)) -> JSONResponse:
     except Exception:
         checks["database"] = "unreachable"
     checks["broker"] = ("ok" if _broker_ok(hub) else "unreachable") if hub.celery else "embedded"
-    ok = all(v in ("ok", "embedded") for v in checks.values())
-    return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks},
+    down = [name for name, v in checks.items() if v not in ("ok", "embedded")]
+    ok = not down
+    return JSONResponse({"status": "ready" if ok else " and ".join(down) + " unreachable",
+                         "checks": checks},
                         status_code=200 if ok else 503)
 
 
