@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from hub.cli import admin, audit_cmd, db_cmd, messages_cmd, serve_cmd
+from hub.cli import admin, audit_cmd, db_cmd, hl7v2_cmd, messages_cmd, serve_cmd
 from hub.errors import ConfigError, HubError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -16,17 +16,7 @@ db_cmd.install(app)
 admin.install(app)
 messages_cmd.install(app)
 audit_cmd.install(app)
-
-
-def _install_protocol_commands() -> None:
-    try:
-        from hub.cli import hl7v2_cmd
-    except ImportError:  # pragma: no cover - until the HL7 v2 adapter lands
-        return
-    hl7v2_cmd.install(app)
-
-
-_install_protocol_commands()
+hl7v2_cmd.install(app)
 
 
 def main() -> None:
