@@ -1,0 +1,198 @@
+"""PM changes: what a mapping asks the store to do, as plain immutable values.
+
+Mappings (``hub.mappings``) turn a parsed document into a list of these; ``hub.store.pm_repo``
+applies them in order on one connection. Keeping them as data is what makes replay
+deterministic and mappings testable without a database.
+
+Field semantics (HL7 v2 section 2.5.3, "null" vs "not present"), used by every ``fields`` dict:
+
+* a column **absent** from ``fields`` is left as it is: an A08 that leaves PID-11 empty keeps
+  the stored address;
+* a column mapped to :data:`CLEAR` is set to NULL: the sender sent the explicit null ``""``;
+* any other value replaces the stored one.
+
+Rows are found by natural keys, never by database ids, so the same list of changes applied twice
+gives the same state (idempotent upserts): patients by (facility, MRN), encounters by
+(patient, visit number), appointments by (source system, filler id), charges by
+(patient, transaction id), coverages by (patient, priority).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final
+
+
+class _Clear:
+    """The explicit-null marker; a singleton so ``value is CLEAR`` reads naturally."""
+
+    _instance: _Clear | None = None
+
+    def __new__(cls) -> _Clear:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "CLEAR"
+
+    def __reduce__(self) -> str:
+        return "CLEAR"
+
+
+CLEAR: Final = _Clear()
+
+FieldValue = object  # a column value, or CLEAR
+Fields = Mapping[str, FieldValue]
+
+
+@dataclass(frozen=True, slots=True)
+class PatientKey:
+    """A patient as the sender knows it: sending facility (MSH-4.1) + MRN (PID-3)."""
+
+    facility: str
+    mrn: str
+
+
+@dataclass(frozen=True, slots=True)
+class Identifier:
+    """One PID-3 repetition (CX): value, assigning authority (CX.4), type code (table 0203)."""
+
+    value: str
+    assigning_authority: str = ""
+    type_code: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderRef:
+    """A practitioner (XCN). Found by NPI when the sender marks the id as an NPI, else by the
+    sender's local id. Name parts only fill or update, never clear."""
+
+    npi: str | None = None
+    local_id: str | None = None
+    family_name: str = ""
+    given_name: str = ""
+    prefix: str | None = None
+    suffix: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LocationRef:
+    """A place of service (PL): unique by (facility, code)."""
+
+    facility: str
+    code: str
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PayerRef:
+    """A payer organization (IN1-3 id, IN1-4 name); found by its id, else by its name."""
+
+    local_id: str | None
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertPatient:
+    """Create the patient or update the listed ``fields``; identifiers are added, never removed
+    (an identifier disappearing from PID-3 is not evidence that it is wrong)."""
+
+    key: PatientKey
+    identifiers: tuple[Identifier, ...] = ()
+    fields: Fields = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertEncounter:
+    """Create or update the patient's encounter. ``visit_number`` (PV1-19) is the key; without
+    one the patient's most recent encounter is meant (or a new one when ``must_exist`` is
+    false and none exists). ``must_exist`` makes an unknown encounter an ``unknown_key`` error
+    (A11/A13 cancel something that must have happened). ``fields`` may hold ``status``,
+    ``class_code``, ``admit_at``, ``discharge_at``."""
+
+    patient: PatientKey
+    visit_number: str | None
+    fields: Fields = field(default_factory=dict)
+    attending: ProviderRef | None = None
+    location: LocationRef | None = None
+    must_exist: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertCoverage:
+    """The patient's coverage at ``priority`` (IN1-1: 1 primary, 2 secondary, ...)."""
+
+    patient: PatientKey
+    priority: int
+    payer: PayerRef | None
+    fields: Fields = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertAppointment:
+    """Book or change an appointment keyed by (``source_system``, ``filler_id``) (SCH-2).
+    ``must_exist`` (S13/S14/S15/S17/S26) makes an unknown filler id an ``unknown_key`` error;
+    a status-only change (cancel, delete, no-show) carries just ``{"status": ...}``."""
+
+    source_system: str
+    filler_id: str
+    patient: PatientKey | None
+    fields: Fields = field(default_factory=dict)
+    provider: ProviderRef | None = None
+    location: LocationRef | None = None
+    must_exist: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AddCharge:
+    """One FT1 as an open charge. Keyed by (patient, ``transaction_id``) so a resent DFT does
+    not double it; without FT1-2 the repository keys it on the message and FT1-1 set id, so a
+    replay of the same message still does not double it."""
+
+    patient: PatientKey
+    transaction_id: str | None
+    set_id: str
+    service_date: object  # datetime.date
+    code: str
+    amount: object  # decimal.Decimal
+    units: object  # decimal.Decimal
+    modifiers: tuple[str, ...] = ()
+    diagnosis_codes: tuple[str, ...] = ()
+    provider: ProviderRef | None = None
+    visit_number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MergePatients:
+    """A40: ``merged`` (MRG-1) is folded into ``survivor`` (PID-3). Its appointments,
+    encounters, coverages and charges move to the survivor; it stays as an inactive row with
+    ``merged_into_id``. An unknown merged patient is a no-op (nothing to move); re-applying a
+    merge already done is a no-op too."""
+
+    survivor: PatientKey
+    merged: PatientKey
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeIdentifier:
+    """A47: the patient known as ``old`` (MRG-1) is from now on known as ``new`` (PID-3)."""
+
+    old: PatientKey
+    new: Identifier
+
+
+PmChange = (
+    UpsertPatient
+    | UpsertEncounter
+    | UpsertCoverage
+    | UpsertAppointment
+    | AddCharge
+    | MergePatients
+    | ChangeIdentifier
+)
+
+
+def is_clear(value: object) -> bool:
+    return value is CLEAR
