@@ -46,14 +46,19 @@ def append(
     if conn.dialect.name == "postgresql":
         head_q = head_q.with_for_update()
     head = conn.execute(head_q).first()
-    if head is None:
-        # First event ever. On PostgreSQL two first writers race on the insert; one of them
-        # fails on the primary key and is retried by the caller's transient-error policy.
+    if head is None and conn.dialect.name == "postgresql":
+        # First event ever: concurrent first writers must not both start a chain. ON CONFLICT
+        # lets exactly one insert the genesis head; everyone then locks that one row.
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        conn.execute(pg_insert(audit_head).values(id=1, seq=0, hash=GENESIS)
+                     .on_conflict_do_nothing(index_elements=["id"]))
+        head = conn.execute(head_q).first()
+    if head is None:  # SQLite: writers are already serialised by BEGIN IMMEDIATE
         conn.execute(sa.insert(audit_head).values(id=1, seq=0, hash=GENESIS))
         seq, prev = 1, GENESIS
     else:
         seq, prev = int(head.seq) + 1, str(head.hash)
-    at = at.replace(microsecond=at.microsecond)
     oid = str(object_id)
     digest = _digest(prev, seq, at, actor, action, object_type, oid, detail)
     conn.execute(
