@@ -76,7 +76,12 @@ def install(app: typer.Typer) -> None:
             raise ConfigError("hub worker needs HUB_BROKER_URL (redis://... or amqp://...)")
         logs.configure(settings.log_level, json_lines=settings.log_json)
         hub = bootstrap(settings, embedded_workers=False)
-        hub.sweeper.start()
+        from hub.queue.celery_app import install_worker_hooks
+
+        # The prefork pool forks after this point: children must not share the parent's pooled
+        # DB connections, and the sweeper thread starts only once the pool exists.
+        install_worker_hooks(hub.celery, child_started=lambda: hub.engine.dispose(close=False),
+                             ready=hub.sweeper.start, stopping=hub.sweeper.stop)
         argv = ["worker", f"--concurrency={concurrency}", f"--pool={pool}", "-Q", "hub",
                 "-n", f"hub@{socket.gethostname()}", "--without-gossip", "--without-mingle",
                 "--loglevel=WARNING"]

@@ -28,7 +28,16 @@ def make_celery(broker_url: str) -> Celery:
         accept_content=["json"],
         task_ignore_result=True,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": 3600},
+        # Dispatch must fail fast when the broker is down (ingest has already committed and is
+        # about to acknowledge; the sweeper re-dispatches later). Without these a publish to a
+        # dead Redis took ~6 s (refused) or hung (unreachable host): regression-tested.
+        broker_connection_timeout=2,
+        broker_transport_options={
+            "visibility_timeout": 3600,
+            "socket_connect_timeout": 2,
+            "socket_timeout": 5,
+            "max_retries": 0,
+        },
         task_default_queue="hub",
         worker_hijack_root_logger=False,
     )
@@ -43,13 +52,42 @@ def register_task(app: Celery, handler: Callable[[int], int]) -> None:
         return handler(int(message_id))
 
 
+def install_worker_hooks(
+    app: Celery,
+    *,
+    child_started: Callable[[], None],
+    ready: Callable[[], None],
+    stopping: Callable[[], None],
+) -> None:
+    """Wire the hub into a worker's life: ``child_started`` in each forked pool process (drop
+    the connections inherited from the parent), ``ready`` once in the main process after the
+    pool has forked (start the sweeper there, never before a fork), ``stopping`` at shutdown.
+    """
+    from celery import signals
+
+    def _child(**_: object) -> None:
+        child_started()
+
+    def _ready(sender: object = None, **_: object) -> None:
+        if getattr(sender, "app", app) is app:
+            ready()
+
+    def _stopping(sender: object = None, **_: object) -> None:
+        stopping()
+
+    signals.worker_process_init.connect(_child, weak=False)
+    signals.worker_ready.connect(_ready, weak=False)
+    signals.worker_shutdown.connect(_stopping, weak=False)
+
+
 class CeleryDispatcher:
     def __init__(self, app: Celery) -> None:
         self.app = app
 
     def dispatch(self, message_id: int, *, countdown: float = 0.0) -> None:
         try:
-            self.app.send_task(TASK_NAME, args=[message_id], countdown=countdown or None,
-                               retry=False)
+            self.app.send_task(
+                TASK_NAME, args=[message_id], countdown=countdown or None, retry=False
+            )
         except Exception:  # broker down: the message is stored; the sweeper will dispatch it
             log.warning("dispatch failed; sweeper will retry", extra={"message_id": message_id})

@@ -55,8 +55,9 @@ class Pipeline:
         self.dispatcher = dispatcher
         self.lease = timedelta(seconds=lease_seconds)
 
-    def run_next(self, worker: str, *, message_id: int | None = None,
-                 lane_key: str | None = None) -> Outcome | None:
+    def run_next(
+        self, worker: str, *, message_id: int | None = None, lane_key: str | None = None
+    ) -> Outcome | None:
         """Claim and process one lane head; ``None`` when nothing is claimable."""
         claimed = self._claim(worker, message_id=message_id, lane_key=lane_key)
         if claimed is None:
@@ -64,32 +65,50 @@ class Pipeline:
         rec, attempt_id = claimed
         return self._process(rec, attempt_id)
 
-    def drain_lane(self, worker: str, first: int, *, limit: int = 200) -> int:
-        """Process ``first`` if it is its lane's head, then the lane's following heads."""
+    def drain_lane(self, worker: str, first: int, *, limit: int = 20) -> int:
+        """Process ``first`` if it is its lane's head, then the lane's following heads.
+
+        Following the lane saves a broker round trip per message, but a busy lane must not hold
+        a worker while other lanes' tasks wait behind it: after ``limit`` messages the lane's
+        head is handed back to the broker (the end of the queue) and this task returns.
+        """
         outcome = self.run_next(worker, message_id=first)
         done = 0
-        while outcome is not None and outcome.lane_key is not None and done < limit:
+        while outcome is not None and outcome.lane_key is not None and done + 1 < limit:
             done += 1
             outcome = self.run_next(worker, lane_key=outcome.lane_key)
         if outcome is not None and outcome.lane_key is not None:
-            # more work in this lane than one call should hold on to: hand the rest back
-            with self.uow() as uow:
-                head = store.lane_head(uow.conn, outcome.lane_key, self.clock.now())
-            if head is not None:
-                self.dispatcher.dispatch(head)
+            self._dispatch_lane_head(outcome.lane_key)
         return done + (1 if outcome is not None else 0)
 
-    def _claim(self, worker: str, *, message_id: int | None,
-               lane_key: str | None) -> tuple[MessageRecord, int] | None:
+    def _dispatch_lane_head(self, lane_key: str) -> None:
+        with self.uow() as uow:
+            head = store.lane_head(uow.conn, lane_key, self.clock.now())
+        if head is not None:
+            self.dispatcher.dispatch(head)
+
+    def _claim(
+        self, worker: str, *, message_id: int | None, lane_key: str | None
+    ) -> tuple[MessageRecord, int] | None:
         now = self.clock.now()
         with self.uow() as uow:
-            rec = store.claim(uow.conn, now=now, lease_until=now + self.lease,
-                              message_id=message_id, lane_key=lane_key)
+            rec = store.claim(
+                uow.conn,
+                now=now,
+                lease_until=now + self.lease,
+                message_id=message_id,
+                lane_key=lane_key,
+            )
             if rec is None:
                 return None
             attempt_id = store.start_attempt(
-                uow.conn, rec.id, stage="process", number=rec.attempt_count + 1,
-                worker=worker, now=now, replay=rec.replay_requested,
+                uow.conn,
+                rec.id,
+                stage="process",
+                number=rec.attempt_count + 1,
+                worker=worker,
+                now=now,
+                replay=rec.replay_requested,
             )
             uow.commit()
         return rec, attempt_id
@@ -97,43 +116,110 @@ class Pipeline:
     def _process(self, rec: MessageRecord, attempt_id: int) -> Outcome:
         try:
             with self.uow() as uow:
+                if not store.still_ours(uow.conn, rec.id, attempt_id):
+                    raise LeaseLost(rec.id)
                 processor = self.registry.lookup(rec.protocol, rec.type)
                 processor(ProcessContext(rec, uow.conn, self.clock, rec.replay_requested))
                 now = self.clock.now()
-                store.transition(uow.conn, rec.id, Status.PROCESSING, Status.PROCESSED, now=now,
-                                 lease_until=None, next_attempt_at=None,
-                                 last_error_code=None, last_error=None)
+                store.transition(
+                    uow.conn,
+                    rec.id,
+                    Status.PROCESSING,
+                    Status.PROCESSED,
+                    now=now,
+                    lease_until=None,
+                    next_attempt_at=None,
+                    last_error_code=None,
+                    last_error=None,
+                )
                 store.end_attempt(uow.conn, attempt_id, outcome="ok", now=now)
-                audit.append(uow.conn, at=now, actor="pipeline", action="message.processed",
-                             object_type="message", object_id=rec.id,
-                             detail={"type": rec.type, "attempt": rec.attempt_count + 1,
-                                     "replay": rec.replay_requested})
+                audit.append(
+                    uow.conn,
+                    at=now,
+                    actor="pipeline",
+                    action="message.processed",
+                    object_type="message",
+                    object_id=rec.id,
+                    detail={
+                        "type": rec.type,
+                        "attempt": rec.attempt_count + 1,
+                        "replay": rec.replay_requested,
+                    },
+                )
                 uow.commit()
-            log.info("message processed", extra={"message_id": rec.id, "type": rec.type})
-            return Outcome(rec.id, Status.PROCESSED, rec.lane_key)
+        except LeaseLost:
+            return self._lost(rec)
         except Exception as exc:  # every failure is recorded; none escapes the worker
             return self._record_failure(rec, attempt_id, exc)
+        log.info("message processed", extra={"message_id": rec.id, "type": rec.type})
+        if rec.lane_key2:
+            # a merge unblocks the second patient's lane too; wake its head now rather than
+            # leave it for the sweeper (the drain that called us follows lane_key only)
+            self._dispatch_lane_head(rec.lane_key2)
+        return Outcome(rec.id, Status.PROCESSED, rec.lane_key)
+
+    def _lost(self, rec: MessageRecord) -> Outcome:
+        # Our lease expired and the sweeper handed the message back (another worker may hold it
+        # now): apply nothing, record nothing; the new owner's attempt decides.
+        log.warning("lease lost; not applied", extra={"message_id": rec.id})
+        return Outcome(rec.id, Status.RECEIVED, None)
 
     def _record_failure(self, rec: MessageRecord, attempt_id: int, exc: BaseException) -> Outcome:
         number = rec.attempt_count + 1
         decision = self.policy.decide(exc, number)
         code, text = safe_error_text(exc)
         now = self.clock.now()
-        status = {Action.RETRY: Status.RETRYING, Action.FAIL: Status.FAILED,
-                  Action.DEAD: Status.DEAD}[decision.action]
-        next_at = now + timedelta(seconds=decision.delay) if decision.action is Action.RETRY else None
+        status = {
+            Action.RETRY: Status.RETRYING,
+            Action.FAIL: Status.FAILED,
+            Action.DEAD: Status.DEAD,
+        }[decision.action]
+        next_at = (
+            now + timedelta(seconds=decision.delay) if decision.action is Action.RETRY else None
+        )
         with self.uow() as uow:
-            store.transition(uow.conn, rec.id, Status.PROCESSING, status, now=now, lease_until=None,
-                             next_attempt_at=next_at, last_error_code=code, last_error=text)
-            store.end_attempt(uow.conn, attempt_id, outcome=decision.action.value
-                              if decision.action is not Action.FAIL else "failed",
-                              now=now, error_code=code, error_text=text)
-            audit.append(uow.conn, at=now, actor="pipeline", action=f"message.{status.value}",
-                         object_type="message", object_id=rec.id,
-                         detail={"type": rec.type, "attempt": number, "error_code": code})
+            if not store.still_ours(uow.conn, rec.id, attempt_id):
+                return self._lost(rec)
+            store.transition(
+                uow.conn,
+                rec.id,
+                Status.PROCESSING,
+                status,
+                now=now,
+                lease_until=None,
+                next_attempt_at=next_at,
+                last_error_code=code,
+                last_error=text,
+            )
+            store.end_attempt(
+                uow.conn,
+                attempt_id,
+                outcome=decision.action.value if decision.action is not Action.FAIL else "failed",
+                now=now,
+                error_code=code,
+                error_text=text,
+            )
+            audit.append(
+                uow.conn,
+                at=now,
+                actor="pipeline",
+                action=f"message.{status.value}",
+                object_type="message",
+                object_id=rec.id,
+                detail={"type": rec.type, "attempt": number, "error_code": code},
+            )
             uow.commit()
-        log.warning("message %s", status.value,
-                    extra={"message_id": rec.id, "error_code": code, "attempt": number})
+        log.warning(
+            "message %s",
+            status.value,
+            extra={"message_id": rec.id, "error_code": code, "attempt": number},
+        )
         if next_at is not None:
             self.dispatcher.dispatch(rec.id, countdown=decision.delay)
+        elif rec.lane_key2:
+            self._dispatch_lane_head(rec.lane_key2)  # failed/dead no longer block the lanes
         return Outcome(rec.id, status, rec.lane_key)
+
+
+class LeaseLost(Exception):
+    """Internal: the claim was taken back by the sweeper before this worker finished."""

@@ -70,11 +70,13 @@ class IngestService:
         self.clock = clock
         self.dispatcher = dispatcher
 
-    def ingest(self, inbound: Inbound, answer: AnswerBuilder | None = None, *,
-               actor: str = "feed") -> Stored:
+    def ingest(
+        self, inbound: Inbound, answer: AnswerBuilder | None = None, *, actor: str = "feed"
+    ) -> Stored:
         sha = hashlib.sha256(inbound.raw).hexdigest()
         now = self.clock.now()
         with self.uow() as uow:
+            store.lock_lanes(uow.conn, inbound.lane_key, inbound.lane_key2)
             if inbound.revision_of is None:
                 identical = store.find_identical(uow.conn, inbound.protocol, sha)
                 if identical is not None:
@@ -82,44 +84,94 @@ class IngestService:
                     log.info("duplicate resend", extra={"message_id": identical[0], "sha256": sha})
                     return Stored(identical[0], IngestOutcome.DUPLICATE, identical[1], sha)
             outcome, status, dup_of, err_code, err_text = self._classify(uow.conn, inbound)
-            message_id = store.insert(uow.conn, store.NewMessage(
-                protocol=inbound.protocol, raw=inbound.raw, sha256=sha, status=status,
-                received_at=now, sender=inbound.sender, receiver=inbound.receiver,
-                control_id=inbound.control_id, type=inbound.type, lane_key=inbound.lane_key,
-                lane_key2=inbound.lane_key2,
-                patient_refs=inbound.patient_refs, meta=inbound.meta,
-                revision_of=inbound.revision_of, duplicate_of=dup_of,
-                last_error_code=err_code, last_error=err_text,
-            ))
+            message_id = store.insert(
+                uow.conn,
+                store.NewMessage(
+                    protocol=inbound.protocol,
+                    raw=inbound.raw,
+                    sha256=sha,
+                    status=status,
+                    received_at=now,
+                    sender=inbound.sender,
+                    receiver=inbound.receiver,
+                    control_id=inbound.control_id,
+                    type=inbound.type,
+                    lane_key=inbound.lane_key,
+                    lane_key2=inbound.lane_key2,
+                    patient_refs=inbound.patient_refs,
+                    meta=inbound.meta,
+                    revision_of=inbound.revision_of,
+                    duplicate_of=dup_of,
+                    last_error_code=err_code,
+                    last_error=err_text,
+                ),
+            )
             body = answer(message_id, outcome) if answer is not None else None
             if body is not None:
                 store.set_answer(uow.conn, message_id, body)
             if outcome is IngestOutcome.REJECTED:
-                attempt = store.start_attempt(uow.conn, message_id, stage="ingest", number=1,
-                                              worker="ingest", now=now, replay=False)
-                store.end_attempt(uow.conn, attempt, outcome="failed", now=now,
-                                  error_code=err_code, error_text=err_text)
-            audit.append(uow.conn, at=now, actor=actor, action="message.received",
-                         object_type="message", object_id=message_id,
-                         detail={"protocol": inbound.protocol, "type": inbound.type,
-                                 "sha256": sha, "outcome": outcome.value})
+                attempt = store.start_attempt(
+                    uow.conn,
+                    message_id,
+                    stage="ingest",
+                    number=1,
+                    worker="ingest",
+                    now=now,
+                    replay=False,
+                )
+                store.end_attempt(
+                    uow.conn,
+                    attempt,
+                    outcome="failed",
+                    now=now,
+                    error_code=err_code,
+                    error_text=err_text,
+                )
+            audit.append(
+                uow.conn,
+                at=now,
+                actor=actor,
+                action="message.received",
+                object_type="message",
+                object_id=message_id,
+                detail={
+                    "protocol": inbound.protocol,
+                    "type": inbound.type,
+                    "sha256": sha,
+                    "outcome": outcome.value,
+                },
+            )
             uow.commit()
-        log.info("message stored", extra={"message_id": message_id, "sha256": sha,
-                                          "outcome": outcome.value, "type": inbound.type})
+        log.info(
+            "message stored",
+            extra={
+                "message_id": message_id,
+                "sha256": sha,
+                "outcome": outcome.value,
+                "type": inbound.type,
+            },
+        )
         if outcome is IngestOutcome.STORED:
             self.dispatcher.dispatch(message_id)
         return Stored(message_id, outcome, body, sha)
 
     @staticmethod
-    def _classify(conn: Any, inbound: Inbound) -> tuple[IngestOutcome, Status, int | None,
-                                                        str | None, str | None]:
+    def _classify(
+        conn: Any, inbound: Inbound
+    ) -> tuple[IngestOutcome, Status, int | None, str | None, str | None]:
         if inbound.rejected is not None:
             code, text = safe_error_text(inbound.rejected)
             return IngestOutcome.REJECTED, Status.FAILED, None, code, text
         if inbound.revision_of is None:
-            same = store.find_same_control_id(conn, inbound.protocol, inbound.sender,
-                                              inbound.control_id)
+            same = store.find_same_control_id(
+                conn, inbound.protocol, inbound.sender, inbound.control_id
+            )
             if same is not None:
-                return (IngestOutcome.HELD, Status.HELD, same, "suspected_duplicate",
-                        f"control id already used by message {same} with different content")
+                return (
+                    IngestOutcome.HELD,
+                    Status.HELD,
+                    same,
+                    "suspected_duplicate",
+                    f"control id already used by message {same} with different content",
+                )
         return IngestOutcome.STORED, Status.RECEIVED, None, None, None

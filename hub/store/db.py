@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from hub.errors import StoreUnavailable
 
@@ -24,7 +24,12 @@ def create_engine(url: str, *, pool_size: int = 10) -> Engine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
     return sa.create_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, future=True
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        future=True,
+        hide_parameters=True,  # SQL parameters carry raw messages (PHI): never log them
     )
 
 
@@ -33,7 +38,11 @@ def _sqlite_engine(url: str) -> Engine:
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(
-        url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20, max_overflow=20
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        pool_size=20,
+        max_overflow=20,
+        hide_parameters=True,
     )
 
     @event.listens_for(engine, "connect")
@@ -105,6 +114,13 @@ class UnitOfWork:
             pass  # the connection is gone; closing it below returns nothing to the pool
         finally:
             conn.close()
+        if isinstance(exc, (OperationalError, InterfaceError)) and not isinstance(
+            exc, StoreUnavailable
+        ):
+            # A lost connection, a restarting server or SQLite's "database is locked" in the
+            # middle of the transaction: callers (ingest, the pipeline) see one transient error,
+            # never the driver's, so an adapter can refuse to acknowledge (DESIGN.md section 3).
+            raise StoreUnavailable("database unavailable") from exc
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]

@@ -129,11 +129,14 @@ def insert(conn: Connection, new: NewMessage) -> int:
         "last_error_code": new.last_error_code,
         "last_error": new.last_error,
     }
-    message_id = int(conn.execute(sa.insert(messages).values(**values).returning(messages.c.id)).scalar_one())
+    message_id = int(
+        conn.execute(sa.insert(messages).values(**values).returning(messages.c.id)).scalar_one()
+    )
     refs = sorted({r[:200] for r in new.patient_refs if r})
     if refs:
         conn.execute(
-            sa.insert(message_patients), [{"message_id": message_id, "patient_ref": r} for r in refs]
+            sa.insert(message_patients),
+            [{"message_id": message_id, "patient_ref": r} for r in refs],
         )
     return message_id
 
@@ -154,7 +157,9 @@ def find_identical(conn: Connection, protocol: str, sha256: str) -> tuple[int, b
     return (int(row.id), row.answer) if row else None
 
 
-def find_same_control_id(conn: Connection, protocol: str, sender: str, control_id: str) -> int | None:
+def find_same_control_id(
+    conn: Connection, protocol: str, sender: str, control_id: str
+) -> int | None:
     if not control_id:
         return None
     row = conn.execute(
@@ -253,7 +258,14 @@ def transition(
 
 
 def start_attempt(
-    conn: Connection, message_id: int, *, stage: str, number: int, worker: str, now: datetime, replay: bool
+    conn: Connection,
+    message_id: int,
+    *,
+    stage: str,
+    number: int,
+    worker: str,
+    now: datetime,
+    replay: bool,
 ) -> int:
     return int(
         conn.execute(
@@ -294,13 +306,55 @@ def attempts_of(conn: Connection, message_id: int) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in rows]
 
 
-def expired_leases(conn: Connection, now: datetime) -> list[int]:
-    rows = conn.execute(
-        sa.select(messages.c.id).where(
-            messages.c.status == Status.PROCESSING.value, messages.c.lease_until < now
+def still_ours(conn: Connection, message_id: int, attempt_id: int) -> bool:
+    """Fence a worker's claim: True while the message is ``processing`` under ``attempt_id``.
+
+    On PostgreSQL the message row stays locked until the caller's transaction ends, so the
+    sweeper (which skips locked rows) cannot hand the message to another worker while this one
+    is applying it: a slow but alive worker keeps its claim, a dead one loses it. SQLite's
+    ``BEGIN IMMEDIATE`` gives the same exclusion for the whole transaction.
+    """
+    q = sa.select(messages.c.status).where(messages.c.id == message_id)
+    if conn.dialect.name == "postgresql":
+        q = q.with_for_update()
+    status = conn.execute(q).scalar()
+    if status != Status.PROCESSING.value:
+        return False
+    open_attempt = conn.execute(
+        sa.select(attempts.c.id).where(
+            attempts.c.id == attempt_id,
+            attempts.c.message_id == message_id,
+            attempts.c.ended_at.is_(None),
         )
+    ).first()
+    return open_attempt is not None
+
+
+def lock_lanes(conn: Connection, *lane_keys: str | None) -> None:
+    """Serialise inserts into the same lane(s) until the caller commits (PostgreSQL only).
+
+    Lane order is id order, but a sequence hands out ids at insert time, not commit time: two
+    concurrent ingests into one lane could commit id 11 before id 10, and a worker would take
+    11 as the head. A transaction-scoped advisory lock per lane, taken before the insert, makes
+    id order equal commit order within a lane. Keys are locked in sorted order (no deadlock).
+    SQLite needs nothing: ``BEGIN IMMEDIATE`` already serialises every writer.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    for key in sorted({k[:300] for k in lane_keys if k}):
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key})
+
+
+def expired_leases(conn: Connection, now: datetime) -> list[int]:
+    """Messages whose worker's lease ran out. On PostgreSQL rows still locked by a live worker
+    (inside its process transaction, see :func:`still_ours`) are skipped, and the rows returned
+    stay locked until the caller commits."""
+    q = sa.select(messages.c.id).where(
+        messages.c.status == Status.PROCESSING.value, messages.c.lease_until < now
     )
-    return [int(r.id) for r in rows]
+    if conn.dialect.name == "postgresql":
+        q = q.with_for_update(skip_locked=True)
+    return [int(r.id) for r in conn.execute(q)]
 
 
 def release_lease(conn: Connection, message_id: int, now: datetime) -> bool:
@@ -316,13 +370,19 @@ def release_lease(conn: Connection, message_id: int, now: datetime) -> bool:
     conn.execute(
         sa.update(attempts)
         .where(attempts.c.message_id == message_id, attempts.c.ended_at.is_(None))
-        .values(outcome="abandoned", ended_at=now, error_code="lease_expired",
-                error_text="worker stopped before finishing (lease expired)")
+        .values(
+            outcome="abandoned",
+            ended_at=now,
+            error_code="lease_expired",
+            error_text="worker stopped before finishing (lease expired)",
+        )
     )
     return True
 
 
-def due_heads(conn: Connection, now: datetime, *, older_than: datetime, limit: int = 500) -> list[int]:
+def due_heads(
+    conn: Connection, now: datetime, *, older_than: datetime, limit: int = 500
+) -> list[int]:
     """Claimable lane heads waiting since before ``older_than``: the sweeper re-queues these."""
     q = _head_query(now, for_update=False).limit(None).limit(limit)
     q = q.where(messages.c.updated_at <= older_than)
@@ -416,8 +476,9 @@ def patient_refs(conn: Connection, message_id: int) -> list[str]:
 
 def counts_by_status_type(conn: Connection) -> list[tuple[str, str, str, int]]:
     rows = conn.execute(
-        sa.select(messages.c.protocol, messages.c.status, messages.c.type, sa.func.count())
-        .group_by(messages.c.protocol, messages.c.status, messages.c.type)
+        sa.select(
+            messages.c.protocol, messages.c.status, messages.c.type, sa.func.count()
+        ).group_by(messages.c.protocol, messages.c.status, messages.c.type)
     )
     return [(r[0], r[1], r[2], int(r[3])) for r in rows]
 
@@ -430,7 +491,8 @@ def oldest_pending_received_at(conn: Connection) -> datetime | None:
 
 def attempt_outcomes(conn: Connection) -> list[tuple[str, str, int]]:
     rows = conn.execute(
-        sa.select(attempts.c.stage, sa.func.coalesce(attempts.c.outcome, "open"), sa.func.count())
-        .group_by(attempts.c.stage, sa.func.coalesce(attempts.c.outcome, "open"))
+        sa.select(
+            attempts.c.stage, sa.func.coalesce(attempts.c.outcome, "open"), sa.func.count()
+        ).group_by(attempts.c.stage, sa.func.coalesce(attempts.c.outcome, "open"))
     )
     return [(r[0], r[1], int(r[2])) for r in rows]

@@ -1,0 +1,1 @@
+"""Importable test helpers (also by worker subprocesses: PYTHONPATH=<repo>/tests)."""
