@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     retry_max_delay: float = Field(default=300.0, gt=0)
     lease_seconds: float = Field(default=60.0, gt=0)
     sweep_interval: float = Field(default=5.0, gt=0)
+    # Extra plugins, "module:function" comma-separated, each fn(hub) registering processors and
+    # peekers (site extensions; the test suite's Celery workers load their test processor so).
+    plugins: str = ""
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -77,6 +80,12 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            name = "HUB_" + "_".join(str(p) for p in err["loc"]).upper() if err["loc"] else "settings"
-            lines.append(f"{name}: {err['msg']}")
+            # loc is the field path ("http_port"); nested parts join with "_" like the env
+            # names do. A model-level check has no loc: its message names the variables itself.
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            if err["loc"]:
+                name = "HUB_" + "_".join(str(p) for p in err["loc"]).upper()
+                lines.append(f"{name}: {msg}")
+            else:
+                lines.append(msg)
         raise ConfigError("invalid configuration: " + "; ".join(lines)) from None

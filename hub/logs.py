@@ -11,11 +11,35 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-SAFE_FIELDS = frozenset({
-    "message_id", "sha256", "type", "outcome", "error_code", "attempt", "released", "dispatched",
-    "peer", "connection_id", "bytes", "control_id", "delivery_id", "destination", "lane",
-    "worker", "status", "count", "limit", "seconds", "path", "method", "code", "role", "key_id",
-})
+SAFE_FIELDS = frozenset(
+    {
+        "message_id",
+        "sha256",
+        "type",
+        "outcome",
+        "error_code",
+        "attempt",
+        "released",
+        "dispatched",
+        "peer",
+        "connection_id",
+        "bytes",
+        "control_id",
+        "delivery_id",
+        "destination",
+        "lane",
+        "worker",
+        "status",
+        "count",
+        "limit",
+        "seconds",
+        "path",
+        "method",
+        "code",
+        "role",
+        "key_id",
+    }
+)
 
 
 class JsonFormatter(logging.Formatter):
@@ -36,18 +60,23 @@ class JsonFormatter(logging.Formatter):
             while tb is not None and tb.tb_next is not None:
                 tb = tb.tb_next
             if tb is not None:
-                out["exc_at"] = f"{tb.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno}"
+                out["exc_at"] = (
+                    f"{tb.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno}"
+                )
         return json.dumps(out, default=str)
 
 
 def configure(level: str = "INFO", *, json_lines: bool = True) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(
-        "%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.setFormatter(
+        JsonFormatter()
+        if json_lines
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # uvicorn.access logs query strings (?patient=MRN); SQLAlchemy's engine log at INFO/DEBUG
-    # would print statements and result rows. Both stay at WARNING whatever HUB_LOG_LEVEL says.
-    for noisy in ("uvicorn.access", "sqlalchemy", "celery.worker.strategy"):
+    # uvicorn.access and httpx log URLs with query strings (?patient=MRN); SQLAlchemy's engine
+    # log at INFO/DEBUG prints statements and rows. They stay at WARNING whatever the level.
+    for noisy in ("uvicorn.access", "sqlalchemy", "httpx", "httpcore", "celery.worker.strategy"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

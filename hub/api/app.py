@@ -19,8 +19,7 @@ def create_app(hub: Hub) -> FastAPI:
     # FastAPI's own /docs and /openapi.json would be unauthenticated routes; DESIGN.md section 5
     # allows only /health, /ready and /fhir/metadata without a token, so the schema is served
     # below behind the reader role and the interactive docs are off.
-    app = FastAPI(title="hub", version=__version__, docs_url=None, openapi_url=None,
-                  redoc_url=None)
+    app = FastAPI(title="hub", version=__version__, docs_url=None, openapi_url=None, redoc_url=None)
     app.state.hub = hub
     app.state.tokens = TokenCache(hub)
     problems.install(app)
@@ -35,8 +34,9 @@ def create_app(hub: Hub) -> FastAPI:
 def _openapi_router(app: FastAPI) -> APIRouter:
     router = APIRouter()
 
-    @router.get("/api/openapi.json", include_in_schema=False,
-                dependencies=[Depends(require(Role.READER))])
+    @router.get(
+        "/api/openapi.json", include_in_schema=False, dependencies=[Depends(require(Role.READER))]
+    )
     def openapi() -> dict[str, Any]:
         return app.openapi()
 

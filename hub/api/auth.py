@@ -65,8 +65,11 @@ class RoleGuard:
     def __call__(self, request: Request) -> ApiKey:
         key = authenticate(request)
         if key.role not in self.roles:
-            raise Forbidden(f"role {key.role} may not do this; needs "
-                            + " or ".join(sorted(r.value for r in self.roles)), code="role")
+            raise Forbidden(
+                f"role {key.role} may not do this; needs "
+                + " or ".join(sorted(r.value for r in self.roles)),
+                code="role",
+            )
         request.state.actor = actor_of(key)
         return key
 

@@ -59,8 +59,13 @@ def problem(status: int, title: str, detail: str = "", **extra: Any) -> JSONResp
 
 
 def hub_error_response(exc: HubError) -> JSONResponse:
-    return problem(status_for(exc), type(exc).__name__, exc.message, code=exc.code,
-                   location=str(exc.location) if exc.location else None)
+    return problem(
+        status_for(exc),
+        type(exc).__name__,
+        exc.message,
+        code=exc.code,
+        location=str(exc.location) if exc.location else None,
+    )
 
 
 def install(app: FastAPI) -> None:
@@ -70,10 +75,17 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": ".".join(str(p) for p in e.get("loc", ())), "msg": e.get("msg", "")}
-                  for e in exc.errors()]
-        return problem(422, "Invalid request", "the request did not match the API",
-                       code="invalid_request", errors=errors)
+        errors = [
+            {"loc": ".".join(str(p) for p in e.get("loc", ())), "msg": e.get("msg", "")}
+            for e in exc.errors()
+        ]
+        return problem(
+            422,
+            "Invalid request",
+            "the request did not match the API",
+            code="invalid_request",
+            errors=errors,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -82,7 +94,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         incident = uuid.uuid4().hex[:12]
-        log.error("unhandled error", exc_info=exc,
-                  extra={"code": incident, "path": request.url.path, "method": request.method})
-        return problem(500, "Internal error", "see the hub log for this incident id",
-                       code="internal", incident=incident)
+        log.error(
+            "unhandled error",
+            exc_info=exc,
+            extra={"code": incident, "path": request.url.path, "method": request.method},
+        )
+        return problem(
+            500,
+            "Internal error",
+            "see the hub log for this incident id",
+            code="internal",
+            incident=incident,
+        )

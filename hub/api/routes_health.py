@@ -30,8 +30,7 @@ def _broker_ok(hub: Hub) -> bool:
     try:
         with hub.celery.connection_for_write() as conn:
             # bounded: one quick retry, at most ~2 s, so a dead broker answers 503, never hangs
-            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0.5,
-                                   timeout=2)
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0.5, timeout=2)
         return True
     except Exception:
         return False
@@ -49,23 +48,34 @@ def ready(hub: Hub = Depends(get_hub)) -> JSONResponse:
     checks["broker"] = ("ok" if _broker_ok(hub) else "unreachable") if hub.celery else "embedded"
     down = [name for name, v in checks.items() if v not in ("ok", "embedded")]
     ok = not down
-    return JSONResponse({"status": "ready" if ok else " and ".join(down) + " unreachable",
-                         "checks": checks},
-                        status_code=200 if ok else 503)
+    return JSONResponse(
+        {"status": "ready" if ok else " and ".join(down) + " unreachable", "checks": checks},
+        status_code=200 if ok else 503,
+    )
 
 
 @router.get("/metrics", dependencies=[Depends(require(Role.READER))])
 def metrics(hub: Hub = Depends(get_hub)) -> Response:
     """Prometheus text, built from the database on each scrape (the DB is the truth)."""
     reg = CollectorRegistry()
-    by_status = Gauge("hub_messages", "Stored messages by protocol, status and type",
-                      ["protocol", "status", "type"], registry=reg)
-    depth = Gauge("hub_queue_depth", "Messages waiting to be processed (received, "
-                  "processing, retrying)", registry=reg)
-    age = Gauge("hub_queue_oldest_age_seconds", "Age of the oldest waiting message",
-                registry=reg)
-    outcomes = Gauge("hub_attempts", "Processing attempts by stage and outcome",
-                     ["stage", "outcome"], registry=reg)
+    by_status = Gauge(
+        "hub_messages",
+        "Stored messages by protocol, status and type",
+        ["protocol", "status", "type"],
+        registry=reg,
+    )
+    depth = Gauge(
+        "hub_queue_depth",
+        "Messages waiting to be processed (received, processing, retrying)",
+        registry=reg,
+    )
+    age = Gauge("hub_queue_oldest_age_seconds", "Age of the oldest waiting message", registry=reg)
+    outcomes = Gauge(
+        "hub_attempts",
+        "Processing attempts by stage and outcome",
+        ["stage", "outcome"],
+        registry=reg,
+    )
     with hub.uow() as uow:
         pending = 0
         for protocol, status, mtype, n in store.counts_by_status_type(uow.conn):

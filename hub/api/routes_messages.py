@@ -27,12 +27,15 @@ def _status(value: str | None) -> Status | None:
     try:
         return Status(value)
     except ValueError:
-        raise ValidationError(f"unknown status {value!r}; one of "
-                              + ", ".join(s.value for s in Status), code="bad_status") from None
+        raise ValidationError(
+            f"unknown status {value!r}; one of " + ", ".join(s.value for s in Status),
+            code="bad_status",
+        ) from None
 
 
 @router.get("/messages")
 def list_messages(
+    *,
     status: str | None = None,
     type: str | None = None,
     sender: str | None = None,
@@ -46,20 +49,37 @@ def list_messages(
     hub: Hub = Depends(get_hub),
     key: ApiKey = Depends(require(Role.READER)),
 ) -> dict[str, Any]:
-    flt = MessageFilter(status=_status(status), type=type, sender=sender, control_id=control_id,
-                        patient=patient, protocol=protocol, since=since, until=until,
-                        limit=limit, offset=offset)
+    flt = MessageFilter(
+        status=_status(status),
+        type=type,
+        sender=sender,
+        control_id=control_id,
+        patient=patient,
+        protocol=protocol,
+        since=since,
+        until=until,
+        limit=limit,
+        offset=offset,
+    )
     items = query.list_messages(hub.uow, flt)
     return {"items": items, "count": len(items), "limit": limit, "offset": offset}
 
 
 @router.get("/messages/{message_id}")
-def get_message(message_id: int, hub: Hub = Depends(get_hub),
-                key: ApiKey = Depends(require(Role.READER))) -> dict[str, Any]:
+def get_message(
+    message_id: int, hub: Hub = Depends(get_hub), key: ApiKey = Depends(require(Role.READER))
+) -> dict[str, Any]:
     detail = query.message_detail(hub.uow, message_id)
     with hub.uow() as uow:  # raw content is PHI: every view is audited
-        audit.append(uow.conn, at=hub.clock.now(), actor=actor_of(key), action="phi.view",
-                     object_type="message", object_id=message_id, detail={"via": "api"})
+        audit.append(
+            uow.conn,
+            at=hub.clock.now(),
+            actor=actor_of(key),
+            action="phi.view",
+            object_type="message",
+            object_id=message_id,
+            detail={"via": "api"},
+        )
         uow.commit()
     return detail
 
@@ -70,12 +90,17 @@ class ReplayOne(BaseModel):
 
 
 @router.post("/messages/{message_id}/replay")
-def replay_one(message_id: int, body: ReplayOne | None = None, hub: Hub = Depends(get_hub),
-               key: ApiKey = Depends(require(Role.ADMIN))) -> dict[str, Any]:
+def replay_one(
+    message_id: int,
+    body: ReplayOne | None = None,
+    hub: Hub = Depends(get_hub),
+    key: ApiKey = Depends(require(Role.ADMIN)),
+) -> dict[str, Any]:
     body = body or ReplayOne()
     if body.raw is not None:
-        new_id = hub.replay.replay_edited(message_id, body.raw.encode("utf-8"),
-                                          actor=actor_of(key), reason=body.reason)
+        new_id = hub.replay.replay_edited(
+            message_id, body.raw.encode("utf-8"), actor=actor_of(key), reason=body.reason
+        )
         return {"replayed": [new_id], "revision_of": message_id}
     done = list(hub.replay.replay([message_id], actor=actor_of(key), reason=body.reason))
     return {"replayed": done}
@@ -95,19 +120,37 @@ class ReplayFilter(BaseModel):
 
 
 @router.post("/replay")
-def replay_filter(body: ReplayFilter, hub: Hub = Depends(get_hub),
-                  key: ApiKey = Depends(require(Role.ADMIN))) -> dict[str, Any]:
-    if not body.ids and not any([body.status, body.type, body.sender, body.patient,
-                                 body.since, body.until]):
-        raise ValidationError("give ids or at least one filter (status, type, sender, "
-                              "patient, since, until)", code="filter_required")
-    flt = MessageFilter(ids=body.ids, status=_status(body.status), type=body.type,
-                        sender=body.sender, patient=body.patient, since=body.since,
-                        until=body.until, limit=body.limit, newest_first=False)
+def replay_filter(
+    body: ReplayFilter, hub: Hub = Depends(get_hub), key: ApiKey = Depends(require(Role.ADMIN))
+) -> dict[str, Any]:
+    if not body.ids and not any(
+        [body.status, body.type, body.sender, body.patient, body.since, body.until]
+    ):
+        raise ValidationError(
+            "give ids or at least one filter (status, type, sender, patient, since, until)",
+            code="filter_required",
+        )
+    flt = MessageFilter(
+        ids=body.ids,
+        status=_status(body.status),
+        type=body.type,
+        sender=body.sender,
+        patient=body.patient,
+        since=body.since,
+        until=body.until,
+        limit=body.limit,
+        newest_first=False,
+    )
     plan = hub.replay.plan(flt)
     if body.dry_run:
-        return {"dry_run": True, "would_replay": plan.ids,
-                "skipped": [{"id": i, "reason": r} for i, r in plan.skipped]}
+        return {
+            "dry_run": True,
+            "would_replay": plan.ids,
+            "skipped": [{"id": i, "reason": r} for i, r in plan.skipped],
+        }
     done = list(hub.replay.replay(plan.ids, actor=actor_of(key), reason=body.reason))
-    return {"dry_run": False, "replayed": done,
-            "skipped": [{"id": i, "reason": r} for i, r in plan.skipped]}
+    return {
+        "dry_run": False,
+        "replayed": done,
+        "skipped": [{"id": i, "reason": r} for i, r in plan.skipped],
+    }

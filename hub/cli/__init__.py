@@ -9,8 +9,11 @@ import typer
 from hub.cli import admin, audit_cmd, db_cmd, hl7v2_cmd, messages_cmd, serve_cmd
 from hub.errors import ConfigError, HubError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False,
-                  help="hub: interoperability hub for medical practices")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="hub: interoperability hub for medical practices",
+)
 serve_cmd.install(app)
 db_cmd.install(app)
 admin.install(app)

@@ -27,9 +27,15 @@ def install(app: typer.Typer) -> None:
         hub = open_hub()
         with hub.uow() as uow:
             key, token = keys.create(uow.conn, name=name, role=role_, now=hub.clock.now())
-            audit.append(uow.conn, at=hub.clock.now(), actor="cli", action="key.create",
-                         object_type="api_key", object_id=key.id,
-                         detail={"role": role_.value, "name": name})
+            audit.append(
+                uow.conn,
+                at=hub.clock.now(),
+                actor="cli",
+                action="key.create",
+                object_type="api_key",
+                object_id=key.id,
+                detail={"role": role_.value, "name": name},
+            )
             uow.commit()
         hub.stop()
         typer.echo(f"created {role_.value} key {key.id} ({name}); the token is shown once:")

@@ -22,6 +22,9 @@ def install(app: typer.Typer) -> None:
         if result.ok:
             typer.echo(f"audit chain intact: {result.rows} rows")
             return
-        typer.echo(f"audit chain BROKEN at row {result.bad_seq}: {result.reason} "
-                   f"({result.rows} rows verified before it)", err=True)
+        typer.echo(
+            f"audit chain BROKEN at row {result.bad_seq}: {result.reason} "
+            f"({result.rows} rows verified before it)",
+            err=True,
+        )
         raise typer.Exit(1)

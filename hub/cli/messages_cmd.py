@@ -23,8 +23,9 @@ def _status(value: str | None) -> Status | None:
     try:
         return Status(value)
     except ValueError:
-        raise ValidationError(f"unknown status {value!r}; one of "
-                              + ", ".join(s.value for s in Status)) from None
+        raise ValidationError(
+            f"unknown status {value!r}; one of " + ", ".join(s.value for s in Status)
+        ) from None
 
 
 def install(app: typer.Typer) -> None:
@@ -33,8 +34,10 @@ def install(app: typer.Typer) -> None:
 
     @messages.command("list")
     def list_(
-        status: str | None = typer.Option(None, help="received, processing, processed, "
-                                          "retrying, failed, dead, held"),
+        *,
+        status: str | None = typer.Option(
+            None, help="received, processing, processed, retrying, failed, dead, held"
+        ),
         type: str | None = typer.Option(None, "--type", help="ADT, ADT^A08, SIU^S12, ..."),
         patient: str | None = typer.Option(None, help="patient identifier (MRN)"),
         sender: str | None = typer.Option(None),
@@ -43,16 +46,27 @@ def install(app: typer.Typer) -> None:
     ) -> None:
         """Newest first."""
         hub = open_hub()
-        items = query.list_messages(hub.uow, MessageFilter(
-            status=_status(status), type=type, patient=patient, sender=sender, limit=limit))
+        items = query.list_messages(
+            hub.uow,
+            MessageFilter(
+                status=_status(status), type=type, patient=patient, sender=sender, limit=limit
+            ),
+        )
         hub.stop()
         if as_json:
             echo_json(items)
             return
         table = Table("id", "status", "type", "sender", "control id", "received", "error")
         for m in items:
-            table.add_row(str(m["id"]), m["status"], m["type"], m["sender"], m["control_id"],
-                          m["received_at"][:19], m["error_code"] or "")
+            table.add_row(
+                str(m["id"]),
+                m["status"],
+                m["type"],
+                m["sender"],
+                m["control_id"],
+                m["received_at"][:19],
+                m["error_code"] or "",
+            )
         Console().print(table)
 
     @messages.command("show")
@@ -61,21 +75,46 @@ def install(app: typer.Typer) -> None:
         hub = open_hub()
         detail = query.message_detail(hub.uow, message_id)
         with hub.uow() as uow:
-            audit.append(uow.conn, at=hub.clock.now(), actor="cli", action="phi.view",
-                         object_type="message", object_id=message_id, detail={"via": "cli"})
+            audit.append(
+                uow.conn,
+                at=hub.clock.now(),
+                actor="cli",
+                action="phi.view",
+                object_type="message",
+                object_id=message_id,
+                detail={"via": "cli"},
+            )
             uow.commit()
         hub.stop()
         if as_json:
             echo_json(detail)
             return
-        for k in ("id", "status", "type", "protocol", "sender", "receiver", "control_id",
-                  "received_at", "updated_at", "lane_key", "attempts", "next_attempt_at",
-                  "error_code", "error", "revision_of", "duplicate_of", "sha256"):
+        for k in (
+            "id",
+            "status",
+            "type",
+            "protocol",
+            "sender",
+            "receiver",
+            "control_id",
+            "received_at",
+            "updated_at",
+            "lane_key",
+            "attempts",
+            "next_attempt_at",
+            "error_code",
+            "error",
+            "revision_of",
+            "duplicate_of",
+            "sha256",
+        ):
             typer.echo(f"{k:>16}: {detail[k] if detail[k] is not None else ''}")
         typer.echo("\nattempts:")
         for a in detail["attempt_log"]:
-            typer.echo(f"  #{a['number']} {a['stage']} {a['outcome'] or 'open'} "
-                       f"{a['started_at']} {a['error_code'] or ''} {a['error_text'] or ''}")
+            typer.echo(
+                f"  #{a['number']} {a['stage']} {a['outcome'] or 'open'} "
+                f"{a['started_at']} {a['error_code'] or ''} {a['error_text'] or ''}"
+            )
         typer.echo("\nraw:")
         typer.echo(detail["raw"].replace("\r", "\n"))
         if detail["answer"]:
@@ -84,6 +123,7 @@ def install(app: typer.Typer) -> None:
 
     @app.command("replay")
     def replay(
+        *,
         ids: list[int] = typer.Argument(None, help="message ids (or use a filter)"),
         status: str | None = typer.Option(None),
         type: str | None = typer.Option(None, "--type"),
@@ -100,14 +140,24 @@ def install(app: typer.Typer) -> None:
 
             since = since.replace(tzinfo=UTC)
         hub = open_hub()
-        plan = hub.replay.plan(MessageFilter(ids=ids or (), status=_status(status), type=type,
-                                             since=since, limit=limit, newest_first=False))
+        plan = hub.replay.plan(
+            MessageFilter(
+                ids=ids or (),
+                status=_status(status),
+                type=type,
+                since=since,
+                limit=limit,
+                newest_first=False,
+            )
+        )
         for mid, why in plan.skipped:
             typer.echo(f"skip {mid}: {why}", err=True)
         if dry_run:
-            typer.echo(f"would replay {len(plan.ids)} message(s): "
-                       + " ".join(str(i) for i in plan.ids[:50])
-                       + (" ..." if len(plan.ids) > 50 else ""))
+            typer.echo(
+                f"would replay {len(plan.ids)} message(s): "
+                + " ".join(str(i) for i in plan.ids[:50])
+                + (" ..." if len(plan.ids) > 50 else "")
+            )
             hub.stop()
             return
         with Progress(transient=False) as progress:

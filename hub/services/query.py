@@ -60,8 +60,11 @@ def message_detail(uow: UnitOfWorkFactory, message_id: int) -> dict[str, Any]:
         rec = store.get(u.conn, message_id, with_raw=True)
         out = summary(rec)
         out["attempt_log"] = [
-            {k: (_iso(v) if isinstance(v, datetime) else v) for k, v in a.items()
-             if k != "message_id"}
+            {
+                k: (_iso(v) if isinstance(v, datetime) else v)
+                for k, v in a.items()
+                if k != "message_id"
+            }
             for a in store.attempts_of(u.conn, message_id)
         ]
         out["patients"] = store.patient_refs(u.conn, message_id)

@@ -22,11 +22,22 @@ from hub.store.tables import audit_head, audit_log
 GENESIS = "0" * 64
 
 
-def _digest(prev_hash: str, seq: int, at: datetime, actor: str, action: str,
-            object_type: str, object_id: str, detail: Any) -> str:
+def _digest(
+    prev_hash: str,
+    *,
+    seq: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    detail: Any,
+) -> str:
     body = json.dumps(
         [seq, at.isoformat(timespec="microseconds"), actor, action, object_type, object_id, detail],
-        sort_keys=True, separators=(",", ":"), default=str,
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
     )
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
@@ -51,8 +62,11 @@ def append(
         # lets exactly one insert the genesis head; everyone then locks that one row.
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        conn.execute(pg_insert(audit_head).values(id=1, seq=0, hash=GENESIS)
-                     .on_conflict_do_nothing(index_elements=["id"]))
+        conn.execute(
+            pg_insert(audit_head)
+            .values(id=1, seq=0, hash=GENESIS)
+            .on_conflict_do_nothing(index_elements=["id"])
+        )
         head = conn.execute(head_q).first()
     if head is None:  # SQLite: writers are already serialised by BEGIN IMMEDIATE
         conn.execute(sa.insert(audit_head).values(id=1, seq=0, hash=GENESIS))
@@ -60,11 +74,27 @@ def append(
     else:
         seq, prev = int(head.seq) + 1, str(head.hash)
     oid = str(object_id)
-    digest = _digest(prev, seq, at, actor, action, object_type, oid, detail)
+    digest = _digest(
+        prev,
+        seq=seq,
+        at=at,
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=oid,
+        detail=detail,
+    )
     conn.execute(
         sa.insert(audit_log).values(
-            seq=seq, at=at, actor=actor[:200], action=action, object_type=object_type,
-            object_id=oid, detail=detail, prev_hash=prev, hash=digest,
+            seq=seq,
+            at=at,
+            actor=actor[:200],
+            action=action,
+            object_type=object_type,
+            object_id=oid,
+            detail=detail,
+            prev_hash=prev,
+            hash=digest,
         )
     )
     conn.execute(sa.update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=digest))
@@ -84,7 +114,10 @@ def verify(conn: Connection, *, batch: int = 5000) -> VerifyResult:
     last_seq = 0
     while True:
         rows = conn.execute(
-            sa.select(audit_log).where(audit_log.c.seq > last_seq).order_by(audit_log.c.seq).limit(batch)
+            sa.select(audit_log)
+            .where(audit_log.c.seq > last_seq)
+            .order_by(audit_log.c.seq)
+            .limit(batch)
         ).all()
         if not rows:
             break
@@ -95,20 +128,37 @@ def verify(conn: Connection, *, batch: int = 5000) -> VerifyResult:
                 return VerifyResult(False, count, expected_seq, f"row {expected_seq} is missing")
             if m["prev_hash"] != prev:
                 return VerifyResult(False, count, seq, f"row {seq} does not link to row {seq - 1}")
-            digest = _digest(prev, seq, m["at"], m["actor"], m["action"], m["object_type"],
-                             m["object_id"], m["detail"])
+            digest = _digest(
+                prev,
+                seq=seq,
+                at=m["at"],
+                actor=m["actor"],
+                action=m["action"],
+                object_type=m["object_type"],
+                object_id=m["object_id"],
+                detail=m["detail"],
+            )
             if digest != m["hash"]:
                 return VerifyResult(False, count, seq, f"row {seq} was altered (hash mismatch)")
             prev, expected_seq, count, last_seq = m["hash"], seq + 1, count + 1, seq
     head = conn.execute(sa.select(audit_head.c.seq, audit_head.c.hash)).first()
     if head is not None and (int(head.seq) != last_seq or head.hash != prev):
-        return VerifyResult(False, count, last_seq + 1,
-                            f"rows after {last_seq} were deleted (head is at {head.seq})")
+        return VerifyResult(
+            False,
+            count,
+            last_seq + 1,
+            f"rows after {last_seq} were deleted (head is at {head.seq})",
+        )
     return VerifyResult(True, count)
 
 
-def recent(conn: Connection, *, object_type: str | None = None, object_id: str | None = None,
-           limit: int = 100) -> list[dict[str, Any]]:
+def recent(
+    conn: Connection,
+    *,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
     q = sa.select(audit_log).order_by(audit_log.c.seq.desc()).limit(limit)
     if object_type:
         q = q.where(audit_log.c.object_type == object_type)

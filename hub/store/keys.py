@@ -35,8 +35,13 @@ def create(conn: Connection, *, name: str, role: Role, now: datetime) -> tuple[A
     token = "hub_" + secrets.token_urlsafe(32)
     key_id = conn.execute(
         sa.insert(api_keys)
-        .values(name=name, role=role.value, token_sha256=token_hash(token), prefix=token[:10],
-                created_at=now)
+        .values(
+            name=name,
+            role=role.value,
+            token_sha256=token_hash(token),
+            prefix=token[:10],
+            created_at=now,
+        )
         .returning(api_keys.c.id)
     ).scalar_one()
     return ApiKey(int(key_id), name, role), token
@@ -54,8 +59,8 @@ def lookup(conn: Connection, token: str) -> ApiKey | None:
 def count_admins(conn: Connection) -> int:
     return int(
         conn.execute(
-            sa.select(sa.func.count()).select_from(api_keys).where(
-                api_keys.c.role == Role.ADMIN.value, api_keys.c.revoked_at.is_(None)
-            )
+            sa.select(sa.func.count())
+            .select_from(api_keys)
+            .where(api_keys.c.role == Role.ADMIN.value, api_keys.c.revoked_at.is_(None))
         ).scalar_one()
     )

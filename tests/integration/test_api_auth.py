@@ -13,13 +13,13 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+from test_api_support import bearer, client, plugin, token
 
 from hub.api.app import create_app
 from hub.api.auth import RoleGuard
 from hub.bootstrap import Hub
 from hub.config import Settings
 from hub.store.keys import Role
-from test_api_support import bearer, client, plugin, token
 
 PUBLIC = {("GET", "/health"), ("GET", "/ready"), ("GET", "/fhir/metadata")}
 # Feeds send: only these may admit the feed role (DESIGN.md section 5: "feed may send").
@@ -66,8 +66,9 @@ def test_every_route_checks_token_and_role(hub: Hub) -> None:
             where = f"{method} {path}"
             assert guard is not None, f"{where} has no role guard"
             if Role.FEED in guard.roles:
-                assert path.startswith(SEND_PREFIXES) and method != "GET", \
+                assert path.startswith(SEND_PREFIXES) and method != "GET", (
                     f"{where} lets feeds in but is not a send route"
+                )
             if method == "GET":
                 assert Role.READER in guard.roles, f"{where}: readers may read"
             r = c.request(method, path)

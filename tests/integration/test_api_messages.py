@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 from fastapi import APIRouter
+from test_api_support import bearer, client, ingest, plugin, process_all, token
 
 from hub.bootstrap import Hub
 from hub.clock import SystemClock
 from hub.config import Settings
 from hub.store import audit
 from hub.store.keys import Role
-from test_api_support import bearer, client, ingest, plugin, process_all, token
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def test_detail_with_attempts_is_audited(hub: Hub) -> None:
         assert missing.json()["status"] == 404
     with hub.uow() as uow:
         views = audit.recent(uow.conn, object_type="message", object_id="2")
-    assert [v["action"] for v in views][0] == "phi.view"
+    assert views[0]["action"] == "phi.view"
     assert "alice" in views[0]["actor"]
 
 

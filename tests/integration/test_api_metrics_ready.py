@@ -6,14 +6,13 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+from conftest import free_port
 from prometheus_client.parser import text_string_to_metric_families
+from test_api_support import bearer, client, ingest, plugin, process_all, token
 
 from hub.clock import FixedClock
 from hub.config import Settings
 from hub.store.keys import Role
-from test_api_support import bearer, client, ingest, plugin, process_all, token
-
-from conftest import free_port
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -85,8 +84,9 @@ def test_ready_with_broken_database(make_hub, tmp_path: Path) -> None:  # type: 
 
 def test_ready_with_broker_down(make_hub, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     broker = f"redis://127.0.0.1:{free_port()}/0"
-    hub = make_hub(Settings(data_dir=tmp_path / "var", broker_url=broker), plugins=[],
-                   dispatcher=None)
+    hub = make_hub(
+        Settings(data_dir=tmp_path / "var", broker_url=broker), plugins=[], dispatcher=None
+    )
     assert hub.celery is not None
     status, body = _get_ready(hub)
     assert status == 503

@@ -35,8 +35,15 @@ def _process(ctx: ProcessContext) -> None:
 
 def _peek(raw: bytes) -> Inbound:
     fields = raw.decode().split("|")
-    return Inbound(protocol=PROTOCOL, raw=raw, sender=fields[1], control_id=fields[2],
-                   type=fields[3], lane_key=f"{fields[1]}/{fields[4]}", patient_refs=(fields[4],))
+    return Inbound(
+        protocol=PROTOCOL,
+        raw=raw,
+        sender=fields[1],
+        control_id=fields[2],
+        type=fields[3],
+        lane_key=f"{fields[1]}/{fields[4]}",
+        patient_refs=(fields[4],),
+    )
 
 
 def plugin(hub: Hub) -> None:
@@ -44,8 +51,9 @@ def plugin(hub: Hub) -> None:
     hub.peekers[PROTOCOL] = _peek
 
 
-def ingest(hub: Hub, sender: str, control_id: str, mtype: str, mrn: str,
-           body: str = "ok") -> int:
+def ingest(
+    hub: Hub, sender: str, control_id: str, mtype: str, mrn: str, *, body: str = "ok"
+) -> int:
     raw = f"X|{sender}|{control_id}|{mtype}|{mrn}|{body}".encode()
     head = _peek(raw)
     return hub.ingest.ingest(head).message_id
@@ -60,8 +68,7 @@ def process_all(hub: Hub) -> int:
 
 def token(hub: Hub, role: Role, name: str = "t") -> str:
     with hub.uow() as uow:
-        _, tok = keys.create(uow.conn, name=f"{name}-{role.value}", role=role,
-                             now=hub.clock.now())
+        _, tok = keys.create(uow.conn, name=f"{name}-{role.value}", role=role, now=hub.clock.now())
         uow.commit()
     return tok
 

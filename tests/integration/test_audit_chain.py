@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
+from test_api_support import env_for
 from typer.testing import CliRunner
 
 from hub.bootstrap import Hub
 from hub.cli import app
 from hub.config import Settings
 from hub.store import audit
-from test_api_support import env_for
 
 
 @pytest.fixture(autouse=True)
@@ -31,9 +31,15 @@ def chain(any_db_settings: Settings, make_hub) -> tuple[Hub, dict[str, str]]:  #
     hub = make_hub(any_db_settings, plugins=[])
     with hub.uow() as uow:
         for i in range(1, 7):
-            audit.append(uow.conn, at=datetime(2026, 1, 1, 0, 0, i, tzinfo=UTC), actor="test",
-                         action="message.received", object_type="message", object_id=i,
-                         detail={"sha256": f"{i:064d}"})
+            audit.append(
+                uow.conn,
+                at=datetime(2026, 1, 1, 0, 0, i, tzinfo=UTC),
+                actor="test",
+                action="message.received",
+                object_type="message",
+                object_id=i,
+                detail={"sha256": f"{i:064d}"},
+            )
         uow.commit()
     return hub, env_for(any_db_settings.data_dir, any_db_settings.database_url)
 
@@ -83,8 +89,13 @@ def test_concurrent_appends_never_fork(pg_url: str, make_hub) -> None:  # type: 
         try:
             for i in range(25):
                 with hub.uow() as uow:
-                    audit.append(uow.conn, at=datetime.now(UTC), actor=f"w{n}",
-                                 action="message.received", object_id=i)
+                    audit.append(
+                        uow.conn,
+                        at=datetime.now(UTC),
+                        actor=f"w{n}",
+                        action="message.received",
+                        object_id=i,
+                    )
                     uow.commit()
         except BaseException as exc:  # reported below
             errors.append(exc)

@@ -7,12 +7,12 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from test_api_support import bearer, client, env_for, ingest, plugin, process_all
 from typer.testing import CliRunner
 
 from hub.cli import app
 from hub.config import Settings
 from hub.store import audit
-from test_api_support import bearer, client, env_for, ingest, plugin, process_all
 
 
 @pytest.fixture(autouse=True)
@@ -53,13 +53,20 @@ def test_cli_end_to_end(any_db_settings: Settings, make_hub) -> None:  # type: i
     assert [m["id"] for m in items] == [3, 2, 1]
     first = items[-1]
     assert {k: first[k] for k in ("id", "status", "type", "sender", "control_id")} == {
-        "id": 1, "status": "processed", "type": "ADT^A01", "sender": "EHR1", "control_id": "C1"}
+        "id": 1,
+        "status": "processed",
+        "type": "ADT^A01",
+        "sender": "EHR1",
+        "control_id": "C1",
+    }
     assert first["received_at"]
-    failed = json.loads(run(app, ["messages", "list", "--status", "failed", "--json"],
-                            env=env).output)
+    failed = json.loads(
+        run(app, ["messages", "list", "--status", "failed", "--json"], env=env).output
+    )
     assert [m["id"] for m in failed] == [2]
-    by_patient = json.loads(run(app, ["messages", "list", "--patient", "MRN200", "--json"],
-                                env=env).output)
+    by_patient = json.loads(
+        run(app, ["messages", "list", "--patient", "MRN200", "--json"], env=env).output
+    )
     assert [m["id"] for m in by_patient] == [3]
     table = run(app, ["messages", "list"], env=env)
     assert table.exit_code == 0 and "ADT^A08" in table.output
@@ -71,18 +78,28 @@ def test_cli_end_to_end(any_db_settings: Settings, make_hub) -> None:  # type: i
 
     r = run(app, ["replay", "--status", "failed", "--dry-run"], env=env)
     assert r.exit_code == 0 and "would replay 1 message(s): 2" in r.output
-    assert json.loads(run(app, ["messages", "show", "2", "--json"], env=env).output)[
-        "status"] == "failed"
+    assert (
+        json.loads(run(app, ["messages", "show", "2", "--json"], env=env).output)["status"]
+        == "failed"
+    )
     r = run(app, ["replay", "1", "3", "--reason", "cli test"], env=env)
     assert r.exit_code == 0 and "replayed 2 message(s)" in r.output, r.output
-    statuses = {m["id"]: m["status"] for m in json.loads(
-        run(app, ["messages", "list", "--json"], env=env).output)}
+    statuses = {
+        m["id"]: m["status"]
+        for m in json.loads(run(app, ["messages", "list", "--json"], env=env).output)
+    }
     assert statuses == {1: "received", 2: "failed", 3: "received"}
     assert process_all(hub) == 2
 
     with hub.uow() as uow:
         actions = [e["action"] for e in audit.recent(uow.conn, limit=100)]
-    assert {"key.create", "phi.view", "message.replay", "message.received",
-            "message.processed", "message.failed"} <= set(actions)
+    assert {
+        "key.create",
+        "phi.view",
+        "message.replay",
+        "message.received",
+        "message.processed",
+        "message.failed",
+    } <= set(actions)
     r = run(app, ["audit", "verify"], env=env)
     assert r.exit_code == 0 and "intact" in r.output
