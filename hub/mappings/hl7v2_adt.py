@@ -34,17 +34,19 @@ from hub.pm.changes import (
 from hub.pm.enums import EncounterStatus
 
 SEXES = frozenset("FMOUAN")  # HL7 table 0001
-# HL7 table 0063 (and the X12 individual relationship codes some senders put in IN1-17)
+# IN1-17 is the *insured's* relationship to the patient (HL7 table 0063); the coverage row keeps
+# the *patient's* relationship to the subscriber (X12 PAT01 / FHIR Coverage.relationship), so a
+# parent as insured makes the patient a child. Some senders put X12 individual relationship
+# codes (18 self, 01 spouse, 19 child), already patient-to-insured, in IN1-17.
 RELATIONSHIP = {
     "SEL": "self",
     "18": "self",
     "SPO": "spouse",
     "DOM": "spouse",
     "01": "spouse",
-    "CHD": "child",
-    "FCH": "child",
-    "SCH": "child",
-    "ADC": "child",
+    "MTH": "child",
+    "FTH": "child",
+    "PAR": "child",
     "19": "child",
 }
 _EMAIL_EQUIPMENT = frozenset({"INTERNET", "X.400"})

@@ -1,0 +1,458 @@
+"""Apply :mod:`hub.pm.changes` to the PM tables (SQLAlchemy Core, the caller's transaction).
+
+Every row written records ``source_message_id`` (the message that last changed it) and
+``updated_at``. Rows are found by natural keys (see :mod:`hub.pm.changes`), so applying the same
+changes again, as a replay does, leaves the same state. Merges (A40) keep the pre-merge state in
+``merge_records`` so :func:`undo_merge` can put every moved row back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from hub.errors import Conflict, Location, MappingError, NotFound, ValidationError
+from hub.pm.changes import (
+    CLEAR,
+    AddCharge,
+    ChangeIdentifier,
+    LocationRef,
+    MergePatients,
+    PatientKey,
+    PayerRef,
+    PmChange,
+    ProviderRef,
+    UpsertAppointment,
+    UpsertCoverage,
+    UpsertEncounter,
+    UpsertPatient,
+)
+from hub.pm.enums import AppointmentStatus, ChargeStatus, EncounterStatus
+from hub.store.pm_tables import (
+    appointments,
+    charges,
+    coverages,
+    encounters,
+    locations,
+    merge_records,
+    organizations,
+    patient_identifiers,
+    patients,
+    providers,
+)
+
+# The tables whose rows follow a patient through a merge (issue 3, A40).
+MERGE_TABLES = (appointments, encounters, coverages, charges)
+
+
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """Provenance written on every row touched: the message and the processing time."""
+
+    message_id: int | None
+    now: datetime
+
+    def update(self) -> dict[str, Any]:
+        return {"source_message_id": self.message_id, "updated_at": self.now}
+
+    def insert(self) -> dict[str, Any]:
+        return {**self.update(), "created_at": self.now}
+
+
+def apply_changes(
+    conn: Connection, changes: Iterable[PmChange], *, message_id: int | None, now: datetime
+) -> None:
+    stamp = Stamp(message_id, now)
+    for change in changes:
+        if isinstance(change, UpsertPatient):
+            upsert_patient(conn, change, stamp)
+        elif isinstance(change, UpsertEncounter):
+            upsert_encounter(conn, change, stamp)
+        elif isinstance(change, UpsertCoverage):
+            upsert_coverage(conn, change, stamp)
+        elif isinstance(change, UpsertAppointment):
+            upsert_appointment(conn, change, stamp)
+        elif isinstance(change, AddCharge):
+            add_charge(conn, change, stamp)
+        elif isinstance(change, MergePatients):
+            merge_patients(conn, change, stamp)
+        elif isinstance(change, ChangeIdentifier):
+            change_identifier(conn, change, stamp)
+        else:  # pragma: no cover - exhaustive over PmChange
+            raise MappingError(f"unknown change {type(change).__name__}")
+
+
+def _values(fields: Mapping[str, object]) -> dict[str, Any]:
+    """CLEAR becomes NULL; enum members become their text."""
+    return {
+        k: None if v is CLEAR else (v.value if hasattr(v, "value") else v)
+        for k, v in fields.items()
+    }
+
+
+def _upsert(
+    conn: Connection, table: sa.Table, row_id: int | None, values: dict[str, Any], stamp: Stamp
+) -> int:
+    if row_id is None:
+        result = conn.execute(sa.insert(table).values(**values, **stamp.insert()))
+        return _new_id(result)
+    conn.execute(sa.update(table).where(table.c.id == row_id).values(**values, **stamp.update()))
+    return row_id
+
+
+def _new_id(result: sa.CursorResult[Any]) -> int:
+    pk = result.inserted_primary_key
+    assert pk is not None
+    return int(pk[0])
+
+
+def find_patient(conn: Connection, key: PatientKey) -> int | None:
+    found = conn.execute(
+        sa.select(patients.c.id).where(
+            patients.c.facility == key.facility, patients.c.mrn == key.mrn
+        )
+    ).scalar()
+    return None if found is None else int(found)
+
+
+def _require_patient(conn: Connection, key: PatientKey) -> int:
+    found = find_patient(conn, key)
+    if found is None:  # a mapping always upserts the patient first
+        raise MappingError(
+            "patient not known",
+            code="unknown_key",
+            location=Location("PID-3", segment="PID", sequence=1, field=3),
+        )
+    return found
+
+
+def upsert_patient(conn: Connection, ch: UpsertPatient, stamp: Stamp) -> int:
+    values = _values(ch.fields)
+    existing = find_patient(conn, ch.key)
+    if existing is None:
+        values.update(facility=ch.key.facility, mrn=ch.key.mrn)
+    pid = _upsert(conn, patients, existing, values, stamp)
+    for ident in ch.identifiers:
+        t = patient_identifiers.c
+        known = conn.execute(
+            sa.select(t.id).where(
+                t.patient_id == pid,
+                t.value == ident.value,
+                t.assigning_authority == ident.assigning_authority,
+                t.type_code == ident.type_code,
+            )
+        ).first()
+        if known is None:
+            conn.execute(
+                sa.insert(patient_identifiers).values(
+                    patient_id=pid,
+                    value=ident.value,
+                    assigning_authority=ident.assigning_authority,
+                    type_code=ident.type_code,
+                    facility=ch.key.facility,
+                    source_message_id=stamp.message_id,
+                )
+            )
+    return pid
+
+
+def resolve_provider(conn: Connection, ref: ProviderRef | None, stamp: Stamp) -> int | None:
+    if ref is None or not (ref.npi or ref.local_id):
+        return None
+    col, key = (providers.c.npi, ref.npi) if ref.npi else (providers.c.local_id, ref.local_id)
+    row = conn.execute(
+        sa.select(providers.c.id).where(col == key).order_by(providers.c.id)
+    ).scalar()
+    names = {
+        k: v
+        for k, v in (
+            ("family_name", ref.family_name),
+            ("given_name", ref.given_name),
+            ("prefix", ref.prefix),
+            ("suffix", ref.suffix),
+        )
+        if v
+    }
+    if row is None:
+        return _upsert(
+            conn, providers, None, {"npi": ref.npi, "local_id": ref.local_id, **names}, stamp
+        )
+    if names:  # names fill in or update; an XCN without a name never erases one
+        _upsert(conn, providers, int(row), names, stamp)
+    return int(row)
+
+
+def resolve_location(conn: Connection, ref: LocationRef | None, stamp: Stamp) -> int | None:
+    if ref is None:
+        return None
+    row = conn.execute(
+        sa.select(locations.c.id, locations.c.name).where(
+            locations.c.facility == ref.facility, locations.c.code == ref.code
+        )
+    ).first()
+    if row is None:
+        return _upsert(
+            conn,
+            locations,
+            None,
+            {"facility": ref.facility, "code": ref.code, "name": ref.name},
+            stamp,
+        )
+    if ref.name and ref.name != row.name:
+        _upsert(conn, locations, int(row.id), {"name": ref.name}, stamp)
+    return int(row.id)
+
+
+def resolve_payer(conn: Connection, ref: PayerRef | None, stamp: Stamp) -> int | None:
+    if ref is None:
+        return None
+    o = organizations.c
+    match = (
+        o.local_id == ref.local_id
+        if ref.local_id
+        else sa.and_(o.local_id.is_(None), o.name == ref.name)
+    )
+    row = conn.execute(
+        sa.select(o.id, o.name).where(o.kind == "payer", match).order_by(o.id)
+    ).first()
+    if row is None:
+        return _upsert(
+            conn,
+            organizations,
+            None,
+            {"kind": "payer", "local_id": ref.local_id, "name": ref.name},
+            stamp,
+        )
+    if ref.name and ref.name != row.name:
+        _upsert(conn, organizations, int(row.id), {"name": ref.name}, stamp)
+    return int(row.id)
+
+
+def upsert_encounter(conn: Connection, ch: UpsertEncounter, stamp: Stamp) -> int:
+    pid = _require_patient(conn, ch.patient)
+    e = encounters.c
+    q = sa.select(e.id).where(e.patient_id == pid)
+    if ch.visit_number:
+        q = q.where(e.visit_number == ch.visit_number)
+    existing = conn.execute(q.order_by(e.id.desc()).limit(1)).scalar()
+    if existing is None and ch.must_exist:
+        raise ValidationError(
+            "encounter not known",
+            code="unknown_key",
+            location=Location("PV1-19", segment="PV1", sequence=1, field=19),
+        )
+    values = _values(ch.fields)
+    attending = resolve_provider(conn, ch.attending, stamp)
+    if attending is not None:
+        values["attending_provider_id"] = attending
+    place = resolve_location(conn, ch.location, stamp)
+    if place is not None:
+        values["location_id"] = place
+    if existing is None:
+        values.setdefault("status", EncounterStatus.IN_PROGRESS.value)
+        values.update(patient_id=pid, visit_number=ch.visit_number)
+    return _upsert(conn, encounters, None if existing is None else int(existing), values, stamp)
+
+
+def upsert_coverage(conn: Connection, ch: UpsertCoverage, stamp: Stamp) -> int:
+    pid = _require_patient(conn, ch.patient)
+    c = coverages.c
+    existing = conn.execute(
+        sa.select(c.id)
+        .where(c.patient_id == pid, c.priority == ch.priority)
+        .order_by(c.id.desc())
+        .limit(1)
+    ).scalar()
+    values = _values(ch.fields)
+    payer = resolve_payer(conn, ch.payer, stamp)
+    if payer is not None:
+        values["payer_org_id"] = payer
+    if existing is None:
+        values.update(patient_id=pid, priority=ch.priority)
+    return _upsert(conn, coverages, None if existing is None else int(existing), values, stamp)
+
+
+def upsert_appointment(conn: Connection, ch: UpsertAppointment, stamp: Stamp) -> int:
+    a = appointments.c
+    existing = conn.execute(
+        sa.select(a.id)
+        .where(a.source_system == ch.source_system, a.filler_id == ch.filler_id)
+        .order_by(a.id)
+        .limit(1)
+    ).scalar()
+    if existing is None and ch.must_exist:
+        raise ValidationError(
+            "appointment not known",
+            code="unknown_key",
+            location=Location("SCH-2", segment="SCH", sequence=1, field=2),
+        )
+    values = _values(ch.fields)
+    if ch.patient is not None:
+        values["patient_id"] = _require_patient(conn, ch.patient)
+    provider = resolve_provider(conn, ch.provider, stamp)
+    if provider is not None:
+        values["provider_id"] = provider
+    place = resolve_location(conn, ch.location, stamp)
+    if place is not None:
+        values["location_id"] = place
+    if existing is None:
+        values.setdefault("status", AppointmentStatus.BOOKED.value)
+        values.update(source_system=ch.source_system, filler_id=ch.filler_id)
+    return _upsert(conn, appointments, None if existing is None else int(existing), values, stamp)
+
+
+def charge_key(ch: AddCharge, message_id: int | None) -> str:
+    """FT1-2, else ``~<message id>.<FT1-1>``: a replay of the same message finds its charges."""
+    return ch.transaction_id or f"~{message_id}.{ch.set_id}"
+
+
+def add_charge(conn: Connection, ch: AddCharge, stamp: Stamp) -> int:
+    pid = _require_patient(conn, ch.patient)
+    c = charges.c
+    key = charge_key(ch, stamp.message_id)
+    row = conn.execute(
+        sa.select(c.id, c.status).where(c.patient_id == pid, c.transaction_id == key)
+    ).first()
+    if row is not None and row.status != ChargeStatus.OPEN.value:
+        return int(row.id)  # billed or void: a resend must not change what was claimed
+    encounter = None
+    if ch.visit_number:
+        e = encounters.c
+        encounter = conn.execute(
+            sa.select(e.id)
+            .where(e.patient_id == pid, e.visit_number == ch.visit_number)
+            .order_by(e.id.desc())
+            .limit(1)
+        ).scalar()
+    values: dict[str, Any] = {
+        "patient_id": pid,
+        "encounter_id": encounter,
+        "transaction_id": key,
+        "service_date": ch.service_date,
+        "code": ch.code,
+        "modifiers": list(ch.modifiers),
+        "units": ch.units,
+        "amount": ch.amount,
+        "diagnosis_codes": list(ch.diagnosis_codes),
+        "provider_id": resolve_provider(conn, ch.provider, stamp),
+        "status": ChargeStatus.OPEN.value,
+    }
+    return _upsert(conn, charges, None if row is None else int(row.id), values, stamp)
+
+
+def change_identifier(conn: Connection, ch: ChangeIdentifier, stamp: Stamp) -> None:
+    old_id = find_patient(conn, ch.old)
+    new_id = find_patient(conn, PatientKey(ch.old.facility, ch.new.value))
+    if old_id is None:
+        if new_id is not None:
+            return  # already changed (a replay)
+        raise ValidationError(
+            "prior identifier not known",
+            code="unknown_key",
+            location=Location("MRG-1", segment="MRG", sequence=1, field=1),
+        )
+    if new_id is not None and new_id != old_id:
+        raise ValidationError(
+            "new identifier already in use",
+            code="duplicate_key",
+            location=Location("PID-3", segment="PID", sequence=1, field=3),
+        )
+    _upsert(conn, patients, old_id, {"mrn": ch.new.value}, stamp)
+    t = patient_identifiers.c
+    conn.execute(
+        sa.update(patient_identifiers)
+        .where(t.patient_id == old_id, t.value == ch.old.mrn)
+        .values(
+            value=ch.new.value,
+            assigning_authority=ch.new.assigning_authority,
+            type_code=ch.new.type_code,
+            source_message_id=stamp.message_id,
+        )
+    )
+
+
+def merge_patients(conn: Connection, ch: MergePatients, stamp: Stamp) -> int | None:
+    """Move the merged patient's rows to the survivor; returns the merge record id, or None
+    when there is nothing to do (unknown merged patient, same patient, already merged)."""
+    survivor = _require_patient(conn, ch.survivor)
+    merged = find_patient(conn, ch.merged)
+    if merged is None or merged == survivor:
+        return None
+    p = patients.c
+    before = conn.execute(
+        sa.select(p.active, p.merged_into_id, p.source_message_id, p.updated_at).where(
+            p.id == merged
+        )
+    ).one()
+    if before.merged_into_id == survivor and not before.active:
+        return None
+    moved: dict[str, Any] = {"merged_patient": _snapshot(before._mapping)}
+    for table in MERGE_TABLES:
+        rows = conn.execute(
+            sa.select(table.c.id, table.c.source_message_id, table.c.updated_at)
+            .where(table.c.patient_id == merged)
+            .order_by(table.c.id)
+        ).all()
+        moved[table.name] = [{"id": int(r.id), **_snapshot(r._mapping)} for r in rows]
+        conn.execute(
+            sa.update(table)
+            .where(table.c.patient_id == merged)
+            .values(patient_id=survivor, **stamp.update())
+        )
+    _upsert(conn, patients, merged, {"active": 0, "merged_into_id": survivor}, stamp)
+    result = conn.execute(
+        sa.insert(merge_records).values(
+            survivor_id=survivor,
+            merged_id=merged,
+            moved=moved,
+            merged_at=stamp.now,
+            source_message_id=stamp.message_id,
+        )
+    )
+    return _new_id(result)
+
+
+def _snapshot(row: Mapping[Any, Any]) -> dict[str, Any]:
+    return {
+        k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items() if k != "id"
+    }
+
+
+def _restore(row: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    out.pop("id", None)
+    if out.get("updated_at"):
+        out["updated_at"] = datetime.fromisoformat(out["updated_at"])
+    return out
+
+
+def undo_merge(conn: Connection, merge_id: int, now: datetime) -> tuple[int, int]:
+    """Put back every row the merge moved (unless it has moved again since) and the merged
+    patient's own state; returns ``(survivor_id, merged_id)``."""
+    rec = conn.execute(sa.select(merge_records).where(merge_records.c.id == merge_id)).first()
+    if rec is None:
+        raise NotFound("merge record not found")
+    if rec.undone_at is not None:
+        raise Conflict("merge already undone", code="already_undone")
+    moved: dict[str, Any] = rec.moved
+    for table in MERGE_TABLES:
+        for row in moved.get(table.name, []):
+            conn.execute(
+                sa.update(table)
+                .where(table.c.id == row["id"], table.c.patient_id == rec.survivor_id)
+                .values(patient_id=rec.merged_id, **_restore(row))
+            )
+    conn.execute(
+        sa.update(patients)
+        .where(patients.c.id == rec.merged_id)
+        .values(**_restore(moved["merged_patient"]))
+    )
+    conn.execute(
+        sa.update(merge_records).where(merge_records.c.id == merge_id).values(undone_at=now)
+    )
+    return int(rec.survivor_id), int(rec.merged_id)
