@@ -1,0 +1,52 @@
+"""``POST /hl7v2``: one ER7 message or an FHS/BHS batch in, its ACK out (DESIGN.md section 5).
+
+The HTTP status says whether the hub took the message, the ACK says what it thinks of it:
+200 with the ACK for AA, AE and AR alike; 204 when the sender asked for no accept ACK
+(enhanced mode, MSH-15 NE/ER/SU); 413 for a body over ``HUB_MLLP_MAX_FRAME_BYTES``; 503 problem
+JSON when the store is unavailable (nothing stored, so the sender should retry).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from hub.api.auth import require
+from hub.api.deps import get_hub
+from hub.api.problems import problem
+from hub.bootstrap import Hub
+from hub.services.hl7v2 import PROTOCOL, Hl7v2Service
+from hub.store.keys import ApiKey, Role
+
+router = APIRouter()
+
+MEDIA_TYPE = "x-application/hl7-v2+er7"
+
+
+@router.post(
+    "/hl7v2",
+    response_class=Response,
+    responses={200: {"content": {MEDIA_TYPE: {}}}, 204: {}, 413: {}, 503: {}},
+)
+async def post_hl7v2(
+    request: Request, hub: Hub = Depends(get_hub), key: ApiKey = Depends(require(Role.FEED))
+) -> Response:
+    limit = hub.settings.mllp_max_frame_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return _too_large(limit)
+    body = await request.body()
+    if len(body) > limit:
+        return _too_large(limit)
+    service: Hl7v2Service = hub.extras[PROTOCOL]
+    ack = await asyncio.to_thread(service.handle, body)
+    if not ack:
+        return Response(status_code=204)
+    return Response(content=ack, media_type=MEDIA_TYPE)
+
+
+def _too_large(limit: int) -> Response:
+    return problem(
+        413, "Payload too large", f"the body is over the {limit} byte limit", code="too_large"
+    )
