@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
 import pytest
-from _mllp_support import ServerThread
+from _mllp_support import ServerThread, wait_until
 from conftest import free_port
 
 from hub.adapters.transport.mllp import END_BLOCK, FrameDecoder, frame
@@ -164,3 +164,18 @@ def test_no_reply_expected() -> None:
 def test_end_block_constant_used_on_wire() -> None:
     # guards the wire format the EHRs expect: 0x0B ... 0x1C 0x0D
     assert frame(MSG).endswith(END_BLOCK) and frame(MSG)[0] == 0x0B
+
+
+def test_unsolicited_reply_not_taken_for_the_next_one() -> None:
+    # the receiver answers a message sent without waiting (MSH-15 NE ignored by the peer)
+    with ServerThread() as srv, MllpClient("127.0.0.1", srv.port) as client:
+        client.send(MSG + b"first", expect_reply=False)
+        time.sleep(0.2)  # let the stray reply land before the next send
+        assert client.send(MSG + b"second") == b"ACK:" + MSG + b"second"
+
+
+def test_reconnects_when_peer_closed_idle_connection() -> None:
+    with ServerThread(idle_timeout=0.2) as srv, MllpClient("127.0.0.1", srv.port) as client:
+        assert client.send(MSG) == b"ACK:" + MSG
+        assert wait_until(lambda: srv.connections == 0)
+        assert client.send(MSG + b"again") == b"ACK:" + MSG + b"again"

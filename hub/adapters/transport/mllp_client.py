@@ -13,6 +13,7 @@ connects afresh.
 
 from __future__ import annotations
 
+import logging
 import socket
 import ssl
 import time
@@ -29,6 +30,8 @@ from hub.errors import DeliveryError
 DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024
 CONNECT_ATTEMPTS = 3
 _RECV_CHUNK = 64 * 1024
+
+log = logging.getLogger(__name__)
 
 
 class MllpClient:
@@ -119,6 +122,8 @@ class MllpClient:
         ``expect_reply=False`` is for messages that ask for no acknowledgement (HL7 MSH-15 NE).
         """
         self.connect()
+        if self._discard_stale():
+            self.connect()  # the peer closed our idle connection meanwhile: open a fresh one
         sock = self._sock
         assert sock is not None
         try:
@@ -135,6 +140,33 @@ class MllpClient:
     def send_many(self, payloads: Iterable[bytes]) -> list[bytes]:
         """Send each payload on this one connection, waiting for each reply in turn."""
         return [self.send(p) for p in payloads]
+
+    def _discard_stale(self) -> bool:
+        """Before a send: drop replies nobody waited for; True if the peer has closed.
+
+        A receiver may answer a message sent with ``expect_reply=False`` anyway, or close a
+        connection it found idle; neither may be mistaken for the next message's reply.
+        """
+        sock = self._sock
+        assert sock is not None
+        stale = len(self._replies)
+        self._replies.clear()
+        try:
+            sock.settimeout(0.0)
+            while True:
+                data = sock.recv(_RECV_CHUNK)
+                if not data:
+                    self.close()
+                    return True
+                stale += len(self._decoder.feed(data))
+        except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            pass  # nothing (more) waiting: the normal case
+        except (OSError, FrameTooLarge):
+            self.close()
+            return True
+        if stale:
+            log.warning("mllp: discarded unsolicited replies", extra={"count": stale})
+        return False
 
     def _read_reply(self, sock: socket.socket) -> bytes:
         deadline = time.monotonic() + self.read_timeout
