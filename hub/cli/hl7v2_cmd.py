@@ -109,12 +109,12 @@ def _send_all(client: MllpClient, files: list[Path], tally: _Tally) -> None:
 def install(app: typer.Typer) -> None:
     @app.command("send")
     def send(
-        files: list[Path] = typer.Argument(  # noqa: B008 - typer's declaration style
+        files: list[Path] = typer.Argument(
             ..., exists=True, dir_okay=False, readable=True, help="ER7 files to send"
         ),
         host: str | None = typer.Option(None, help="MLLP host (default: HUB_MLLP_HOST)"),
         port: int | None = typer.Option(None, help="MLLP port (default: HUB_MLLP_PORT)"),
-        tls_ca: Path | None = typer.Option(  # noqa: B008
+        tls_ca: Path | None = typer.Option(
             None,
             "--tls-ca",
             exists=True,
