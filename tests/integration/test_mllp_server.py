@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import struct
 import threading
@@ -76,14 +77,23 @@ def test_twenty_concurrent_connections() -> None:
         assert wait_until(lambda: srv.connections == 0)
 
 
-def test_oversized_frame_cut_other_connection_unaffected() -> None:
+def test_oversized_frame_cut_other_connection_unaffected(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="hub.adapters.transport")
     with ServerThread(max_frame_bytes=2048) as srv, MllpClient("127.0.0.1", srv.port) as good:
         assert good.send(msg(1)) == b"ACK:" + msg(1)
         with connect(srv.port) as bad:
-            bad.sendall(START_BLOCK + b"x" * 5000)
+            bad_peer = f"127.0.0.1:{bad.getsockname()[1]}"
+            bad.sendall(START_BLOCK + b"PHI-LIKE-CONTENT" * 400)
             assert is_closed_by_peer(bad)
         assert good.send(msg(2)) == b"ACK:" + msg(2)
         assert wait_until(lambda: srv.connections == 1)
+    cut = [r for r in caplog.records if "over the limit" in r.getMessage()]
+    assert len(cut) == 1
+    assert cut[0].__dict__["peer"] == bad_peer
+    assert cut[0].__dict__["bytes"] > 2048
+    assert all("PHI-LIKE" not in r.getMessage() for r in caplog.records)
 
 
 def test_slow_sender_cut_by_read_timeout() -> None:
@@ -143,7 +153,8 @@ def test_half_open_sender_does_not_affect_others() -> None:
         silent.close()
 
 
-def test_handler_raising_closes_only_that_connection() -> None:
+def test_handler_raising_closes_only_that_connection(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="hub.adapters.transport")
     with ServerThread() as srv, MllpClient("127.0.0.1", srv.port) as good:
         assert good.send(msg(1)) == b"ACK:" + msg(1)
         with connect(srv.port) as sock:
@@ -153,6 +164,11 @@ def test_handler_raising_closes_only_that_connection() -> None:
         # the listener still accepts new connections
         with MllpClient("127.0.0.1", srv.port) as other:
             assert other.send(msg(4)) == b"ACK:" + msg(4)
+    failed = [r for r in caplog.records if "handler failed" in r.getMessage()]
+    assert [r.__dict__["code"] for r in failed] == ["RuntimeError"]
+    # the exception's own text (which could quote the message) is never logged
+    assert failed[0].exc_info is None
+    assert all("blew up" not in r.getMessage() for r in caplog.records)
 
 
 def test_handler_none_closes_without_reply() -> None:
