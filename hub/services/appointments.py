@@ -1,0 +1,468 @@
+"""Book, reschedule and cancel appointments in the PM, and tell the EHRs (issue 3 item 6).
+
+Each call is ONE transaction: the PM appointment change, one outbound SIU message per
+destination (``direction`` out, status ``processed``, ``raw`` exactly the bytes that will be
+sent), a ``pending`` delivery for each, and the audit event. After the commit the delivery
+worker is woken (in this process; other processes find the rows within a poll).
+
+One outbound message per destination, not one shared: MSH-5/MSH-6 name the receiver and MSH-10
+is checked against that receiver's MSA-2, so every destination gets its own bytes, and each
+delivery's attempts (``attempts.message_id``) stay its own.
+
+``channel`` says where the change came from. A destination is skipped when the change came
+from that EHR's own feed: ``channel`` equal to the destination's name, its facility (MSH-4.1,
+the namespace the HL7 v2 mappings key appointments and MRNs by) or ``application^facility``.
+The EHR already knows about its own change; echoing it back would loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from hub.clock import Clock
+from hub.errors import Conflict, NotFound, ValidationError
+from hub.mappings.pm_hl7v2 import (
+    SiuAppointment,
+    SiuEndpoint,
+    SiuEvent,
+    SiuLocation,
+    SiuPatient,
+    SiuProvider,
+    build_siu,
+)
+from hub.pm.enums import AppointmentStatus
+from hub.store import audit
+from hub.store import deliveries as delivery_store
+from hub.store import messages as message_store
+from hub.store.db import UnitOfWorkFactory
+from hub.store.deliveries import Destination
+from hub.store.lifecycle import Status
+from hub.store.pm_tables import appointments, locations, patients, providers
+
+log = logging.getLogger(__name__)
+
+PM_SYSTEM = "PM"  # source_system of appointments the PM itself books (it is their filler)
+
+
+@dataclass(frozen=True, slots=True)
+class BookRequest:
+    patient_mrn: str
+    patient_facility: str
+    start: datetime
+    minutes: int
+    provider: str | None = None  # NPI or local id; unknown ids are added to the PM
+    location: str | None = None  # location code within ``location_facility``
+    location_facility: str | None = None  # defaults to the patient's facility
+    type: str | None = None
+    reason: str | None = None
+    filler_id: str | None = None  # default: PM<appointment id>
+    placer_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AppointmentChange:
+    appointment_id: int
+    filler_id: str
+    event: SiuEvent
+    delivery_ids: list[int] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # destinations not told (own channel)
+
+
+def new_control_id() -> str:
+    """MSH-10: 20 characters at most in v2.5.1, unique without a database round trip."""
+    return uuid.uuid4().hex[:20].upper()
+
+
+def is_own_channel(channel: str | None, dest: Destination) -> bool:
+    if not channel:
+        return False
+    own = {dest.name, dest.facility}
+    if dest.application and dest.facility:
+        own.add(f"{dest.application}^{dest.facility}")
+    return channel in (own - {""})
+
+
+class AppointmentService:
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        wake: Callable[[], None] | None = None,
+        control_ids: Callable[[], str] = new_control_id,
+    ) -> None:
+        self.uow = uow
+        self.clock = clock
+        self.wake = wake
+        self.control_ids = control_ids
+
+    def book(
+        self, req: BookRequest, *, channel: str | None = None, actor: str = "cli"
+    ) -> AppointmentChange:
+        if req.minutes <= 0:
+            raise ValidationError("minutes must be positive", code="invalid")
+        _aware(req.start)
+        now = self.clock.now()
+        with self.uow() as uow:
+            conn = uow.conn
+            patient_id = _patient_id(conn, req.patient_mrn, req.patient_facility)
+            if req.filler_id and _find(conn, req.filler_id, PM_SYSTEM, missing_ok=True):
+                raise Conflict(
+                    "an appointment with this filler id already exists", code="duplicate_key"
+                )
+            loc_facility = req.location_facility or req.patient_facility
+            appt_id = int(
+                conn.execute(
+                    sa.insert(appointments)
+                    .values(
+                        filler_id=req.filler_id,
+                        placer_id=req.placer_id,
+                        source_system=PM_SYSTEM,
+                        patient_id=patient_id,
+                        start=req.start,
+                        minutes=req.minutes,
+                        status=AppointmentStatus.BOOKED.value,
+                        type=req.type,
+                        reason=req.reason,
+                        provider_id=_provider_id(conn, req.provider, now) if req.provider else None,
+                        location_id=(
+                            _location_id(conn, req.location, loc_facility, now)
+                            if req.location
+                            else None
+                        ),
+                        created_at=now,
+                        updated_at=now,
+                    )
+                    .returning(appointments.c.id)
+                ).scalar_one()
+            )
+            if not req.filler_id:
+                conn.execute(
+                    sa.update(appointments)
+                    .where(appointments.c.id == appt_id)
+                    .values(filler_id=f"PM{appt_id}")
+                )
+            change = self._commit(
+                uow, appt_id, SiuEvent.BOOK, channel=channel, actor=actor, now=now
+            )
+        return change
+
+    def reschedule(
+        self,
+        filler_id: str,
+        *,
+        start: datetime,
+        minutes: int | None = None,
+        source_system: str | None = None,
+        channel: str | None = None,
+        actor: str = "cli",
+    ) -> AppointmentChange:
+        _aware(start)
+        if minutes is not None and minutes <= 0:
+            raise ValidationError("minutes must be positive", code="invalid")
+        now = self.clock.now()
+        with self.uow() as uow:
+            appt = _find(uow.conn, filler_id, source_system)
+            if appt["status"] != AppointmentStatus.BOOKED.value:
+                raise Conflict(
+                    f"appointment {appt['id']} is {appt['status']}; only booked "
+                    "appointments can be rescheduled",
+                    code="not_booked",
+                )
+            values: dict[str, Any] = {"start": start, "updated_at": now}
+            if minutes is not None:
+                values["minutes"] = minutes
+            uow.conn.execute(
+                sa.update(appointments).where(appointments.c.id == appt["id"]).values(**values)
+            )
+            return self._commit(
+                uow, int(appt["id"]), SiuEvent.RESCHEDULE, channel=channel, actor=actor, now=now
+            )
+
+    def cancel(
+        self,
+        filler_id: str,
+        *,
+        reason: str | None = None,
+        source_system: str | None = None,
+        channel: str | None = None,
+        actor: str = "cli",
+    ) -> AppointmentChange:
+        now = self.clock.now()
+        with self.uow() as uow:
+            appt = _find(uow.conn, filler_id, source_system)
+            if appt["status"] == AppointmentStatus.CANCELLED.value:
+                raise Conflict(
+                    f"appointment {appt['id']} is already cancelled", code="already_cancelled"
+                )
+            values: dict[str, Any] = {
+                "status": AppointmentStatus.CANCELLED.value,
+                "updated_at": now,
+            }
+            if reason:
+                values["reason"] = reason
+            uow.conn.execute(
+                sa.update(appointments).where(appointments.c.id == appt["id"]).values(**values)
+            )
+            return self._commit(
+                uow, int(appt["id"]), SiuEvent.CANCEL, channel=channel, actor=actor, now=now
+            )
+
+    def _commit(
+        self,
+        uow: Any,
+        appt_id: int,
+        event: SiuEvent,
+        *,
+        channel: str | None,
+        actor: str,
+        now: datetime,
+    ) -> AppointmentChange:
+        conn = uow.conn
+        delivery_ids, skipped = queue_siu(
+            conn, appt_id, event, channel=channel, now=now, control_ids=self.control_ids
+        )
+        filler = str(
+            conn.execute(
+                sa.select(appointments.c.filler_id).where(appointments.c.id == appt_id)
+            ).scalar_one()
+        )
+        audit.append(
+            conn,
+            at=now,
+            actor=actor,
+            action=f"appointment.{_ACTION[event]}",
+            object_type="appointment",
+            object_id=appt_id,
+            detail={
+                "event": f"SIU^{event.value}",
+                "channel": channel or "",
+                "deliveries": delivery_ids,
+                "skipped": skipped,
+            },
+        )
+        uow.commit()
+        log.info(
+            "appointment %s",
+            _ACTION[event],
+            extra={"appointment_id": appt_id, "deliveries": len(delivery_ids)},
+        )
+        if delivery_ids and self.wake is not None:
+            self.wake()
+        return AppointmentChange(appt_id, filler, event, delivery_ids, skipped)
+
+
+_ACTION = {
+    SiuEvent.BOOK: "booked",
+    SiuEvent.RESCHEDULE: "rescheduled",
+    SiuEvent.CANCEL: "cancelled",
+}
+
+
+def queue_siu(
+    conn: Connection,
+    appointment_id: int,
+    event: SiuEvent,
+    *,
+    channel: str | None,
+    now: datetime,
+    control_ids: Callable[[], str] = new_control_id,
+) -> tuple[list[int], list[str]]:
+    """In the caller's transaction: one SIU message and pending delivery per enabled MLLP
+    destination that is not ``channel``'s own EHR. Returns (delivery ids, skipped names).
+
+    Processors that apply an EHR's inbound SIU may call this with that EHR as ``channel``
+    to tell the *other* EHRs.
+    """
+    appt = _siu_appointment(conn, appointment_id)
+    delivery_ids: list[int] = []
+    skipped: list[str] = []
+    for dest in delivery_store.list_destinations(conn, enabled_only=True):
+        if dest.kind != "mllp":
+            continue
+        if is_own_channel(channel, dest):
+            skipped.append(dest.name)
+            continue
+        control_id = control_ids()
+        raw = build_siu(event, appt, _endpoint(dest), now=now, control_id=control_id)
+        message_id = message_store.insert(
+            conn,
+            message_store.NewMessage(
+                protocol="hl7v2",
+                raw=raw,
+                sha256=_sha256(raw),
+                status=Status.PROCESSED,
+                received_at=now,
+                direction="out",
+                sender=str(dest.options.get("sending_facility", "PM")),
+                receiver=dest.name,
+                control_id=control_id,
+                type=f"SIU^{event.value}",
+                patient_refs=(appt.patient.mrn,),
+                meta={"appointment_id": appointment_id, "destination": dest.name},
+            ),
+        )
+        delivery_ids.append(
+            delivery_store.create(
+                conn, destination_id=dest.id, message_id=message_id, control_id=control_id, now=now
+            )
+        )
+    return delivery_ids, skipped
+
+
+def _sha256(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def _endpoint(dest: Destination) -> SiuEndpoint:
+    opts = dest.options
+    tz: tzinfo | None = None
+    if opts.get("timezone"):
+        try:
+            tz = ZoneInfo(str(opts["timezone"]))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValidationError(
+                f"destination {dest.name!r} has an unknown timezone", code="invalid"
+            ) from None
+    base = SiuEndpoint(
+        receiving_application=dest.application,
+        receiving_facility=dest.facility,
+        sending_application=str(opts.get("sending_application", "HUB")),
+        sending_facility=str(opts.get("sending_facility", "PM")),
+        processing_id=str(opts.get("processing_id", "P")),
+    )
+    return base if tz is None else replace(base, tz=tz)
+
+
+def _aware(value: datetime) -> None:
+    if value.tzinfo is None:
+        raise ValidationError(
+            "start needs a UTC offset (e.g. 2026-11-23T09:00:00-05:00)", code="invalid"
+        )
+
+
+def _patient_id(conn: Connection, mrn: str, facility: str) -> int:
+    row = conn.execute(
+        sa.select(patients.c.id, patients.c.merged_into_id).where(
+            patients.c.facility == facility, patients.c.mrn == mrn
+        )
+    ).first()
+    if row is None:
+        # no MRN in the text: error texts never carry patient identifiers
+        raise NotFound(f"no patient with that MRN at facility {facility!r}", code="unknown_patient")
+    return int(row.merged_into_id or row.id)
+
+
+def _find(
+    conn: Connection, filler_id: str, source_system: str | None, *, missing_ok: bool = False
+) -> dict[str, Any]:
+    q = sa.select(appointments.c.id, appointments.c.status).where(
+        appointments.c.filler_id == filler_id
+    )
+    if source_system is not None:
+        q = q.where(appointments.c.source_system == source_system)
+    rows = conn.execute(q.limit(2)).all()
+    if not rows:
+        if missing_ok:
+            return {}
+        raise NotFound(f"no appointment with filler id {filler_id!r}", code="unknown_key")
+    if len(rows) > 1:
+        raise Conflict(
+            f"filler id {filler_id!r} is used by several systems; name the source system",
+            code="ambiguous",
+        )
+    return dict(rows[0]._mapping)
+
+
+def _provider_id(conn: Connection, ref: str, now: datetime) -> int:
+    row = conn.execute(
+        sa.select(providers.c.id)
+        .where(sa.or_(providers.c.npi == ref, providers.c.local_id == ref))
+        .order_by(providers.c.id)
+    ).first()
+    if row is not None:
+        return int(row.id)
+    npi = ref if len(ref) == 10 and ref.isdigit() else None
+    return int(
+        conn.execute(
+            sa.insert(providers)
+            .values(
+                npi=npi,
+                local_id=None if npi else ref,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(providers.c.id)
+        ).scalar_one()
+    )
+
+
+def _location_id(conn: Connection, code: str, facility: str, now: datetime) -> int:
+    row = conn.execute(
+        sa.select(locations.c.id).where(locations.c.facility == facility, locations.c.code == code)
+    ).first()
+    if row is not None:
+        return int(row.id)
+    return int(
+        conn.execute(
+            sa.insert(locations)
+            .values(
+                code=code,
+                facility=facility,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(locations.c.id)
+        ).scalar_one()
+    )
+
+
+def _siu_appointment(conn: Connection, appointment_id: int) -> SiuAppointment:
+    a = conn.execute(sa.select(appointments).where(appointments.c.id == appointment_id)).first()
+    if a is None:
+        raise NotFound(f"appointment {appointment_id} not found")
+    if a.patient_id is None or a.start is None:
+        raise ValidationError(
+            f"appointment {appointment_id} has no patient or start; it cannot be sent as SIU",
+            code="required_field_missing",
+        )
+    p = conn.execute(sa.select(patients).where(patients.c.id == a.patient_id)).one()
+    patient = SiuPatient(
+        mrn=p.mrn,
+        assigning_authority=p.facility,
+        family_name=p.family_name or "",
+        given_name=p.given_name or "",
+        middle_name=p.middle_name or "",
+        birth_date=p.birth_date,
+        sex=p.sex or "",
+    )
+    provider = None
+    if a.provider_id is not None:
+        pr = conn.execute(sa.select(providers).where(providers.c.id == a.provider_id)).one()
+        provider = SiuProvider(pr.npi or pr.local_id or str(pr.id), pr.family_name, pr.given_name)
+    location = None
+    if a.location_id is not None:
+        lo = conn.execute(sa.select(locations).where(locations.c.id == a.location_id)).one()
+        location = SiuLocation(lo.code, lo.facility, lo.name)
+    return SiuAppointment(
+        filler_id=a.filler_id or f"PM{a.id}",
+        patient=patient,
+        start=a.start,
+        minutes=a.minutes or 0,
+        placer_id=a.placer_id or "",
+        filler_authority=a.source_system,
+        type=a.type or "",
+        reason=a.reason or "",
+        provider=provider,
+        location=location,
+    )
