@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from hub.clock import Clock, SystemClock
 from hub.config import Settings
 from hub.queue.dispatch import Dispatcher, NullDispatcher, WakeupDispatcher
+from hub.queue.deliveries import DeliveryWorker
 from hub.queue.embedded import EmbeddedWorkers
 from hub.queue.pipeline import Pipeline
 from hub.queue.registry import ProcessorRegistry
@@ -49,6 +50,7 @@ class Hub:
     sweeper: Sweeper
     peekers: dict[str, Peeker]
     workers: EmbeddedWorkers | None = None
+    deliveries: DeliveryWorker | None = None  # outbound sends; runs in embedded and broker mode
     celery: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
     # Long-running async services `hub serve` runs beside the HTTP server (the MLLP listener,
@@ -63,11 +65,15 @@ class Hub:
         if self.workers is not None:
             self.workers.start()
         self.sweeper.start()
+        if self.deliveries is not None:
+            self.deliveries.start()
 
     def stop(self) -> None:
         if self.workers is not None:
             self.workers.stop()
         self.sweeper.stop()
+        if self.deliveries is not None:
+            self.deliveries.stop()
         self.engine.dispose()
 
 
@@ -126,6 +132,9 @@ def bootstrap(
     hub = Hub(settings=settings, engine=engine, clock=clock, registry=registry, policy=policy,
               dispatcher=dispatcher, pipeline=pipeline, ingest=ingest, replay=replay,
               sweeper=sweeper, peekers=peekers, workers=workers, celery=celery_app)
+    hub.deliveries = DeliveryWorker(uow=uow, policy=policy, clock=clock,
+                                    lease_seconds=settings.lease_seconds,
+                                    sweep_interval=settings.sweep_interval)
     if celery_app is not None:
         from hub.queue.celery_app import register_task
 
