@@ -17,7 +17,7 @@ from test_api_support import bearer, client, plugin, token
 
 from hub.api.app import create_app
 from hub.api.auth import RoleGuard
-from hub.bootstrap import Hub
+from hub.bootstrap import Hub, default_plugins
 from hub.config import Settings
 from hub.store.keys import Role
 
@@ -51,7 +51,8 @@ def _cases(app: FastAPI) -> list[tuple[str, str, RoleGuard | None]]:
 
 @pytest.fixture
 def hub(make_hub, tmp_path: Path) -> Hub:  # type: ignore[no-untyped-def]
-    return make_hub(Settings(data_dir=tmp_path / "var"), plugins=[plugin])
+    # the shipped plugins too: protocol routes need their own registrations
+    return make_hub(Settings(data_dir=tmp_path / "var"), plugins=[*default_plugins(), plugin])
 
 
 def test_every_route_checks_token_and_role(hub: Hub) -> None:
