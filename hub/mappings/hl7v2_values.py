@@ -21,7 +21,7 @@ from hub.errors import Location, ValidationError
 from hub.pm.changes import CLEAR, Identifier, LocationRef, PatientKey, ProviderRef
 
 # HL7 table 0203 identifier types that mean "medical record number"
-_MRN_TYPES = ("MR", "MRN", "PI", "PT")
+_MRN_TYPES = ("MR",)
 # The NPI's OID (CMS) and the names senders use for it in XCN.9 / XCN.13 (table 0203 "NPI")
 _NPI_NAMES = frozenset({"NPI", "NPIID", "2.16.840.1.113883.4.6", "CMS", "HCFA"})
 LocationFactory = Callable[[int], Location]
