@@ -72,7 +72,10 @@ def translate(exc: BaseException, severity: Severity = Severity.ERROR) -> HubErr
     """A PHI-free hub error for an hl7apy exception (only its class and a structure path)."""
     name = type(exc).__name__
     number = _BY_CLASS.get(name)
-    detail = str(exc)
+    try:
+        detail = str(exc)
+    except Exception:  # some hl7apy exceptions cannot even format themselves
+        detail = ""
     where: Location | None = None
     if number is None and type(exc).__module__.startswith("hl7apy"):
         if detail.startswith("Missing required child"):
