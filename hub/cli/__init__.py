@@ -6,7 +6,16 @@ import sys
 
 import typer
 
-from hub.cli import admin, audit_cmd, db_cmd, hl7v2_cmd, messages_cmd, outbound_cmd, serve_cmd
+from hub.cli import (
+    admin,
+    audit_cmd,
+    conformance_cmd,
+    db_cmd,
+    hl7v2_cmd,
+    messages_cmd,
+    outbound_cmd,
+    serve_cmd,
+)
 from hub.errors import ConfigError, HubError
 
 app = typer.Typer(
@@ -21,6 +30,7 @@ messages_cmd.install(app)
 audit_cmd.install(app)
 hl7v2_cmd.install(app)
 outbound_cmd.install(app)
+conformance_cmd.install(app)
 
 
 def main() -> None:

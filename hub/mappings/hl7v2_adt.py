@@ -139,11 +139,11 @@ def telecom(seg: Segment, field: int, default_use: str) -> list[dict[str, str]]:
         equipment = (v.opt(seg, field, 3, 1, r) or "").upper()
         email = v.opt(seg, field, 4, 1, r)
         number = v.opt(seg, field, 1, 1, r)
-        if email or equipment in _EMAIL_EQUIPMENT:
+        if equipment in _EMAIL_EQUIPMENT or (email and "@" in email):
             value, system = email or number, "email"
         else:
             area, local = v.opt(seg, field, 6, 1, r), v.opt(seg, field, 7, 1, r)
-            value = number or (f"({area}){local}" if area and local else local)
+            value = number or _phone(area, local)
             system = {"FX": "fax", "BP": "pager"}.get(equipment, "phone")
         if not value:
             continue
@@ -154,6 +154,12 @@ def telecom(seg: Segment, field: int, default_use: str) -> list[dict[str, str]]:
         )
         out.append({"system": system, "use": use, "value": value})
     return out
+
+
+def _phone(area: str | None, local: str | None) -> str | None:
+    if local and len(local) == 7 and local.isdigit():
+        local = f"{local[:3]}-{local[3:]}"
+    return f"({area}){local}" if area and local else local
 
 
 def _encounter(

@@ -392,11 +392,13 @@ def merge_patients(conn: Connection, ch: MergePatients, stamp: Stamp) -> int | N
     if before.merged_into_id == survivor and not before.active:
         return None
     moved: dict[str, Any] = {"merged_patient": _snapshot(before._mapping)}
+    taken = _active_priorities(conn, survivor)
     for table in MERGE_TABLES:
+        cols = [table.c.id, table.c.source_message_id, table.c.updated_at]
+        if table is coverages:
+            cols += [coverages.c.active]
         rows = conn.execute(
-            sa.select(table.c.id, table.c.source_message_id, table.c.updated_at)
-            .where(table.c.patient_id == merged)
-            .order_by(table.c.id)
+            sa.select(*cols).where(table.c.patient_id == merged).order_by(table.c.id)
         ).all()
         moved[table.name] = [{"id": int(r.id), **_snapshot(r._mapping)} for r in rows]
         conn.execute(
@@ -404,6 +406,16 @@ def merge_patients(conn: Connection, ch: MergePatients, stamp: Stamp) -> int | N
             .where(table.c.patient_id == merged)
             .values(patient_id=survivor, **stamp.update())
         )
+    # The survivor's own coverage wins a priority both patients had (typically the same plan
+    # registered twice); the moved one is kept inactive, and an undo reactivates it.
+    conn.execute(
+        sa.update(coverages)
+        .where(
+            coverages.c.id.in_([r["id"] for r in moved["coverages"]]),
+            coverages.c.priority.in_(taken),
+        )
+        .values(active=0)
+    )
     _upsert(conn, patients, merged, {"active": 0, "merged_into_id": survivor}, stamp)
     result = conn.execute(
         sa.insert(merge_records).values(
@@ -415,6 +427,12 @@ def merge_patients(conn: Connection, ch: MergePatients, stamp: Stamp) -> int | N
         )
     )
     return _new_id(result)
+
+
+def _active_priorities(conn: Connection, patient_id: int) -> list[int]:
+    c = coverages.c
+    q = sa.select(c.priority).where(c.patient_id == patient_id, c.active == 1)
+    return [int(p) for p in conn.execute(q).scalars()]
 
 
 def _snapshot(row: Mapping[Any, Any]) -> dict[str, Any]:
