@@ -1,55 +1,37 @@
 """Book, reschedule and cancel appointments in the PM, and tell the EHRs (issue 3 item 6).
 
-Each call is ONE transaction: the PM appointment change, one outbound SIU message per
-destination (``direction`` out, status ``processed``, ``raw`` exactly the bytes that will be
-sent), a ``pending`` delivery for each, and the audit event. After the commit the delivery
-worker is woken (in this process; other processes find the rows within a poll).
+Each call is ONE transaction: the PM appointment change, the outbound SIU messages and their
+``pending`` deliveries (:func:`hub.services.deliver.queue_siu`, one per enabled destination that
+is not ``channel``'s own EHR), and the audit event. After the commit the delivery worker is
+woken (in this process; other processes find the rows within a poll).
 
-One outbound message per destination, not one shared: MSH-5/MSH-6 name the receiver and MSH-10
-is checked against that receiver's MSA-2, so every destination gets its own bytes, and each
-delivery's attempts (``attempts.message_id``) stay its own.
-
-``channel`` says where the change came from. A destination is skipped when the change came
-from that EHR's own feed: ``channel`` equal to the destination's name, its facility (MSH-4.1,
-the namespace the HL7 v2 mappings key appointments and MRNs by) or ``application^facility``.
-The EHR already knows about its own change; echoing it back would loop.
+Called by the CLI now and by the FHIR API later; ``channel`` names where the change came from
+(see :func:`hub.services.deliver.is_own_channel`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import datetime, tzinfo
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from hub.clock import Clock
 from hub.errors import Conflict, NotFound, ValidationError
-from hub.mappings.pm_hl7v2 import (
-    SiuAppointment,
-    SiuEndpoint,
-    SiuEvent,
-    SiuLocation,
-    SiuPatient,
-    SiuProvider,
-    build_siu,
-)
+from hub.mappings.pm_hl7v2 import SiuEvent
 from hub.pm.enums import AppointmentStatus
+from hub.services.deliver import is_own_channel, new_control_id, queue_siu
 from hub.store import audit
-from hub.store import deliveries as delivery_store
-from hub.store import messages as message_store
 from hub.store.db import UnitOfWorkFactory
-from hub.store.deliveries import Destination
-from hub.store.lifecycle import Status
 from hub.store.pm_tables import appointments, locations, patients, providers
 
 log = logging.getLogger(__name__)
+
+__all__ = ["AppointmentChange", "AppointmentService", "BookRequest", "is_own_channel", "queue_siu"]
 
 PM_SYSTEM = "PM"  # source_system of appointments the PM itself books (it is their filler)
 
@@ -76,20 +58,6 @@ class AppointmentChange:
     event: SiuEvent
     delivery_ids: list[int] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # destinations not told (own channel)
-
-
-def new_control_id() -> str:
-    """MSH-10: 20 characters at most in v2.5.1, unique without a database round trip."""
-    return uuid.uuid4().hex[:20].upper()
-
-
-def is_own_channel(channel: str | None, dest: Destination) -> bool:
-    if not channel:
-        return False
-    own = {dest.name, dest.facility}
-    if dest.application and dest.facility:
-        own.add(f"{dest.application}^{dest.facility}")
-    return channel in (own - {""})
 
 
 class AppointmentService:
@@ -269,81 +237,6 @@ _ACTION = {
 }
 
 
-def queue_siu(
-    conn: Connection,
-    appointment_id: int,
-    event: SiuEvent,
-    *,
-    channel: str | None,
-    now: datetime,
-    control_ids: Callable[[], str] = new_control_id,
-) -> tuple[list[int], list[str]]:
-    """In the caller's transaction: one SIU message and pending delivery per enabled MLLP
-    destination that is not ``channel``'s own EHR. Returns (delivery ids, skipped names).
-
-    Processors that apply an EHR's inbound SIU may call this with that EHR as ``channel``
-    to tell the *other* EHRs.
-    """
-    appt = _siu_appointment(conn, appointment_id)
-    delivery_ids: list[int] = []
-    skipped: list[str] = []
-    for dest in delivery_store.list_destinations(conn, enabled_only=True):
-        if dest.kind != "mllp":
-            continue
-        if is_own_channel(channel, dest):
-            skipped.append(dest.name)
-            continue
-        control_id = control_ids()
-        raw = build_siu(event, appt, _endpoint(dest), now=now, control_id=control_id)
-        message_id = message_store.insert(
-            conn,
-            message_store.NewMessage(
-                protocol="hl7v2",
-                raw=raw,
-                sha256=_sha256(raw),
-                status=Status.PROCESSED,
-                received_at=now,
-                direction="out",
-                sender=str(dest.options.get("sending_facility", "PM")),
-                receiver=dest.name,
-                control_id=control_id,
-                type=f"SIU^{event.value}",
-                patient_refs=(appt.patient.mrn,),
-                meta={"appointment_id": appointment_id, "destination": dest.name},
-            ),
-        )
-        delivery_ids.append(
-            delivery_store.create(
-                conn, destination_id=dest.id, message_id=message_id, control_id=control_id, now=now
-            )
-        )
-    return delivery_ids, skipped
-
-
-def _sha256(raw: bytes) -> str:
-    return hashlib.sha256(raw).hexdigest()
-
-
-def _endpoint(dest: Destination) -> SiuEndpoint:
-    opts = dest.options
-    tz: tzinfo | None = None
-    if opts.get("timezone"):
-        try:
-            tz = ZoneInfo(str(opts["timezone"]))
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValidationError(
-                f"destination {dest.name!r} has an unknown timezone", code="invalid"
-            ) from None
-    base = SiuEndpoint(
-        receiving_application=dest.application,
-        receiving_facility=dest.facility,
-        sending_application=str(opts.get("sending_application", "HUB")),
-        sending_facility=str(opts.get("sending_facility", "PM")),
-        processing_id=str(opts.get("processing_id", "P")),
-    )
-    return base if tz is None else replace(base, tz=tz)
-
-
 def _aware(value: datetime) -> None:
     if value.tzinfo is None:
         raise ValidationError(
@@ -424,45 +317,4 @@ def _location_id(conn: Connection, code: str, facility: str, now: datetime) -> i
             )
             .returning(locations.c.id)
         ).scalar_one()
-    )
-
-
-def _siu_appointment(conn: Connection, appointment_id: int) -> SiuAppointment:
-    a = conn.execute(sa.select(appointments).where(appointments.c.id == appointment_id)).first()
-    if a is None:
-        raise NotFound(f"appointment {appointment_id} not found")
-    if a.patient_id is None or a.start is None:
-        raise ValidationError(
-            f"appointment {appointment_id} has no patient or start; it cannot be sent as SIU",
-            code="required_field_missing",
-        )
-    p = conn.execute(sa.select(patients).where(patients.c.id == a.patient_id)).one()
-    patient = SiuPatient(
-        mrn=p.mrn,
-        assigning_authority=p.facility,
-        family_name=p.family_name or "",
-        given_name=p.given_name or "",
-        middle_name=p.middle_name or "",
-        birth_date=p.birth_date,
-        sex=p.sex or "",
-    )
-    provider = None
-    if a.provider_id is not None:
-        pr = conn.execute(sa.select(providers).where(providers.c.id == a.provider_id)).one()
-        provider = SiuProvider(pr.npi or pr.local_id or str(pr.id), pr.family_name, pr.given_name)
-    location = None
-    if a.location_id is not None:
-        lo = conn.execute(sa.select(locations).where(locations.c.id == a.location_id)).one()
-        location = SiuLocation(lo.code, lo.facility, lo.name)
-    return SiuAppointment(
-        filler_id=a.filler_id or f"PM{a.id}",
-        patient=patient,
-        start=a.start,
-        minutes=a.minutes or 0,
-        placer_id=a.placer_id or "",
-        filler_authority=a.source_system,
-        type=a.type or "",
-        reason=a.reason or "",
-        provider=provider,
-        location=location,
     )
