@@ -44,11 +44,7 @@ def _openapi_router(app: FastAPI) -> APIRouter:
 
 
 def _protocol_routers() -> list[APIRouter]:
-    routers: list[APIRouter] = []
-    try:
-        from hub.api.routes_hl7v2 import router as hl7v2_router
-    except ImportError:  # pragma: no cover - until the HL7 v2 adapter lands
-        pass
-    else:
-        routers.append(hl7v2_router)
+    from hub.api.routes_hl7v2 import router as hl7v2_router
+
+    routers: list[APIRouter] = [hl7v2_router]
     return routers
