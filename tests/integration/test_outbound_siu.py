@@ -7,6 +7,7 @@ dropped connection).
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import threading
@@ -116,6 +117,15 @@ class Receiver:
         self._sock.close()
         for t in self._threads:
             t.join(timeout=2)
+
+
+@pytest.fixture(autouse=True)
+def _keep_root_logging() -> Iterator[None]:
+    """The CLI configures root logging; give pytest's handlers back afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:], root.level = handlers, level
 
 
 @pytest.fixture
@@ -454,3 +464,56 @@ def test_disabled_destination_waits(
     admin.set_enabled("north", True)
     assert hub.deliveries.run_until_idle() == 1
     assert status_is(hub, did, DeliveryStatus.SENT)
+
+
+def test_cli_destinations_appointments_and_deliveries(
+    any_db_settings: Settings, make_hub: Callable[..., Hub], receivers: list[Receiver]
+) -> None:
+    ehr = Receiver()
+    receivers.append(ehr)
+    settings = fast(any_db_settings)
+    hub = started(make_hub, settings)
+    env = {"HUB_DATA_DIR": str(settings.data_dir)}
+    if settings.database_url:
+        env["HUB_DATABASE_URL"] = settings.database_url
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(app, list(args), env=env)
+        assert result.exit_code == 0, (args, result.output, result.exception)
+        return result.output
+
+    run("destinations", "add", "north", "--mllp", f"127.0.0.1:{ehr.port}",
+        "--facility", "NORTHCLINIC", "--application", "EHRAPP")  # fmt: skip
+    run("destinations", "add", "old", "--mllp", "127.0.0.1:9")
+    run("destinations", "disable", "old")
+    listed = json.loads(run("destinations", "list", "--json"))
+    assert [(d["name"], d["enabled"]) for d in listed] == [("north", True), ("old", False)]
+    bad = CliRunner().invoke(app, ["destinations", "add", "x", "--mllp", "nohost"], env=env)
+    assert bad.exit_code != 0
+
+    out = run("appointments", "book", "--patient", "MRN1001", "--facility", "NORTHCLINIC",
+              "--start", "2026-11-23T09:30:00-05:00", "--minutes", "40", "--provider", "DRX",
+              "--location", "ROOM2", "--type", "NEWPT", "--reason", "check-up")  # fmt: skip
+    assert "queued for 1 destination(s)" in out
+    filler = out.split("filler id ", 1)[1].split(":", 1)[0]
+    run("appointments", "reschedule", filler, "--start", "2026-11-24T10:00:00+00:00")
+    run("appointments", "cancel", filler, "--reason", "weather")
+    skipped = run("appointments", "book", "--patient", "MRN1001", "--facility", "NORTHCLINIC",
+                  "--start", "2026-11-25T10:00:00+00:00", "--minutes", "10",
+                  "--channel", "NORTHCLINIC")  # fmt: skip
+    assert "queued for 0 destination(s)" in skipped and "not echoed to north" in skipped
+    naive = CliRunner().invoke(app, ["appointments", "reschedule", filler, "--start",
+                                     "2026-11-24T10:00:00"], env=env)  # fmt: skip
+    assert naive.exit_code != 0
+
+    pending = json.loads(run("deliveries", "list", "--status", "pending", "--json"))
+    assert [d["type"] for d in pending] == ["SIU^S15", "SIU^S13", "SIU^S12"]
+    assert hub.deliveries is not None
+    assert hub.deliveries.run_until_idle() == 3
+    assert [m.type for m in ehr.received] == ["SIU^S12", "SIU^S13", "SIU^S15"]
+    assert ehr.received[0].get("SCH-11.4") == "20261123143000+0000"  # stored and sent in UTC
+    assert ehr.received[0].get("AIP-3.1") == "DRX"
+    assert ehr.received[1].get("SCH-9") == "40"
+    sent = json.loads(run("deliveries", "list", "--json"))
+    assert {d["status"] for d in sent} == {"sent"}
+    assert "sent" in run("deliveries", "list")
