@@ -324,14 +324,15 @@ class DeliveryWorker:
 
     def _idle_wait(self) -> float:
         """Sleep until the next retry falls due, at most ``poll``."""
+        now = self.clock.now()
         try:
             with self.uow() as uow:
-                due = store.next_due_at(uow.conn)
+                due = store.next_due_at(uow.conn, now)
         except HubError:
             return self.poll
         if due is None:
             return self.poll
-        return min(self.poll, max(0.01, (due - self.clock.now()).total_seconds()))
+        return min(self.poll, max(0.01, (due - now).total_seconds()))
 
 
 def _wrap(exc: BaseException) -> HubError:

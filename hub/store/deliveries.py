@@ -420,11 +420,16 @@ def release_expired(conn: Connection, now: datetime) -> list[int]:
     return released
 
 
-def next_due_at(conn: Connection) -> datetime | None:
-    """When the earliest waiting retry falls due (the worker sleeps until then at most)."""
+def next_due_at(conn: Connection, now: datetime) -> datetime | None:
+    """When the next retry falls due (the worker sleeps until then at most).
+
+    Only future times count: a retry already due but not claimable (its destination disabled,
+    a lease held by another worker) must not make idle workers spin.
+    """
     return conn.execute(
         sa.select(sa.func.min(deliveries.c.next_attempt_at)).where(
-            deliveries.c.status == DeliveryStatus.RETRYING.value
+            deliveries.c.status == DeliveryStatus.RETRYING.value,
+            deliveries.c.next_attempt_at > now,
         )
     ).scalar()
 

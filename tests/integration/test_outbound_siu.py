@@ -517,3 +517,25 @@ def test_cli_destinations_appointments_and_deliveries(
     sent = json.loads(run("deliveries", "list", "--json"))
     assert {d["status"] for d in sent} == {"sent"}
     assert "sent" in run("deliveries", "list")
+
+
+def test_dead_after_max_attempts_then_retry_revives_it(
+    any_db_settings: Settings, make_hub: Callable[..., Hub], receivers: list[Receiver]
+) -> None:
+    port = free_port()
+    hub = started(make_hub, fast(any_db_settings, retry_max_attempts=2))
+    add_dest(hub, "north", port)
+    hub.start_background()
+    [did] = book(hub, "APPT-10")
+    wait_for(lambda: status_is(hub, did, DeliveryStatus.DEAD), timeout=15)
+    assert [a["outcome"] for a in deliver_attempts(hub, did)] == ["retry", "dead"]
+    assert delivery(hub, did).next_attempt_at is None
+
+    ehr = Receiver(port)
+    receivers.append(ehr)
+    revived = DeliveryAdmin(uow=hub.uow, clock=hub.clock).retry(did, actor="test", reason="up")
+    assert revived["status"] == "pending" and revived["attempts"] == 0
+    assert hub.deliveries is not None
+    hub.deliveries.wake()
+    wait_for(lambda: status_is(hub, did, DeliveryStatus.SENT))
+    assert len(ehr.received) == 1
