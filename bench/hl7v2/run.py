@@ -1,0 +1,284 @@
+"""HL7 v2 benchmarks: printed, never asserted. Run by hand:
+
+    .venv/bin/python -m bench.hl7v2.run            # full run (a few minutes)
+    .venv/bin/python -m bench.hl7v2.run --quick    # smaller counts
+
+Sections, all measured in the same run on the same synthetic corpus (bench/hl7v2/corpus.py):
+1. parse + field access: hub tokenizer vs python-hl7 vs hl7apy;
+2. MLLP ingest (store, then ACK; workers off) with 1 and 4 connections, beside a bare
+   store-then-ACK loop (asyncio + sqlite3, same WAL settings, no parsing, fixed ACK);
+3. end to end: ADT/SIU into the PM model on SQLite with 4 in-process workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import socket
+import sqlite3
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.hl7v2.corpus import generate
+
+SB, EB = b"\x0b", b"\x1c\x0d"
+
+
+def _rate(n: int, seconds: float) -> str:
+    return f"{n / seconds:,.0f} msgs/s"
+
+
+# --- 1. tokenizer -------------------------------------------------------------------------
+
+
+def _hub_access(msgs: list[bytes]) -> None:
+    from hub.adapters.hl7v2.tokenizer import parse
+
+    for raw in msgs:
+        m = parse(raw)
+        _ = (m.type, m.control_id, m.get("PID-3.1"), m.get("PID-5.1"), m.get("PID-7"))
+
+
+def _python_hl7_access(msgs: list[bytes]) -> None:
+    import hl7
+
+    for raw in msgs:
+        m = hl7.parse(raw.decode("ascii"))
+        msh, pid = m.segment("MSH"), m.segment("PID")
+        _ = (str(msh[9]), str(msh[10]), str(pid[3][0][0]), str(pid[5][0][0]), str(pid[7]))
+
+
+def _hl7apy_access(msgs: list[bytes]) -> None:
+    from hl7apy.parser import parse_message
+
+    for raw in msgs:
+        m = parse_message(raw.decode("ascii"), find_groups=False)
+        _ = (m.msh.msh_9.value, m.msh.msh_10.value, m.pid.pid_3.value, m.pid.pid_5.value,
+             m.pid.pid_7.value)
+
+
+def _best_of(fn: Callable[[list[bytes]], None], msgs: list[bytes], repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn(msgs)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def bench_tokenizer(n: int) -> None:
+    msgs = generate(n)
+    few = msgs[: max(50, n // 20)]
+    hub_t = _best_of(_hub_access, msgs)
+    py_t = _best_of(_python_hl7_access, msgs)
+    apy_t = _best_of(_hl7apy_access, few, repeat=1)
+    per = {"hub tokenizer": hub_t / n, "python-hl7": py_t / n, "hl7apy": apy_t / len(few)}
+    print(f"\n## parse + 5 field reads ({n} messages; hl7apy on {len(few)})")
+    for name, sec in per.items():
+        print(f"  {name:<14} {sec * 1e6:9.1f} us/msg  {1 / sec:12,.0f} msgs/s")
+    print(f"  hub vs python-hl7: {per['python-hl7'] / per['hub tokenizer']:.1f}x faster; "
+          f"vs hl7apy: {per['hl7apy'] / per['hub tokenizer']:.0f}x faster")
+
+
+# --- 2. MLLP ingest -------------------------------------------------------------------------
+
+
+def _client(port: int, msgs: list[bytes], out: mp.Queue) -> None:  # type: ignore[type-arg]
+    lat: list[float] = []
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        for raw in msgs:
+            t0 = time.perf_counter()
+            s.sendall(SB + raw + EB)
+            buf = b""
+            while not buf.endswith(EB):
+                chunk = s.recv(65536)
+                if not chunk:
+                    raise RuntimeError("connection closed")
+                buf += chunk
+            lat.append(time.perf_counter() - t0)
+    out.put(lat)
+
+
+def _drive(port: int, msgs: list[bytes], connections: int) -> tuple[float, list[float]]:
+    ctx = mp.get_context("fork")
+    q: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
+    chunks = [msgs[i::connections] for i in range(connections)]
+    procs = [ctx.Process(target=_client, args=(port, c, q)) for c in chunks]
+    t0 = time.perf_counter()
+    for p in procs:
+        p.start()
+    lat: list[float] = []
+    for _ in procs:
+        lat.extend(q.get())
+    for p in procs:
+        p.join()
+    return time.perf_counter() - t0, lat
+
+
+def _report(label: str, n: int, elapsed: float, lat: list[float]) -> float:
+    lat.sort()
+    p50 = statistics.median(lat) * 1000
+    p99 = lat[int(len(lat) * 0.99) - 1] * 1000
+    print(f"  {label:<34} {_rate(n, elapsed):>16}   ACK p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
+    return n / elapsed
+
+
+class _BareServer:
+    """Frame, INSERT raw + COMMIT (sqlite3, WAL, synchronous=NORMAL), answer a fixed ACK."""
+
+    ACK = b"MSH|^~\\&|HUB|PRACTICE|X|Y|20260101||ACK^A01^ACK|1|P|2.5.1\rMSA|AA|1\r"
+
+    def __init__(self, path: Path) -> None:
+        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("CREATE TABLE m (id INTEGER PRIMARY KEY, raw BLOB, received REAL)")
+
+    def store(self, raw: bytes) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+        self.db.execute("INSERT INTO m (raw, received) VALUES (?, ?)", (raw, time.time()))
+        self.db.execute("COMMIT")
+
+    async def conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        buf = b""
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                break
+            buf += data
+            while EB in buf:
+                frame, buf = buf.split(EB, 1)
+                await asyncio.to_thread(self.store, frame.lstrip(SB))
+                writer.write(SB + self.ACK + EB)
+            await writer.drain()
+        writer.close()
+
+
+def _serve_in_thread(start: Callable[[], "asyncio.Future[int]"]) -> tuple[int, Callable[[], None]]:
+    import threading
+
+    loop = asyncio.new_event_loop()
+    ready: list[int] = []
+    done = threading.Event()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        ready.append(loop.run_until_complete(start()))
+        done.set()
+        loop.run_forever()
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    done.wait(30)
+
+    def stop() -> None:
+        loop.call_soon_threadsafe(loop.stop)
+        t.join(5)
+
+    return ready[0], stop
+
+
+def bench_ingest(n: int, tmp: Path) -> None:
+    from hub.adapters.transport.mllp_server import MllpServer
+    from hub.bootstrap import bootstrap
+    from hub.config import Settings
+    from hub.queue.dispatch import NullDispatcher
+
+    msgs = generate(n, seed=11)
+    print(f"\n## MLLP ingest, store then ACK, workers off ({n} messages per run)")
+    results: dict[str, float] = {}
+    for conns in (1, 4):
+        bare = _BareServer(tmp / f"bare{conns}.db")
+
+        async def start_bare(b: _BareServer = bare) -> int:
+            server = await asyncio.start_server(b.conn, "127.0.0.1", 0)
+            return int(server.sockets[0].getsockname()[1])
+
+        port, stop = _serve_in_thread(start_bare)
+        elapsed, lat = _drive(port, msgs, conns)
+        stop()
+        results[f"bare{conns}"] = _report(f"bare store-then-ACK, {conns} conn", n, elapsed, lat)
+
+        hub = bootstrap(Settings(data_dir=tmp / f"hub{conns}"), dispatcher=NullDispatcher(),
+                        embedded_workers=False)
+        service = hub.extras["hl7v2"]
+
+        async def handler(frame: bytes, peer: str) -> bytes | None:
+            return await asyncio.to_thread(service.handle, frame)
+
+        holder: list[MllpServer] = []
+
+        async def start_hub() -> int:
+            server = MllpServer(handler, "127.0.0.1", 0, max_frame_bytes=4 << 20,
+                                read_timeout=30, idle_timeout=600)
+            await server.start()
+            holder.append(server)
+            return server.bound_port
+
+        port, stop = _serve_in_thread(start_hub)
+        elapsed, lat = _drive(port, msgs, conns)
+        stop()
+        hub.stop()
+        results[f"hub{conns}"] = _report(f"hub MLLP ingest, {conns} conn", n, elapsed, lat)
+        print(f"  -> hub is {results[f'hub{conns}'] / results[f'bare{conns}']:.0%} of the bare "
+              f"loop with {conns} connection(s)")
+
+
+# --- 3. end to end --------------------------------------------------------------------------
+
+
+def bench_end_to_end(n: int, tmp: Path) -> None:
+    from hub.bootstrap import bootstrap
+    from hub.config import Settings
+    from hub.store import messages as store
+    from hub.store.lifecycle import Status
+    from hub.store.messages import MessageFilter
+
+    msgs = generate(n, seed=23)
+    hub = bootstrap(Settings(data_dir=tmp / "e2e", workers=4))
+    service = hub.extras["hl7v2"]
+    hub.start_background()
+    t0 = time.perf_counter()
+    for raw in msgs:
+        service.handle(raw)
+    ingested = time.perf_counter() - t0
+    while True:
+        with hub.uow() as uow:
+            left = sum(len(store.search_ids(uow.conn, MessageFilter(status=s, limit=None)))
+                       for s in (Status.RECEIVED, Status.PROCESSING, Status.RETRYING))
+        if left == 0:
+            break
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - t0
+    with hub.uow() as uow:
+        processed = len(store.search_ids(uow.conn, MessageFilter(status=Status.PROCESSED,
+                                                                 limit=None)))
+        failed = len(store.search_ids(uow.conn, MessageFilter(status=Status.FAILED, limit=None)))
+    hub.stop()
+    print(f"\n## end to end: ADT A04/A08 + SIU S12/S13 into the PM model, SQLite, 4 workers")
+    print(f"  {n} messages: ingest {_rate(n, ingested)}; all processed after {elapsed:.2f} s = "
+          f"{_rate(n, elapsed)}  (processed {processed}, failed {failed})")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    scale = 1 if not args.quick else 5
+    import os
+    import platform
+
+    print(f"# bench/hl7v2 on {platform.python_implementation()} {platform.python_version()}, "
+          f"{os.cpu_count()} cores")
+    bench_tokenizer(10_000 // scale)
+    with tempfile.TemporaryDirectory() as tmp:
+        bench_ingest(4_000 // scale, Path(tmp))
+        bench_end_to_end(5_000 // scale, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()
