@@ -539,3 +539,23 @@ def test_dead_after_max_attempts_then_retry_revives_it(
     hub.deliveries.wake()
     wait_for(lambda: status_is(hub, did, DeliveryStatus.SENT))
     assert len(ehr.received) == 1
+
+
+def test_concurrent_workers_send_each_delivery_once_in_lane_order(
+    any_db_settings: Settings, make_hub: Callable[..., Hub], receivers: list[Receiver]
+) -> None:
+    north, south = Receiver(), Receiver()
+    receivers.extend([north, south])
+    hub = started(make_hub, fast(any_db_settings))
+    add_dest(hub, "north", north.port, facility="NORTHCLINIC")
+    add_dest(hub, "south", south.port, facility="SOUTHCLINIC")
+    ids = [book(hub, f"APPT-2{n}") for n in range(6)]
+    assert hub.deliveries is not None
+    hub.deliveries.threads = 4  # more workers than lanes: the lanes must still hold
+    hub.start_background()
+    flat = [d for pair in ids for d in pair]
+    wait_for(lambda: all(status_is(hub, d, DeliveryStatus.SENT) for d in flat), timeout=20)
+    expected = [f"APPT-2{n}" for n in range(6)]
+    assert [m.get("SCH-2") for m in north.received] == expected
+    assert [m.get("SCH-2") for m in south.received] == expected
+    assert all(len(deliver_attempts(hub, d)) == 1 for d in flat)
