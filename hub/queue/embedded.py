@@ -18,19 +18,28 @@ class EmbeddedWorkers:
     sleep so retries that fall due are picked up without a dispatch.
     """
 
-    def __init__(self, pipeline: Pipeline, wakeup: WakeupDispatcher, *, count: int = 4,
-                 poll: float = 0.5) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        wakeup: WakeupDispatcher,
+        *,
+        count: int = 4,
+        poll: float = 0.5,
+        follow: int = 20,
+    ) -> None:
         self.pipeline = pipeline
         self.wakeup = wakeup
         self.count = count
         self.poll = poll
+        self.follow = follow
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
         for n in range(self.count):
-            t = threading.Thread(target=self._run, args=(f"embedded-{n}",), name=f"hub-worker-{n}",
-                                 daemon=True)
+            t = threading.Thread(
+                target=self._run, args=(f"embedded-{n}",), name=f"hub-worker-{n}", daemon=True
+            )
             t.start()
             self._threads.append(t)
 
@@ -41,17 +50,26 @@ class EmbeddedWorkers:
             t.join(timeout=10)
 
     def _run(self, name: str) -> None:
+        # Follow the lane just processed for up to ``follow`` messages: its next head is found
+        # by an index probe on the lane, where "any lane head" is a scan over every queued row.
+        lane: str | None = None
+        followed = 0
         while not self._stop.is_set():
             try:
-                outcome = self.pipeline.run_next(name)
+                outcome = self.pipeline.run_next(name, lane_key=lane)
+                if outcome is None and lane is not None:
+                    outcome = self.pipeline.run_next(name)
             except Exception:  # DB down: back off and try again, never die
                 log.exception("worker %s could not claim", name)
                 self._stop.wait(1.0)
                 continue
             if outcome is None:
+                lane, followed = None, 0
                 self.wakeup.event.wait(self.poll)
                 self.wakeup.event.clear()
             else:
+                followed = followed + 1 if outcome.lane_key == lane else 0
+                lane = outcome.lane_key if followed < self.follow else None
                 # there may be more: wake the others too
                 self.wakeup.event.set()
 

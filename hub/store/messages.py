@@ -184,19 +184,32 @@ def get(conn: Connection, message_id: int, *, with_raw: bool = True) -> MessageR
     return _record(row, with_raw=with_raw)
 
 
+def _pending_in_lane(earlier_col: Any, key_col: Any) -> Any:
+    """EXISTS an earlier pending message with ``earlier_col = key_col``.
+
+    One equality per EXISTS (instead of one OR over both lane columns) lets each probe use the
+    partial (lane, id) indexes: with the OR, PostgreSQL scanned every earlier row per candidate
+    (~200 ms per claim at 2,000 queued; regression-tested by the ordering tests' throughput).
+    The status list is rendered literally so the planner can match the partial index predicate.
+    """
+    earlier = earlier_col.table
+    pending = sa.bindparam(None, _PENDING, expanding=True, literal_execute=True)
+    return (
+        sa.select(sa.literal(1))
+        .where(earlier_col == key_col, earlier.c.id < messages.c.id, earlier.c.status.in_(pending))
+        .exists()
+    )
+
+
 def _head_query(now: datetime, for_update: bool) -> sa.Select[Any]:
     """Claimable messages that are the head of their lane (of both lanes, for a merge)."""
     earlier = messages.alias("earlier")
-    mine = [messages.c.lane_key, messages.c.lane_key2]
-    same_lane = sa.or_(
-        earlier.c.lane_key == messages.c.lane_key,
-        sa.and_(messages.c.lane_key2.is_not(None), earlier.c.lane_key == messages.c.lane_key2),
-        sa.and_(earlier.c.lane_key2.is_not(None), earlier.c.lane_key2.in_(mine)),
-    )
-    blocked = (
-        sa.select(sa.literal(1))
-        .where(same_lane, earlier.c.id < messages.c.id, earlier.c.status.in_(_PENDING))
-        .exists()
+    has_second = messages.c.lane_key2.is_not(None)
+    blocked = sa.or_(
+        _pending_in_lane(earlier.c.lane_key, messages.c.lane_key),
+        _pending_in_lane(earlier.c.lane_key2, messages.c.lane_key),
+        sa.and_(has_second, _pending_in_lane(earlier.c.lane_key, messages.c.lane_key2)),
+        sa.and_(has_second, _pending_in_lane(earlier.c.lane_key2, messages.c.lane_key2)),
     )
     q = (
         sa.select(*messages.c)

@@ -1,0 +1,183 @@
+"""PostgreSQL + Celery + Redis for real: lane order with a 4-process ``hub worker``, a worker
+killed with SIGKILL mid-stream, and Redis restarted without persistence mid-stream. Afterwards
+every stored message is processed, none applied twice, lanes in order."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+import sqlalchemy as sa
+from support import pipeline_plugin as plugin
+from support.celery_worker import WorkerPool
+from support.ordering import check, processed_count, stream, wait_until
+
+from hub.bootstrap import Hub
+from hub.config import Settings
+from hub.queue.celery_app import CeleryDispatcher
+from hub.services.ingest import Inbound, IngestOutcome
+from hub.store.tables import attempts
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+BROKER_DB = 7  # our own Redis database: other tests use 0
+REDIS_START = [
+    "redis-server",
+    "--daemonize",
+    "yes",
+    "--bind",
+    "127.0.0.1",
+    "--port",
+    "6379",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+]
+
+
+@pytest.fixture
+def broker_url(redis_url: str) -> str:
+    url = redis_url.rsplit("/", 1)[0] + f"/{BROKER_DB}"
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
+@pytest.fixture
+def producer(pg_url: str, broker_url: str, make_hub: Callable[..., Hub]) -> Hub:
+    """The ingesting side (what ``hub serve`` does with a broker), without its own sweeper:
+    recovery below is the worker's sweeper's doing."""
+    settings = Settings(
+        database_url=pg_url, broker_url=broker_url, lease_seconds=3, sweep_interval=1
+    )
+    hub = make_hub(settings, dispatcher=None, plugins=[plugin.register], embedded_workers=False)
+    assert isinstance(hub.dispatcher, CeleryDispatcher) and hub.workers is None
+    return hub
+
+
+@pytest.fixture
+def workers(pg_url: str, broker_url: str, tmp_path: Path) -> Iterator[WorkerPool]:
+    pool = WorkerPool(database_url=pg_url, broker_url=broker_url, log_dir=tmp_path)
+    try:
+        yield pool
+    finally:
+        pool.stop_all()
+
+
+def feed_in_background(hub: Hub, messages: list[Inbound]) -> tuple[threading.Thread, list[str]]:
+    problems: list[str] = []
+
+    def run() -> None:
+        for m in messages:
+            try:
+                stored = hub.ingest.ingest(m)
+            except Exception as exc:  # pragma: no cover - reported by the assertion below
+                problems.append(repr(exc))
+                return
+            if stored.outcome is not IngestOutcome.STORED:
+                problems.append(f"{stored.message_id}: {stored.outcome}")
+
+    thread = threading.Thread(target=run, name="feeder")
+    thread.start()
+    return thread, problems
+
+
+def finish(
+    hub: Hub, pool: WorkerPool, total: int, feeder: threading.Thread, problems: list[str]
+) -> None:
+    feeder.join()
+    assert problems == []
+    try:
+        wait_until(
+            lambda: processed_count(hub.engine) == total, timeout=240, what=f"{total} processed"
+        )
+    except AssertionError:
+        print(pool.logs())
+        raise
+
+
+def open_attempts(hub: Hub) -> set[int]:
+    with hub.engine.connect() as conn:
+        return {
+            r.id
+            for r in conn.execute(sa.select(attempts.c.id).where(attempts.c.ended_at.is_(None)))
+        }
+
+
+def test_lane_order_with_celery_worker(producer: Hub, workers: WorkerPool) -> None:
+    workers.start(concurrency=4)
+    messages = stream(2000, 50, merge_every=50, seed=11)
+    feeder, problems = feed_in_background(producer, messages)
+    finish(producer, workers, 2000, feeder, problems)
+    report = check(producer.engine)
+    assert (report.stored, report.applied, report.merges) == (2000, 2000, 40)
+    assert report.order_violations == 0
+    assert report.applied_twice == report.never_applied == report.unprocessed == 0
+
+
+def test_worker_killed_mid_stream(producer: Hub, workers: WorkerPool) -> None:
+    total = 5000
+    first = workers.start(concurrency=4)
+    feeder, problems = feed_in_background(producer, stream(total, 50, merge_every=100, seed=3))
+    wait_until(
+        lambda: processed_count(producer.engine) >= total * 3 // 10,
+        timeout=240,
+        what="30% processed",
+    )
+    workers.kill(first)  # SIGKILL, mid-transaction for some of its 4 processes
+    time.sleep(0.5)  # PostgreSQL rolls back the dead connections' open transactions
+    in_flight = open_attempts(producer)
+    assert in_flight, "nothing was in flight at the kill"
+    workers.start(concurrency=4)
+    finish(producer, workers, total, feeder, problems)
+
+    report = check(producer.engine)
+    assert report.stored == report.applied == total
+    assert report.applied_twice == report.never_applied == report.unprocessed == 0
+    assert report.order_violations == 0
+    with producer.engine.connect() as conn:
+        killed = conn.execute(sa.select(attempts).where(attempts.c.id.in_(in_flight))).all()
+    assert {(a.outcome, a.error_code) for a in killed} == {("abandoned", "lease_expired")}
+    assert open_attempts(producer) == set()
+
+
+def redis_up() -> bool:
+    try:
+        return bool(redis.Redis(host="127.0.0.1", port=6379, socket_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def test_redis_restart_without_persistence_mid_stream(producer: Hub, workers: WorkerPool) -> None:
+    total = 2000
+    workers.start(concurrency=4)
+    try:
+        feeder, problems = feed_in_background(producer, stream(total, 50, seed=5))
+        wait_until(
+            lambda: processed_count(producer.engine) >= total * 3 // 10,
+            timeout=240,
+            what="30% processed",
+        )
+        subprocess.run(
+            ["redis-cli", "-p", "6379", "shutdown", "nosave"],
+            check=False,
+            capture_output=True,
+            timeout=10,
+        )
+        wait_until(lambda: not redis_up(), timeout=10, what="Redis to stop")
+        time.sleep(1.0)  # ingest goes on meanwhile: dispatches fail fast, messages are stored
+        subprocess.run(REDIS_START, check=True, timeout=10)
+        wait_until(redis_up, timeout=10, what="Redis to start")
+        finish(producer, workers, total, feeder, problems)
+    finally:
+        if not redis_up():
+            subprocess.run(REDIS_START, check=False, timeout=10)
+    report = check(producer.engine)
+    assert report.stored == report.applied == total
+    assert report.applied_twice == report.never_applied == report.unprocessed == 0
+    assert report.order_violations == 0
