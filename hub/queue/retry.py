@@ -49,7 +49,8 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Delay before attempt ``attempt + 1``; ``attempt`` counts from 1."""
-        ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        # the exponent is capped: 2.0 ** 1024 overflows, and the cap is far past any max_delay
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** min(attempt - 1, 64))
         if not self.jitter:
             return ceiling
         # "equal jitter": at least half the ceiling, so retries never stampede at zero.

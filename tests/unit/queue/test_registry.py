@@ -1,0 +1,58 @@
+"""Processor look-up order: exact type, then the family (``ADT^*``), then the protocol (``*``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.errors import UnsupportedError
+from hub.queue.registry import ProcessContext, ProcessorRegistry
+
+
+def named(name: str):  # type: ignore[no-untyped-def]
+    def processor(ctx: ProcessContext) -> None:
+        raise AssertionError(name)
+
+    processor.__name__ = name
+    return processor
+
+
+@pytest.fixture
+def registry() -> ProcessorRegistry:
+    reg = ProcessorRegistry()
+    reg.register("hl7v2", "ADT^A01", named("exact"))
+    reg.register("hl7v2", "ADT^*", named("family"))
+    reg.register("hl7v2", "*", named("protocol"))
+    reg.register("x12", "835", named("x12-835"))
+    return reg
+
+
+@pytest.mark.parametrize(
+    ("protocol", "type_", "expected"),
+    [
+        ("hl7v2", "ADT^A01", "exact"),
+        ("hl7v2", "ADT^A08", "family"),
+        ("hl7v2", "ADT", "family"),
+        ("hl7v2", "SIU^S12", "protocol"),
+        ("hl7v2", "", "protocol"),
+        ("x12", "835", "x12-835"),
+    ],
+)
+def test_lookup_order(
+    registry: ProcessorRegistry, protocol: str, type_: str, expected: str
+) -> None:
+    assert registry.lookup(protocol, type_).__name__ == expected
+
+
+@pytest.mark.parametrize(("protocol", "type_"), [("x12", "837"), ("fhir", "Patient"), ("x12", "")])
+def test_unknown_is_a_permanent_unsupported_error(
+    registry: ProcessorRegistry, protocol: str, type_: str
+) -> None:
+    with pytest.raises(UnsupportedError) as info:
+        registry.lookup(protocol, type_)
+    assert info.value.code == "no_processor" and not info.value.retryable
+
+
+def test_later_registration_replaces_and_types_are_listed(registry: ProcessorRegistry) -> None:
+    registry.register("hl7v2", "ADT^A01", named("replacement"))
+    assert registry.lookup("hl7v2", "ADT^A01").__name__ == "replacement"
+    assert ("x12", "835") in registry.types() and registry.types() == sorted(registry.types())
