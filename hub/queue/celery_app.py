@@ -9,6 +9,8 @@ the lane head again. The database decides what is claimable, so a duplicate task
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 
 from celery import Celery
@@ -35,7 +37,7 @@ def make_celery(broker_url: str) -> Celery:
         broker_transport_options={
             "visibility_timeout": 3600,
             "socket_connect_timeout": 2,
-            "socket_timeout": 5,
+            "socket_timeout": 2,
             "max_retries": 0,
         },
         task_default_queue="hub",
@@ -81,13 +83,27 @@ def install_worker_hooks(
 
 
 class CeleryDispatcher:
-    def __init__(self, app: Celery) -> None:
+    """Publishes the process task. A failed publish opens a ``cooldown`` during which further
+    dispatches are skipped: each publish to a dead or silent broker costs up to the socket
+    timeout, and ingest dispatches before it answers, so without the cooldown every ACK would
+    wait for it. Nothing is lost by skipping: the sweeper dispatches every waiting lane head.
+    """
+
+    def __init__(self, app: Celery, *, cooldown: float = 5.0) -> None:
         self.app = app
+        self.cooldown = cooldown
+        self._down_until = 0.0
+        self._lock = threading.Lock()
 
     def dispatch(self, message_id: int, *, countdown: float = 0.0) -> None:
+        with self._lock:
+            if time.monotonic() < self._down_until:
+                return
         try:
             self.app.send_task(
                 TASK_NAME, args=[message_id], countdown=countdown or None, retry=False
             )
         except Exception:  # broker down: the message is stored; the sweeper will dispatch it
+            with self._lock:
+                self._down_until = time.monotonic() + self.cooldown
             log.warning("dispatch failed; sweeper will retry", extra={"message_id": message_id})

@@ -18,14 +18,40 @@ class Dispatcher(Protocol):
 
 
 class WakeupDispatcher:
-    """Embedded mode: wake the in-process workers; they claim lane heads themselves."""
+    """Embedded mode: wake the in-process workers; they claim lane heads themselves.
+
+    Each dispatch wakes *one* idle worker (a token on a condition), not all of them: waking
+    every worker per ingested message made all of them run the "any lane head" query at once
+    for one new message, which on PostgreSQL cost more than the processing itself.
+    """
+
+    _MAX_TOKENS = 1024
 
     def __init__(self) -> None:
-        self.event = threading.Event()
+        self._cond = threading.Condition()
+        self._tokens = 0
 
     def dispatch(self, message_id: int, *, countdown: float = 0.0) -> None:
         if countdown <= 0:
-            self.event.set()
+            self.wake()
+
+    def wake(self, count: int = 1) -> None:
+        with self._cond:
+            self._tokens = min(self._tokens + count, self._MAX_TOKENS)
+            self._cond.notify(count)
+
+    def wake_all(self) -> None:
+        with self._cond:
+            self._tokens = self._MAX_TOKENS
+            self._cond.notify_all()
+
+    def wait(self, timeout: float) -> None:
+        """Sleep until woken or ``timeout`` passes; consumes one wake-up."""
+        with self._cond:
+            if self._tokens == 0:
+                self._cond.wait(timeout)
+            if self._tokens > 0:
+                self._tokens -= 1
 
 
 class NullDispatcher:

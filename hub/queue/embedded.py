@@ -45,7 +45,7 @@ class EmbeddedWorkers:
 
     def stop(self) -> None:
         self._stop.set()
-        self.wakeup.event.set()
+        self.wakeup.wake_all()
         for t in self._threads:
             t.join(timeout=10)
 
@@ -65,13 +65,12 @@ class EmbeddedWorkers:
                 continue
             if outcome is None:
                 lane, followed = None, 0
-                self.wakeup.event.wait(self.poll)
-                self.wakeup.event.clear()
+                self.wakeup.wait(self.poll)
             else:
                 followed = followed + 1 if outcome.lane_key == lane else 0
                 lane = outcome.lane_key if followed < self.follow else None
-                # there may be more: wake the others too
-                self.wakeup.event.set()
+                # there may be more in other lanes: pass the baton to one more worker
+                self.wakeup.wake()
 
     def run_until_idle(self, name: str = "inline", limit: int = 1_000_000) -> int:
         """Process in the calling thread until nothing is claimable (tests, CLI one-shots)."""
