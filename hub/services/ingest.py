@@ -76,7 +76,13 @@ class IngestService:
         sha = hashlib.sha256(inbound.raw).hexdigest()
         now = self.clock.now()
         with self.uow() as uow:
-            store.lock_lanes(uow.conn, inbound.lane_key, inbound.lane_key2)
+            store.lock_lanes(
+                uow.conn,
+                inbound.lane_key,
+                inbound.lane_key2,
+                f"sha256:{sha}",
+                f"control:{inbound.protocol}|{inbound.sender}|{inbound.control_id}",
+            )
             if inbound.revision_of is None:
                 identical = store.find_identical(uow.conn, inbound.protocol, sha)
                 if identical is not None:

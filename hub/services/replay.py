@@ -30,8 +30,15 @@ class ReplayPlan:
 
 
 class ReplayService:
-    def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock, dispatcher: Dispatcher,
-                 ingest: IngestService, peekers: dict[str, Peeker]) -> None:
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        dispatcher: Dispatcher,
+        ingest: IngestService,
+        peekers: dict[str, Peeker],
+    ) -> None:
         self.uow = uow
         self.clock = clock
         self.dispatcher = dispatcher
@@ -44,28 +51,50 @@ class ReplayService:
             ids = store.search_ids(uow.conn, flt)
             recs = [store.get(uow.conn, i, with_raw=False) for i in ids]
         ok = [r.id for r in recs if r.status in REPLAYABLE and r.direction == "in"]
-        skipped = [(r.id, f"status is {r.status}") for r in recs
-                   if r.status not in REPLAYABLE or r.direction != "in"]
+        skipped = [
+            (r.id, f"status is {r.status}")
+            for r in recs
+            if r.status not in REPLAYABLE or r.direction != "in"
+        ]
         return ReplayPlan(ok, skipped)
 
-    def replay(self, ids: Sequence[int], *, actor: str, reason: str = "",
-               batch: int = 200) -> Iterator[int]:
+    def replay(
+        self, ids: Sequence[int], *, actor: str, reason: str = "", batch: int = 200
+    ) -> Iterator[int]:
         """Re-queue ``ids`` in ascending order; yields each id once queued (for progress)."""
-        for start in range(0, len(ids), batch):
-            chunk = sorted(ids)[start:start + batch]
+        # an id given twice would fail its second transition (received -> received) and abort
+        # the batch after earlier batches were committed
+        ordered = sorted(set(ids))
+        for start in range(0, len(ordered), batch):
+            chunk = ordered[start : start + batch]
             now = self.clock.now()
             with self.uow() as uow:
                 for message_id in chunk:
                     rec = store.get(uow.conn, message_id, with_raw=False)
                     if rec.status not in REPLAYABLE:
-                        raise Conflict(f"message {message_id} is {rec.status}; only "
-                                       "processed, failed, dead or held messages replay",
-                                       code="not_replayable")
-                    store.transition(uow.conn, message_id, rec.status, Status.RECEIVED, now=now,
-                                     next_attempt_at=None, replay_requested=1)
-                    audit.append(uow.conn, at=now, actor=actor, action="message.replay",
-                                 object_type="message", object_id=message_id,
-                                 detail={"from_status": rec.status.value, "reason": reason})
+                        raise Conflict(
+                            f"message {message_id} is {rec.status}; only "
+                            "processed, failed, dead or held messages replay",
+                            code="not_replayable",
+                        )
+                    store.transition(
+                        uow.conn,
+                        message_id,
+                        rec.status,
+                        Status.RECEIVED,
+                        now=now,
+                        next_attempt_at=None,
+                        replay_requested=1,
+                    )
+                    audit.append(
+                        uow.conn,
+                        at=now,
+                        actor=actor,
+                        action="message.replay",
+                        object_type="message",
+                        object_id=message_id,
+                        detail={"from_status": rec.status.value, "reason": reason},
+                    )
                 uow.commit()
             for message_id in chunk:
                 self.dispatcher.dispatch(message_id)
@@ -77,24 +106,38 @@ class ReplayService:
             original = store.get(uow.conn, message_id, with_raw=False)
         peek = self.peekers.get(original.protocol)
         if peek is None:
-            raise ValidationError(f"editing {original.protocol} messages is not supported",
-                                  code="edit_unsupported")
+            raise ValidationError(
+                f"editing {original.protocol} messages is not supported", code="edit_unsupported"
+            )
         head = peek(raw)
         if head.rejected is not None:
             raise head.rejected
         stored = self.ingest.ingest(
-            Inbound(protocol=original.protocol, raw=raw, sender=head.sender,
-                    receiver=head.receiver, control_id=head.control_id, type=head.type,
-                    lane_key=head.lane_key, lane_key2=head.lane_key2,
-                    patient_refs=head.patient_refs, meta=head.meta,
-                    revision_of=message_id),
+            Inbound(
+                protocol=original.protocol,
+                raw=raw,
+                sender=head.sender,
+                receiver=head.receiver,
+                control_id=head.control_id,
+                type=head.type,
+                lane_key=head.lane_key,
+                lane_key2=head.lane_key2,
+                patient_refs=head.patient_refs,
+                meta=head.meta,
+                revision_of=message_id,
+            ),
             actor=actor,
         )
         assert stored.outcome is IngestOutcome.STORED
         with self.uow() as uow:
-            audit.append(uow.conn, at=self.clock.now(), actor=actor, action="message.edit",
-                         object_type="message", object_id=message_id,
-                         detail={"revision": stored.message_id, "sha256": stored.sha256,
-                                 "reason": reason})
+            audit.append(
+                uow.conn,
+                at=self.clock.now(),
+                actor=actor,
+                action="message.edit",
+                object_type="message",
+                object_id=message_id,
+                detail={"revision": stored.message_id, "sha256": stored.sha256, "reason": reason},
+            )
             uow.commit()
         return stored.message_id

@@ -193,7 +193,9 @@ def _pending_in_lane(earlier_col: Any, key_col: Any) -> Any:
     The status list is rendered literally so the planner can match the partial index predicate.
     """
     earlier = earlier_col.table
-    pending = sa.bindparam(None, _PENDING, expanding=True, literal_execute=True)
+    pending: sa.BindParameter[Any] = sa.bindparam(
+        None, _PENDING, expanding=True, literal_execute=True
+    )
     return (
         sa.select(sa.literal(1))
         .where(earlier_col == key_col, earlier.c.id < messages.c.id, earlier.c.status.in_(pending))
@@ -351,6 +353,9 @@ def lock_lanes(conn: Connection, *lane_keys: str | None) -> None:
     11 as the head. A transaction-scoped advisory lock per lane, taken before the insert, makes
     id order equal commit order within a lane. Keys are locked in sorted order (no deadlock).
     SQLite needs nothing: ``BEGIN IMMEDIATE`` already serialises every writer.
+
+    Ingest also passes its duplicate-check keys (sha256, sender + control id) here, so two
+    concurrent identical resends cannot both miss each other and both be stored as new.
     """
     if conn.dialect.name != "postgresql":
         return

@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -239,3 +240,46 @@ def test_dispatch_to_a_hung_broker_returns_and_backs_off(
         dispatcher.dispatch(message_id)
     time.sleep(0.3)
     assert len(accepted) == connections
+
+
+def test_concurrent_identical_resends_store_once(
+    pg_url: str, make_hub: Callable[..., Hub], tmp_path: Any
+) -> None:
+    """No lane (an unpeekable message): identical bytes arriving on two connections at once
+    must still be one message and one duplicate answer, not two stored messages."""
+    hub = make_hub(
+        Settings(database_url=pg_url, data_dir=tmp_path),
+        plugins=[plugin.register],
+        embedded_workers=False,
+    )
+    laneless = replace(inbound("L1", 1), lane_key=None, patient_refs=())
+    outcomes: list[IngestOutcome] = []
+
+    def second() -> None:
+        outcomes.append(hub.ingest.ingest(laneless).outcome)
+
+    def slow_answer(message_id: int, outcome: IngestOutcome) -> bytes:
+        thread = threading.Thread(target=second)
+        thread.start()
+        thread.join(timeout=0.5)  # it waits on the sha256 lock (it would store here without)
+        threads.append(thread)
+        return b"ACK"
+
+    threads: list[threading.Thread] = []
+    outcomes.append(hub.ingest.ingest(laneless, slow_answer).outcome)
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == [IngestOutcome.DUPLICATE, IngestOutcome.STORED]
+    with hub.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM messages")).scalar_one() == 1
+
+
+def test_replay_tolerates_repeated_ids(
+    sqlite_settings: Settings, make_hub: Callable[..., Hub]
+) -> None:
+    hub = make_hub(sqlite_settings, plugins=[plugin.register], embedded_workers=False)
+    mid = hub.ingest.ingest(inbound("L1", 1)).message_id
+    assert hub.pipeline.run_next("w") is not None
+    assert list(hub.replay.replay([mid, mid], actor="admin")) == [mid]
+    assert hub.pipeline.run_next("w") is not None
+    assert len(rows(hub, effects, message_id=mid)) == 2
