@@ -40,7 +40,9 @@ async def _serve(hub: Hub) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    tasks = [asyncio.create_task(service(hub, stop)) for service in hub.services]
+    tasks: list[asyncio.Future[None]] = [
+        asyncio.ensure_future(service(hub, stop)) for service in hub.services
+    ]
     http = asyncio.create_task(server.serve())
     await stop.wait()
     server.should_exit = True
