@@ -21,7 +21,7 @@ from hub.bootstrap import Hub
 from hub.config import Settings
 from hub.queue.celery_app import CeleryDispatcher
 from hub.services.ingest import Inbound, IngestOutcome
-from hub.store.tables import attempts
+from hub.store.tables import attempts, messages
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -120,16 +120,36 @@ def test_lane_order_with_celery_worker(producer: Hub, workers: WorkerPool) -> No
     assert report.applied_twice == report.never_applied == report.unprocessed == 0
 
 
+def open_slow_attempts(hub: Hub, controls: set[str]) -> bool:
+    with hub.engine.connect() as conn:
+        return (
+            conn.execute(
+                sa.select(attempts.c.id)
+                .join(messages, messages.c.id == attempts.c.message_id)
+                .where(attempts.c.ended_at.is_(None), messages.c.control_id.in_(controls))
+            ).first()
+            is not None
+        )
+
+
 def test_worker_killed_mid_stream(producer: Hub, workers: WorkerPool) -> None:
     total = 5000
+    # A few slow messages around the 30% mark: killing while one of them runs guarantees the
+    # kill lands mid-transaction (a fast stream may leave every process between messages).
+    slow = dict.fromkeys(range(1400, 1800, 40), "sleep:1")
+    stream_ = stream(total, 50, merge_every=100, seed=3, modes=slow)
+    slow_controls = {stream_[i].control_id for i in slow}
     first = workers.start(concurrency=4)
-    feeder, problems = feed_in_background(producer, stream(total, 50, merge_every=100, seed=3))
+    feeder, problems = feed_in_background(producer, stream_)
     wait_until(
-        lambda: processed_count(producer.engine) >= total * 3 // 10,
+        lambda: (
+            processed_count(producer.engine) >= total // 4
+            and open_slow_attempts(producer, slow_controls)
+        ),
         timeout=240,
-        what="30% processed",
+        what="~30% processed with a slow message in flight",
     )
-    workers.kill(first)  # SIGKILL, mid-transaction for some of its 4 processes
+    workers.kill(first)  # SIGKILL of the worker and its pool processes
     time.sleep(0.5)  # PostgreSQL rolls back the dead connections' open transactions
     in_flight = open_attempts(producer)
     assert in_flight, "nothing was in flight at the kill"

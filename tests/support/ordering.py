@@ -16,9 +16,18 @@ from hub.store.tables import attempts, messages
 from support.pipeline_plugin import effects, inbound
 
 
-def stream(count: int, lanes: int, *, merge_every: int = 50, seed: int = 7) -> list[Inbound]:
+def stream(
+    count: int,
+    lanes: int,
+    *,
+    merge_every: int = 50,
+    seed: int = 7,
+    modes: dict[int, str] | None = None,
+) -> list[Inbound]:
     """``count`` messages over ``lanes`` lanes; every ``merge_every``-th one is a merge whose
-    second lane is another lane: it takes the next sequence number in both lanes."""
+    second lane is another lane: it takes the next sequence number in both lanes. ``modes``
+    gives some positions a processor mode (``sleep:1``, see pipeline_plugin)."""
+    modes = modes or {}
     rng = random.Random(seed)
     seq: Counter[str] = Counter()
     out: list[Inbound] = []
@@ -28,9 +37,11 @@ def stream(count: int, lanes: int, *, merge_every: int = 50, seed: int = 7) -> l
         if merge_every and i % merge_every == merge_every - 1:
             lane2 = f"L{(int(lane[1:]) + 1 + rng.randrange(lanes - 1)) % lanes:02d}"
             seq[lane2] += 1
-            out.append(inbound(lane, seq[lane], lane2=lane2, seq2=seq[lane2]))
+            out.append(
+                inbound(lane, seq[lane], lane2=lane2, seq2=seq[lane2], mode=modes.get(i, "ok"))
+            )
         else:
-            out.append(inbound(lane, seq[lane]))
+            out.append(inbound(lane, seq[lane], mode=modes.get(i, "ok")))
     return out
 
 
