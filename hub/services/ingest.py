@@ -81,7 +81,9 @@ class IngestService:
                 inbound.lane_key,
                 inbound.lane_key2,
                 f"sha256:{sha}",
-                f"control:{inbound.protocol}|{inbound.sender}|{inbound.control_id}",
+                # without a control id there is no held-duplicate check to protect
+                inbound.control_id
+                and f"control:{inbound.protocol}|{inbound.sender}|{inbound.control_id}",
             )
             if inbound.revision_of is None:
                 identical = store.find_identical(uow.conn, inbound.protocol, sha)
