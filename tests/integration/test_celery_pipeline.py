@@ -201,3 +201,71 @@ def test_redis_restart_without_persistence_mid_stream(producer: Hub, workers: Wo
     assert report.stored == report.applied == total
     assert report.applied_twice == report.never_applied == report.unprocessed == 0
     assert report.order_violations == 0
+
+
+def test_outcomes_retries_and_replay_through_celery(
+    pg_url: str, broker_url: str, producer: Hub, tmp_path: Path
+) -> None:
+    """The single-message guarantees again, with the real worker: retried with backoff then
+    processed, failed at once, dead-lettered, resend not reprocessed, replay reprocessed."""
+    retry_env = {
+        "HUB_RETRY_BASE_DELAY": "0.05",
+        "HUB_RETRY_MAX_DELAY": "0.2",
+        "HUB_RETRY_MAX_ATTEMPTS": "3",
+    }
+    pool = WorkerPool(
+        database_url=pg_url, broker_url=broker_url, log_dir=tmp_path, extra_env=retry_env
+    )
+    try:
+        pool.start(concurrency=2)
+        ok = producer.ingest.ingest(plugin.inbound("A", 1)).message_id
+        flaky = producer.ingest.ingest(plugin.inbound("B", 1, mode="transient:3")).message_id
+        perm = producer.ingest.ingest(plugin.inbound("C", 1, mode="perm")).message_id
+        doomed = producer.ingest.ingest(plugin.inbound("D", 1, mode="transient")).message_id
+        final = {ok: "processed", flaky: "processed", perm: "failed", doomed: "dead"}
+
+        def statuses() -> dict[int, str]:
+            with producer.engine.connect() as conn:
+                return dict(conn.execute(sa.select(messages.c.id, messages.c.status)).all())
+
+        wait_until(lambda: statuses() == final, timeout=120, what=f"final statuses {final}")
+        resend = producer.ingest.ingest(plugin.inbound("A", 1))
+        assert (resend.outcome, resend.message_id) == (IngestOutcome.DUPLICATE, ok)
+
+        def outcomes(mid: int) -> list[tuple[str, str | None, int]]:
+            with producer.engine.connect() as conn:
+                return [
+                    (a.outcome, a.error_code, a.replay)
+                    for a in conn.execute(
+                        sa.select(attempts)
+                        .where(attempts.c.message_id == mid)
+                        .order_by(attempts.c.id)
+                    )
+                ]
+
+        assert outcomes(flaky) == [("retry", "test_transient", 0)] * 2 + [("ok", None, 0)]
+        assert outcomes(perm) == [("failed", "test_permanent", 0)]
+        assert outcomes(doomed) == [("retry", "test_transient", 0)] * 2 + [
+            ("dead", "test_transient", 0)
+        ]
+
+        assert list(producer.replay.replay([ok], actor="admin")) == [ok]
+        wait_until(
+            lambda: len(outcomes(ok)) == 2 and statuses()[ok] == "processed",
+            timeout=60,
+            what="replay processed",
+        )
+        assert outcomes(ok) == [("ok", None, 0), ("ok", None, 1)]
+        with producer.engine.connect() as conn:
+            applied = conn.execute(
+                sa.select(plugin.effects.c.message_id, plugin.effects.c.replay).order_by(
+                    plugin.effects.c.id
+                )
+            ).all()
+        assert [tuple(r) for r in applied if r[0] == ok] == [(ok, 0), (ok, 1)]
+        assert {r[0] for r in applied} == {ok, flaky}
+    except AssertionError:
+        print(pool.logs())
+        raise
+    finally:
+        pool.stop_all()

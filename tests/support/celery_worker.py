@@ -7,6 +7,7 @@ at once, as a crashed container would.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -23,6 +24,7 @@ class WorkerPool:
     broker_url: str
     log_dir: Path
     lease_seconds: float = 3.0
+    extra_env: dict[str, str] = field(default_factory=dict)
     started: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def env(self) -> dict[str, str]:
@@ -37,6 +39,7 @@ class WorkerPool:
             HUB_LOG_LEVEL="WARNING",
             PYTHONPATH=str(REPO / "tests"),
         )
+        env.update(self.extra_env)
         return env
 
     def start(self, concurrency: int = 4) -> subprocess.Popen[bytes]:
@@ -58,10 +61,8 @@ class WorkerPool:
     @staticmethod
     def kill(proc: subprocess.Popen[bytes]) -> None:
         """SIGKILL the worker and its pool children (its own process group)."""
-        try:  # the group outlives its leader while pool children remain
+        with contextlib.suppress(ProcessLookupError):  # the group outlives its leader
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         proc.wait(timeout=30)
 
     def stop_all(self) -> None:
