@@ -244,6 +244,8 @@ def claim(
     if row is None:
         return None
     rec = _record(row, with_raw=True)
+    if _lane_busy(conn, rec):
+        return None
     conn.execute(
         sa.update(messages)
         .where(messages.c.id == rec.id)
@@ -256,6 +258,27 @@ def claim(
         )
     )
     return rec
+
+
+def _lane_busy(conn: Connection, rec: MessageRecord) -> bool:
+    """Is a *later* message of the head's lane(s) being processed right now?
+
+    Only a replay makes that possible: an old message put back to ``received`` becomes its
+    lane's head while a newer one may be mid-processing. A lane runs one message at a time,
+    so the replayed one waits. On PostgreSQL the lane lock makes two claims in one lane take
+    turns, so each sees the other's committed ``processing``.
+    """
+    keys = [k for k in (rec.lane_key, rec.lane_key2) if k]
+    if not keys:
+        return False
+    lock_lanes(conn, *keys)
+    busy = conn.execute(
+        sa.select(messages.c.id)
+        .where(messages.c.status == Status.PROCESSING.value, messages.c.id != rec.id)
+        .where(sa.or_(messages.c.lane_key.in_(keys), messages.c.lane_key2.in_(keys)))
+        .limit(1)
+    ).first()
+    return busy is not None
 
 
 def transition(

@@ -283,3 +283,26 @@ def test_replay_tolerates_repeated_ids(
     assert list(hub.replay.replay([mid, mid], actor="admin")) == [mid]
     assert hub.pipeline.run_next("w") is not None
     assert len(rows(hub, effects, message_id=mid)) == 2
+
+
+def test_replayed_message_waits_for_its_lanes_running_message(
+    any_db_settings: Settings, make_hub: Callable[..., Hub]
+) -> None:
+    """Replaying message 1 while message 2 of the same lane is mid-processing: 1 becomes the
+    lane head again, but must not run beside 2 (one message per lane at a time)."""
+    hub = make_hub(any_db_settings, plugins=[plugin.register], embedded_workers=False)
+    first = hub.ingest.ingest(inbound("L1", 1)).message_id
+    second = hub.ingest.ingest(inbound("L1", 2)).message_id
+    assert hub.pipeline.run_next("w") is not None
+    running = hub.pipeline._claim("w2", message_id=None, lane_key=None)
+    assert running is not None and running[0].id == second
+    assert list(hub.replay.replay([first], actor="admin")) == [first]
+    assert hub.pipeline.run_next("w3") is None  # lane L1 is busy with message 2
+    assert hub.pipeline._process(*running).status is Status.PROCESSED
+    outcome = hub.pipeline.run_next("w3")
+    assert outcome is not None and outcome.message_id == first
+    assert [(e.message_id, e.replay) for e in rows(hub, effects)] == [
+        (first, 0),
+        (second, 0),
+        (first, 1),
+    ]
