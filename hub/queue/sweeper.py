@@ -21,8 +21,15 @@ log = logging.getLogger(__name__)
 
 
 class Sweeper:
-    def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock, dispatcher: Dispatcher,
-                 interval: float = 5.0, stale_after: float | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        dispatcher: Dispatcher,
+        interval: float = 5.0,
+        stale_after: float | None = None,
+    ) -> None:
         self.uow = uow
         self.clock = clock
         self.dispatcher = dispatcher
@@ -38,8 +45,14 @@ class Sweeper:
         with self.uow() as uow:
             for message_id in store.expired_leases(uow.conn, now):
                 if store.release_lease(uow.conn, message_id, now):
-                    audit.append(uow.conn, at=now, actor="sweeper", action="message.lease_expired",
-                                 object_type="message", object_id=message_id)
+                    audit.append(
+                        uow.conn,
+                        at=now,
+                        actor="sweeper",
+                        action="message.lease_expired",
+                        object_type="message",
+                        object_id=message_id,
+                    )
                     released += 1
             uow.commit()
         with self.uow() as uow:
