@@ -21,7 +21,7 @@ from hub.errors import safe_error_text
 from hub.queue.dispatch import Dispatcher
 from hub.queue.registry import ProcessContext, ProcessorRegistry
 from hub.queue.retry import Action, RetryPolicy
-from hub.store import audit
+from hub.store import audit, lanes
 from hub.store import messages as store
 from hub.store.db import UnitOfWorkFactory
 from hub.store.lifecycle import Status
@@ -83,7 +83,7 @@ class Pipeline:
 
     def _dispatch_lane_head(self, lane_key: str) -> None:
         with self.uow() as uow:
-            head = store.lane_head(uow.conn, lane_key, self.clock.now())
+            head = lanes.lane_head(uow.conn, lane_key, self.clock.now())
         if head is not None:
             self.dispatcher.dispatch(head)
 
@@ -92,7 +92,7 @@ class Pipeline:
     ) -> tuple[MessageRecord, int] | None:
         now = self.clock.now()
         with self.uow() as uow:
-            rec = store.claim(
+            rec = lanes.claim(
                 uow.conn,
                 now=now,
                 lease_until=now + self.lease,
@@ -116,7 +116,7 @@ class Pipeline:
     def _process(self, rec: MessageRecord, attempt_id: int) -> Outcome:
         try:
             with self.uow() as uow:
-                if not store.still_ours(uow.conn, rec.id, attempt_id):
+                if not lanes.still_ours(uow.conn, rec.id, attempt_id):
                     raise LeaseLost(rec.id)
                 processor = self.registry.lookup(rec.protocol, rec.type)
                 processor(ProcessContext(rec, uow.conn, self.clock, rec.replay_requested))
@@ -178,7 +178,7 @@ class Pipeline:
             now + timedelta(seconds=decision.delay) if decision.action is Action.RETRY else None
         )
         with self.uow() as uow:
-            if not store.still_ours(uow.conn, rec.id, attempt_id):
+            if not lanes.still_ours(uow.conn, rec.id, attempt_id):
                 return self._lost(rec)
             store.transition(
                 uow.conn,

@@ -13,8 +13,7 @@ from datetime import timedelta
 
 from hub.clock import Clock
 from hub.queue.dispatch import Dispatcher
-from hub.store import audit
-from hub.store import messages as store
+from hub.store import audit, lanes
 from hub.store.db import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -43,8 +42,8 @@ class Sweeper:
         now = self.clock.now()
         released = 0
         with self.uow() as uow:
-            for message_id in store.expired_leases(uow.conn, now):
-                if store.release_lease(uow.conn, message_id, now):
+            for message_id in lanes.expired_leases(uow.conn, now):
+                if lanes.release_lease(uow.conn, message_id, now):
                     audit.append(
                         uow.conn,
                         at=now,
@@ -56,7 +55,7 @@ class Sweeper:
                     released += 1
             uow.commit()
         with self.uow() as uow:
-            heads = store.due_heads(uow.conn, now, older_than=now - self.stale_after)
+            heads = lanes.due_heads(uow.conn, now, older_than=now - self.stale_after)
         for message_id in heads:
             self.dispatcher.dispatch(message_id)
         if released or heads:

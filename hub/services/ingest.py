@@ -19,7 +19,7 @@ from typing import Any
 from hub.clock import Clock
 from hub.errors import HubError, safe_error_text
 from hub.queue.dispatch import Dispatcher
-from hub.store import audit
+from hub.store import audit, lanes
 from hub.store import messages as store
 from hub.store.db import UnitOfWorkFactory
 from hub.store.lifecycle import Status
@@ -76,7 +76,7 @@ class IngestService:
         sha = hashlib.sha256(inbound.raw).hexdigest()
         now = self.clock.now()
         with self.uow() as uow:
-            store.lock_lanes(
+            lanes.lock_lanes(
                 uow.conn,
                 inbound.lane_key,
                 inbound.lane_key2,

@@ -1,10 +1,6 @@
-"""The message store: insert, duplicate look-up, lane-head claims, status changes, attempts.
+"""The message store: insert, duplicate look-up, status changes, attempts, search.
 
-Ordering rule (DESIGN.md section 3, step 4): a message may be claimed only when it is the *head
-of its lane*, i.e. no earlier message (lower id) of the same lane is still pending. Heads are
-unique per lane, so any number of workers may claim concurrently; PostgreSQL adds
-``FOR UPDATE SKIP LOCKED`` so two workers never wait on the same head, SQLite's ``BEGIN
-IMMEDIATE`` already serialises claims.
+Which message may run next (lane heads, claims, leases) lives in :mod:`hub.store.lanes`.
 """
 
 from __future__ import annotations
@@ -18,11 +14,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from hub.errors import Conflict, NotFound
-from hub.store.lifecycle import CLAIMABLE, PENDING, Status, check_transition
+from hub.store.lifecycle import PENDING, Status, check_transition
 from hub.store.tables import attempts, message_patients, messages
 
 _PENDING = [s.value for s in PENDING]
-_CLAIMABLE = [s.value for s in CLAIMABLE]
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,103 +179,6 @@ def get(conn: Connection, message_id: int, *, with_raw: bool = True) -> MessageR
     return _record(row, with_raw=with_raw)
 
 
-def _pending_in_lane(earlier_col: Any, key_col: Any) -> Any:
-    """EXISTS an earlier pending message with ``earlier_col = key_col``.
-
-    One equality per EXISTS (instead of one OR over both lane columns) lets each probe use the
-    partial (lane, id) indexes: with the OR, PostgreSQL scanned every earlier row per candidate
-    (~200 ms per claim at 2,000 queued; regression-tested by the ordering tests' throughput).
-    The status list is rendered literally so the planner can match the partial index predicate.
-    """
-    earlier = earlier_col.table
-    pending: sa.BindParameter[Any] = sa.bindparam(
-        None, _PENDING, expanding=True, literal_execute=True
-    )
-    return (
-        sa.select(sa.literal(1))
-        .where(earlier_col == key_col, earlier.c.id < messages.c.id, earlier.c.status.in_(pending))
-        .exists()
-    )
-
-
-def _head_query(now: datetime, for_update: bool) -> sa.Select[Any]:
-    """Claimable messages that are the head of their lane (of both lanes, for a merge)."""
-    earlier = messages.alias("earlier")
-    has_second = messages.c.lane_key2.is_not(None)
-    blocked = sa.or_(
-        _pending_in_lane(earlier.c.lane_key, messages.c.lane_key),
-        _pending_in_lane(earlier.c.lane_key2, messages.c.lane_key),
-        sa.and_(has_second, _pending_in_lane(earlier.c.lane_key, messages.c.lane_key2)),
-        sa.and_(has_second, _pending_in_lane(earlier.c.lane_key2, messages.c.lane_key2)),
-    )
-    q = (
-        sa.select(*messages.c)
-        .where(messages.c.status.in_(_CLAIMABLE))
-        .where(sa.or_(messages.c.next_attempt_at.is_(None), messages.c.next_attempt_at <= now))
-        .where(~blocked)
-        .order_by(messages.c.id)
-        .limit(1)
-    )
-    if for_update:
-        q = q.with_for_update(skip_locked=True, of=messages)
-    return q
-
-
-def claim(
-    conn: Connection,
-    *,
-    now: datetime,
-    lease_until: datetime,
-    message_id: int | None = None,
-    lane_key: str | None = None,
-) -> MessageRecord | None:
-    """Claim one lane head (optionally a given message, or the head of a given lane)."""
-    q = _head_query(now, for_update=conn.dialect.name == "postgresql")
-    if message_id is not None:
-        q = q.where(messages.c.id == message_id)
-    if lane_key is not None:
-        q = q.where(sa.or_(messages.c.lane_key == lane_key, messages.c.lane_key2 == lane_key))
-    row = conn.execute(q).first()
-    if row is None:
-        return None
-    rec = _record(row, with_raw=True)
-    if _lane_busy(conn, rec):
-        return None
-    conn.execute(
-        sa.update(messages)
-        .where(messages.c.id == rec.id)
-        .values(
-            status=Status.PROCESSING.value,
-            lease_until=lease_until,
-            updated_at=now,
-            attempt_count=messages.c.attempt_count + 1,
-            replay_requested=0,
-        )
-    )
-    return rec
-
-
-def _lane_busy(conn: Connection, rec: MessageRecord) -> bool:
-    """Is a *later* message of the head's lane(s) being processed right now?
-
-    Only a replay makes that possible: an old message put back to ``received`` becomes its
-    lane's head while a newer one may be mid-processing. A lane runs one message at a time,
-    so the replayed one waits. On PostgreSQL the lane lock makes two claims in one lane take
-    turns, so each sees the other's committed ``processing``.
-    """
-    keys = [k for k in (rec.lane_key, rec.lane_key2) if k]
-    if not keys:
-        return False
-    lock_lanes(conn, *keys)
-    busy = conn.execute(
-        sa.select(messages.c.id)
-        .where(messages.c.status == Status.PROCESSING.value, messages.c.id != rec.id)
-        .where(sa.or_(messages.c.lane_key.in_(keys), messages.c.lane_key2.in_(keys)))
-        .limit(1)
-    ).first()
-    return busy is not None
-
-
 def transition(
     conn: Connection, message_id: int, current: Status, new: Status, *, now: datetime, **values: Any
 ) -> None:
@@ -342,99 +240,6 @@ def attempts_of(conn: Connection, message_id: int) -> list[dict[str, Any]]:
         sa.select(attempts).where(attempts.c.message_id == message_id).order_by(attempts.c.id)
     )
     return [dict(r._mapping) for r in rows]
-
-
-def still_ours(conn: Connection, message_id: int, attempt_id: int) -> bool:
-    """Fence a worker's claim: True while the message is ``processing`` under ``attempt_id``.
-
-    On PostgreSQL the message row stays locked until the caller's transaction ends, so the
-    sweeper (which skips locked rows) cannot hand the message to another worker while this one
-    is applying it: a slow but alive worker keeps its claim, a dead one loses it. SQLite's
-    ``BEGIN IMMEDIATE`` gives the same exclusion for the whole transaction.
-    """
-    q = sa.select(messages.c.status).where(messages.c.id == message_id)
-    if conn.dialect.name == "postgresql":
-        q = q.with_for_update()
-    status = conn.execute(q).scalar()
-    if status != Status.PROCESSING.value:
-        return False
-    open_attempt = conn.execute(
-        sa.select(attempts.c.id).where(
-            attempts.c.id == attempt_id,
-            attempts.c.message_id == message_id,
-            attempts.c.ended_at.is_(None),
-        )
-    ).first()
-    return open_attempt is not None
-
-
-def lock_lanes(conn: Connection, *lane_keys: str | None) -> None:
-    """Serialise inserts into the same lane(s) until the caller commits (PostgreSQL only).
-
-    Lane order is id order, but a sequence hands out ids at insert time, not commit time: two
-    concurrent ingests into one lane could commit id 11 before id 10, and a worker would take
-    11 as the head. A transaction-scoped advisory lock per lane, taken before the insert, makes
-    id order equal commit order within a lane. Keys are locked in sorted order (no deadlock).
-    SQLite needs nothing: ``BEGIN IMMEDIATE`` already serialises every writer.
-
-    Ingest also passes its duplicate-check keys (sha256, sender + control id) here, so two
-    concurrent identical resends cannot both miss each other and both be stored as new.
-    """
-    if conn.dialect.name != "postgresql":
-        return
-    for key in sorted({k[:300] for k in lane_keys if k}):
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key})
-
-
-def expired_leases(conn: Connection, now: datetime) -> list[int]:
-    """Messages whose worker's lease ran out. On PostgreSQL rows still locked by a live worker
-    (inside its process transaction, see :func:`still_ours`) are skipped, and the rows returned
-    stay locked until the caller commits."""
-    q = sa.select(messages.c.id).where(
-        messages.c.status == Status.PROCESSING.value, messages.c.lease_until < now
-    )
-    if conn.dialect.name == "postgresql":
-        q = q.with_for_update(skip_locked=True)
-    return [int(r.id) for r in conn.execute(q)]
-
-
-def release_lease(conn: Connection, message_id: int, now: datetime) -> bool:
-    """Hand a message whose worker died back to its lane; its open attempt is 'abandoned'."""
-    result = conn.execute(
-        sa.update(messages)
-        .where(messages.c.id == message_id, messages.c.status == Status.PROCESSING.value)
-        .where(messages.c.lease_until < now)
-        .values(status=Status.RECEIVED.value, lease_until=None, updated_at=now)
-    )
-    if result.rowcount != 1:
-        return False
-    conn.execute(
-        sa.update(attempts)
-        .where(attempts.c.message_id == message_id, attempts.c.ended_at.is_(None))
-        .values(
-            outcome="abandoned",
-            ended_at=now,
-            error_code="lease_expired",
-            error_text="worker stopped before finishing (lease expired)",
-        )
-    )
-    return True
-
-
-def due_heads(
-    conn: Connection, now: datetime, *, older_than: datetime, limit: int = 500
-) -> list[int]:
-    """Claimable lane heads waiting since before ``older_than``: the sweeper re-queues these."""
-    q = _head_query(now, for_update=False).limit(None).limit(limit)
-    q = q.where(messages.c.updated_at <= older_than)
-    return [int(r.id) for r in conn.execute(q)]
-
-
-def lane_head(conn: Connection, lane_key: str, now: datetime) -> int | None:
-    q = _head_query(now, for_update=False)
-    q = q.where(sa.or_(messages.c.lane_key == lane_key, messages.c.lane_key2 == lane_key))
-    row = conn.execute(q).first()
-    return int(row.id) if row else None
 
 
 def next_due_at(conn: Connection) -> datetime | None:
