@@ -7,7 +7,6 @@ test_celery_pipeline.py.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -270,20 +269,15 @@ def test_replay_dry_run_changes_nothing(hub: Hub, monkeypatch: pytest.MonkeyPatc
     assert plan.ids == ids and plan.skipped == []
     assert _snapshot(hub) == before
 
-    for key, value in {
-        "HUB_DATABASE_URL": hub.settings.effective_database_url,
-        "HUB_DATA_DIR": str(hub.settings.data_dir),
-        "HUB_BROKER_URL": "",
-        "HUB_LOG_JSON": "false",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("HUB_BROKER_URL")
+    monkeypatch.setenv("HUB_DATABASE_URL", hub.settings.effective_database_url)
+    monkeypatch.setenv("HUB_DATA_DIR", str(hub.settings.data_dir))
+    monkeypatch.setenv("HUB_LOG_JSON", "false")
+    monkeypatch.delenv("HUB_BROKER_URL", raising=False)
     result = CliRunner().invoke(app, ["replay", "--dry-run", "--status", "processed"])
     assert result.exit_code == 0, result.output
     assert f"would replay 2 message(s): {ids[0]} {ids[1]}" in result.output
     assert _snapshot(hub) == before
     assert len(_audit(hub, "message.replay")) == audit_before
-    assert os.environ.get("HUB_BROKER_URL") is None
 
 
 def test_edited_replay_stores_a_linked_revision(hub: Hub) -> None:
