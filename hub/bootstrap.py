@@ -139,9 +139,26 @@ def bootstrap(
         from hub.queue.celery_app import register_task
 
         register_task(celery_app, lambda mid: pipeline.drain_lane(_worker_name(), mid))
-    for plugin in (default_plugins() if plugins is None else plugins):
+    for plugin in [*(default_plugins() if plugins is None else plugins),
+                   *load_plugins(settings.plugins)]:
         plugin(hub)
     return hub
+
+
+def load_plugins(spec: str) -> list[Plugin]:
+    """``HUB_PLUGINS``: "pkg.module:function,..." imported at bootstrap (never at import time)."""
+    import importlib
+
+    from hub.errors import ConfigError
+
+    found: list[Plugin] = []
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        module_name, _, attr = item.partition(":")
+        try:
+            found.append(getattr(importlib.import_module(module_name), attr or "register"))
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"HUB_PLUGINS: cannot load {item!r}: {type(exc).__name__}") from exc
+    return found
 
 
 def _worker_name() -> str:
