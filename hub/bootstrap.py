@@ -18,8 +18,8 @@ from sqlalchemy.engine import Engine
 
 from hub.clock import Clock, SystemClock
 from hub.config import Settings
-from hub.queue.dispatch import Dispatcher, NullDispatcher, WakeupDispatcher
 from hub.queue.deliveries import DeliveryWorker
+from hub.queue.dispatch import Dispatcher, WakeupDispatcher
 from hub.queue.embedded import EmbeddedWorkers
 from hub.queue.pipeline import Pipeline
 from hub.queue.registry import ProcessorRegistry
@@ -113,34 +113,61 @@ def bootstrap(
             dispatcher = CeleryDispatcher(celery_app)
         else:
             dispatcher = WakeupDispatcher()
-    policy = RetryPolicy(max_attempts=settings.retry_max_attempts,
-                         base_delay=settings.retry_base_delay, max_delay=settings.retry_max_delay,
-                         rng=rng or random.Random())
+    policy = RetryPolicy(
+        max_attempts=settings.retry_max_attempts,
+        base_delay=settings.retry_base_delay,
+        max_delay=settings.retry_max_delay,
+        rng=rng or random.Random(),
+    )
     registry = ProcessorRegistry()
-    pipeline = Pipeline(uow=uow, registry=registry, policy=policy, clock=clock,
-                        dispatcher=dispatcher, lease_seconds=settings.lease_seconds)
+    pipeline = Pipeline(
+        uow=uow,
+        registry=registry,
+        policy=policy,
+        clock=clock,
+        dispatcher=dispatcher,
+        lease_seconds=settings.lease_seconds,
+    )
     ingest = IngestService(uow=uow, clock=clock, dispatcher=dispatcher)
     peekers: dict[str, Peeker] = {}
-    replay = ReplayService(uow=uow, clock=clock, dispatcher=dispatcher, ingest=ingest,
-                           peekers=peekers)
-    sweeper = Sweeper(uow=uow, clock=clock, dispatcher=dispatcher,
-                      interval=settings.sweep_interval)
+    replay = ReplayService(
+        uow=uow, clock=clock, dispatcher=dispatcher, ingest=ingest, peekers=peekers
+    )
+    sweeper = Sweeper(uow=uow, clock=clock, dispatcher=dispatcher, interval=settings.sweep_interval)
     use_embedded = embedded_workers if embedded_workers is not None else not settings.broker_url
     workers = None
     if use_embedded and isinstance(dispatcher, WakeupDispatcher):
         workers = EmbeddedWorkers(pipeline, dispatcher, count=settings.workers)
-    hub = Hub(settings=settings, engine=engine, clock=clock, registry=registry, policy=policy,
-              dispatcher=dispatcher, pipeline=pipeline, ingest=ingest, replay=replay,
-              sweeper=sweeper, peekers=peekers, workers=workers, celery=celery_app)
-    hub.deliveries = DeliveryWorker(uow=uow, policy=policy, clock=clock,
-                                    lease_seconds=settings.lease_seconds,
-                                    sweep_interval=settings.sweep_interval)
+    hub = Hub(
+        settings=settings,
+        engine=engine,
+        clock=clock,
+        registry=registry,
+        policy=policy,
+        dispatcher=dispatcher,
+        pipeline=pipeline,
+        ingest=ingest,
+        replay=replay,
+        sweeper=sweeper,
+        peekers=peekers,
+        workers=workers,
+        celery=celery_app,
+    )
+    hub.deliveries = DeliveryWorker(
+        uow=uow,
+        policy=policy,
+        clock=clock,
+        lease_seconds=settings.lease_seconds,
+        sweep_interval=settings.sweep_interval,
+    )
     if celery_app is not None:
         from hub.queue.celery_app import register_task
 
         register_task(celery_app, lambda mid: pipeline.drain_lane(_worker_name(), mid))
-    for plugin in [*(default_plugins() if plugins is None else plugins),
-                   *load_plugins(settings.plugins)]:
+    for plugin in [
+        *(default_plugins() if plugins is None else plugins),
+        *load_plugins(settings.plugins),
+    ]:
         plugin(hub)
     return hub
 

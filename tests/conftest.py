@@ -20,7 +20,9 @@ from hub.bootstrap import Hub, bootstrap
 from hub.config import Settings
 from hub.queue.dispatch import NullDispatcher
 
-PG_ADMIN_URL = os.environ.get("HUB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "HUB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 AMQP_URL = os.environ.get("HUB_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
@@ -73,15 +75,25 @@ def redis_url() -> str:
 
 @pytest.fixture
 def sqlite_settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "var", sweep_interval=0.2, retry_base_delay=0.05,
-                    retry_max_delay=0.2, lease_seconds=5)
+    return Settings(
+        data_dir=tmp_path / "var",
+        sweep_interval=0.2,
+        retry_base_delay=0.05,
+        retry_max_delay=0.2,
+        lease_seconds=5,
+    )
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def any_db_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     """The same test on the embedded default and on PostgreSQL."""
-    common: dict[str, Any] = dict(sweep_interval=0.2, retry_base_delay=0.05, retry_max_delay=0.2,
-                                  lease_seconds=5, data_dir=tmp_path / "var")
+    common: dict[str, Any] = {
+        "sweep_interval": 0.2,
+        "retry_base_delay": 0.05,
+        "retry_max_delay": 0.2,
+        "lease_seconds": 5,
+        "data_dir": tmp_path / "var",
+    }
     if request.param == "sqlite":
         return Settings(**common)
     url = request.getfixturevalue("pg_url")

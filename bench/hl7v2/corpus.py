@@ -23,10 +23,21 @@ def seg(name: str, fields: dict[int, str]) -> str:
 
 
 def msh(n: int, code: str, trigger: str, structure: str, at: datetime) -> str:
-    return "MSH|" + "|".join([
-        "^~\\&", "BENCHEHR", "NORTHCLINIC", "HUB", "PRACTICE", _ts(at), "",
-        f"{code}^{trigger}^{structure}", f"B{n:08d}", "P", "2.5.1",
-    ])
+    return "MSH|" + "|".join(
+        [
+            "^~\\&",
+            "BENCHEHR",
+            "NORTHCLINIC",
+            "HUB",
+            "PRACTICE",
+            _ts(at),
+            "",
+            f"{code}^{trigger}^{structure}",
+            f"B{n:08d}",
+            "P",
+            "2.5.1",
+        ]
+    )
 
 
 def adt(n: int, mrn: str, trigger: str, rng: random.Random, at: datetime) -> str:
@@ -35,34 +46,78 @@ def adt(n: int, mrn: str, trigger: str, rng: random.Random, at: datetime) -> str
     segs = [
         msh(n, "ADT", trigger, "ADT_A01", at),
         seg("EVN", {1: trigger, 2: _ts(at)}),
-        seg("PID", {1: "1", 3: f"{mrn}^^^NORTHCLINIC^MR~{rng.randrange(10**8, 10**9)}^^^SSA^SS",
-                    5: f"{family}^{given}^Q", 7: dob, 8: rng.choice("FM"),
-                    11: f"{rng.randrange(1, 999)} Test St^^Springfield^IL^62701^USA",
-                    13: f"^PRN^PH^^1^217^5550{rng.randrange(100, 999)}"}),
-        seg("PV1", {1: "1", 2: "O", 3: "CLINIC^101^1",
-                    7: "1234567893^Doctor^Demo^^^^^^NPI^^^^NPI", 19: f"V{n:08d}",
-                    44: _ts(at)}),
-        seg("IN1", {1: "1", 2: "BCBS01", 3: "BCBS01", 4: "Blue Test Plan",
-                    8: f"GRP{rng.randrange(1000, 9999)}", 12: "20250101",
-                    16: f"{family}^{given}", 17: "01", 18: dob,
-                    36: f"MEM{rng.randrange(10**6, 10**7)}"}),
+        seg(
+            "PID",
+            {
+                1: "1",
+                3: f"{mrn}^^^NORTHCLINIC^MR~{rng.randrange(10**8, 10**9)}^^^SSA^SS",
+                5: f"{family}^{given}^Q",
+                7: dob,
+                8: rng.choice("FM"),
+                11: f"{rng.randrange(1, 999)} Test St^^Springfield^IL^62701^USA",
+                13: f"^PRN^PH^^1^217^5550{rng.randrange(100, 999)}",
+            },
+        ),
+        seg(
+            "PV1",
+            {
+                1: "1",
+                2: "O",
+                3: "CLINIC^101^1",
+                7: "1234567893^Doctor^Demo^^^^^^NPI^^^^NPI",
+                19: f"V{n:08d}",
+                44: _ts(at),
+            },
+        ),
+        seg(
+            "IN1",
+            {
+                1: "1",
+                2: "BCBS01",
+                3: "BCBS01",
+                4: "Blue Test Plan",
+                8: f"GRP{rng.randrange(1000, 9999)}",
+                12: "20250101",
+                16: f"{family}^{given}",
+                17: "01",
+                18: dob,
+                36: f"MEM{rng.randrange(10**6, 10**7)}",
+            },
+        ),
     ]
     return "\r".join(segs) + "\r"
 
 
-def siu(n: int, mrn: str, trigger: str, filler: str, rng: random.Random, at: datetime) -> str:
+def siu(n: int, mrn: str, trigger: str, filler: str, *, rng: random.Random, at: datetime) -> str:
     start = at + timedelta(days=rng.randrange(1, 30), hours=rng.randrange(8, 17))
     segs = [
         msh(n, "SIU", trigger, "SIU_S12", at),
-        seg("SCH", {1: f"P{filler}", 2: filler, 7: "FOLLOWUP^Follow-up visit",
-                    8: "ROUTINE^Routine", 9: "30", 10: "MIN", 11: f"^^30^{_ts(start)}",
-                    25: "Booked"}),
+        seg(
+            "SCH",
+            {
+                1: f"P{filler}",
+                2: filler,
+                7: "FOLLOWUP^Follow-up visit",
+                8: "ROUTINE^Routine",
+                9: "30",
+                10: "MIN",
+                11: f"^^30^{_ts(start)}",
+                25: "Booked",
+            },
+        ),
         seg("TQ1", {1: "1", 7: _ts(start), 8: _ts(start + timedelta(minutes=30))}),
-        seg("PID", {1: "1", 3: f"{mrn}^^^NORTHCLINIC^MR",
-                    5: f"{rng.choice(FAMILY)}^{rng.choice(GIVEN)}", 7: "19800101", 8: "F"}),
+        seg(
+            "PID",
+            {
+                1: "1",
+                3: f"{mrn}^^^NORTHCLINIC^MR",
+                5: f"{rng.choice(FAMILY)}^{rng.choice(GIVEN)}",
+                7: "19800101",
+                8: "F",
+            },
+        ),
         seg("RGS", {1: "1", 2: "A"}),
-        seg("AIS", {1: "1", 2: "A", 3: "99213^Office visit^CPT", 4: _ts(start), 7: "30",
-                    8: "MIN"}),
+        seg("AIS", {1: "1", 2: "A", 3: "99213^Office visit^CPT", 4: _ts(start), 7: "30", 8: "MIN"}),
         seg("AIP", {1: "1", 2: "A", 3: "1234567893^Doctor^Demo^^^^^^NPI", 4: "ATT"}),
         seg("AIL", {1: "1", 2: "A", 3: "CLINIC^101^1"}),
     ]
@@ -87,8 +142,8 @@ def generate(count: int, *, patients: int = 500, seed: int = 7) -> list[bytes]:
         elif kind < 0.8 or not booked[mrn]:
             filler = f"F{n:08d}"
             booked[mrn].append(filler)
-            text = siu(n, mrn, "S12", filler, rng, at)
+            text = siu(n, mrn, "S12", filler, rng=rng, at=at)
         else:
-            text = siu(n, mrn, "S13", rng.choice(booked[mrn]), rng, at)
+            text = siu(n, mrn, "S13", rng.choice(booked[mrn]), rng=rng, at=at)
         out.append(text.encode("ascii"))
     return out

@@ -20,8 +20,9 @@ import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from bench.hl7v2.corpus import generate
 
@@ -57,8 +58,13 @@ def _hl7apy_access(msgs: list[bytes]) -> None:
 
     for raw in msgs:
         m = parse_message(raw.decode("ascii"), find_groups=False)
-        _ = (m.msh.msh_9.value, m.msh.msh_10.value, m.pid.pid_3.value, m.pid.pid_5.value,
-             m.pid.pid_7.value)
+        _ = (
+            m.msh.msh_9.value,
+            m.msh.msh_10.value,
+            m.pid.pid_3.value,
+            m.pid.pid_5.value,
+            m.pid.pid_7.value,
+        )
 
 
 def _best_of(fn: Callable[[list[bytes]], None], msgs: list[bytes], repeat: int = 3) -> float:
@@ -80,8 +86,10 @@ def bench_tokenizer(n: int) -> None:
     print(f"\n## parse + 5 field reads ({n} messages; hl7apy on {len(few)})")
     for name, sec in per.items():
         print(f"  {name:<14} {sec * 1e6:9.1f} us/msg  {1 / sec:12,.0f} msgs/s")
-    print(f"  hub vs python-hl7: {per['python-hl7'] / per['hub tokenizer']:.1f}x faster; "
-          f"vs hl7apy: {per['hl7apy'] / per['hub tokenizer']:.0f}x faster")
+    print(
+        f"  hub vs python-hl7: {per['python-hl7'] / per['hub tokenizer']:.1f}x faster; "
+        f"vs hl7apy: {per['hl7apy'] / per['hub tokenizer']:.0f}x faster"
+    )
 
 
 # --- 2. MLLP ingest -------------------------------------------------------------------------
@@ -158,7 +166,9 @@ class _BareServer:
         writer.close()
 
 
-def _serve_in_thread(start: Callable[[], "asyncio.Future[int]"]) -> tuple[int, Callable[[], None]]:
+def _serve_in_thread(
+    start: Callable[[], Coroutine[Any, Any, int]],
+) -> tuple[int, Callable[[], None]]:
     import threading
 
     loop = asyncio.new_event_loop()
@@ -203,20 +213,21 @@ def bench_ingest(n: int, tmp: Path) -> None:
         stop()
         results[f"bare{conns}"] = _report(f"bare store-then-ACK, {conns} conn", n, elapsed, lat)
 
-        hub = bootstrap(Settings(data_dir=tmp / f"hub{conns}"), dispatcher=NullDispatcher(),
-                        embedded_workers=False)
+        hub = bootstrap(
+            Settings(data_dir=tmp / f"hub{conns}"),
+            dispatcher=NullDispatcher(),
+            embedded_workers=False,
+        )
         service = hub.extras["hl7v2"]
 
-        async def handler(frame: bytes, peer: str) -> bytes | None:
-            return await asyncio.to_thread(service.handle, frame)
+        async def start_hub(svc: Any = service) -> int:
+            async def handler(frame: bytes, peer: str) -> bytes | None:
+                return await asyncio.to_thread(svc.handle, frame)  # type: ignore[no-any-return]
 
-        holder: list[MllpServer] = []
-
-        async def start_hub() -> int:
-            server = MllpServer(handler, "127.0.0.1", 0, max_frame_bytes=4 << 20,
-                                read_timeout=30, idle_timeout=600)
+            server = MllpServer(
+                handler, "127.0.0.1", 0, max_frame_bytes=4 << 20, read_timeout=30, idle_timeout=600
+            )
             await server.start()
-            holder.append(server)
             return server.bound_port
 
         port, stop = _serve_in_thread(start_hub)
@@ -224,8 +235,10 @@ def bench_ingest(n: int, tmp: Path) -> None:
         stop()
         hub.stop()
         results[f"hub{conns}"] = _report(f"hub MLLP ingest, {conns} conn", n, elapsed, lat)
-        print(f"  -> hub is {results[f'hub{conns}'] / results[f'bare{conns}']:.0%} of the bare "
-              f"loop with {conns} connection(s)")
+        print(
+            f"  -> hub is {results[f'hub{conns}'] / results[f'bare{conns}']:.0%} of the bare "
+            f"loop with {conns} connection(s)"
+        )
 
 
 # --- 3. end to end --------------------------------------------------------------------------
@@ -248,20 +261,25 @@ def bench_end_to_end(n: int, tmp: Path) -> None:
     ingested = time.perf_counter() - t0
     while True:
         with hub.uow() as uow:
-            left = sum(len(store.search_ids(uow.conn, MessageFilter(status=s, limit=None)))
-                       for s in (Status.RECEIVED, Status.PROCESSING, Status.RETRYING))
+            left = sum(
+                len(store.search_ids(uow.conn, MessageFilter(status=s, limit=None)))
+                for s in (Status.RECEIVED, Status.PROCESSING, Status.RETRYING)
+            )
         if left == 0:
             break
         time.sleep(0.05)
     elapsed = time.perf_counter() - t0
     with hub.uow() as uow:
-        processed = len(store.search_ids(uow.conn, MessageFilter(status=Status.PROCESSED,
-                                                                 limit=None)))
+        processed = len(
+            store.search_ids(uow.conn, MessageFilter(status=Status.PROCESSED, limit=None))
+        )
         failed = len(store.search_ids(uow.conn, MessageFilter(status=Status.FAILED, limit=None)))
     hub.stop()
-    print(f"\n## end to end: ADT A04/A08 + SIU S12/S13 into the PM model, SQLite, 4 workers")
-    print(f"  {n} messages: ingest {_rate(n, ingested)}; all processed after {elapsed:.2f} s = "
-          f"{_rate(n, elapsed)}  (processed {processed}, failed {failed})")
+    print("\n## end to end: ADT A04/A08 + SIU S12/S13 into the PM model, SQLite, 4 workers")
+    print(
+        f"  {n} messages: ingest {_rate(n, ingested)}; all processed after {elapsed:.2f} s = "
+        f"{_rate(n, elapsed)}  (processed {processed}, failed {failed})"
+    )
 
 
 def main() -> None:
@@ -272,8 +290,10 @@ def main() -> None:
     import os
     import platform
 
-    print(f"# bench/hl7v2 on {platform.python_implementation()} {platform.python_version()}, "
-          f"{os.cpu_count()} cores")
+    print(
+        f"# bench/hl7v2 on {platform.python_implementation()} {platform.python_version()}, "
+        f"{os.cpu_count()} cores"
+    )
     bench_tokenizer(10_000 // scale)
     with tempfile.TemporaryDirectory() as tmp:
         bench_ingest(4_000 // scale, Path(tmp))

@@ -27,14 +27,22 @@ def _first_start_hint(hub: Hub) -> None:
         typer.echo(
             "hub: no admin API key yet. Create one with:\n"
             "    hub keys create --role admin --name you\n"
-            "and feed keys for your EHR interfaces with --role feed.", err=True)
+            "and feed keys for your EHR interfaces with --role feed.",
+            err=True,
+        )
 
 
 async def _serve(hub: Hub) -> None:
     settings = hub.settings
     app = create_app(hub)
-    config = uvicorn.Config(app, host=settings.http_host, port=settings.http_port,
-                            log_config=None, access_log=False, lifespan="off")
+    config = uvicorn.Config(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+    )
     server = uvicorn.Server(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -60,8 +68,10 @@ def install(app: typer.Typer) -> None:
         _first_start_hint(hub)
         hub.start_background()
         mode = "celery" if settings.broker_url else f"{settings.workers} in-process workers"
-        log.info(f"hub serving http://{settings.http_host}:{settings.http_port} "
-                 f"mllp {settings.mllp_host}:{settings.mllp_port} ({mode})")
+        log.info(
+            f"hub serving http://{settings.http_host}:{settings.http_port} "
+            f"mllp {settings.mllp_host}:{settings.mllp_port} ({mode})"
+        )
         try:
             asyncio.run(_serve(hub))
         finally:
@@ -82,11 +92,24 @@ def install(app: typer.Typer) -> None:
 
         # The prefork pool forks after this point: children must not share the parent's pooled
         # DB connections, and the sweeper thread starts only once the pool exists.
-        install_worker_hooks(hub.celery, child_started=lambda: hub.engine.dispose(close=False),
-                             ready=hub.sweeper.start, stopping=hub.sweeper.stop)
-        argv = ["worker", f"--concurrency={concurrency}", f"--pool={pool}", "-Q", "hub",
-                "-n", f"hub@{socket.gethostname()}", "--without-gossip", "--without-mingle",
-                "--loglevel=WARNING"]
+        install_worker_hooks(
+            hub.celery,
+            child_started=lambda: hub.engine.dispose(close=False),
+            ready=hub.sweeper.start,
+            stopping=hub.sweeper.stop,
+        )
+        argv = [
+            "worker",
+            f"--concurrency={concurrency}",
+            f"--pool={pool}",
+            "-Q",
+            "hub",
+            "-n",
+            f"hub@{socket.gethostname()}",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=WARNING",
+        ]
         try:
             hub.celery.worker_main(argv)
         finally:

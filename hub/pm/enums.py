@@ -43,8 +43,13 @@ CLAIM_TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
     ClaimStatus.DRAFT: frozenset({ClaimStatus.READY}),
     ClaimStatus.READY: frozenset({ClaimStatus.SUBMITTED, ClaimStatus.DRAFT}),
     ClaimStatus.SUBMITTED: frozenset(
-        {ClaimStatus.ACCEPTED, ClaimStatus.REJECTED, ClaimStatus.PAID,
-         ClaimStatus.PARTIALLY_PAID, ClaimStatus.DENIED}
+        {
+            ClaimStatus.ACCEPTED,
+            ClaimStatus.REJECTED,
+            ClaimStatus.PAID,
+            ClaimStatus.PARTIALLY_PAID,
+            ClaimStatus.DENIED,
+        }
     ),
     ClaimStatus.ACCEPTED: frozenset(
         {ClaimStatus.PAID, ClaimStatus.PARTIALLY_PAID, ClaimStatus.DENIED, ClaimStatus.REJECTED}
@@ -52,7 +57,9 @@ CLAIM_TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
     ClaimStatus.REJECTED: frozenset({ClaimStatus.DRAFT, ClaimStatus.READY}),
     ClaimStatus.PAID: frozenset({ClaimStatus.PARTIALLY_PAID, ClaimStatus.DENIED}),
     ClaimStatus.PARTIALLY_PAID: frozenset({ClaimStatus.PAID, ClaimStatus.DENIED}),
-    ClaimStatus.DENIED: frozenset({ClaimStatus.READY, ClaimStatus.PAID, ClaimStatus.PARTIALLY_PAID}),
+    ClaimStatus.DENIED: frozenset(
+        {ClaimStatus.READY, ClaimStatus.PAID, ClaimStatus.PARTIALLY_PAID}
+    ),
 }
 
 

@@ -7,6 +7,7 @@ All people and identifiers are synthetic.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 import threading
 import time
@@ -141,7 +142,11 @@ def test_many_messages_on_one_connection(live_hub: Hub) -> None:
             assert msh is not None
             # the ACK's sender is the message's receiver and vice versa
             assert (msh.get(3), msh.get(4), msh.get(5), msh.get(6)) == (
-                "HUB", "PRACTICE", "EHRX", "NORTHCLINIC")
+                "HUB",
+                "PRACTICE",
+                "EHRX",
+                "NORTHCLINIC",
+            )
     finally:
         conn.close()
     wait_processed(live_hub, 150)
@@ -171,8 +176,7 @@ def test_interleaved_connections_keep_each_patients_order(live_hub: Hub) -> None
                 if k > 0 and not acked[(p, k - 1)].wait(30):
                     raise AssertionError(f"predecessor of {(p, k)} never acknowledged")
                 trigger = "A04" if k == 0 else "A08"
-                ack = parse_ack(conn.send(adt(f"IL{p:02d}{k:03d}", f"P{p:03d}", f"V{k}",
-                                              trigger)))
+                ack = parse_ack(conn.send(adt(f"IL{p:02d}{k:03d}", f"P{p:03d}", f"V{k}", trigger)))
                 assert ack.code == "AA"
                 acked[(p, k)].set()
         except BaseException as exc:
@@ -196,7 +200,7 @@ def test_interleaved_connections_keep_each_patients_order(live_hub: Hub) -> None
     violations = 0
     for p in range(patients_n):
         seqs = [order[ids[(p, k)]] for k in range(per_patient)]
-        violations += sum(1 for a, b in zip(seqs, seqs[1:], strict=False) if b < a)
+        violations += sum(1 for a, b in itertools.pairwise(seqs) if b < a)
     assert violations == 0
     # the last update of each patient won
     assert finals == {f"P{p:03d}": f"V{per_patient - 1}" for p in range(patients_n)}
