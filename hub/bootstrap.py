@@ -27,7 +27,7 @@ from hub.queue.retry import RetryPolicy
 from hub.queue.sweeper import Sweeper
 from hub.services.ingest import IngestService
 from hub.services.replay import Peeker, ReplayService
-from hub.store.db import UnitOfWork, create_engine
+from hub.store.db import UnitOfWork, create_engine, is_sqlite
 from hub.store.migrate import upgrade
 
 log = logging.getLogger(__name__)
@@ -127,6 +127,8 @@ def bootstrap(
         clock=clock,
         dispatcher=dispatcher,
         lease_seconds=settings.lease_seconds,
+        # SQLite has one writer: look for work in read-only snapshots, claim under the lock
+        peek_uow=partial(UnitOfWork, engine, read_only=True) if is_sqlite(engine) else None,
     )
     ingest = IngestService(uow=uow, clock=clock, dispatcher=dispatcher)
     peekers: dict[str, Peeker] = {}

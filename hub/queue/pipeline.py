@@ -47,6 +47,7 @@ class Pipeline:
         clock: Clock,
         dispatcher: Dispatcher,
         lease_seconds: float = 60.0,
+        peek_uow: UnitOfWorkFactory | None = None,
     ) -> None:
         self.uow = uow
         self.registry = registry
@@ -54,6 +55,7 @@ class Pipeline:
         self.clock = clock
         self.dispatcher = dispatcher
         self.lease = timedelta(seconds=lease_seconds)
+        self.peek_uow = peek_uow
 
     def run_next(
         self, worker: str, *, message_id: int | None = None, lane_key: str | None = None
@@ -91,6 +93,15 @@ class Pipeline:
         self, worker: str, *, message_id: int | None, lane_key: str | None
     ) -> tuple[MessageRecord, int] | None:
         now = self.clock.now()
+        if self.peek_uow is not None and message_id is None:
+            # SQLite: look for a head in a read-only snapshot first, so an idle worker's empty
+            # claim never queues for the single writer lock (ingest waits there). The write
+            # transaction below re-checks that the message is still a claimable head.
+            with self.peek_uow() as ro:
+                message_id = lanes.peek_head(ro.conn, now=now, lane_key=lane_key)
+            if message_id is None:
+                return None
+            lane_key = None
         with self.uow() as uow:
             rec = lanes.claim(
                 uow.conn,

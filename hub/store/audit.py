@@ -42,6 +42,16 @@ def _digest(
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
+_HEAD = sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
+_HEAD_FOR_UPDATE = _HEAD.with_for_update()
+_INSERT = sa.insert(audit_log)
+_MOVE_HEAD = (
+    sa.update(audit_head)
+    .where(audit_head.c.id == 1)
+    .values(seq=sa.bindparam("b_seq"), hash=sa.bindparam("b_hash"))
+)
+
+
 def append(
     conn: Connection,
     *,
@@ -53,9 +63,8 @@ def append(
     detail: dict[str, Any] | None = None,
 ) -> int:
     """Append one event in the caller's transaction; returns its ``seq``. No PHI in ``detail``."""
-    head_q = sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
-    if conn.dialect.name == "postgresql":
-        head_q = head_q.with_for_update()
+    # Built once (module constants): this runs in every ingest and processing transaction.
+    head_q = _HEAD_FOR_UPDATE if conn.dialect.name == "postgresql" else _HEAD
     head = conn.execute(head_q).first()
     if head is None and conn.dialect.name == "postgresql":
         # First event ever: concurrent first writers must not both start a chain. ON CONFLICT
@@ -85,19 +94,20 @@ def append(
         detail=detail,
     )
     conn.execute(
-        sa.insert(audit_log).values(
-            seq=seq,
-            at=at,
-            actor=actor[:200],
-            action=action,
-            object_type=object_type,
-            object_id=oid,
-            detail=detail,
-            prev_hash=prev,
-            hash=digest,
-        )
+        _INSERT,
+        {
+            "seq": seq,
+            "at": at,
+            "actor": actor[:200],
+            "action": action,
+            "object_type": object_type,
+            "object_id": oid,
+            "detail": detail,
+            "prev_hash": prev,
+            "hash": digest,
+        },
     )
-    conn.execute(sa.update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=digest))
+    conn.execute(_MOVE_HEAD, {"b_seq": seq, "b_hash": digest})
     return seq
 
 

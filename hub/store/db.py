@@ -3,10 +3,21 @@
 SQLite (the embedded default) runs in WAL mode with a busy timeout, and every transaction
 starts with ``BEGIN IMMEDIATE``: a deferred transaction that later wants to write cannot wait for
 the lock (SQLITE_BUSY at once), so writers take it up front and queue behind ``busy_timeout``.
+
+Inside one process, SQLite transactions also queue on a Python lock first. SQLite allows one
+writer at a time anyway, and its busy handler waits by sleeping (up to 100 ms a try), so threads
+that collide on the file lock idle while the database is free; a lock hands over at once. The
+lock is first come, first served: with a plain lock the releasing thread still holds the GIL and
+takes the lock straight back, and the waiter gets its turn only after a GIL switch interval
+(5 ms), a convoy that cut throughput by half when ingest and workers ran together. Other
+processes (a CLI next to ``hub serve``) still meet at the file lock and ``busy_timeout``.
 """
 
 from __future__ import annotations
 
+import collections
+import threading
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -18,6 +29,48 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from hub.errors import StoreUnavailable
+
+
+class FairLock:
+    """A reentrant lock handed directly to the longest waiter (FIFO), waking only that one."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._waiters: collections.deque[tuple[int, threading.Lock]] = collections.deque()
+        self._owner: int | None = None
+        self._depth = 0
+
+    def acquire(self) -> None:
+        me = threading.get_ident()
+        with self._guard:
+            if self._owner == me:
+                self._depth += 1
+                return
+            if self._owner is None:
+                self._owner, self._depth = me, 1
+                return
+            gate = threading.Lock()
+            gate.acquire()
+            self._waiters.append((me, gate))
+        gate.acquire()  # the releasing owner made us the owner before opening the gate
+
+    def release(self) -> None:
+        with self._guard:
+            if self._owner != threading.get_ident():
+                raise RuntimeError("release of a lock not held by this thread")
+            self._depth -= 1
+            if self._depth:
+                return
+            if not self._waiters:
+                self._owner = None
+                return
+            self._owner, gate = self._waiters.popleft()
+            self._depth = 1
+        gate.release()
+
+
+# One writer lock per SQLite engine (see the module docstring).
+_SQLITE_LOCKS: weakref.WeakKeyDictionary[Engine, FairLock] = weakref.WeakKeyDictionary()
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -57,8 +110,12 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only unit of work begins deferred: in WAL mode it reads a snapshot and never
+        # waits for, or blocks, the writer.
+        read_only = conn.get_execution_options().get("hub_read_only", False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
+    _SQLITE_LOCKS[engine] = FairLock()
     return engine
 
 
@@ -66,12 +123,16 @@ class UnitOfWork:
     """One transaction. Rolls back on exit unless :meth:`commit` was called.
 
     ``conn`` is the open :class:`Connection`; repositories take it as their first argument.
+    ``read_only=True`` is for look-ups that must not queue behind writers (on SQLite it takes
+    neither the writer lock nor ``BEGIN IMMEDIATE``); writing in it is a bug.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine = engine
         self._conn: Connection | None = None
         self._committed = False
+        self._read_only = read_only
+        self._lock = None if read_only else _SQLITE_LOCKS.get(engine)
 
     @property
     def conn(self) -> Connection:
@@ -80,15 +141,27 @@ class UnitOfWork:
         return self._conn
 
     def __enter__(self) -> UnitOfWork:
+        if self._lock is not None:
+            self._lock.acquire()
         try:
             self._conn = self._engine.connect()
+            if self._read_only:
+                self._conn = self._conn.execution_options(hub_read_only=True)
             self._conn.begin()
         except DBAPIError as exc:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+            self._release()
             raise StoreUnavailable("database unavailable") from exc
+        except BaseException:
+            self._release()
+            raise
         return self
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
 
     def commit(self) -> None:
         try:
@@ -114,6 +187,7 @@ class UnitOfWork:
             pass  # the connection is gone; closing it below returns nothing to the pool
         finally:
             conn.close()
+            self._release()
         if isinstance(exc, (OperationalError, InterfaceError)) and not isinstance(
             exc, StoreUnavailable
         ):

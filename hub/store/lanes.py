@@ -10,6 +10,7 @@ attempt (:func:`still_ours`), so a worker whose lease was taken back applies not
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy.engine import Connection
 from hub.store.lifecycle import CLAIMABLE, PENDING, Status
 from hub.store.messages import MessageRecord, _record
 from hub.store.tables import attempts, messages
+from hub.store.types import UTCDateTime
 
 _PENDING = [s.value for s in PENDING]
 _CLAIMABLE = [s.value for s in CLAIMABLE]
@@ -43,8 +45,15 @@ def _pending_in_lane(earlier_col: Any, key_col: Any) -> Any:
     )
 
 
-def _head_query(now: datetime, for_update: bool) -> sa.Select[Any]:
-    """Claimable messages that are the head of their lane (of both lanes, for a merge)."""
+def _head_query(
+    now: datetime | sa.BindParameter[Any], for_update: bool, status: Status | None = None
+) -> sa.Select[Any]:
+    """Claimable messages that are the head of their lane (of both lanes, for a merge).
+
+    With one ``status`` the (status, id) index already yields rows in id order and the scan
+    stops at the first head; ``status IN (...) ORDER BY id`` made SQLite collect and sort every
+    queued row first, which dominated claims while ingest ran ahead of the workers.
+    """
     earlier = messages.alias("earlier")
     has_second = messages.c.lane_key2.is_not(None)
     blocked = sa.or_(
@@ -55,7 +64,11 @@ def _head_query(now: datetime, for_update: bool) -> sa.Select[Any]:
     )
     q = (
         sa.select(*messages.c)
-        .where(messages.c.status.in_(_CLAIMABLE))
+        .where(
+            messages.c.status == status.value
+            if status is not None
+            else messages.c.status.in_(_CLAIMABLE)
+        )
         .where(sa.or_(messages.c.next_attempt_at.is_(None), messages.c.next_attempt_at <= now))
         .where(~blocked)
         .order_by(messages.c.id)
@@ -64,6 +77,54 @@ def _head_query(now: datetime, for_update: bool) -> sa.Select[Any]:
     if for_update:
         q = q.with_for_update(skip_locked=True, of=messages)
     return q
+
+
+# Retries that fall due go first, so a steady stream of new messages cannot starve them. Order
+# across lanes carries no meaning; within a lane only the head is ever claimable.
+_CLAIM_ORDER = (Status.RETRYING, Status.RECEIVED)
+
+
+@functools.cache
+def _claim_query(by: str, for_update: bool, status: Status | None = None) -> sa.Select[Any]:
+    """The claim query, built once per shape: ``by`` is "any", "id" or "lane"."""
+    q = _head_query(sa.bindparam("b_now", type_=UTCDateTime()), for_update, status)
+    if by == "id":
+        q = q.where(messages.c.id == sa.bindparam("b_mid"))
+    elif by == "lane":
+        lane: sa.BindParameter[str] = sa.bindparam("b_lane")
+        q = q.where(sa.or_(messages.c.lane_key == lane, messages.c.lane_key2 == lane))
+    return q
+
+
+_MARK_CLAIMED = (
+    sa.update(messages)
+    .where(messages.c.id == sa.bindparam("b_id"))
+    .values(
+        status=Status.PROCESSING.value,
+        lease_until=sa.bindparam("b_lease"),
+        updated_at=sa.bindparam("b_now"),
+        attempt_count=messages.c.attempt_count + 1,
+        replay_requested=0,
+    )
+)
+_RUNNING_IN_LANES = (
+    sa.select(messages.c.id)
+    .where(messages.c.status == Status.PROCESSING.value, messages.c.id != sa.bindparam("b_id"))
+    .where(
+        sa.or_(
+            messages.c.lane_key.in_(sa.bindparam("b_keys", expanding=True)),
+            messages.c.lane_key2.in_(sa.bindparam("b_keys2", expanding=True)),
+        )
+    )
+    .limit(1)
+)
+_STATUS = sa.select(messages.c.status).where(messages.c.id == sa.bindparam("b_id"))
+_STATUS_FOR_UPDATE = _STATUS.with_for_update()
+_OPEN_ATTEMPT = sa.select(attempts.c.id).where(
+    attempts.c.id == sa.bindparam("b_attempt"),
+    attempts.c.message_id == sa.bindparam("b_id"),
+    attempts.c.ended_at.is_(None),
+)
 
 
 def claim(
@@ -75,29 +136,44 @@ def claim(
     lane_key: str | None = None,
 ) -> MessageRecord | None:
     """Claim one lane head (optionally a given message, or the head of a given lane)."""
-    q = _head_query(now, for_update=conn.dialect.name == "postgresql")
-    if message_id is not None:
-        q = q.where(messages.c.id == message_id)
-    if lane_key is not None:
-        q = q.where(sa.or_(messages.c.lane_key == lane_key, messages.c.lane_key2 == lane_key))
-    row = conn.execute(q).first()
+    by = "id" if message_id is not None else "lane" if lane_key is not None else "any"
+    for_update = conn.dialect.name == "postgresql"
+    row = _first_head(
+        conn, by, now, message_id=message_id, lane_key=lane_key, for_update=for_update
+    )
     if row is None:
         return None
     rec = _record(row, with_raw=True)
     if _lane_busy(conn, rec):
         return None
-    conn.execute(
-        sa.update(messages)
-        .where(messages.c.id == rec.id)
-        .values(
-            status=Status.PROCESSING.value,
-            lease_until=lease_until,
-            updated_at=now,
-            attempt_count=messages.c.attempt_count + 1,
-            replay_requested=0,
-        )
-    )
+    conn.execute(_MARK_CLAIMED, {"b_id": rec.id, "b_lease": lease_until, "b_now": now})
     return rec
+
+
+def _first_head(
+    conn: Connection,
+    by: str,
+    now: datetime,
+    *,
+    message_id: int | None,
+    lane_key: str | None,
+    for_update: bool,
+) -> sa.Row[Any] | None:
+    params = {"b_now": now, "b_mid": message_id, "b_lane": lane_key}
+    if by == "id":  # one row either way: no need to split by status
+        return conn.execute(_claim_query(by, for_update), params).first()
+    for status in _CLAIM_ORDER:
+        row = conn.execute(_claim_query(by, for_update, status), params).first()
+        if row is not None:
+            return row
+    return None
+
+
+def peek_head(conn: Connection, *, now: datetime, lane_key: str | None = None) -> int | None:
+    """The id a claim would take, read without claiming (the caller then claims that id)."""
+    by = "lane" if lane_key is not None else "any"
+    row = _first_head(conn, by, now, message_id=None, lane_key=lane_key, for_update=False)
+    return None if row is None else int(row.id)
 
 
 def _lane_busy(conn: Connection, rec: MessageRecord) -> bool:
@@ -112,13 +188,8 @@ def _lane_busy(conn: Connection, rec: MessageRecord) -> bool:
     if not keys:
         return False
     lock_lanes(conn, *keys)
-    busy = conn.execute(
-        sa.select(messages.c.id)
-        .where(messages.c.status == Status.PROCESSING.value, messages.c.id != rec.id)
-        .where(sa.or_(messages.c.lane_key.in_(keys), messages.c.lane_key2.in_(keys)))
-        .limit(1)
-    ).first()
-    return busy is not None
+    busy = conn.execute(_RUNNING_IN_LANES, {"b_id": rec.id, "b_keys": keys, "b_keys2": keys})
+    return busy.first() is not None
 
 
 def still_ours(conn: Connection, message_id: int, attempt_id: int) -> bool:
@@ -129,20 +200,12 @@ def still_ours(conn: Connection, message_id: int, attempt_id: int) -> bool:
     is applying it: a slow but alive worker keeps its claim, a dead one loses it. SQLite's
     ``BEGIN IMMEDIATE`` gives the same exclusion for the whole transaction.
     """
-    q = sa.select(messages.c.status).where(messages.c.id == message_id)
-    if conn.dialect.name == "postgresql":
-        q = q.with_for_update()
-    status = conn.execute(q).scalar()
+    q = _STATUS_FOR_UPDATE if conn.dialect.name == "postgresql" else _STATUS
+    status = conn.execute(q, {"b_id": message_id}).scalar()
     if status != Status.PROCESSING.value:
         return False
-    open_attempt = conn.execute(
-        sa.select(attempts.c.id).where(
-            attempts.c.id == attempt_id,
-            attempts.c.message_id == message_id,
-            attempts.c.ended_at.is_(None),
-        )
-    ).first()
-    return open_attempt is not None
+    open_attempt = conn.execute(_OPEN_ATTEMPT, {"b_attempt": attempt_id, "b_id": message_id})
+    return open_attempt.first() is not None
 
 
 def lock_lanes(conn: Connection, *lane_keys: str | None) -> None:

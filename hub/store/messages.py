@@ -102,6 +102,35 @@ def _record(row: sa.Row[Any], *, with_raw: bool = False) -> MessageRecord:
     )
 
 
+# Hot-path statements (every ingest runs them) are built once with bind parameters: building a
+# Core statement and its cache key per call cost more than executing it (bench/hl7v2).
+_INSERT = sa.insert(messages).returning(messages.c.id)
+_INSERT_REFS = sa.insert(message_patients)
+_SET_ANSWER = (
+    sa.update(messages)
+    .where(messages.c.id == sa.bindparam("b_id"))
+    .values(answer=sa.bindparam("b_answer"))
+)
+_FIND_IDENTICAL = (
+    sa.select(messages.c.id, messages.c.answer)
+    .where(messages.c.sha256 == sa.bindparam("b_sha"), messages.c.protocol == sa.bindparam("b_p"))
+    .where(messages.c.revision_of.is_(None))
+    .order_by(messages.c.id)
+    .limit(1)
+)
+_FIND_CONTROL = (
+    sa.select(messages.c.id)
+    .where(
+        messages.c.protocol == sa.bindparam("b_p"),
+        messages.c.sender == sa.bindparam("b_sender"),
+        messages.c.control_id == sa.bindparam("b_control"),
+        messages.c.direction == "in",
+    )
+    .order_by(messages.c.id)
+    .limit(1)
+)
+
+
 def insert(conn: Connection, new: NewMessage) -> int:
     values = {
         "protocol": new.protocol,
@@ -124,31 +153,20 @@ def insert(conn: Connection, new: NewMessage) -> int:
         "last_error_code": new.last_error_code,
         "last_error": new.last_error,
     }
-    message_id = int(
-        conn.execute(sa.insert(messages).values(**values).returning(messages.c.id)).scalar_one()
-    )
+    message_id = int(conn.execute(_INSERT, values).scalar_one())
     refs = sorted({r[:200] for r in new.patient_refs if r})
     if refs:
-        conn.execute(
-            sa.insert(message_patients),
-            [{"message_id": message_id, "patient_ref": r} for r in refs],
-        )
+        conn.execute(_INSERT_REFS, [{"message_id": message_id, "patient_ref": r} for r in refs])
     return message_id
 
 
 def set_answer(conn: Connection, message_id: int, answer: bytes) -> None:
-    conn.execute(sa.update(messages).where(messages.c.id == message_id).values(answer=answer))
+    conn.execute(_SET_ANSWER, {"b_id": message_id, "b_answer": answer})
 
 
 def find_identical(conn: Connection, protocol: str, sha256: str) -> tuple[int, bytes | None] | None:
     """The first stored message with exactly these bytes (a resend), with its answer."""
-    row = conn.execute(
-        sa.select(messages.c.id, messages.c.answer)
-        .where(messages.c.sha256 == sha256, messages.c.protocol == protocol)
-        .where(messages.c.revision_of.is_(None))
-        .order_by(messages.c.id)
-        .limit(1)
-    ).first()
+    row = conn.execute(_FIND_IDENTICAL, {"b_sha": sha256, "b_p": protocol}).first()
     return (int(row.id), row.answer) if row else None
 
 
@@ -157,23 +175,23 @@ def find_same_control_id(
 ) -> int | None:
     if not control_id:
         return None
-    row = conn.execute(
-        sa.select(messages.c.id)
-        .where(
-            messages.c.protocol == protocol,
-            messages.c.sender == sender[:200],
-            messages.c.control_id == control_id[:200],
-            messages.c.direction == "in",
-        )
-        .order_by(messages.c.id)
-        .limit(1)
-    ).first()
+    params = {"b_p": protocol, "b_sender": sender[:200], "b_control": control_id[:200]}
+    row = conn.execute(_FIND_CONTROL, params).first()
     return int(row.id) if row else None
 
 
+_GET_FULL = sa.select(*messages.c).where(messages.c.id == sa.bindparam("b_id"))
+_GET_SUMMARY = sa.select(*_SUMMARY_COLS).where(messages.c.id == sa.bindparam("b_id"))
+# update() without .values(): the parameters named like columns become the SET clause.
+_TRANSITION = sa.update(messages).where(
+    messages.c.id == sa.bindparam("b_id"), messages.c.status == sa.bindparam("b_current")
+)
+_START_ATTEMPT = sa.insert(attempts).returning(attempts.c.id)
+_END_ATTEMPT = sa.update(attempts).where(attempts.c.id == sa.bindparam("b_id"))
+
+
 def get(conn: Connection, message_id: int, *, with_raw: bool = True) -> MessageRecord:
-    cols = list(messages.c) if with_raw else _SUMMARY_COLS
-    row = conn.execute(sa.select(*cols).where(messages.c.id == message_id)).first()
+    row = conn.execute(_GET_FULL if with_raw else _GET_SUMMARY, {"b_id": message_id}).first()
     if row is None:
         raise NotFound(f"message {message_id} not found")
     return _record(row, with_raw=with_raw)
@@ -184,11 +202,8 @@ def transition(
 ) -> None:
     """Move a message along the lifecycle; the WHERE on ``current`` guards against races."""
     check_transition(current, new)
-    result = conn.execute(
-        sa.update(messages)
-        .where(messages.c.id == message_id, messages.c.status == current.value)
-        .values(status=new.value, updated_at=now, **values)
-    )
+    params = {"b_id": message_id, "b_current": current.value, "status": new.value}
+    result = conn.execute(_TRANSITION, {**params, "updated_at": now, **values})
     if result.rowcount != 1:
         raise Conflict(f"message {message_id} is no longer {current}", code="stale_status")
 
@@ -203,20 +218,15 @@ def start_attempt(
     now: datetime,
     replay: bool,
 ) -> int:
-    return int(
-        conn.execute(
-            sa.insert(attempts)
-            .values(
-                message_id=message_id,
-                stage=stage,
-                number=number,
-                worker=worker[:100],
-                replay=1 if replay else 0,
-                started_at=now,
-            )
-            .returning(attempts.c.id)
-        ).scalar_one()
-    )
+    params = {
+        "message_id": message_id,
+        "stage": stage,
+        "number": number,
+        "worker": worker[:100],
+        "replay": 1 if replay else 0,
+        "started_at": now,
+    }
+    return int(conn.execute(_START_ATTEMPT, params).scalar_one())
 
 
 def end_attempt(
@@ -228,11 +238,8 @@ def end_attempt(
     error_code: str | None = None,
     error_text: str | None = None,
 ) -> None:
-    conn.execute(
-        sa.update(attempts)
-        .where(attempts.c.id == attempt_id)
-        .values(outcome=outcome, ended_at=now, error_code=error_code, error_text=error_text)
-    )
+    params = {"outcome": outcome, "ended_at": now, "error_code": error_code}
+    conn.execute(_END_ATTEMPT, {**params, "b_id": attempt_id, "error_text": error_text})
 
 
 def attempts_of(conn: Connection, message_id: int) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ changes again, as a replay does, leaves the same state. Merges (A40) keep the pr
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -95,13 +96,84 @@ def _values(fields: Mapping[str, object]) -> dict[str, Any]:
     }
 
 
+# Statements on the processing path are built once, with bind parameters: constructing a Core
+# statement (and its cache key) per call cost more than running it (see bench/hl7v2).
+@functools.cache
+def _insert_stmt(table: sa.Table) -> sa.Insert:
+    return sa.insert(table)
+
+
+@functools.cache
+def _update_stmt(table: sa.Table) -> sa.Update:
+    # no .values(): the parameters named like columns become the SET clause
+    return sa.update(table).where(table.c.id == sa.bindparam("b_id"))
+
+
+def _b(name: str) -> sa.BindParameter[Any]:
+    return sa.bindparam(name)
+
+
+_pi = patient_identifiers.c
+_FIND_PATIENT = sa.select(patients.c.id).where(
+    patients.c.facility == _b("b_facility"), patients.c.mrn == _b("b_mrn")
+)
+_FIND_IDENTIFIER = sa.select(_pi.id).where(
+    _pi.patient_id == _b("b_pid"),
+    _pi.value == _b("b_value"),
+    _pi.assigning_authority == _b("b_authority"),
+    _pi.type_code == _b("b_type"),
+)
+_PROVIDER_BY_NPI = sa.select(providers.c.id).where(providers.c.npi == _b("b_key"))
+_PROVIDER_BY_LOCAL = (
+    sa.select(providers.c.id).where(providers.c.local_id == _b("b_key")).order_by(providers.c.id)
+)
+_FIND_LOCATION = sa.select(locations.c.id, locations.c.name).where(
+    locations.c.facility == _b("b_facility"), locations.c.code == _b("b_code")
+)
+_o = organizations.c
+_PAYER_BY_LOCAL = (
+    sa.select(_o.id, _o.name)
+    .where(_o.kind == "payer", _o.local_id == _b("b_local"))
+    .order_by(_o.id)
+)
+_PAYER_BY_NAME = (
+    sa.select(_o.id, _o.name)
+    .where(_o.kind == "payer", _o.local_id.is_(None), _o.name == _b("b_name"))
+    .order_by(_o.id)
+)
+_e = encounters.c
+_LATEST_ENCOUNTER = (
+    sa.select(_e.id).where(_e.patient_id == _b("b_pid")).order_by(_e.id.desc()).limit(1)
+)
+_ENCOUNTER_BY_VISIT = (
+    sa.select(_e.id)
+    .where(_e.patient_id == _b("b_pid"), _e.visit_number == _b("b_visit"))
+    .order_by(_e.id.desc())
+    .limit(1)
+)
+_c = coverages.c
+_COVERAGE_AT_PRIORITY = (
+    sa.select(_c.id)
+    .where(_c.patient_id == _b("b_pid"), _c.priority == _b("b_priority"))
+    .order_by(_c.id.desc())
+    .limit(1)
+)
+_a = appointments.c
+_APPOINTMENT_BY_FILLER = (
+    sa.select(_a.id)
+    .where(_a.source_system == _b("b_source"), _a.filler_id == _b("b_filler"))
+    .order_by(_a.id)
+    .limit(1)
+)
+
+
 def _upsert(
     conn: Connection, table: sa.Table, row_id: int | None, values: dict[str, Any], stamp: Stamp
 ) -> int:
     if row_id is None:
-        result = conn.execute(sa.insert(table).values(**values, **stamp.insert()))
+        result = conn.execute(_insert_stmt(table), {**values, **stamp.insert()})
         return _new_id(result)
-    conn.execute(sa.update(table).where(table.c.id == row_id).values(**values, **stamp.update()))
+    conn.execute(_update_stmt(table), {**values, **stamp.update(), "b_id": row_id})
     return row_id
 
 
@@ -112,11 +184,7 @@ def _new_id(result: sa.CursorResult[Any]) -> int:
 
 
 def find_patient(conn: Connection, key: PatientKey) -> int | None:
-    found = conn.execute(
-        sa.select(patients.c.id).where(
-            patients.c.facility == key.facility, patients.c.mrn == key.mrn
-        )
-    ).scalar()
+    found = conn.execute(_FIND_PATIENT, {"b_facility": key.facility, "b_mrn": key.mrn}).scalar()
     return None if found is None else int(found)
 
 
@@ -138,36 +206,30 @@ def upsert_patient(conn: Connection, ch: UpsertPatient, stamp: Stamp) -> int:
         values.update(facility=ch.key.facility, mrn=ch.key.mrn)
     pid = _upsert(conn, patients, existing, values, stamp)
     for ident in ch.identifiers:
-        t = patient_identifiers.c
-        known = conn.execute(
-            sa.select(t.id).where(
-                t.patient_id == pid,
-                t.value == ident.value,
-                t.assigning_authority == ident.assigning_authority,
-                t.type_code == ident.type_code,
-            )
-        ).first()
-        if known is None:
-            conn.execute(
-                sa.insert(patient_identifiers).values(
-                    patient_id=pid,
-                    value=ident.value,
-                    assigning_authority=ident.assigning_authority,
-                    type_code=ident.type_code,
-                    facility=ch.key.facility,
-                    source_message_id=stamp.message_id,
-                )
-            )
+        params = {
+            "b_pid": pid,
+            "b_value": ident.value,
+            "b_authority": ident.assigning_authority,
+            "b_type": ident.type_code,
+        }
+        if conn.execute(_FIND_IDENTIFIER, params).first() is None:
+            row = {
+                "patient_id": pid,
+                "value": ident.value,
+                "assigning_authority": ident.assigning_authority,
+                "type_code": ident.type_code,
+                "facility": ch.key.facility,
+                "source_message_id": stamp.message_id,
+            }
+            conn.execute(_insert_stmt(patient_identifiers), row)
     return pid
 
 
 def resolve_provider(conn: Connection, ref: ProviderRef | None, stamp: Stamp) -> int | None:
     if ref is None or not (ref.npi or ref.local_id):
         return None
-    col, key = (providers.c.npi, ref.npi) if ref.npi else (providers.c.local_id, ref.local_id)
-    row = conn.execute(
-        sa.select(providers.c.id).where(col == key).order_by(providers.c.id)
-    ).scalar()
+    query, key = (_PROVIDER_BY_NPI, ref.npi) if ref.npi else (_PROVIDER_BY_LOCAL, ref.local_id)
+    row = conn.execute(query, {"b_key": key}).scalar()
     names = {
         k: v
         for k, v in (
@@ -190,11 +252,7 @@ def resolve_provider(conn: Connection, ref: ProviderRef | None, stamp: Stamp) ->
 def resolve_location(conn: Connection, ref: LocationRef | None, stamp: Stamp) -> int | None:
     if ref is None:
         return None
-    row = conn.execute(
-        sa.select(locations.c.id, locations.c.name).where(
-            locations.c.facility == ref.facility, locations.c.code == ref.code
-        )
-    ).first()
+    row = conn.execute(_FIND_LOCATION, {"b_facility": ref.facility, "b_code": ref.code}).first()
     if row is None:
         return _upsert(
             conn,
@@ -211,15 +269,10 @@ def resolve_location(conn: Connection, ref: LocationRef | None, stamp: Stamp) ->
 def resolve_payer(conn: Connection, ref: PayerRef | None, stamp: Stamp) -> int | None:
     if ref is None:
         return None
-    o = organizations.c
-    match = (
-        o.local_id == ref.local_id
-        if ref.local_id
-        else sa.and_(o.local_id.is_(None), o.name == ref.name)
-    )
-    row = conn.execute(
-        sa.select(o.id, o.name).where(o.kind == "payer", match).order_by(o.id)
-    ).first()
+    if ref.local_id:
+        row = conn.execute(_PAYER_BY_LOCAL, {"b_local": ref.local_id}).first()
+    else:
+        row = conn.execute(_PAYER_BY_NAME, {"b_name": ref.name}).first()
     if row is None:
         return _upsert(
             conn,
@@ -235,11 +288,11 @@ def resolve_payer(conn: Connection, ref: PayerRef | None, stamp: Stamp) -> int |
 
 def upsert_encounter(conn: Connection, ch: UpsertEncounter, stamp: Stamp) -> int:
     pid = _require_patient(conn, ch.patient)
-    e = encounters.c
-    q = sa.select(e.id).where(e.patient_id == pid)
     if ch.visit_number:
-        q = q.where(e.visit_number == ch.visit_number)
-    existing = conn.execute(q.order_by(e.id.desc()).limit(1)).scalar()
+        found = conn.execute(_ENCOUNTER_BY_VISIT, {"b_pid": pid, "b_visit": ch.visit_number})
+    else:
+        found = conn.execute(_LATEST_ENCOUNTER, {"b_pid": pid})
+    existing = found.scalar()
     if existing is None and ch.must_exist:
         raise ValidationError(
             "encounter not known",
@@ -261,12 +314,8 @@ def upsert_encounter(conn: Connection, ch: UpsertEncounter, stamp: Stamp) -> int
 
 def upsert_coverage(conn: Connection, ch: UpsertCoverage, stamp: Stamp) -> int:
     pid = _require_patient(conn, ch.patient)
-    c = coverages.c
     existing = conn.execute(
-        sa.select(c.id)
-        .where(c.patient_id == pid, c.priority == ch.priority)
-        .order_by(c.id.desc())
-        .limit(1)
+        _COVERAGE_AT_PRIORITY, {"b_pid": pid, "b_priority": ch.priority}
     ).scalar()
     values = _values(ch.fields)
     payer = resolve_payer(conn, ch.payer, stamp)
@@ -278,12 +327,8 @@ def upsert_coverage(conn: Connection, ch: UpsertCoverage, stamp: Stamp) -> int:
 
 
 def upsert_appointment(conn: Connection, ch: UpsertAppointment, stamp: Stamp) -> int:
-    a = appointments.c
     existing = conn.execute(
-        sa.select(a.id)
-        .where(a.source_system == ch.source_system, a.filler_id == ch.filler_id)
-        .order_by(a.id)
-        .limit(1)
+        _APPOINTMENT_BY_FILLER, {"b_source": ch.source_system, "b_filler": ch.filler_id}
     ).scalar()
     if existing is None and ch.must_exist:
         raise ValidationError(
