@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: run test lint typecheck install conformance bench e2e-deps clean
+.PHONY: run test lint typecheck install conformance bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,13 +19,6 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/hub serve
 
-# Chromium for the admin-console browser tests (Debian packages; the tests need root or an
-# existing install; skipped outside CI only).
-e2e-deps:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
-	  { (apt-get update -q && apt-get install -y -q chromium chromium-driver) >/dev/null 2>&1 || \
-	    echo "could not install chromium (not root?): browser tests will say so"; }
-
 lint: $(STAMP)
 	$(BIN)/ruff check hub tests bench
 	$(BIN)/ruff format --check hub tests bench
@@ -34,11 +27,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP) e2e-deps lint typecheck
+test: $(STAMP) lint typecheck
 	$(BIN)/pytest -q
 
 conformance: $(STAMP)
 	$(BIN)/hub conformance run
+
+# Benchmarks print figures; run by hand (a few minutes), never part of `make test`.
+bench: $(STAMP)
+	$(BIN)/python -m bench.hl7v2.run
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
