@@ -15,22 +15,9 @@ from hub.errors import ValidationError
 from hub.services import query
 from hub.store import audit
 from hub.store.keys import ApiKey, Role
-from hub.store.lifecycle import Status
 from hub.store.messages import MessageFilter
 
 router = APIRouter(prefix="/api")
-
-
-def _status(value: str | None) -> Status | None:
-    if value is None:
-        return None
-    try:
-        return Status(value)
-    except ValueError:
-        raise ValidationError(
-            f"unknown status {value!r}; one of " + ", ".join(s.value for s in Status),
-            code="bad_status",
-        ) from None
 
 
 @router.get("/messages")
@@ -50,7 +37,7 @@ def list_messages(
     key: ApiKey = Depends(require(Role.READER)),
 ) -> dict[str, Any]:
     flt = MessageFilter(
-        status=_status(status),
+        status=query.parse_status(status),
         type=type,
         sender=sender,
         control_id=control_id,
@@ -132,7 +119,7 @@ def replay_filter(
         )
     flt = MessageFilter(
         ids=body.ids,
-        status=_status(body.status),
+        status=query.parse_status(body.status),
         type=body.type,
         sender=body.sender,
         patient=body.patient,

@@ -13,19 +13,7 @@ from hub.cli.common import echo_json, open_hub
 from hub.errors import ValidationError
 from hub.services import query
 from hub.store import audit
-from hub.store.lifecycle import Status
 from hub.store.messages import MessageFilter
-
-
-def _status(value: str | None) -> Status | None:
-    if value is None:
-        return None
-    try:
-        return Status(value)
-    except ValueError:
-        raise ValidationError(
-            f"unknown status {value!r}; one of " + ", ".join(s.value for s in Status)
-        ) from None
 
 
 def install(app: typer.Typer) -> None:
@@ -49,7 +37,11 @@ def install(app: typer.Typer) -> None:
         items = query.list_messages(
             hub.uow,
             MessageFilter(
-                status=_status(status), type=type, patient=patient, sender=sender, limit=limit
+                status=query.parse_status(status),
+                type=type,
+                patient=patient,
+                sender=sender,
+                limit=limit,
             ),
         )
         hub.stop()
@@ -143,7 +135,7 @@ def install(app: typer.Typer) -> None:
         plan = hub.replay.plan(
             MessageFilter(
                 ids=ids or (),
-                status=_status(status),
+                status=query.parse_status(status),
                 type=type,
                 since=since,
                 limit=limit,

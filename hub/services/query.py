@@ -10,9 +10,24 @@ import base64
 from datetime import datetime
 from typing import Any
 
+from hub.errors import ValidationError
 from hub.store import messages as store
 from hub.store.db import UnitOfWorkFactory
+from hub.store.lifecycle import Status
 from hub.store.messages import MessageFilter, MessageRecord
+
+
+def parse_status(value: str | None) -> Status | None:
+    """A lifecycle name from a user (API query, CLI option), or a clear error naming them all."""
+    if value is None:
+        return None
+    try:
+        return Status(value)
+    except ValueError:
+        raise ValidationError(
+            f"unknown status {value!r}; one of " + ", ".join(s.value for s in Status),
+            code="bad_status",
+        ) from None
 
 
 def _iso(value: datetime | None) -> str | None:
