@@ -19,6 +19,7 @@ import socket
 import sqlite3
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -145,11 +146,13 @@ class _BareServer:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("CREATE TABLE m (id INTEGER PRIMARY KEY, raw BLOB, received REAL)")
+        self.lock = threading.Lock()  # one writer, as SQLite (and the hub) allow
 
     def store(self, raw: bytes) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
-        self.db.execute("INSERT INTO m (raw, received) VALUES (?, ?)", (raw, time.time()))
-        self.db.execute("COMMIT")
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("INSERT INTO m (raw, received) VALUES (?, ?)", (raw, time.time()))
+            self.db.execute("COMMIT")
 
     async def conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         buf = b""
@@ -244,7 +247,7 @@ def bench_ingest(n: int, tmp: Path) -> None:
 # --- 3. end to end --------------------------------------------------------------------------
 
 
-def bench_end_to_end(n: int, tmp: Path) -> None:
+def bench_end_to_end(n: int, tmp: Path, workers: int = 4) -> None:
     from hub.bootstrap import bootstrap
     from hub.config import Settings
     from hub.store import messages as store
@@ -252,7 +255,7 @@ def bench_end_to_end(n: int, tmp: Path) -> None:
     from hub.store.messages import MessageFilter
 
     msgs = generate(n, seed=23)
-    hub = bootstrap(Settings(data_dir=tmp / "e2e", workers=4))
+    hub = bootstrap(Settings(data_dir=tmp / f"e2e{workers}", workers=workers))
     service = hub.extras["hl7v2"]
     hub.start_background()
     t0 = time.perf_counter()
@@ -275,7 +278,10 @@ def bench_end_to_end(n: int, tmp: Path) -> None:
         )
         failed = len(store.search_ids(uow.conn, MessageFilter(status=Status.FAILED, limit=None)))
     hub.stop()
-    print("\n## end to end: ADT A04/A08 + SIU S12/S13 into the PM model, SQLite, 4 workers")
+    print(
+        f"\n## end to end: ADT A04/A08 + SIU S12/S13 into the PM model, SQLite, {workers} "
+        "in-process worker(s), ingest in the same process"
+    )
     print(
         f"  {n} messages: ingest {_rate(n, ingested)}; all processed after {elapsed:.2f} s = "
         f"{_rate(n, elapsed)}  (processed {processed}, failed {failed})"
@@ -285,6 +291,14 @@ def bench_end_to_end(n: int, tmp: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", choices=["tokenizer", "ingest", "e2e"], default=None)
+    ap.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1, 4],
+        help="in-process worker counts for the end-to-end section",
+    )
     args = ap.parse_args()
     scale = 1 if not args.quick else 5
     import os
@@ -294,10 +308,14 @@ def main() -> None:
         f"# bench/hl7v2 on {platform.python_implementation()} {platform.python_version()}, "
         f"{os.cpu_count()} cores"
     )
-    bench_tokenizer(10_000 // scale)
+    if args.only in (None, "tokenizer"):
+        bench_tokenizer(10_000 // scale)
     with tempfile.TemporaryDirectory() as tmp:
-        bench_ingest(4_000 // scale, Path(tmp))
-        bench_end_to_end(5_000 // scale, Path(tmp))
+        if args.only in (None, "ingest"):
+            bench_ingest(4_000 // scale, Path(tmp))
+        if args.only in (None, "e2e"):
+            for workers in args.workers:
+                bench_end_to_end(5_000 // scale, Path(tmp), workers)
 
 
 if __name__ == "__main__":
