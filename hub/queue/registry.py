@@ -33,9 +33,11 @@ class ProcessorRegistry:
 
     def __init__(self) -> None:
         self._by_key: dict[tuple[str, str], Processor] = {}
+        self._supported: dict[str, frozenset[str]] = {}  # per protocol, dropped on register
 
     def register(self, protocol: str, message_type: str, processor: Processor) -> None:
         self._by_key[(protocol, message_type)] = processor
+        self._supported.clear()
 
     def lookup(self, protocol: str, message_type: str) -> Processor:
         family = message_type.split("^", 1)[0] + "^*"
@@ -49,3 +51,11 @@ class ProcessorRegistry:
 
     def types(self) -> list[tuple[str, str]]:
         return sorted(self._by_key)
+
+    def supported(self, protocol: str) -> frozenset[str]:
+        """The message types with a processor for ``protocol`` (asked on every ACK: cached)."""
+        found = self._supported.get(protocol)
+        if found is None:
+            found = frozenset(t for p, t in self._by_key if p == protocol)
+            self._supported[protocol] = found
+        return found

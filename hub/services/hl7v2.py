@@ -71,7 +71,7 @@ class Hl7v2Service:
 
     def supported(self) -> frozenset[str]:
         """``CODE^TRIGGER`` keys with a registered processor (``ADT^*`` and ``*`` included)."""
-        return frozenset(t for p, t in self.registry.types() if p == PROTOCOL)
+        return self.registry.supported(PROTOCOL)
 
     def handle(self, raw: bytes) -> bytes:
         """One message or an FHS/BHS batch in, the ACK bytes out (b"" when none is wanted)."""

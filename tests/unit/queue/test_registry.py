@@ -56,3 +56,13 @@ def test_later_registration_replaces_and_types_are_listed(registry: ProcessorReg
     registry.register("hl7v2", "ADT^A01", named("replacement"))
     assert registry.lookup("hl7v2", "ADT^A01").__name__ == "replacement"
     assert ("x12", "835") in registry.types() and registry.types() == sorted(registry.types())
+
+
+def test_supported_types_follow_registrations() -> None:
+    registry = ProcessorRegistry()
+    registry.register("hl7v2", "ADT^A01", lambda ctx: None)
+    assert registry.supported("hl7v2") == {"ADT^A01"}
+    registry.register("hl7v2", "SIU^*", lambda ctx: None)
+    registry.register("x12", "835", lambda ctx: None)
+    assert registry.supported("hl7v2") == {"ADT^A01", "SIU^*"}
+    assert registry.supported("x12") == {"835"}
