@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.errors import ConfigError
@@ -37,7 +38,13 @@ class Settings(BaseSettings):
     mllp_idle_timeout: float = Field(default=600.0, gt=0)
     # MSH-18 absent or unknown: decode as this (documented in docs/glossary.md).
     hl7_default_charset: str = "utf-8"
-    hl7_validation: ValidationMode = "tolerant"
+    # hl7apy structural validation at processing (never on the ACK path). Off by default: it
+    # costs ~8 ms a message, ten times the rest of processing (docs/adr/0006). Per sender
+    # (MSH-3|MSH-4 as stored, e.g. {"EHRX|NORTHCLINIC": "strict"}) as JSON in the environment.
+    hl7_validation: ValidationMode = "off"
+    hl7_validation_by_sender: dict[str, ValidationMode] = Field(default_factory=dict)
+    # HL7 times without a UTC offset are local times of the practice (an IANA zone name).
+    practice_timezone: str = "UTC"
 
     clearinghouse_dir: Path | None = None
 
@@ -52,6 +59,20 @@ class Settings(BaseSettings):
     plugins: str = ""
     log_level: str = "INFO"
     log_json: bool = True
+
+    @field_validator("practice_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name such as America/Chicago)"
+            ) from None
+        return value
+
+    def validation_for(self, sender: str) -> ValidationMode:
+        return self.hl7_validation_by_sender.get(sender, self.hl7_validation)
 
     @model_validator(mode="after")
     def _tls_pair(self) -> Settings:

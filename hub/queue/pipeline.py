@@ -130,7 +130,8 @@ class Pipeline:
                 if not lanes.still_ours(uow.conn, rec.id, attempt_id):
                     raise LeaseLost(rec.id)
                 processor = self.registry.lookup(rec.protocol, rec.type)
-                processor(ProcessContext(rec, uow.conn, self.clock, rec.replay_requested))
+                ctx = ProcessContext(rec, uow.conn, self.clock, rec.replay_requested)
+                processor(ctx)
                 now = self.clock.now()
                 store.transition(
                     uow.conn,
@@ -143,7 +144,14 @@ class Pipeline:
                     last_error_code=None,
                     last_error=None,
                 )
-                store.end_attempt(uow.conn, attempt_id, outcome="ok", now=now)
+                store.end_attempt(
+                    uow.conn,
+                    attempt_id,
+                    outcome="ok",
+                    now=now,
+                    error_code="warning" if ctx.warnings else None,
+                    error_text="; ".join(str(w) for w in ctx.warnings)[:1000] or None,
+                )
                 audit.append(
                     uow.conn,
                     at=now,

@@ -8,12 +8,12 @@ to fail (permanent) or retry (transient).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Connection
 
 from hub.clock import Clock
-from hub.errors import UnsupportedError
+from hub.errors import HubError, UnsupportedError
 from hub.store.messages import MessageRecord
 
 
@@ -23,6 +23,9 @@ class ProcessContext:
     conn: Connection
     clock: Clock
     replay: bool
+    # Findings that did not stop processing (e.g. tolerant structural validation): recorded
+    # on the successful attempt so an analyst sees them. No patient data in their text.
+    warnings: list[HubError] = field(default_factory=list)
 
 
 Processor = Callable[[ProcessContext], None]

@@ -1,55 +1,116 @@
-"""Processors for HL7 v2 ADT / SIU / DFT: parse the stored raw bytes, map, apply.
+"""Processors for HL7 v2 ADT / SIU / DFT: parse the stored raw bytes, validate, map, apply.
 
 Each runs inside the pipeline's processing transaction (``ctx.conn``), so the PM changes, the
 message's ``processed`` status and its audit event commit together. Only the types the mapping
 really handles are registered: the HL7 v2 service answers AR (table 0357 codes 200/201) for the
-rest by looking at ``hub.registry.types()``.
+rest by asking the registry.
 
-Practice time zone: HL7 times without an offset are read in ``settings.practice_timezone`` when
-that setting exists (an IANA name), else UTC.
+- Structural validation (hl7apy) runs here, never on the ACK path, in the mode set for the
+  sender (``HUB_HL7_VALIDATION`` / ``HUB_HL7_VALIDATION_BY_SENDER``): ``strict`` fails the
+  message on the first finding (permanent, with its table 0357 code and location); ``tolerant``
+  records the findings as warnings on the attempt and goes on.
+- HL7 times without an offset are read in ``HUB_PRACTICE_TIMEZONE``.
+- An inbound SIU changes the PM appointment, so the *other* EHR destinations are told, in the
+  same transaction (issue 3, outbound SIU: every channel but the EHR's own feed). The PM speaks
+  S12 / S13 / S15 outbound: S14 (modification) is announced as S13 with the new details, S17
+  (deletion) as S15; S26 (no-show) is a fact about the visit and is not forwarded. A replay of a
+  message that was already applied does not announce it a second time.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, tzinfo
+from collections.abc import Callable, Sequence
+from datetime import datetime, tzinfo
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from hub.adapters.hl7v2.tokenizer import parse
-from hub.errors import ParseError
+from hub.adapters.hl7v2.tokenizer import Message, parse
+from hub.adapters.hl7v2.validate import Mode, validate_structure
+from hub.errors import ParseError, Severity
 from hub.mappings.hl7v2_pm import SUPPORTED_TYPES, map_message
+from hub.mappings.pm_hl7v2 import SiuEvent
+from hub.pm.changes import PmChange, UpsertAppointment
 from hub.queue.registry import ProcessContext, Processor, ProcessorRegistry
-from hub.store.pm_repo import apply_changes
+from hub.services.deliver import queue_siu
+from hub.store import messages as message_store
+from hub.store.pm_repo import apply_changes, find_appointment
+
+PROTOCOL = "hl7v2"
+
+FORWARD: dict[str, SiuEvent] = {
+    "S12": SiuEvent.BOOK,
+    "S13": SiuEvent.RESCHEDULE,
+    "S14": SiuEvent.RESCHEDULE,
+    "S15": SiuEvent.CANCEL,
+    "S17": SiuEvent.CANCEL,
+}
+
+
+class SettingsLike(Protocol):
+    practice_timezone: str
+
+    def validation_for(self, sender: str) -> Mode: ...
 
 
 class HubLike(Protocol):
     """What registration needs of :class:`hub.bootstrap.Hub` (services sit below bootstrap)."""
 
     registry: ProcessorRegistry
-    settings: object
+
+    @property
+    def settings(self) -> SettingsLike: ...
 
 
-PROTOCOL = "hl7v2"
-
-
-def make_processor(tz: tzinfo = UTC) -> Processor:
+def make_processor(tz: tzinfo, validation: Callable[[str], Mode]) -> Processor:
     def process(ctx: ProcessContext) -> None:
         raw = ctx.message.raw
         if raw is None:
             raise ParseError("message has no stored raw bytes", code="parse")
+        msg = parse(raw)
+        _validate(ctx, msg, raw, validation(ctx.message.sender))
         now = ctx.clock.now()
-        changes = map_message(parse(raw), now=now, tz=tz)
+        changes = map_message(msg, now=now, tz=tz)
         apply_changes(ctx.conn, changes, message_id=ctx.message.id, now=now)
+        if msg.message_code == "SIU":
+            _announce(ctx, msg.trigger, changes, now)
 
     return process
 
 
-def practice_timezone(hub: HubLike) -> tzinfo:
-    name = getattr(hub.settings, "practice_timezone", None)
-    return ZoneInfo(name) if isinstance(name, str) and name else UTC
+def _validate(ctx: ProcessContext, msg: Message, raw: bytes, mode: Mode) -> None:
+    if mode == "off":
+        return
+    meta = ctx.message.meta or {}
+    findings = validate_structure(
+        raw.decode(msg.encoding, errors="replace"),
+        str(meta.get("structure") or msg.structure),
+        str(meta.get("version") or msg.version),
+        mode,
+    )
+    blocking = [f for f in findings if f.severity in (Severity.ERROR, Severity.FATAL)]
+    if blocking:
+        raise blocking[0]
+    ctx.warnings.extend(findings)
+
+
+def _announce(
+    ctx: ProcessContext, trigger: str, changes: Sequence[PmChange], now: datetime
+) -> None:
+    event = FORWARD.get(trigger)
+    if event is None:
+        return
+    if ctx.replay and message_store.was_processed_before(ctx.conn, ctx.message.id):
+        return
+    for change in changes:
+        if not isinstance(change, UpsertAppointment):
+            continue
+        appointment_id = find_appointment(ctx.conn, change.source_system, change.filler_id)
+        if appointment_id is not None:
+            queue_siu(ctx.conn, appointment_id, event, channel=change.source_system, now=now)
 
 
 def register_processors(hub: HubLike) -> None:
-    processor = make_processor(practice_timezone(hub))
+    settings = hub.settings
+    processor = make_processor(ZoneInfo(settings.practice_timezone), settings.validation_for)
     for message_type in SUPPORTED_TYPES:
         hub.registry.register(PROTOCOL, message_type, processor)

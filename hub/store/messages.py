@@ -242,6 +242,22 @@ def end_attempt(
     conn.execute(_END_ATTEMPT, {**params, "b_id": attempt_id, "error_text": error_text})
 
 
+_PROCESSED_BEFORE = (
+    sa.select(attempts.c.id)
+    .where(
+        attempts.c.message_id == sa.bindparam("b_id"),
+        attempts.c.stage == "process",
+        attempts.c.outcome == "ok",
+    )
+    .limit(1)
+)
+
+
+def was_processed_before(conn: Connection, message_id: int) -> bool:
+    """Has an earlier attempt already applied this message (so this run is a replay of it)?"""
+    return conn.execute(_PROCESSED_BEFORE, {"b_id": message_id}).first() is not None
+
+
 def attempts_of(conn: Connection, message_id: int) -> list[dict[str, Any]]:
     rows = conn.execute(
         sa.select(attempts).where(attempts.c.message_id == message_id).order_by(attempts.c.id)

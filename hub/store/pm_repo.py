@@ -167,6 +167,13 @@ _APPOINTMENT_BY_FILLER = (
 )
 
 
+def find_appointment(conn: Connection, source_system: str, filler_id: str) -> int | None:
+    found = conn.execute(
+        _APPOINTMENT_BY_FILLER, {"b_source": source_system, "b_filler": filler_id}
+    ).scalar()
+    return None if found is None else int(found)
+
+
 def _upsert(
     conn: Connection, table: sa.Table, row_id: int | None, values: dict[str, Any], stamp: Stamp
 ) -> int:

@@ -101,9 +101,22 @@ def _check_required(msg: Message) -> list[HubError]:
             errors.append(error_for(100, "SCH segment missing", location("SCH")))
         elif not _present(sch.get(2, 1)):
             errors.append(error_for(101, "filler appointment id missing", location("SCH", 2)))
-    if code == "DFT" and msg.first("FT1") is None:
-        errors.append(error_for(100, "FT1 segment missing", location("FT1")))
+    if code == "DFT":
+        errors.extend(_check_ft1(msg))
     return errors
+
+
+def _check_ft1(msg: Message) -> list[HubError]:
+    """Every FT1 needs its transaction date (FT1-4): a charge without a service date cannot be
+    billed, so the sender hears it in the ACK rather than after an AA."""
+    found = msg.all("FT1")
+    if not found:
+        return [error_for(100, "FT1 segment missing", location("FT1"))]
+    return [
+        error_for(101, "transaction date missing", location("FT1", 4, sequence=n))
+        for n, ft1 in enumerate(found, start=1)
+        if not _present(ft1.get(4, 1))
+    ]
 
 
 def _present(value: str) -> bool:
