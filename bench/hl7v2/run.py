@@ -288,10 +288,100 @@ def bench_end_to_end(n: int, tmp: Path, workers: int = 4) -> None:
     )
 
 
+def _wait_processed(hub: Any, n: int, timeout: float = 600) -> tuple[int, int]:
+    from hub.store import messages as store
+    from hub.store.lifecycle import Status
+    from hub.store.messages import MessageFilter
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with hub.uow() as uow:
+            left = sum(
+                len(store.search_ids(uow.conn, MessageFilter(status=s, limit=None)))
+                for s in (Status.RECEIVED, Status.PROCESSING, Status.RETRYING)
+            )
+            done = len(
+                store.search_ids(uow.conn, MessageFilter(status=Status.PROCESSED, limit=None))
+            )
+        if left == 0:
+            return done, n - done
+        time.sleep(0.1)
+    raise RuntimeError("not processed in time")
+
+
+def bench_end_to_end_distributed(
+    n: int, tmp: Path, pg_admin: str, broker: str, concurrency: int
+) -> None:
+    """The distributed set-up: PostgreSQL store, Redis broker, a real ``hub worker`` process
+    (prefork, ``concurrency`` children); ingest in this process, as ``hub serve`` would."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import uuid
+
+    import sqlalchemy as sa
+
+    from hub.bootstrap import bootstrap
+    from hub.config import Settings
+
+    name = f"hub_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(pg_admin, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = pg_admin.rsplit("/", 1)[0] + f"/{name}"
+    msgs = generate(n, seed=29)
+    hub = bootstrap(Settings(data_dir=tmp / "dist", database_url=url, broker_url=broker))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env.update(
+        HUB_DATABASE_URL=url,
+        HUB_BROKER_URL=broker,
+        HUB_LOG_LEVEL="WARNING",
+        HUB_DATA_DIR=str(tmp / "dist"),
+    )
+    worker = subprocess.Popen(
+        [str(Path(sys.executable).with_name("hub")), "worker", f"--concurrency={concurrency}"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        time.sleep(4)  # let the worker connect before the clock starts
+        service = hub.extras["hl7v2"]
+        t0 = time.perf_counter()
+        for raw in msgs:
+            service.handle(raw)
+        ingested = time.perf_counter() - t0
+        processed, other = _wait_processed(hub, n)
+        elapsed = time.perf_counter() - t0
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(30)
+        hub.stop()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+    print(
+        f"\n## end to end, distributed: PostgreSQL + Redis + hub worker "
+        f"(--concurrency={concurrency}), ingest in the bench process"
+    )
+    print(
+        f"  {n} messages: ingest {_rate(n, ingested)}; all processed after {elapsed:.2f} s = "
+        f"{_rate(n, elapsed)}  (processed {processed}, not processed {other})"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--only", choices=["tokenizer", "ingest", "e2e"], default=None)
+    ap.add_argument("--only", choices=["tokenizer", "ingest", "e2e", "distributed"], default=None)
+    ap.add_argument(
+        "--pg",
+        default="postgresql+psycopg://postgres@127.0.0.1:5432/test",
+        help="PostgreSQL admin URL for the distributed section",
+    )
+    ap.add_argument("--broker", default="redis://127.0.0.1:6379/6")
     ap.add_argument(
         "--workers",
         type=int,
@@ -316,6 +406,8 @@ def main() -> None:
         if args.only in (None, "e2e"):
             for workers in args.workers:
                 bench_end_to_end(5_000 // scale, Path(tmp), workers)
+        if args.only in (None, "distributed"):
+            bench_end_to_end_distributed(5_000 // scale, Path(tmp), args.pg, args.broker, 2)
 
 
 if __name__ == "__main__":
