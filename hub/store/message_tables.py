@@ -146,6 +146,8 @@ deliveries = Table(
     Column("sent_at", UTCDateTime(), nullable=True),
 )
 Index("ix_deliveries_status", deliveries.c.status, deliveries.c.next_attempt_at)
+# Destination lanes: "is an earlier delivery to this destination still pending?"
+Index("ix_deliveries_destination", deliveries.c.destination_id, deliveries.c.id)
 
 audit_log = Table(
     "audit_log",

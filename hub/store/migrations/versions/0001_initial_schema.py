@@ -221,6 +221,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.create_index("ix_deliveries_status", ["status", "next_attempt_at"], unique=False)
+        batch_op.create_index("ix_deliveries_destination", ["destination_id", "id"], unique=False)
 
     op.create_table(
         "message_patients",
@@ -1040,6 +1041,7 @@ def downgrade() -> None:
     op.drop_table("message_patients")
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.drop_index("ix_deliveries_status")
+        batch_op.drop_index("ix_deliveries_destination")
 
     op.drop_table("deliveries")
     with op.batch_alter_table("attempts", schema=None) as batch_op:
