@@ -78,15 +78,12 @@ class Hub:
 
 
 def default_plugins() -> list[Plugin]:
-    """Protocol plugins shipped with the hub. Imported here, lazily, to keep layers clean."""
-    plugins: list[Plugin] = []
-    try:
-        from hub.services.hl7v2 import register as hl7v2_register
-    except ImportError:  # pragma: no cover - while a protocol is not built yet
-        pass
-    else:
-        plugins.append(hl7v2_register)
-    return plugins
+    """Protocol plugins shipped with the hub. Imported here, not at module level: services sit
+    below bootstrap, and nothing is imported or built before the composition root runs. A
+    broken plugin must fail start-up loudly, never leave the hub running without a protocol."""
+    from hub.services.hl7v2 import register as hl7v2_register
+
+    return [hl7v2_register]
 
 
 def bootstrap(

@@ -192,7 +192,3 @@ PmChange = (
     | MergePatients
     | ChangeIdentifier
 )
-
-
-def is_clear(value: object) -> bool:
-    return value is CLEAR

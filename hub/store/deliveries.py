@@ -432,10 +432,3 @@ def next_due_at(conn: Connection, now: datetime) -> datetime | None:
             deliveries.c.next_attempt_at > now,
         )
     ).scalar()
-
-
-def counts_by_status(conn: Connection) -> dict[str, int]:
-    rows = conn.execute(
-        sa.select(deliveries.c.status, sa.func.count()).group_by(deliveries.c.status)
-    )
-    return {r[0]: int(r[1]) for r in rows}

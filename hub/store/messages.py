@@ -265,14 +265,6 @@ def attempts_of(conn: Connection, message_id: int) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in rows]
 
 
-def next_due_at(conn: Connection) -> datetime | None:
-    return conn.execute(
-        sa.select(sa.func.min(messages.c.next_attempt_at)).where(
-            messages.c.status == Status.RETRYING.value
-        )
-    ).scalar()
-
-
 @dataclass(frozen=True, slots=True)
 class MessageFilter:
     ids: Sequence[int] = ()
