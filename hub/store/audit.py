@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from hub.store.prepared import run
 from hub.store.tables import audit_head, audit_log
 
 GENESIS = "0" * 64
@@ -65,7 +66,7 @@ def append(
     """Append one event in the caller's transaction; returns its ``seq``. No PHI in ``detail``."""
     # Built once (module constants): this runs in every ingest and processing transaction.
     head_q = _HEAD_FOR_UPDATE if conn.dialect.name == "postgresql" else _HEAD
-    head = conn.execute(head_q).first()
+    head = run(conn, head_q).first()
     if head is None and conn.dialect.name == "postgresql":
         # First event ever: concurrent first writers must not both start a chain. ON CONFLICT
         # lets exactly one insert the genesis head; everyone then locks that one row.
@@ -76,7 +77,7 @@ def append(
             .values(id=1, seq=0, hash=GENESIS)
             .on_conflict_do_nothing(index_elements=["id"])
         )
-        head = conn.execute(head_q).first()
+        head = run(conn, head_q).first()
     if head is None:  # SQLite: writers are already serialised by BEGIN IMMEDIATE
         conn.execute(sa.insert(audit_head).values(id=1, seq=0, hash=GENESIS))
         seq, prev = 1, GENESIS
@@ -93,7 +94,8 @@ def append(
         object_id=oid,
         detail=detail,
     )
-    conn.execute(
+    run(
+        conn,
         _INSERT,
         {
             "seq": seq,
@@ -107,7 +109,7 @@ def append(
             "hash": digest,
         },
     )
-    conn.execute(_MOVE_HEAD, {"b_seq": seq, "b_hash": digest})
+    run(conn, _MOVE_HEAD, {"b_seq": seq, "b_hash": digest})
     return seq
 
 

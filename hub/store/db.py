@@ -16,9 +16,10 @@ processes (a CLI next to ``hub serve``) still meet at the file lock and ``busy_t
 from __future__ import annotations
 
 import collections
+import contextlib
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -113,7 +114,10 @@ def _sqlite_engine(url: str) -> Engine:
         # A read-only unit of work begins deferred: in WAL mode it reads a snapshot and never
         # waits for, or blocks, the writer.
         read_only = conn.get_execution_options().get("hub_read_only", False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        # on the driver connection: every transaction runs this (see hub.store.prepared)
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        driver.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     _SQLITE_LOCKS[engine] = FairLock()
     return engine
@@ -198,6 +202,30 @@ class UnitOfWork:
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+@contextlib.contextmanager
+def savepoint(conn: Connection) -> Iterator[None]:
+    """A savepoint in the caller's transaction: rolled back (only it) if the block raises.
+
+    Issued on the driver connection, as the hot-path statements are (hub.store.prepared);
+    several messages applied in one transaction each get one, so a failing message leaves
+    the others' changes in place.
+    """
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    cur = driver.cursor()
+    try:
+        cur.execute("SAVEPOINT hub_item")
+        try:
+            yield
+        except BaseException:
+            cur.execute("ROLLBACK TO SAVEPOINT hub_item")
+            cur.execute("RELEASE SAVEPOINT hub_item")
+            raise
+        cur.execute("RELEASE SAVEPOINT hub_item")
+    finally:
+        cur.close()
 
 
 def is_sqlite(engine: Engine) -> bool:

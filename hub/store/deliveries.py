@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 
 from hub.errors import Conflict, NotFound, ValidationError
 from hub.store.lifecycle import DELIVERY_TRANSITIONS, DeliveryStatus
+from hub.store.prepared import run
 from hub.store.tables import attempts, deliveries, destinations, messages
 
 # Deliveries that still owe their destination lane an outcome.
@@ -74,7 +75,7 @@ class Claimed:
     attempt_number: int
 
 
-def _destination(row: sa.Row[Any]) -> Destination:
+def _destination(row: Any) -> Destination:
     m = row._mapping
     return Destination(
         id=int(m["id"]),
@@ -132,10 +133,13 @@ def get_destination(conn: Connection, name: str) -> Destination:
 
 
 def list_destinations(conn: Connection, *, enabled_only: bool = False) -> list[Destination]:
-    q = sa.select(destinations).order_by(destinations.c.id)
-    if enabled_only:
-        q = q.where(destinations.c.enabled == 1)
-    return [_destination(r) for r in conn.execute(q)]
+    q = _ENABLED_DESTINATIONS if enabled_only else _ALL_DESTINATIONS
+    return [_destination(r) for r in run(conn, q)]
+
+
+_ALL_DESTINATIONS = sa.select(destinations).order_by(destinations.c.id)
+# every inbound SIU asks for these (to tell the other EHRs)
+_ENABLED_DESTINATIONS = _ALL_DESTINATIONS.where(destinations.c.enabled == 1)
 
 
 def set_enabled(conn: Connection, name: str, enabled: bool) -> Destination:
@@ -257,6 +261,11 @@ def _head_query(now: datetime, for_update: bool) -> sa.Select[Any]:
     if for_update:
         q = q.with_for_update(skip_locked=True, of=deliveries)
     return q
+
+
+def has_due(conn: Connection, now: datetime) -> bool:
+    """Is any delivery claimable now? A read-only look (workers poll it while idle)."""
+    return conn.execute(_head_query(now, for_update=False)).first() is not None
 
 
 def claim(

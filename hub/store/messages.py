@@ -14,10 +14,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from hub.errors import Conflict, NotFound
-from hub.store.lifecycle import PENDING, Status, check_transition
+from hub.store.lifecycle import PENDING_VALUES, Status, check_transition
+from hub.store.prepared import Row, run, run_many
 from hub.store.tables import attempts, message_patients, messages
 
-_PENDING = [s.value for s in PENDING]
+_PENDING = list(PENDING_VALUES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +74,7 @@ class MessageRecord:
 _SUMMARY_COLS = [c for c in messages.c if c.name not in ("raw", "answer")]
 
 
-def _record(row: sa.Row[Any], *, with_raw: bool = False) -> MessageRecord:
+def _record(row: sa.Row[Any] | Row, *, with_raw: bool = False) -> MessageRecord:
     m = row._mapping
     return MessageRecord(
         id=m["id"],
@@ -153,20 +154,20 @@ def insert(conn: Connection, new: NewMessage) -> int:
         "last_error_code": new.last_error_code,
         "last_error": new.last_error,
     }
-    message_id = int(conn.execute(_INSERT, values).scalar_one())
+    message_id = int(run(conn, _INSERT, values).scalar_one())
     refs = sorted({r[:200] for r in new.patient_refs if r})
     if refs:
-        conn.execute(_INSERT_REFS, [{"message_id": message_id, "patient_ref": r} for r in refs])
+        run_many(conn, _INSERT_REFS, [{"message_id": message_id, "patient_ref": r} for r in refs])
     return message_id
 
 
 def set_answer(conn: Connection, message_id: int, answer: bytes) -> None:
-    conn.execute(_SET_ANSWER, {"b_id": message_id, "b_answer": answer})
+    run(conn, _SET_ANSWER, {"b_id": message_id, "b_answer": answer})
 
 
 def find_identical(conn: Connection, protocol: str, sha256: str) -> tuple[int, bytes | None] | None:
     """The first stored message with exactly these bytes (a resend), with its answer."""
-    row = conn.execute(_FIND_IDENTICAL, {"b_sha": sha256, "b_p": protocol}).first()
+    row = run(conn, _FIND_IDENTICAL, {"b_sha": sha256, "b_p": protocol}).first()
     return (int(row.id), row.answer) if row else None
 
 
@@ -176,7 +177,7 @@ def find_same_control_id(
     if not control_id:
         return None
     params = {"b_p": protocol, "b_sender": sender[:200], "b_control": control_id[:200]}
-    row = conn.execute(_FIND_CONTROL, params).first()
+    row = run(conn, _FIND_CONTROL, params).first()
     return int(row.id) if row else None
 
 
@@ -191,7 +192,7 @@ _END_ATTEMPT = sa.update(attempts).where(attempts.c.id == sa.bindparam("b_id"))
 
 
 def get(conn: Connection, message_id: int, *, with_raw: bool = True) -> MessageRecord:
-    row = conn.execute(_GET_FULL if with_raw else _GET_SUMMARY, {"b_id": message_id}).first()
+    row = run(conn, _GET_FULL if with_raw else _GET_SUMMARY, {"b_id": message_id}).first()
     if row is None:
         raise NotFound(f"message {message_id} not found")
     return _record(row, with_raw=with_raw)
@@ -203,7 +204,7 @@ def transition(
     """Move a message along the lifecycle; the WHERE on ``current`` guards against races."""
     check_transition(current, new)
     params = {"b_id": message_id, "b_current": current.value, "status": new.value}
-    result = conn.execute(_TRANSITION, {**params, "updated_at": now, **values})
+    result = run(conn, _TRANSITION, {**params, "updated_at": now, **values})
     if result.rowcount != 1:
         raise Conflict(f"message {message_id} is no longer {current}", code="stale_status")
 
@@ -226,7 +227,7 @@ def start_attempt(
         "replay": 1 if replay else 0,
         "started_at": now,
     }
-    return int(conn.execute(_START_ATTEMPT, params).scalar_one())
+    return int(run(conn, _START_ATTEMPT, params).scalar_one())
 
 
 def end_attempt(
@@ -239,7 +240,7 @@ def end_attempt(
     error_text: str | None = None,
 ) -> None:
     params = {"outcome": outcome, "ended_at": now, "error_code": error_code}
-    conn.execute(_END_ATTEMPT, {**params, "b_id": attempt_id, "error_text": error_text})
+    run(conn, _END_ATTEMPT, {**params, "b_id": attempt_id, "error_text": error_text})
 
 
 _PROCESSED_BEFORE = (
@@ -255,7 +256,7 @@ _PROCESSED_BEFORE = (
 
 def was_processed_before(conn: Connection, message_id: int) -> bool:
     """Has an earlier attempt already applied this message (so this run is a replay of it)?"""
-    return conn.execute(_PROCESSED_BEFORE, {"b_id": message_id}).first() is not None
+    return run(conn, _PROCESSED_BEFORE, {"b_id": message_id}).first() is not None
 
 
 def attempts_of(conn: Connection, message_id: int) -> list[dict[str, Any]]:

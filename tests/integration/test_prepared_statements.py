@@ -1,0 +1,163 @@
+"""Prepared statements (hub.store.prepared) against the real schema on SQLite and PostgreSQL:
+same values in and out as SQLAlchemy gives, driver errors as SQLAlchemy's, and the lane probes
+on the partial indexes whatever the interpreter's hash seed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from conftest import HubFactory
+
+from hub.config import Settings
+from hub.store import lanes
+from hub.store.lifecycle import PENDING, PENDING_VALUES, Status
+from hub.store.prepared import _Form, run, run_many
+from hub.store.tables import message_patients, messages
+
+_INSERT = sa.insert(messages).returning(messages.c.id, messages.c.received_at)
+_GET = sa.select(messages.c.id, messages.c.received_at, messages.c.meta, messages.c.raw).where(
+    messages.c.id == sa.bindparam("b_id")
+)
+_BY_STATUS = sa.select(messages.c.id).where(
+    messages.c.status.in_(sa.bindparam("b_statuses", expanding=True))
+)
+_REFS = sa.insert(message_patients)
+_COUNT_REFS = sa.select(sa.func.count()).select_from(message_patients)
+
+
+def _row(now: datetime, **extra: object) -> dict[str, object]:
+    return {
+        "protocol": "test",
+        "sha256": "0" * 64,
+        "status": Status.RECEIVED.value,
+        "received_at": now,
+        "updated_at": now,
+        "raw": b"MSH|\xff raw bytes",
+        "meta": {"structure": "ADT_A01", "n": 1},
+        **extra,
+    }
+
+
+def test_round_trip_matches_sqlalchemy(make_hub: HubFactory, any_db_settings: Settings) -> None:
+    hub = make_hub(any_db_settings, plugins=[])
+    now = datetime(2026, 11, 22, 9, 30, 15, 123456, tzinfo=UTC)
+    with hub.uow() as uow:
+        inserted = run(uow.conn, _INSERT, _row(now)).first()
+        assert inserted is not None
+        mid = inserted.id
+        assert inserted.received_at == now  # RETURNING goes through the result processors
+        run_many(
+            uow.conn,
+            _REFS,
+            [{"message_id": mid, "patient_ref": "MRN1"}, {"message_id": mid, "patient_ref": "X"}],
+        )
+        uow.commit()
+    with hub.uow() as uow:
+        fast = run(uow.conn, _GET, {"b_id": mid}).first()
+        slow = uow.conn.execute(_GET, {"b_id": mid}).first()
+        assert fast is not None and slow is not None
+        assert tuple(fast) == tuple(slow)
+        assert fast.received_at.tzinfo is not None and fast.received_at == now
+        assert fast._mapping["meta"] == {"structure": "ADT_A01", "n": 1}
+        assert fast.raw == b"MSH|\xff raw bytes"
+        assert run(uow.conn, _COUNT_REFS).scalar_one() == 2
+        assert run(uow.conn, _GET, {"b_id": mid + 1000}).first() is None
+        # an expanding IN needs its values at every call: it runs through SQLAlchemy, same answer
+        ids = run(uow.conn, _BY_STATUS, {"b_statuses": ["received", "held"]}).scalars()
+        assert ids == [mid]
+
+
+def test_none_is_stored_as_sqlalchemy_stores_it(
+    make_hub: HubFactory, any_db_settings: Settings
+) -> None:
+    """A JSON column given None holds what SQLAlchemy would write (JSON null, not SQL NULL)."""
+    hub = make_hub(any_db_settings, plugins=[])
+    now = datetime.now(UTC)
+    with hub.uow() as uow:
+        fast = run(uow.conn, _INSERT, _row(now, meta=None, sha256="1" * 64)).scalar()
+        slow = uow.conn.execute(_INSERT, _row(now, meta=None, sha256="2" * 64)).scalar()
+        null_q = sa.select(messages.c.id, messages.c.meta.is_(None)).order_by(messages.c.id)
+        stored = dict(uow.conn.execute(null_q).all())
+        assert stored[fast] == stored[slow]
+
+
+def test_a_missing_parameter_is_an_error_not_a_null(
+    make_hub: HubFactory, any_db_settings: Settings
+) -> None:
+    hub = make_hub(any_db_settings, plugins=[])
+    with hub.uow() as uow, pytest.raises(KeyError):
+        run(uow.conn, _GET, {})
+
+
+def test_driver_errors_surface_as_sqlalchemy_errors(
+    make_hub: HubFactory, any_db_settings: Settings
+) -> None:
+    hub = make_hub(any_db_settings, plugins=[])
+    now = datetime.now(UTC)
+    with hub.uow() as uow:
+        with pytest.raises(sa.exc.IntegrityError) as err:
+            run(uow.conn, _INSERT, _row(now, revision_of=987654))  # no such message
+        # parameters carry raw messages: never in the error text
+        assert "raw bytes" not in str(err.value)
+
+
+def test_lane_probes_use_the_partial_indexes(make_hub: HubFactory, tmp_path: Path) -> None:
+    assert set(PENDING_VALUES) == {s.value for s in PENDING}
+    hub = make_hub(Settings(data_dir=tmp_path / "var"), plugins=[])
+    now = datetime.now(UTC)
+    with hub.uow() as uow:
+        ids = [
+            run(uow.conn, _INSERT, _row(now, lane_key=f"F|{i % 5}", sha256=f"{i:064d}")).scalar()
+            for i in range(50)
+        ]
+        uow.commit()
+    with hub.uow() as uow:
+        plans = []
+        for stmt in (lanes._EARLIEST, lanes._EARLIEST2):
+            sql = _Form(stmt, uow.conn.dialect, None).sql
+            rows = uow.conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, ("F|1",)).all()
+            plans.append(" / ".join(str(r[-1]) for r in rows))
+        assert lanes.earliest_pending(uow.conn, "F|1") == ids[1]
+    assert "INDEX ix_messages_pending_lane (" in plans[0], plans[0]
+    assert "INDEX ix_messages_pending_lane2 (" in plans[1], plans[1]
+
+
+@pytest.mark.parametrize("seed", ["1", "2", "3"])
+def test_partial_index_use_does_not_depend_on_the_hash_seed(seed: str, tmp_path: Path) -> None:
+    """A frozenset's order follows PYTHONHASHSEED; the rendered predicate must not."""
+    code = (
+        "from sqlalchemy.dialects import sqlite;"
+        "from hub.store.prepared import _Form;"
+        "from hub.store import lanes;"
+        "print(_Form(lanes._EARLIEST, sqlite.dialect(), None).sql)"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": seed}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert "IN ('received', 'processing', 'retrying')" in out
+
+
+def test_a_due_head_is_found_after_a_retry_delay(make_hub: HubFactory, tmp_path: Path) -> None:
+    """The lane probe finds the earliest pending message; the by-id check still applies
+    next_attempt_at, so a retrying head not yet due blocks its lane."""
+    hub = make_hub(Settings(data_dir=tmp_path / "var"), plugins=[])
+    now = datetime.now(UTC)
+    with hub.uow() as uow:
+        first = run(uow.conn, _INSERT, _row(now, lane_key="L", sha256="1" * 64)).scalar()
+        run(uow.conn, _INSERT, _row(now, lane_key="L", sha256="2" * 64))
+        uow.conn.execute(
+            sa.update(messages)
+            .where(messages.c.id == first)
+            .values(status="retrying", next_attempt_at=now + timedelta(minutes=5))
+        )
+        uow.commit()
+    with hub.uow() as uow:
+        assert lanes.peek_head(uow.conn, now=now, lane_key="L") is None
+        assert lanes.peek_head(uow.conn, now=now + timedelta(minutes=6), lane_key="L") == first
