@@ -17,13 +17,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from hub.store.lifecycle import CLAIMABLE, PENDING, Status
+from hub.store.lifecycle import CLAIMABLE_VALUES, PENDING_VALUES, Status
+from hub.store.locks import lock_keys
 from hub.store.messages import MessageRecord, _record
+from hub.store.prepared import Row, run
 from hub.store.tables import attempts, messages
 from hub.store.types import UTCDateTime
 
-_PENDING = [s.value for s in PENDING]
-_CLAIMABLE = [s.value for s in CLAIMABLE]
+
+def _literal_in(values: tuple[str, ...]) -> sa.BindParameter[Any]:
+    """A status list rendered into the SQL text (once, by hub.store.prepared): planners match
+    a partial index's predicate only against literals, in the same order."""
+    return sa.bindparam(None, list(values), expanding=True, literal_execute=True)
 
 
 def _pending_in_lane(earlier_col: Any, key_col: Any) -> Any:
@@ -35,9 +40,7 @@ def _pending_in_lane(earlier_col: Any, key_col: Any) -> Any:
     The status list is rendered literally so the planner can match the partial index predicate.
     """
     earlier = earlier_col.table
-    pending: sa.BindParameter[Any] = sa.bindparam(
-        None, _PENDING, expanding=True, literal_execute=True
-    )
+    pending = _literal_in(PENDING_VALUES)
     return (
         sa.select(sa.literal(1))
         .where(earlier_col == key_col, earlier.c.id < messages.c.id, earlier.c.status.in_(pending))
@@ -67,7 +70,7 @@ def _head_query(
         .where(
             messages.c.status == status.value
             if status is not None
-            else messages.c.status.in_(_CLAIMABLE)
+            else messages.c.status.in_(_literal_in(CLAIMABLE_VALUES))
         )
         .where(sa.or_(messages.c.next_attempt_at.is_(None), messages.c.next_attempt_at <= now))
         .where(~blocked)
@@ -112,8 +115,8 @@ _RUNNING_IN_LANES = (
     .where(messages.c.status == Status.PROCESSING.value, messages.c.id != sa.bindparam("b_id"))
     .where(
         sa.or_(
-            messages.c.lane_key.in_(sa.bindparam("b_keys", expanding=True)),
-            messages.c.lane_key2.in_(sa.bindparam("b_keys2", expanding=True)),
+            messages.c.lane_key.in_([sa.bindparam("b_k1"), sa.bindparam("b_k2")]),
+            messages.c.lane_key2.in_([sa.bindparam("b_k1"), sa.bindparam("b_k2")]),
         )
     )
     .limit(1)
@@ -146,7 +149,7 @@ def claim(
     rec = _record(row, with_raw=True)
     if _lane_busy(conn, rec):
         return None
-    conn.execute(_MARK_CLAIMED, {"b_id": rec.id, "b_lease": lease_until, "b_now": now})
+    run(conn, _MARK_CLAIMED, {"b_id": rec.id, "b_lease": lease_until, "b_now": now})
     return rec
 
 
@@ -158,12 +161,20 @@ def _first_head(
     message_id: int | None,
     lane_key: str | None,
     for_update: bool,
-) -> sa.Row[Any] | None:
+) -> Row | None:
+    if by == "lane":
+        # A lane's head is its earliest pending message: two probes of the partial lane
+        # indexes, then the by-id query checks it is claimable and heads its other lane too.
+        # (Filtering the status scan by lane read every queued row of other lanes first.)
+        message_id = earliest_pending(conn, str(lane_key))
+        if message_id is None:
+            return None
+        by = "id"
     params = {"b_now": now, "b_mid": message_id, "b_lane": lane_key}
     if by == "id":  # one row either way: no need to split by status
-        return conn.execute(_claim_query(by, for_update), params).first()
+        return run(conn, _claim_query(by, for_update), params).first()
     for status in _CLAIM_ORDER:
-        row = conn.execute(_claim_query(by, for_update, status), params).first()
+        row = run(conn, _claim_query(by, for_update, status), params).first()
         if row is not None:
             return row
     return None
@@ -174,6 +185,24 @@ def peek_head(conn: Connection, *, now: datetime, lane_key: str | None = None) -
     by = "lane" if lane_key is not None else "any"
     row = _first_head(conn, by, now, message_id=None, lane_key=lane_key, for_update=False)
     return None if row is None else int(row.id)
+
+
+@functools.cache
+def _heads_query(status: Status) -> sa.Select[Any]:
+    q = _head_query(sa.bindparam("b_now", type_=UTCDateTime()), False, status)
+    return q.with_only_columns(messages.c.id).limit(sa.bindparam("b_limit", type_=sa.Integer()))
+
+
+def peek_heads(conn: Connection, *, now: datetime, limit: int) -> list[int]:
+    """Up to ``limit`` claimable heads, due retries first: one per lane (a lane has one head),
+    so a worker can claim them together and apply them in one transaction."""
+    found: list[int] = []
+    for status in _CLAIM_ORDER:
+        rows = run(conn, _heads_query(status), {"b_now": now, "b_limit": limit - len(found)})
+        found.extend(int(r.id) for r in rows)
+        if len(found) >= limit:
+            break
+    return found
 
 
 def _lane_busy(conn: Connection, rec: MessageRecord) -> bool:
@@ -188,7 +217,8 @@ def _lane_busy(conn: Connection, rec: MessageRecord) -> bool:
     if not keys:
         return False
     lock_lanes(conn, *keys)
-    busy = conn.execute(_RUNNING_IN_LANES, {"b_id": rec.id, "b_keys": keys, "b_keys2": keys})
+    params = {"b_id": rec.id, "b_k1": keys[0], "b_k2": keys[-1]}
+    busy = run(conn, _RUNNING_IN_LANES, params)
     return busy.first() is not None
 
 
@@ -201,10 +231,10 @@ def still_ours(conn: Connection, message_id: int, attempt_id: int) -> bool:
     ``BEGIN IMMEDIATE`` gives the same exclusion for the whole transaction.
     """
     q = _STATUS_FOR_UPDATE if conn.dialect.name == "postgresql" else _STATUS
-    status = conn.execute(q, {"b_id": message_id}).scalar()
+    status = run(conn, q, {"b_id": message_id}).scalar()
     if status != Status.PROCESSING.value:
         return False
-    open_attempt = conn.execute(_OPEN_ATTEMPT, {"b_attempt": attempt_id, "b_id": message_id})
+    open_attempt = run(conn, _OPEN_ATTEMPT, {"b_attempt": attempt_id, "b_id": message_id})
     return open_attempt.first() is not None
 
 
@@ -220,10 +250,7 @@ def lock_lanes(conn: Connection, *lane_keys: str | None) -> None:
     Ingest also passes its duplicate-check keys (sha256, sender + control id) here, so two
     concurrent identical resends cannot both miss each other and both be stored as new.
     """
-    if conn.dialect.name != "postgresql":
-        return
-    for key in sorted({k[:300] for k in lane_keys if k}):
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key})
+    lock_keys(conn, *lane_keys)
 
 
 def expired_leases(conn: Connection, now: datetime) -> list[int]:
@@ -270,8 +297,20 @@ def due_heads(
     return [int(r.id) for r in conn.execute(q)]
 
 
-def lane_head(conn: Connection, lane_key: str, now: datetime) -> int | None:
-    q = _head_query(now, for_update=False)
-    q = q.where(sa.or_(messages.c.lane_key == lane_key, messages.c.lane_key2 == lane_key))
-    row = conn.execute(q).first()
-    return int(row.id) if row else None
+def _earliest(key_col: Any) -> sa.Select[Any]:
+    pending = _literal_in(PENDING_VALUES)
+    return sa.select(sa.func.min(messages.c.id)).where(
+        key_col == sa.bindparam("b_lane"), key_col.is_not(None), messages.c.status.in_(pending)
+    )
+
+
+_EARLIEST = _earliest(messages.c.lane_key)
+_EARLIEST2 = _earliest(messages.c.lane_key2)
+
+
+def earliest_pending(conn: Connection, lane_key: str) -> int | None:
+    """The lowest pending id in the lane (as first or second lane): the only possible head."""
+    params = {"b_lane": lane_key[:300]}
+    ids = [run(conn, q, params).scalar() for q in (_EARLIEST, _EARLIEST2)]
+    found = [int(i) for i in ids if i is not None]
+    return min(found) if found else None

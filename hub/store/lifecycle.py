@@ -47,6 +47,11 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 # same lane wait behind it. failed / dead / held do not block the lane (they need a human).
 PENDING: frozenset[Status] = frozenset({Status.RECEIVED, Status.PROCESSING, Status.RETRYING})
 CLAIMABLE: frozenset[Status] = frozenset({Status.RECEIVED, Status.RETRYING})
+# PENDING in the order the partial lane indexes' predicates spell it. SQLite uses a partial
+# index only when the query repeats its predicate term; a frozenset's order changes with the
+# interpreter's hash seed, which silently turned index probes into scans in some runs.
+PENDING_VALUES: tuple[str, ...] = ("received", "processing", "retrying")
+CLAIMABLE_VALUES: tuple[str, ...] = ("received", "retrying")
 REPLAYABLE: frozenset[Status] = frozenset(
     {Status.PROCESSED, Status.FAILED, Status.DEAD, Status.HELD}
 )

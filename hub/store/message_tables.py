@@ -20,6 +20,7 @@ from sqlalchemy import (
     text,
 )
 
+from hub.store.lifecycle import PENDING_VALUES
 from hub.store.types import UTCDateTime
 
 # Deterministic constraint names so Alembic migrations are identical on SQLite and PostgreSQL.
@@ -31,6 +32,9 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 metadata = MetaData(naming_convention=NAMING)
+
+# The partial lane indexes' predicate; queries that should use them repeat it term for term.
+PENDING_SQL = "status IN (" + ",".join(f"'{v}'" for v in PENDING_VALUES) + ")"
 
 # BigInteger ids on PostgreSQL, INTEGER PRIMARY KEY (rowid) on SQLite.
 Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -75,18 +79,16 @@ Index(
     "ix_messages_pending_lane",
     messages.c.lane_key,
     messages.c.id,
-    sqlite_where=text("status IN ('received','processing','retrying')"),
-    postgresql_where=text("status IN ('received','processing','retrying')"),
+    sqlite_where=text(PENDING_SQL),
+    postgresql_where=text(PENDING_SQL),
 )
 
 Index(
     "ix_messages_pending_lane2",
     messages.c.lane_key2,
     messages.c.id,
-    sqlite_where=text("lane_key2 IS NOT NULL AND status IN ('received','processing','retrying')"),
-    postgresql_where=text(
-        "lane_key2 IS NOT NULL AND status IN ('received','processing','retrying')"
-    ),
+    sqlite_where=text("lane_key2 IS NOT NULL AND " + PENDING_SQL),
+    postgresql_where=text("lane_key2 IS NOT NULL AND " + PENDING_SQL),
 )
 
 message_patients = Table(

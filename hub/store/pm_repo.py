@@ -34,6 +34,7 @@ from hub.pm.changes import (
     UpsertPatient,
 )
 from hub.pm.enums import AppointmentStatus, ChargeStatus, EncounterStatus
+from hub.store.locks import lock_keys
 from hub.store.pm_tables import (
     appointments,
     charges,
@@ -46,6 +47,7 @@ from hub.store.pm_tables import (
     patients,
     providers,
 )
+from hub.store.prepared import run
 
 # The tables whose rows follow a patient through a merge (issue 3, A40).
 MERGE_TABLES = (appointments, encounters, coverages, charges)
@@ -100,7 +102,7 @@ def _values(fields: Mapping[str, object]) -> dict[str, Any]:
 # statement (and its cache key) per call cost more than running it (see bench/hl7v2).
 @functools.cache
 def _insert_stmt(table: sa.Table) -> sa.Insert:
-    return sa.insert(table)
+    return sa.insert(table).returning(table.c.id)
 
 
 @functools.cache
@@ -168,8 +170,8 @@ _APPOINTMENT_BY_FILLER = (
 
 
 def find_appointment(conn: Connection, source_system: str, filler_id: str) -> int | None:
-    found = conn.execute(
-        _APPOINTMENT_BY_FILLER, {"b_source": source_system, "b_filler": filler_id}
+    found = run(
+        conn, _APPOINTMENT_BY_FILLER, {"b_source": source_system, "b_filler": filler_id}
     ).scalar()
     return None if found is None else int(found)
 
@@ -178,9 +180,8 @@ def _upsert(
     conn: Connection, table: sa.Table, row_id: int | None, values: dict[str, Any], stamp: Stamp
 ) -> int:
     if row_id is None:
-        result = conn.execute(_insert_stmt(table), {**values, **stamp.insert()})
-        return _new_id(result)
-    conn.execute(_update_stmt(table), {**values, **stamp.update(), "b_id": row_id})
+        return int(run(conn, _insert_stmt(table), {**values, **stamp.insert()}).scalar_one())
+    run(conn, _update_stmt(table), {**values, **stamp.update(), "b_id": row_id})
     return row_id
 
 
@@ -191,7 +192,7 @@ def _new_id(result: sa.CursorResult[Any]) -> int:
 
 
 def find_patient(conn: Connection, key: PatientKey) -> int | None:
-    found = conn.execute(_FIND_PATIENT, {"b_facility": key.facility, "b_mrn": key.mrn}).scalar()
+    found = run(conn, _FIND_PATIENT, {"b_facility": key.facility, "b_mrn": key.mrn}).scalar()
     return None if found is None else int(found)
 
 
@@ -219,7 +220,7 @@ def upsert_patient(conn: Connection, ch: UpsertPatient, stamp: Stamp) -> int:
             "b_authority": ident.assigning_authority,
             "b_type": ident.type_code,
         }
-        if conn.execute(_FIND_IDENTIFIER, params).first() is None:
+        if run(conn, _FIND_IDENTIFIER, params).first() is None:
             row = {
                 "patient_id": pid,
                 "value": ident.value,
@@ -228,15 +229,23 @@ def upsert_patient(conn: Connection, ch: UpsertPatient, stamp: Stamp) -> int:
                 "facility": ch.key.facility,
                 "source_message_id": stamp.message_id,
             }
-            conn.execute(_insert_stmt(patient_identifiers), row)
+            run(conn, _insert_stmt(patient_identifiers), row)
     return pid
+
+
+# _first_sight: providers, locations and payers are shared by every patient's lane, so two
+# messages of different patients can meet the same new one at once. On PostgreSQL each would
+# miss the other's uncommitted row and insert its own (a duplicate payer, or a unique-key
+# violation that failed a valid message). An advisory lock on the natural key, held to commit,
+# makes the second wait and then find the first's row.
 
 
 def resolve_provider(conn: Connection, ref: ProviderRef | None, stamp: Stamp) -> int | None:
     if ref is None or not (ref.npi or ref.local_id):
         return None
     query, key = (_PROVIDER_BY_NPI, ref.npi) if ref.npi else (_PROVIDER_BY_LOCAL, ref.local_id)
-    row = conn.execute(query, {"b_key": key}).scalar()
+    lock_keys(conn, f"provider:{'npi' if ref.npi else 'local'}:{key}")  # see _first_sight
+    row = run(conn, query, {"b_key": key}).scalar()
     names = {
         k: v
         for k, v in (
@@ -259,7 +268,8 @@ def resolve_provider(conn: Connection, ref: ProviderRef | None, stamp: Stamp) ->
 def resolve_location(conn: Connection, ref: LocationRef | None, stamp: Stamp) -> int | None:
     if ref is None:
         return None
-    row = conn.execute(_FIND_LOCATION, {"b_facility": ref.facility, "b_code": ref.code}).first()
+    lock_keys(conn, f"location:{ref.facility}|{ref.code}")  # see _first_sight
+    row = run(conn, _FIND_LOCATION, {"b_facility": ref.facility, "b_code": ref.code}).first()
     if row is None:
         return _upsert(
             conn,
@@ -276,10 +286,11 @@ def resolve_location(conn: Connection, ref: LocationRef | None, stamp: Stamp) ->
 def resolve_payer(conn: Connection, ref: PayerRef | None, stamp: Stamp) -> int | None:
     if ref is None:
         return None
+    lock_keys(conn, f"payer:{ref.local_id or ''}|{'' if ref.local_id else ref.name}")
     if ref.local_id:
-        row = conn.execute(_PAYER_BY_LOCAL, {"b_local": ref.local_id}).first()
+        row = run(conn, _PAYER_BY_LOCAL, {"b_local": ref.local_id}).first()
     else:
-        row = conn.execute(_PAYER_BY_NAME, {"b_name": ref.name}).first()
+        row = run(conn, _PAYER_BY_NAME, {"b_name": ref.name}).first()
     if row is None:
         return _upsert(
             conn,
@@ -296,9 +307,9 @@ def resolve_payer(conn: Connection, ref: PayerRef | None, stamp: Stamp) -> int |
 def upsert_encounter(conn: Connection, ch: UpsertEncounter, stamp: Stamp) -> int:
     pid = _require_patient(conn, ch.patient)
     if ch.visit_number:
-        found = conn.execute(_ENCOUNTER_BY_VISIT, {"b_pid": pid, "b_visit": ch.visit_number})
+        found = run(conn, _ENCOUNTER_BY_VISIT, {"b_pid": pid, "b_visit": ch.visit_number})
     else:
-        found = conn.execute(_LATEST_ENCOUNTER, {"b_pid": pid})
+        found = run(conn, _LATEST_ENCOUNTER, {"b_pid": pid})
     existing = found.scalar()
     if existing is None and ch.must_exist:
         raise ValidationError(
@@ -321,9 +332,7 @@ def upsert_encounter(conn: Connection, ch: UpsertEncounter, stamp: Stamp) -> int
 
 def upsert_coverage(conn: Connection, ch: UpsertCoverage, stamp: Stamp) -> int:
     pid = _require_patient(conn, ch.patient)
-    existing = conn.execute(
-        _COVERAGE_AT_PRIORITY, {"b_pid": pid, "b_priority": ch.priority}
-    ).scalar()
+    existing = run(conn, _COVERAGE_AT_PRIORITY, {"b_pid": pid, "b_priority": ch.priority}).scalar()
     values = _values(ch.fields)
     payer = resolve_payer(conn, ch.payer, stamp)
     if payer is not None:
@@ -334,8 +343,8 @@ def upsert_coverage(conn: Connection, ch: UpsertCoverage, stamp: Stamp) -> int:
 
 
 def upsert_appointment(conn: Connection, ch: UpsertAppointment, stamp: Stamp) -> int:
-    existing = conn.execute(
-        _APPOINTMENT_BY_FILLER, {"b_source": ch.source_system, "b_filler": ch.filler_id}
+    existing = run(
+        conn, _APPOINTMENT_BY_FILLER, {"b_source": ch.source_system, "b_filler": ch.filler_id}
     ).scalar()
     if existing is None and ch.must_exist:
         raise ValidationError(

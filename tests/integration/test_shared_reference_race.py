@@ -1,0 +1,63 @@
+"""Two patients' messages meeting the same new provider, location or payer at once (different
+lanes, so different workers) on PostgreSQL: the second waits for the first and reuses its row,
+instead of failing on the unique key or creating a duplicate."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from conftest import HubFactory
+
+from hub.config import Settings
+from hub.pm.changes import LocationRef, PayerRef, ProviderRef
+from hub.store import pm_repo
+from hub.store.pm_tables import locations, organizations, providers
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+
+CASES: list[tuple[str, Callable[..., Any], Any, sa.Table]] = [
+    ("provider by NPI", pm_repo.resolve_provider, ProviderRef(npi="1234567893"), providers),
+    ("provider by local id", pm_repo.resolve_provider, ProviderRef(local_id="DR9"), providers),
+    ("location", pm_repo.resolve_location, LocationRef("NORTH", "ROOM1", "Room 1"), locations),
+    ("payer", pm_repo.resolve_payer, PayerRef("PAYER7", "Synthetic Health"), organizations),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_concurrent_first_sight_makes_one_row(
+    make_hub: HubFactory, pg_url: str, tmp_path: Any, case: tuple[str, Any, Any, sa.Table]
+) -> None:
+    _name, resolve, ref, table = case
+    hub = make_hub(Settings(database_url=pg_url, data_dir=tmp_path / "var"), plugins=[])
+    stamp = pm_repo.Stamp(None, NOW)
+    first_resolved = threading.Event()
+    second: dict[str, Any] = {}
+
+    def other_worker() -> None:
+        first_resolved.wait(10)
+        try:
+            with hub.uow() as uow:
+                second["id"] = resolve(uow.conn, ref, stamp)
+                uow.commit()
+        except Exception as exc:  # the failure this test guards against
+            second["error"] = exc
+
+    t = threading.Thread(target=other_worker)
+    t.start()
+    with hub.uow() as uow:
+        first_id = resolve(uow.conn, ref, stamp)
+        first_resolved.set()
+        t.join(0.5)  # the other worker is now waiting for us (or, unfixed, about to fail)
+        assert t.is_alive(), "the second transaction did not wait for the first"
+        uow.commit()
+    t.join(10)
+    assert "error" not in second, repr(second.get("error"))
+    assert second["id"] == first_id
+    with hub.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() == 1
