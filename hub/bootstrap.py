@@ -136,7 +136,13 @@ def bootstrap(
     use_embedded = embedded_workers if embedded_workers is not None else not settings.broker_url
     workers = None
     if use_embedded and isinstance(dispatcher, WakeupDispatcher):
-        workers = EmbeddedWorkers(pipeline, dispatcher, count=settings.workers)
+        workers = EmbeddedWorkers(
+            pipeline,
+            dispatcher,
+            count=settings.workers,
+            batch=settings.worker_batch,
+            linger=settings.worker_linger,
+        )
     hub = Hub(
         settings=settings,
         engine=engine,
@@ -158,6 +164,7 @@ def bootstrap(
         clock=clock,
         lease_seconds=settings.lease_seconds,
         sweep_interval=settings.sweep_interval,
+        peek_uow=pipeline.peek_uow,
     )
     if celery_app is not None:
         from hub.queue.celery_app import register_task

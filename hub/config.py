@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     clearinghouse_dir: Path | None = None
 
     workers: int = Field(default=4, ge=1, le=64)
+    # Messages an in-process worker applies per transaction (one lane head each).
+    worker_batch: int = Field(default=8, ge=1, le=256)
+    # Seconds a caught-up in-process worker waits for a batch to gather (0: never waits).
+    worker_linger: float = Field(default=0.005, ge=0, le=1)
     retry_max_attempts: int = Field(default=8, ge=1)
     retry_base_delay: float = Field(default=1.0, gt=0)
     retry_max_delay: float = Field(default=300.0, gt=0)

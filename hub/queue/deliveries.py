@@ -156,8 +156,10 @@ class DeliveryWorker:
         threads: int = 2,
         poll: float = 0.5,
         sweep_interval: float = 5.0,
+        peek_uow: UnitOfWorkFactory | None = None,
     ) -> None:
         self.uow = uow
+        self.peek_uow = peek_uow
         self.policy = policy
         self.clock = clock
         self.transport = transport or mllp_transport(
@@ -177,6 +179,11 @@ class DeliveryWorker:
     def run_next(self, worker: str = "deliver") -> DeliveryStatus | None:
         """Claim, send and record one delivery; ``None`` when nothing is due."""
         now = self.clock.now()
+        if self.peek_uow is not None:
+            # SQLite: an idle poll reads a snapshot instead of queueing for the single writer
+            with self.peek_uow() as ro:
+                if not store.has_due(ro.conn, now):
+                    return None
         with self.uow() as uow:
             claimed = store.claim(uow.conn, now=now, lease_until=now + self.lease, worker=worker)
             uow.commit()
@@ -326,7 +333,7 @@ class DeliveryWorker:
         """Sleep until the next retry falls due, at most ``poll``."""
         now = self.clock.now()
         try:
-            with self.uow() as uow:
+            with (self.peek_uow or self.uow)() as uow:
                 due = store.next_due_at(uow.conn, now)
         except HubError:
             return self.poll

@@ -3,12 +3,19 @@
 A processor gets a :class:`ProcessContext` and applies its changes through ``ctx.conn`` in the
 same transaction that records the message's outcome. It raises a :class:`hub.errors.HubError`
 to fail (permanent) or retry (transient).
+
+A processor may come with a *prepare* step: the pure part (parse, validate, map) that needs no
+database. The pipeline runs it before opening the processing transaction and hands its result
+to the processor as ``ctx.prepared``, so the single SQLite writer (and PostgreSQL's row locks)
+is held only for the part that writes. An error in prepare fails or retries the message exactly
+as one raised by the processor would.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
@@ -26,9 +33,12 @@ class ProcessContext:
     # Findings that did not stop processing (e.g. tolerant structural validation): recorded
     # on the successful attempt so an analyst sees them. No patient data in their text.
     warnings: list[HubError] = field(default_factory=list)
+    prepared: Any = None  # what the processor's prepare step returned, if it has one
 
 
 Processor = Callable[[ProcessContext], None]
+# The pure part of processing, run outside the transaction: message and clock in, anything out.
+Prepare = Callable[[MessageRecord, Clock], Any]
 
 
 class ProcessorRegistry:
@@ -36,17 +46,36 @@ class ProcessorRegistry:
 
     def __init__(self) -> None:
         self._by_key: dict[tuple[str, str], Processor] = {}
+        self._prepare: dict[tuple[str, str], Prepare] = {}
         self._supported: dict[str, frozenset[str]] = {}  # per protocol, dropped on register
 
-    def register(self, protocol: str, message_type: str, processor: Processor) -> None:
+    def register(
+        self,
+        protocol: str,
+        message_type: str,
+        processor: Processor,
+        *,
+        prepare: Prepare | None = None,
+    ) -> None:
         self._by_key[(protocol, message_type)] = processor
+        if prepare is None:
+            self._prepare.pop((protocol, message_type), None)
+        else:
+            self._prepare[(protocol, message_type)] = prepare
         self._supported.clear()
 
     def lookup(self, protocol: str, message_type: str) -> Processor:
+        return self._by_key[self._key(protocol, message_type)]
+
+    def lookup_prepare(self, protocol: str, message_type: str) -> Prepare | None:
+        """The prepare step registered with the processor :meth:`lookup` finds, if any."""
+        return self._prepare.get(self._key(protocol, message_type))
+
+    def _key(self, protocol: str, message_type: str) -> tuple[str, str]:
         family = message_type.split("^", 1)[0] + "^*"
         for key in ((protocol, message_type), (protocol, family), (protocol, "*")):
             if key in self._by_key:
-                return self._by_key[key]
+                return key
         raise UnsupportedError(
             f"no processor for {protocol} message type {message_type or '(none)'}",
             code="no_processor",

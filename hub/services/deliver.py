@@ -218,15 +218,20 @@ def queue_siu(
     Processors that apply an EHR's inbound SIU may call this with that EHR as ``channel``
     to tell the *other* EHRs.
     """
-    appt = _siu_appointment(conn, appointment_id)
     delivery_ids: list[int] = []
     skipped: list[str] = []
+    targets: list[Destination] = []
     for dest in store.list_destinations(conn, enabled_only=True):
         if dest.kind != "mllp":
             continue
         if is_own_channel(channel, dest):
             skipped.append(dest.name)
-            continue
+        else:
+            targets.append(dest)
+    if not targets:  # the common case for inbound SIU: nothing to build
+        return delivery_ids, skipped
+    appt = _siu_appointment(conn, appointment_id)
+    for dest in targets:
         control_id = control_ids()
         raw = build_siu(event, appt, _endpoint(dest), now=now, control_id=control_id)
         message_id = message_store.insert(

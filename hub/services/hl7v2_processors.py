@@ -1,9 +1,10 @@
 """Processors for HL7 v2 ADT / SIU / DFT: parse the stored raw bytes, validate, map, apply.
 
-Each runs inside the pipeline's processing transaction (``ctx.conn``), so the PM changes, the
-message's ``processed`` status and its audit event commit together. Only the types the mapping
-really handles are registered: the HL7 v2 service answers AR (table 0357 codes 200/201) for the
-rest by asking the registry.
+Parse, validation and mapping are the *prepare* step, run by the pipeline before the
+processing transaction opens (they need no database); applying runs inside it (``ctx.conn``),
+so the PM changes, the message's ``processed`` status and its audit event commit together.
+Only the types the mapping really handles are registered: the HL7 v2 service answers AR
+(table 0357 codes 200/201) for the rest by asking the registry.
 
 - Structural validation (hl7apy) runs here, never on the ACK path, in the mode set for the
   sender (``HUB_HL7_VALIDATION`` / ``HUB_HL7_VALIDATION_BY_SENDER``): ``strict`` fails the
@@ -20,19 +21,22 @@ rest by asking the registry.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from hub.adapters.hl7v2.tokenizer import Message, parse
 from hub.adapters.hl7v2.validate import Mode, validate_structure
-from hub.errors import ParseError, Severity
+from hub.clock import Clock
+from hub.errors import HubError, ParseError, Severity
 from hub.mappings.hl7v2_pm import SUPPORTED_TYPES, map_message
 from hub.mappings.pm_hl7v2 import SiuEvent
 from hub.pm.changes import PmChange, UpsertAppointment
-from hub.queue.registry import ProcessContext, Processor, ProcessorRegistry
+from hub.queue.registry import Prepare, ProcessContext, Processor, ProcessorRegistry
 from hub.services.deliver import queue_siu
 from hub.store import messages as message_store
+from hub.store.messages import MessageRecord
 from hub.store.pm_repo import apply_changes, find_appointment
 
 PROTOCOL = "hl7v2"
@@ -61,26 +65,50 @@ class HubLike(Protocol):
     def settings(self) -> SettingsLike: ...
 
 
-def make_processor(tz: tzinfo, validation: Callable[[str], Mode]) -> Processor:
-    def process(ctx: ProcessContext) -> None:
-        raw = ctx.message.raw
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """Parse, validation findings and PM changes: everything but the database."""
+
+    msg: Message
+    changes: list[PmChange]
+    warnings: list[HubError]
+    now: datetime
+
+
+def make_prepare(tz: tzinfo, validation: Callable[[str], Mode]) -> Prepare:
+    def prepare(rec: MessageRecord, clock: Clock) -> Prepared:
+        raw = rec.raw
         if raw is None:
             raise ParseError("message has no stored raw bytes", code="parse")
         msg = parse(raw)
-        _validate(ctx, msg, raw, validation(ctx.message.sender))
-        now = ctx.clock.now()
-        changes = map_message(msg, now=now, tz=tz)
-        apply_changes(ctx.conn, changes, message_id=ctx.message.id, now=now)
-        if msg.message_code == "SIU":
-            _announce(ctx, msg.trigger, changes, now)
+        warnings = _validate(rec, msg, raw, validation(rec.sender))
+        now = clock.now()
+        return Prepared(msg, list(map_message(msg, now=now, tz=tz)), warnings, now)
+
+    return prepare
+
+
+def make_processor(tz: tzinfo, validation: Callable[[str], Mode]) -> Processor:
+    prepare = make_prepare(tz, validation)
+
+    def process(ctx: ProcessContext) -> None:
+        # the pipeline ran prepare outside the transaction; a direct caller may not have
+        done = (
+            ctx.prepared if isinstance(ctx.prepared, Prepared) else prepare(ctx.message, ctx.clock)
+        )
+        ctx.warnings.extend(done.warnings)
+        apply_changes(ctx.conn, done.changes, message_id=ctx.message.id, now=done.now)
+        if done.msg.message_code == "SIU":
+            _announce(ctx, done.msg.trigger, done.changes, done.now)
 
     return process
 
 
-def _validate(ctx: ProcessContext, msg: Message, raw: bytes, mode: Mode) -> None:
+def _validate(rec: MessageRecord, msg: Message, raw: bytes, mode: Mode) -> list[HubError]:
+    """hl7apy's findings in the sender's mode: raises the first blocking one, returns the rest."""
     if mode == "off":
-        return
-    meta = ctx.message.meta or {}
+        return []
+    meta = rec.meta or {}
     findings = validate_structure(
         raw.decode(msg.encoding, errors="replace"),
         str(meta.get("structure") or msg.structure),
@@ -90,7 +118,7 @@ def _validate(ctx: ProcessContext, msg: Message, raw: bytes, mode: Mode) -> None
     blocking = [f for f in findings if f.severity in (Severity.ERROR, Severity.FATAL)]
     if blocking:
         raise blocking[0]
-    ctx.warnings.extend(findings)
+    return list(findings)
 
 
 def _announce(
@@ -111,6 +139,7 @@ def _announce(
 
 def register_processors(hub: HubLike) -> None:
     settings = hub.settings
-    processor = make_processor(ZoneInfo(settings.practice_timezone), settings.validation_for)
+    tz, validation = ZoneInfo(settings.practice_timezone), settings.validation_for
+    processor, prepare = make_processor(tz, validation), make_prepare(tz, validation)
     for message_type in SUPPORTED_TYPES:
-        hub.registry.register(PROTOCOL, message_type, processor)
+        hub.registry.register(PROTOCOL, message_type, processor, prepare=prepare)

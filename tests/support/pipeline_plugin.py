@@ -13,7 +13,9 @@ applied, and the table's id order is the order of application. ``mode``:
 - ``transient:N``: raise a TransientError on attempts 1..N-1, apply on attempt N;
 - ``transient``: always transient (exhausts into ``dead``);
 - ``perm``: a permanent ValidationError;
-- ``sleep:S``: sleep S seconds inside the transaction, then apply (a slow, alive worker).
+- ``sleep:S``: sleep S seconds inside the transaction, then apply (a slow, alive worker);
+- ``sqlerror``: apply, then break a constraint (the database aborts the statement; on
+  PostgreSQL the whole transaction until a savepoint is rolled back).
 """
 
 from __future__ import annotations
@@ -103,6 +105,13 @@ def process(ctx: ProcessContext) -> None:
             raw_sha=rec.sha256,
         )
     )
+    if mode == "sqlerror":
+        first = ctx.conn.execute(sa.select(sa.func.min(effects.c.id))).scalar()
+        ctx.conn.execute(
+            sa.insert(effects).values(
+                id=first, message_id=rec.id, lane="x", seq=0, replay=0, raw_sha=""
+            )
+        )
 
 
 def register(hub: Any) -> None:

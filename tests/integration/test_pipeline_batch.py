@@ -1,0 +1,154 @@
+"""Embedded workers apply several lane heads in one transaction (Pipeline.run_batch, ADR 0007):
+one head per lane, each message in its own savepoint, failures recorded exactly as alone."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from support import pipeline_plugin as plugin
+from support.pipeline_plugin import effects, inbound
+
+from hub.bootstrap import Hub
+from hub.clock import FixedClock
+from hub.config import Settings
+from hub.errors import StoreUnavailable
+from hub.queue.pipeline import Pipeline
+from hub.store import audit
+from hub.store.db import UnitOfWork
+from hub.store.lifecycle import Status
+from hub.store.tables import attempts, messages
+
+pytestmark = pytest.mark.integration
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def hub(any_db_settings: Settings, make_hub: Callable[..., Hub]) -> Hub:
+    return make_hub(
+        any_db_settings, clock=FixedClock(T0), plugins=[plugin.register], embedded_workers=False
+    )
+
+
+def _ingest(hub: Hub, lane: str, seq: int, mode: str = "ok") -> int:
+    return hub.ingest.ingest(inbound(lane, seq, mode=mode)).message_id
+
+
+def _rows(hub: Hub, table: sa.Table) -> list[dict[str, Any]]:
+    with hub.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(sa.select(table).order_by(table.c.id))]
+
+
+def _status(hub: Hub) -> dict[int, str]:
+    return {r["id"]: r["status"] for r in _rows(hub, messages)}
+
+
+def test_one_head_per_lane_and_lane_order_kept(hub: Hub) -> None:
+    ids = {(lane, seq): _ingest(hub, lane, seq) for seq in (1, 2, 3) for lane in "ABCDE"}
+    first = hub.pipeline.run_batch("w", limit=8)
+    # five lanes, so five heads: the first message of each lane, never two of one lane
+    assert sorted(o.message_id for o in first) == sorted(ids[(lane, 1)] for lane in "ABCDE")
+    assert {o.status for o in first} == {Status.PROCESSED}
+    limited = hub.pipeline.run_batch("w", limit=3)
+    assert len(limited) == 3
+    while hub.pipeline.run_batch("w", limit=8):
+        pass
+    applied = _rows(hub, effects)
+    assert len(applied) == 15
+    for lane in "ABCDE":
+        assert [e["seq"] for e in applied if e["lane"] == lane] == [1, 2, 3]
+    assert set(_status(hub).values()) == {Status.PROCESSED.value}
+    with hub.uow() as uow:
+        assert audit.verify(uow.conn).ok
+
+
+def test_a_failing_message_rolls_back_alone(hub: Hub) -> None:
+    ok1 = _ingest(hub, "A", 1)
+    perm = _ingest(hub, "B", 1, "perm")
+    flaky = _ingest(hub, "C", 1, "transient:2")
+    broken = _ingest(hub, "D", 1, "sqlerror")  # a statement the database refuses
+    ok2 = _ingest(hub, "E", 1)
+    outcomes = {o.message_id: o.status for o in hub.pipeline.run_batch("w", limit=8)}
+    assert outcomes == {
+        ok1: Status.PROCESSED,
+        perm: Status.FAILED,
+        flaky: Status.RETRYING,
+        broken: Status.FAILED,
+        ok2: Status.PROCESSED,
+    }
+    # only the good ones' effects survived; the refused statement's message left nothing
+    assert sorted(e["message_id"] for e in _rows(hub, effects)) == [ok1, ok2]
+    tried = {a["message_id"]: a for a in _rows(hub, attempts)}
+    assert tried[perm]["outcome"] == "failed" and tried[perm]["error_code"] == "test_permanent"
+    assert tried[flaky]["outcome"] == "retry" and tried[flaky]["error_code"] == "test_transient"
+    assert tried[broken]["outcome"] == "failed"
+    assert tried[ok1]["outcome"] == "ok" and tried[ok2]["outcome"] == "ok"
+    with hub.uow() as uow:
+        assert audit.verify(uow.conn).ok
+
+
+class _FailSecondCommit:
+    """A unit-of-work factory whose second write transaction (the batch's) fails to commit."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.writes = 0
+
+    def __call__(self) -> UnitOfWork:
+        self.writes += 1
+        if self.writes == 2:
+            return _Failing(self.hub.engine)
+        return UnitOfWork(self.hub.engine)
+
+
+class _Failing(UnitOfWork):
+    def commit(self) -> None:
+        raise StoreUnavailable("commit failed")
+
+
+def test_a_failed_shared_commit_retries_every_message_and_applies_none(hub: Hub) -> None:
+    ids = [_ingest(hub, lane, 1) for lane in "ABC"]
+    pipeline = Pipeline(
+        uow=_FailSecondCommit(hub),
+        registry=hub.registry,
+        policy=hub.pipeline.policy,
+        clock=hub.clock,
+        dispatcher=hub.dispatcher,
+        peek_uow=hub.pipeline.peek_uow,
+    )
+    outcomes = pipeline.run_batch("w", limit=8)
+    assert sorted(o.message_id for o in outcomes) == ids
+    assert {o.status for o in outcomes} == {Status.RETRYING}
+    assert _rows(hub, effects) == []
+    assert {a["outcome"] for a in _rows(hub, attempts)} == {"retry"}
+    # once due, each is applied exactly once
+    hub.clock.advance(seconds=60)  # type: ignore[attr-defined]
+    while hub.pipeline.run_batch("w", limit=8):
+        pass
+    assert sorted(e["message_id"] for e in _rows(hub, effects)) == ids
+    assert set(_status(hub).values()) == {Status.PROCESSED.value}
+
+
+def test_a_caught_up_worker_lets_a_batch_gather(
+    make_hub: Callable[..., Hub], tmp_path: Any
+) -> None:
+    """Messages arriving one by one while the worker lingers are claimed together."""
+    settings = Settings(data_dir=tmp_path / "var", workers=1, worker_batch=8, worker_linger=0.3)
+    hub = make_hub(settings, plugins=[plugin.register], dispatcher=None)
+    hub.start_background()
+    first = _ingest(hub, "A", 1)
+    deadline = time.monotonic() + 10
+    while _status(hub).get(first) != Status.PROCESSED.value:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    # the worker found a batch of one: it now waits up to 0.3 s before claiming again
+    later = [_ingest(hub, lane, 1) for lane in "BCDEF"]
+    while any(_status(hub).get(i) != Status.PROCESSED.value for i in later):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    claims = {a["started_at"] for a in _rows(hub, attempts) if a["message_id"] in later}
+    assert len(claims) <= 2, f"{len(later)} messages took {len(claims)} claims"
