@@ -6,6 +6,9 @@ import asyncio
 import logging
 import signal
 import socket
+import subprocess
+import sys
+import time
 
 import typer
 import uvicorn
@@ -81,14 +84,23 @@ def install(app: typer.Typer) -> None:
     def worker(
         concurrency: int = typer.Option(4, min=1, help="worker processes"),
         pool: str = typer.Option("prefork", help="prefork | threads | solo"),
+        child: bool = typer.Option(False, "--child", hidden=True),
     ) -> None:
-        """A Celery worker (needs HUB_BROKER_URL); also runs the sweeper."""
+        """A Celery worker (needs HUB_BROKER_URL); also runs the sweeper.
+
+        The command supervises the Celery worker in a child process and starts it again if it
+        dies (Celery can exit with an "unrecoverable error" when its broker restarts).
+        SIGTERM / SIGINT are passed on and stop both.
+        """
         settings = load_settings()
         if not settings.broker_url:
             raise ConfigError("hub worker needs HUB_BROKER_URL (redis://... or amqp://...)")
         logs.configure(settings.log_level, json_lines=settings.log_json)
+        if not child:
+            args = ["worker", "--child", f"--concurrency={concurrency}", f"--pool={pool}"]
+            raise typer.Exit(supervise([sys.executable, "-m", "hub", *args]))
         hub = bootstrap(settings, embedded_workers=False)
-        from hub.queue.celery_app import install_worker_hooks
+        from hub.queue.celery_app import install_worker_hooks, run_worker
 
         # The prefork pool forks after this point: children must not share the parent's pooled
         # DB connections, and the sweeper thread starts only once the pool exists.
@@ -111,6 +123,48 @@ def install(app: typer.Typer) -> None:
             "--loglevel=WARNING",
         ]
         try:
-            hub.celery.worker_main(argv)
+            code = run_worker(hub.celery, argv)
         finally:
             hub.stop()
+        if code:
+            raise typer.Exit(code)
+
+
+def supervise(argv: list[str], *, max_delay: float = 30.0) -> int:
+    """Run ``argv`` until it exits cleanly or we are told to stop; restart it when it dies.
+
+    Restarts back off (1 s, doubling to ``max_delay``) while the child keeps dying within a
+    minute of its start, so a broker that stays down does not spin. Returns the exit code.
+    """
+    stopping = False
+    proc: subprocess.Popen[bytes] | None = None
+
+    def forward(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
+    delay = 1.0
+    try:
+        while True:
+            started = time.monotonic()
+            proc = subprocess.Popen(argv)
+            code = proc.wait()
+            if stopping or code == 0:
+                return code
+            delay = delay if time.monotonic() - started < 60 else 1.0
+            log.error(
+                "celery worker exited; starting it again",
+                extra={"exit_code": code, "delay": delay},
+            )
+            deadline = time.monotonic() + delay
+            while not stopping and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if stopping:
+                return code
+            delay = min(delay * 2, max_delay)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

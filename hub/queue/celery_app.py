@@ -82,6 +82,33 @@ def install_worker_hooks(
     signals.worker_shutdown.connect(_stopping, weak=False)
 
 
+def run_worker(app: Celery, argv: list[str]) -> int:
+    """Run ``celery worker`` in this process and return its exit code.
+
+    ``Celery.worker_main`` drops the code: a worker that stops on an "unrecoverable error"
+    (Celery's Redis transport can raise one while reconnecting after a broker restart) would
+    return normally and the process would exit 0, which a supervisor reads as a clean stop.
+    The worker controller records the code; it is taken from there. No controller means the
+    worker never started, which is a failure too.
+    """
+    from celery import signals
+
+    controllers: list[object] = []
+
+    def _init(sender: object = None, **_: object) -> None:
+        controllers.append(sender)
+
+    signals.worker_init.connect(_init, weak=False)
+    try:
+        app.worker_main(argv)
+    finally:
+        signals.worker_init.disconnect(_init)
+    if not controllers:
+        return 1
+    code = getattr(controllers[-1], "exitcode", None)
+    return int(code) if isinstance(code, int) else 0
+
+
 class CeleryDispatcher:
     """Publishes the process task. A failed publish opens a ``cooldown`` during which further
     dispatches are skipped: each publish to a dead or silent broker costs up to the socket

@@ -4,6 +4,9 @@ every stored message is processed, none applied twice, lanes in order."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import threading
 import time
@@ -267,5 +270,77 @@ def test_outcomes_retries_and_replay_through_celery(
     except AssertionError:
         print(pool.logs())
         raise
+    finally:
+        pool.stop_all()
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
+    return [int(x) for x in out.stdout.split()]
+
+
+def test_a_dead_celery_worker_is_started_again(producer: Hub, workers: WorkerPool) -> None:
+    """``hub worker`` supervises its Celery worker: when that process dies (here SIGKILL of the
+    Celery main process alone; in the wild an "unrecoverable error" on a broker restart), a new
+    one is started and the stream goes on, each message applied once."""
+    supervisor = workers.start(concurrency=2)
+    messages = stream(600, 20, merge_every=0, seed=13)
+    for m in messages[:300]:
+        producer.ingest.ingest(m)
+    wait_until(lambda: processed_count(producer.engine) == 300, timeout=240, what="300 processed")
+    (celery_main,) = _children(supervisor.pid)
+    pool_children = _children(celery_main)
+    os.kill(celery_main, signal.SIGKILL)
+    for pid in pool_children:  # as a crash would leave them: orphans that soon exit
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    wait_until(
+        lambda: bool(_children(supervisor.pid)) and _children(supervisor.pid) != [celery_main],
+        timeout=60,
+        what="a new Celery worker",
+    )
+    for m in messages[300:]:
+        producer.ingest.ingest(m)
+    idle = threading.Thread(target=lambda: None)
+    idle.start()
+    finish(producer, workers, 600, idle, [])
+    assert supervisor.poll() is None  # the supervisor itself never stopped
+    report = check(producer.engine)
+    assert report.stored == report.applied == 600
+    assert report.applied_twice == report.never_applied == report.unprocessed == 0
+
+
+def test_a_worker_stopped_by_an_unrecoverable_error_is_started_again(
+    pg_url: str, broker_url: str, producer: Hub, tmp_path: Path
+) -> None:
+    """Celery stops on an "unrecoverable error" (seen when Redis restarts) and returns
+    normally; ``hub worker`` must still see a failure, start a new worker and go on. Here a
+    test boot step raises in the first worker only."""
+    marker = tmp_path / "crashed"
+    pool = WorkerPool(
+        database_url=pg_url,
+        broker_url=broker_url,
+        log_dir=tmp_path,
+        extra_env={
+            "HUB_PLUGINS": "support.pipeline_plugin:register,support.crash_once:register",
+            "HUB_TEST_CRASH_MARKER": str(marker),
+        },
+    )
+    try:
+        supervisor = pool.start(concurrency=2)
+        wait_until(marker.exists, timeout=60, what="the first worker to crash")
+        messages = stream(200, 10, merge_every=0, seed=17)
+        for m in messages:
+            producer.ingest.ingest(m)
+        idle = threading.Thread(target=lambda: None)
+        idle.start()
+        finish(producer, pool, 200, idle, [])
+        assert supervisor.poll() is None  # the supervisor went on after the crash
+        logs = pool.logs()
+        assert "Unrecoverable error" in logs
+        assert "celery worker exited; starting it again" in logs
+        report = check(producer.engine)
+        assert report.stored == report.applied == 200
+        assert report.applied_twice == report.never_applied == report.unprocessed == 0
     finally:
         pool.stop_all()
