@@ -6,8 +6,11 @@
 Sections, all measured in the same run on the same synthetic corpus (bench/hl7v2/corpus.py):
 1. parse + field access: hub tokenizer vs python-hl7 vs hl7apy;
 2. MLLP ingest (store, then ACK; workers off) with 1 and 4 connections, beside a bare
-   store-then-ACK loop (asyncio + sqlite3, same WAL settings, no parsing, fixed ACK);
-3. end to end: ADT/SIU into the PM model on SQLite with 4 in-process workers.
+   store-then-ACK loop (asyncio + sqlite3, same WAL settings, no parsing, fixed ACK) and the
+   same loop running the hub's ingest statements on the hub's schema (the storage floor);
+3. end to end: ADT/SIU into the PM model on SQLite, ingest and in-process workers together,
+   then the processing phase alone on a stored backlog;
+4. the distributed set-up: PostgreSQL, Redis and a ``hub worker`` process.
 """
 
 from __future__ import annotations
@@ -154,6 +157,10 @@ class _BareServer:
             self.db.execute("INSERT INTO m (raw, received) VALUES (?, ?)", (raw, time.time()))
             self.db.execute("COMMIT")
 
+    async def start(self) -> int:
+        server = await asyncio.start_server(self.conn, "127.0.0.1", 0)
+        return int(server.sockets[0].getsockname()[1])
+
     async def conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         buf = b""
         while True:
@@ -167,6 +174,83 @@ class _BareServer:
                 writer.write(SB + self.ACK + EB)
             await writer.drain()
         writer.close()
+
+
+class _FloorServer(_BareServer):
+    """The hub's storage work without the hub: on a migrated hub database, the statements an
+    ingest runs (duplicate look-ups, message row with its search indexes, patient ref, answer,
+    audit row and chain head), through ``sqlite3`` with no parsing, checks or ORM. What a
+    store-then-ACK loop costs once it stores what the hub must store (DESIGN.md section 3)."""
+
+    def __init__(self, path: Path) -> None:
+        from hub.bootstrap import bootstrap
+        from hub.config import Settings
+
+        bootstrap(Settings(data_dir=path), plugins=[], embedded_workers=False).stop()
+        self.db = sqlite3.connect(path / "hub.db", check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.lock = threading.Lock()
+        self.n = 0
+
+    def store(self, raw: bytes) -> None:
+        import hashlib
+        import json
+
+        sha = hashlib.sha256(raw).hexdigest()
+        now = time.strftime("%Y-%m-%d %H:%M:%S.000000")
+        with self.lock:
+            self.n += 1
+            c = self.db.cursor()
+            c.execute("BEGIN IMMEDIATE")
+            c.execute(
+                "SELECT id, answer FROM messages WHERE sha256 = ? AND protocol = ? "
+                "AND revision_of IS NULL ORDER BY id LIMIT 1",
+                (sha, "hl7v2"),
+            ).fetchall()
+            c.execute(
+                "SELECT id FROM messages WHERE protocol = ? AND sender = ? AND control_id = ? "
+                "AND direction = 'in' ORDER BY id LIMIT 1",
+                ("hl7v2", "EHR|CLINIC", f"C{self.n}"),
+            ).fetchall()
+            (mid,) = c.execute(
+                "INSERT INTO messages (protocol, direction, sender, receiver, control_id, sha256,"
+                " type, lane_key, status, received_at, updated_at, raw, meta) "
+                "VALUES (?, 'in', ?, ?, ?, ?, ?, ?, 'received', ?, ?, ?, ?) RETURNING id",
+                (
+                    "hl7v2",
+                    "EHR|CLINIC",
+                    "HUB|PRACTICE",
+                    f"C{self.n}",
+                    sha,
+                    "ADT^A04",
+                    f"CLINIC|{self.n % 500}",
+                    now,
+                    now,
+                    raw,
+                    '{"structure": "ADT_A01", "version": "2.5.1"}',
+                ),
+            ).fetchone()
+            c.execute(
+                "INSERT INTO message_patients (message_id, patient_ref) VALUES (?, ?)",
+                (mid, f"MRN{self.n % 500}"),
+            )
+            c.execute("UPDATE messages SET answer = ? WHERE id = ?", (self.ACK, mid))
+            head = c.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+            seq, prev = (head[0] + 1, head[1]) if head else (1, "0" * 64)
+            detail = json.dumps({"sha256": sha, "type": "ADT^A04", "outcome": "stored"})
+            digest = hashlib.sha256((prev + detail).encode()).hexdigest()
+            c.execute(
+                "INSERT INTO audit_log (seq, at, actor, action, object_type, object_id, detail,"
+                " prev_hash, hash) VALUES (?, ?, 'feed', 'message.received', 'message', ?, ?,"
+                " ?, ?)",
+                (seq, now, str(mid), detail, prev, digest),
+            )
+            if head:
+                c.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
+            else:
+                c.execute("INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?)", (seq, digest))
+            c.execute("COMMIT")
 
 
 def _serve_in_thread(
@@ -205,16 +289,15 @@ def bench_ingest(n: int, tmp: Path) -> None:
     print(f"\n## MLLP ingest, store then ACK, workers off ({n} messages per run)")
     results: dict[str, float] = {}
     for conns in (1, 4):
-        bare = _BareServer(tmp / f"bare{conns}.db")
-
-        async def start_bare(b: _BareServer = bare) -> int:
-            server = await asyncio.start_server(b.conn, "127.0.0.1", 0)
-            return int(server.sockets[0].getsockname()[1])
-
-        port, stop = _serve_in_thread(start_bare)
-        elapsed, lat = _drive(port, msgs, conns)
-        stop()
-        results[f"bare{conns}"] = _report(f"bare store-then-ACK, {conns} conn", n, elapsed, lat)
+        loops = (
+            ("bare", "bare store-then-ACK", _BareServer(tmp / f"bare{conns}.db")),
+            ("floor", "hub's statements only", _FloorServer(tmp / f"floor{conns}")),
+        )
+        for key, label, loop in loops:
+            port, stop = _serve_in_thread(loop.start)
+            elapsed, lat = _drive(port, msgs, conns)
+            stop()
+            results[f"{key}{conns}"] = _report(f"{label}, {conns} conn", n, elapsed, lat)
 
         hub = bootstrap(
             Settings(data_dir=tmp / f"hub{conns}"),
@@ -240,7 +323,8 @@ def bench_ingest(n: int, tmp: Path) -> None:
         results[f"hub{conns}"] = _report(f"hub MLLP ingest, {conns} conn", n, elapsed, lat)
         print(
             f"  -> hub is {results[f'hub{conns}'] / results[f'bare{conns}']:.0%} of the bare "
-            f"loop with {conns} connection(s)"
+            f"loop with {conns} connection(s); storing only what the hub stores is "
+            f"{results[f'floor{conns}'] / results[f'bare{conns}']:.0%} of it"
         )
 
 
@@ -250,9 +334,6 @@ def bench_ingest(n: int, tmp: Path) -> None:
 def bench_end_to_end(n: int, tmp: Path, workers: int = 4) -> None:
     from hub.bootstrap import bootstrap
     from hub.config import Settings
-    from hub.store import messages as store
-    from hub.store.lifecycle import Status
-    from hub.store.messages import MessageFilter
 
     msgs = generate(n, seed=23)
     hub = bootstrap(Settings(data_dir=tmp / f"e2e{workers}", workers=workers))
@@ -262,21 +343,9 @@ def bench_end_to_end(n: int, tmp: Path, workers: int = 4) -> None:
     for raw in msgs:
         service.handle(raw)
     ingested = time.perf_counter() - t0
-    while True:
-        with hub.uow() as uow:
-            left = sum(
-                len(store.search_ids(uow.conn, MessageFilter(status=s, limit=None)))
-                for s in (Status.RECEIVED, Status.PROCESSING, Status.RETRYING)
-            )
-        if left == 0:
-            break
-        time.sleep(0.05)
+    processed, _ = _wait_processed(hub, n, poll=0.02)
     elapsed = time.perf_counter() - t0
-    with hub.uow() as uow:
-        processed = len(
-            store.search_ids(uow.conn, MessageFilter(status=Status.PROCESSED, limit=None))
-        )
-        failed = len(store.search_ids(uow.conn, MessageFilter(status=Status.FAILED, limit=None)))
+    failed = _counts(hub).get("failed", 0)
     hub.stop()
     print(
         f"\n## end to end: ADT A04/A08 + SIU S12/S13 into the PM model, SQLite, {workers} "
@@ -288,24 +357,53 @@ def bench_end_to_end(n: int, tmp: Path, workers: int = 4) -> None:
     )
 
 
-def _wait_processed(hub: Any, n: int, timeout: float = 600) -> tuple[int, int]:
-    from hub.store import messages as store
-    from hub.store.lifecycle import Status
-    from hub.store.messages import MessageFilter
+def bench_backlog(n: int, tmp: Path, workers: int = 1) -> None:
+    """The processing phase alone: ``n`` messages stored first (workers off), then the
+    in-process workers apply the backlog into the PM model."""
+    from hub.bootstrap import bootstrap
+    from hub.config import Settings
+    from hub.queue.dispatch import NullDispatcher
 
+    msgs = generate(n, seed=31)
+    settings = Settings(data_dir=tmp / f"backlog{workers}", workers=workers)
+    loader = bootstrap(settings, dispatcher=NullDispatcher(), embedded_workers=False)
+    service = loader.extras["hl7v2"]
+    for raw in msgs:
+        service.handle(raw)
+    loader.stop()
+    hub = bootstrap(settings)
+    t0 = time.perf_counter()
+    hub.start_background()
+    processed, other = _wait_processed(hub, n, poll=0.02)
+    elapsed = time.perf_counter() - t0
+    hub.stop()
+    print(
+        f"\n## processing a stored backlog into the PM model, SQLite, {workers} in-process "
+        f"worker(s), batches of {settings.worker_batch}"
+    )
+    print(f"  {n} messages: {_rate(n, elapsed)}  (processed {processed}, not processed {other})")
+
+
+def _counts(hub: Any) -> dict[str, int]:
+    """Messages per status, read in a snapshot: polling must not queue for the writer."""
+    import sqlalchemy as sa
+
+    from hub.store.db import UnitOfWork
+    from hub.store.tables import messages
+
+    q = sa.select(messages.c.status, sa.func.count()).group_by(messages.c.status)
+    with UnitOfWork(hub.engine, read_only=True) as ro:
+        return {str(status): int(n) for status, n in ro.conn.execute(q)}
+
+
+def _wait_processed(hub: Any, n: int, timeout: float = 600, poll: float = 0.05) -> tuple[int, int]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with hub.uow() as uow:
-            left = sum(
-                len(store.search_ids(uow.conn, MessageFilter(status=s, limit=None)))
-                for s in (Status.RECEIVED, Status.PROCESSING, Status.RETRYING)
-            )
-            done = len(
-                store.search_ids(uow.conn, MessageFilter(status=Status.PROCESSED, limit=None))
-            )
-        if left == 0:
+        counts = _counts(hub)
+        if not any(counts.get(s, 0) for s in ("received", "processing", "retrying")):
+            done = counts.get("processed", 0)
             return done, n - done
-        time.sleep(0.1)
+        time.sleep(poll)
     raise RuntimeError("not processed in time")
 
 
@@ -355,6 +453,7 @@ def bench_end_to_end_distributed(
         ingested = time.perf_counter() - t0
         processed, other = _wait_processed(hub, n)
         elapsed = time.perf_counter() - t0
+        unprocessed = _unprocessed(hub)
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(30)
@@ -370,6 +469,22 @@ def bench_end_to_end_distributed(
         f"  {n} messages: ingest {_rate(n, ingested)}; all processed after {elapsed:.2f} s = "
         f"{_rate(n, elapsed)}  (processed {processed}, not processed {other})"
     )
+    for line in unprocessed:
+        print(f"  not processed: {line}")
+
+
+def _unprocessed(hub: Any) -> list[str]:
+    """Status and error code of each message not processed (ids and codes only)."""
+    from hub.store import messages as store
+    from hub.store.lifecycle import Status
+    from hub.store.messages import MessageFilter
+
+    out = []
+    with hub.uow() as uow:
+        for status in (Status.FAILED, Status.DEAD, Status.HELD):
+            for rec in store.search(uow.conn, MessageFilter(status=status, limit=20)):
+                out.append(f"message {rec.id} {rec.type} {status.value}: {rec.last_error_code}")
+    return out
 
 
 def main() -> None:
@@ -406,6 +521,7 @@ def main() -> None:
         if args.only in (None, "e2e"):
             for workers in args.workers:
                 bench_end_to_end(5_000 // scale, Path(tmp), workers)
+            bench_backlog(5_000 // scale, Path(tmp))
         if args.only in (None, "distributed"):
             bench_end_to_end_distributed(5_000 // scale, Path(tmp), args.pg, args.broker, 2)
 
