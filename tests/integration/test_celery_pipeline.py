@@ -18,7 +18,14 @@ import redis
 import sqlalchemy as sa
 from support import pipeline_plugin as plugin
 from support.celery_worker import WorkerPool
-from support.ordering import check, processed_count, stream, wait_until
+from support.ordering import (
+    assert_each_applied_once,
+    assert_killed_claims_abandoned,
+    open_attempts,
+    processed_count,
+    stream,
+    wait_until,
+)
 
 from hub.bootstrap import Hub
 from hub.config import Settings
@@ -104,23 +111,12 @@ def finish(
         raise
 
 
-def open_attempts(hub: Hub) -> set[int]:
-    with hub.engine.connect() as conn:
-        return {
-            r.id
-            for r in conn.execute(sa.select(attempts.c.id).where(attempts.c.ended_at.is_(None)))
-        }
-
-
 def test_lane_order_with_celery_worker(producer: Hub, workers: WorkerPool) -> None:
     workers.start(concurrency=4)
     messages = stream(2000, 50, merge_every=50, seed=11)
     feeder, problems = feed_in_background(producer, messages)
     finish(producer, workers, 2000, feeder, problems)
-    report = check(producer.engine)
-    assert (report.stored, report.applied, report.merges) == (2000, 2000, 40)
-    assert report.order_violations == 0
-    assert report.applied_twice == report.never_applied == report.unprocessed == 0
+    assert assert_each_applied_once(producer.engine, 2000).merges == 40
 
 
 def open_slow_attempts(hub: Hub, controls: set[str]) -> bool:
@@ -154,19 +150,13 @@ def test_worker_killed_mid_stream(producer: Hub, workers: WorkerPool) -> None:
     )
     workers.kill(first)  # SIGKILL of the worker and its pool processes
     time.sleep(0.5)  # PostgreSQL rolls back the dead connections' open transactions
-    in_flight = open_attempts(producer)
+    in_flight = open_attempts(producer.engine)
     assert in_flight, "nothing was in flight at the kill"
     workers.start(concurrency=4)
     finish(producer, workers, total, feeder, problems)
 
-    report = check(producer.engine)
-    assert report.stored == report.applied == total
-    assert report.applied_twice == report.never_applied == report.unprocessed == 0
-    assert report.order_violations == 0
-    with producer.engine.connect() as conn:
-        killed = conn.execute(sa.select(attempts).where(attempts.c.id.in_(in_flight))).all()
-    assert {(a.outcome, a.error_code) for a in killed} == {("abandoned", "lease_expired")}
-    assert open_attempts(producer) == set()
+    assert_each_applied_once(producer.engine, total)
+    assert_killed_claims_abandoned(producer.engine, in_flight)
 
 
 def redis_up() -> bool:
@@ -200,10 +190,7 @@ def test_redis_restart_without_persistence_mid_stream(producer: Hub, workers: Wo
     finally:
         if not redis_up():
             subprocess.run(REDIS_START, check=False, timeout=10)
-    report = check(producer.engine)
-    assert report.stored == report.applied == total
-    assert report.applied_twice == report.never_applied == report.unprocessed == 0
-    assert report.order_violations == 0
+    assert_each_applied_once(producer.engine, total)
 
 
 def test_outcomes_retries_and_replay_through_celery(
@@ -305,9 +292,7 @@ def test_a_dead_celery_worker_is_started_again(producer: Hub, workers: WorkerPoo
     idle.start()
     finish(producer, workers, 600, idle, [])
     assert supervisor.poll() is None  # the supervisor itself never stopped
-    report = check(producer.engine)
-    assert report.stored == report.applied == 600
-    assert report.applied_twice == report.never_applied == report.unprocessed == 0
+    assert_each_applied_once(producer.engine, 600)
 
 
 def test_a_worker_stopped_by_an_unrecoverable_error_is_started_again(
@@ -339,8 +324,6 @@ def test_a_worker_stopped_by_an_unrecoverable_error_is_started_again(
         logs = pool.logs()
         assert "Unrecoverable error" in logs
         assert "celery worker exited; starting it again" in logs
-        report = check(producer.engine)
-        assert report.stored == report.applied == 200
-        assert report.applied_twice == report.never_applied == report.unprocessed == 0
+        assert_each_applied_once(producer.engine, 200)
     finally:
         pool.stop_all()

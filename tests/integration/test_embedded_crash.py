@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import free_port
 from support import pipeline_plugin as plugin
-from support.ordering import check, stream, wait_until
+from support.ordering import (
+    assert_each_applied_once,
+    assert_killed_claims_abandoned,
+    open_attempts,
+    stream,
+    wait_until,
+)
+from support.serve_process import Serve
 
 from hub.bootstrap import Hub
 from hub.config import Settings
@@ -24,50 +28,6 @@ from hub.store.db import UnitOfWork
 from hub.store.tables import attempts, messages
 
 pytestmark = pytest.mark.integration
-REPO = Path(__file__).resolve().parents[2]
-HUB = str(Path(sys.executable).with_name("hub"))
-
-
-class Serve:
-    """``hub serve`` processes on one data directory, each in its own session."""
-
-    def __init__(self, data_dir: Path, log_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.log_dir = log_dir
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def start(self) -> subprocess.Popen[bytes]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-        env.update(
-            HUB_DATA_DIR=str(self.data_dir),
-            HUB_HTTP_PORT=str(free_port()),
-            HUB_MLLP_PORT=str(free_port()),
-            HUB_PLUGINS="support.pipeline_plugin:register",
-            HUB_LEASE_SECONDS="2",
-            HUB_SWEEP_INTERVAL="0.2",
-            HUB_LOG_LEVEL="WARNING",
-            PYTHONPATH=str(REPO / "tests"),
-        )
-        log = (self.log_dir / f"serve-{len(self.procs)}.log").open("wb")
-        proc = subprocess.Popen(
-            [HUB, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        log.close()
-        self.procs.append(proc)
-        return proc
-
-    def logs(self) -> str:
-        return "\n".join(p.read_text(errors="replace") for p in self.log_dir.glob("serve-*.log"))
-
-    def stop_all(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
 
 
 @pytest.fixture
@@ -83,12 +43,6 @@ def producer(tmp_path: Path, make_hub: Callable[..., Hub]) -> Hub:
     return make_hub(
         Settings(data_dir=tmp_path / "var"), plugins=[plugin.register], embedded_workers=False
     )
-
-
-def _open_attempts(hub: Hub) -> set[int]:
-    with UnitOfWork(hub.engine, read_only=True) as ro:
-        q = sa.select(attempts.c.id).where(attempts.c.ended_at.is_(None))
-        return {int(r.id) for r in ro.conn.execute(q)}
 
 
 def _slow_running(hub: Hub, controls: set[str]) -> bool:
@@ -129,18 +83,12 @@ def test_serve_killed_mid_batch_applies_everything_once(producer: Hub, serve: Se
         assert 0 < _processed(producer) < total
         os.killpg(first.pid, signal.SIGKILL)  # the whole hub process, mid-transaction
         first.wait()
-        in_flight = _open_attempts(producer)
+        in_flight = open_attempts(producer.engine)
         assert in_flight, "nothing was in flight at the kill"
         serve.start()
         wait_until(lambda: _processed(producer) == total, timeout=240, what="all processed")
     except AssertionError:
         print(serve.logs())
         raise
-    report = check(producer.engine)
-    assert report.stored == report.applied == total
-    assert report.applied_twice == report.never_applied == report.unprocessed == 0
-    assert report.order_violations == 0
-    with producer.engine.connect() as conn:
-        killed = conn.execute(sa.select(attempts).where(attempts.c.id.in_(in_flight))).all()
-    assert {(a.outcome, a.error_code) for a in killed} == {("abandoned", "lease_expired")}
-    assert _open_attempts(producer) == set()
+    assert_each_applied_once(producer.engine, total)
+    assert_killed_claims_abandoned(producer.engine, in_flight)

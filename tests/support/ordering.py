@@ -108,3 +108,27 @@ def wait_until(predicate: Callable[[], bool], *, timeout: float, what: str) -> N
         if time.monotonic() > deadline:
             raise AssertionError(f"gave up waiting for {what}")
         time.sleep(0.2)
+
+
+def assert_each_applied_once(engine: Engine, total: int) -> Report:
+    """All ``total`` stored messages processed, each applied exactly once, every lane in order."""
+    report = check(engine)
+    assert report.stored == report.applied == total
+    assert report.applied_twice == report.never_applied == report.unprocessed == 0
+    assert report.order_violations == 0
+    return report
+
+
+def open_attempts(engine: Engine) -> set[int]:
+    """Attempts that have started and not ended (claims in flight)."""
+    with engine.connect() as conn:
+        q = sa.select(attempts.c.id).where(attempts.c.ended_at.is_(None))
+        return {int(r.id) for r in conn.execute(q)}
+
+
+def assert_killed_claims_abandoned(engine: Engine, in_flight: set[int]) -> None:
+    """The claims a kill left open ended as abandoned (lease expired), and none is open now."""
+    with engine.connect() as conn:
+        killed = conn.execute(sa.select(attempts).where(attempts.c.id.in_(in_flight))).all()
+    assert {(a.outcome, a.error_code) for a in killed} == {("abandoned", "lease_expired")}
+    assert open_attempts(engine) == set()
