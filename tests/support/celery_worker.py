@@ -69,8 +69,9 @@ class WorkerPool:
         for proc in self.started:
             self.kill(proc)
 
-    def logs(self) -> str:
+    def logs(self, tail: int | None = 3000) -> str:
+        """The workers' output, each log's last ``tail`` characters (``None``: all of it)."""
         return "\n".join(
-            f"--- {p.name}\n" + p.read_text(errors="replace")[-3000:]
+            f"--- {p.name}\n" + p.read_text(errors="replace")[-(tail or 0) :]
             for p in sorted(self.log_dir.glob("worker-*.log"))
         )
