@@ -21,7 +21,8 @@ HUB = str(Path(sys.executable).with_name("hub"))
 class Serve:
     """``hub serve`` processes on one data directory; ``extra_env`` adds or overrides ``HUB_*``.
 
-    Each start gets fresh HTTP and MLLP ports (``mllp_port`` is the latest one's)."""
+    Each start gets a fresh HTTP port and, unless told which, a fresh MLLP port
+    (``mllp_port`` is the latest one's)."""
 
     def __init__(self, data_dir: Path, log_dir: Path, extra_env: dict[str, str] | None = None):
         self.data_dir = data_dir
@@ -30,8 +31,8 @@ class Serve:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.mllp_port = 0
 
-    def start(self) -> subprocess.Popen[bytes]:
-        self.mllp_port = free_port()
+    def start(self, *, mllp_port: int | None = None) -> subprocess.Popen[bytes]:
+        self.mllp_port = mllp_port or free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
         env.update(
             HUB_DATA_DIR=str(self.data_dir),
