@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -48,15 +49,21 @@ def install(app: typer.Typer) -> None:
         if as_json:
             echo_json(items)
             return
-        table = Table("id", "status", "type", "sender", "control id", "received", "error")
+        # Compact and readable in an 80-column terminal: the columns an analyst scans first
+        # (id, status, type, when) never wrap; the long ones fold instead of vanishing.
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+        for name in ("id", "status", "type", "received"):
+            table.add_column(name, no_wrap=True)
+        for name in ("sender", "control id", "error"):
+            table.add_column(name, overflow="fold")
         for m in items:
             table.add_row(
                 str(m["id"]),
                 m["status"],
                 m["type"],
+                m["received_at"][:19].replace("T", " "),
                 m["sender"],
                 m["control_id"],
-                m["received_at"][:19],
                 m["error_code"] or "",
             )
         Console().print(table)

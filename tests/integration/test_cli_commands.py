@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -68,8 +69,10 @@ def test_cli_end_to_end(any_db_settings: Settings, make_hub) -> None:  # type: i
         run(app, ["messages", "list", "--patient", "MRN200", "--json"], env=env).output
     )
     assert [m["id"] for m in by_patient] == [3]
-    table = run(app, ["messages", "list"], env=env)
+    # in an 80-column terminal each row still shows id, status, type and time on one line
+    table = run(app, ["messages", "list"], env={**env, "COLUMNS": "80"})
     assert table.exit_code == 0 and "ADT^A08" in table.output
+    assert listed_rows_at_80_columns(table.output) == [1, 2, 3]
 
     r = run(app, ["messages", "show", "2", "--json"], env=env)
     detail = json.loads(r.output)
@@ -103,3 +106,12 @@ def test_cli_end_to_end(any_db_settings: Settings, make_hub) -> None:  # type: i
     } <= set(actions)
     r = run(app, ["audit", "verify"], env=env)
     assert r.exit_code == 0 and "intact" in r.output
+
+
+ROW = re.compile(r"^\s*(\d+)\s+(\w+)\s+(\S+)\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\b", re.M)
+
+
+def listed_rows_at_80_columns(output: str) -> list[int]:
+    """Ids of the rows whose id, status, type and time sit whole on one line of <= 80."""
+    assert max(len(line) for line in output.splitlines()) <= 80
+    return sorted(int(m[0]) for m in ROW.findall(output))
