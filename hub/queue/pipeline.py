@@ -143,33 +143,17 @@ class Pipeline:
         processor = self.registry.lookup(rec.protocol, rec.type)
         ctx = ProcessContext(rec, conn, self.clock, rec.replay_requested, prepared=prepared)
         processor(ctx)
-        now = self.clock.now()
-        store.transition(
+        _settle(
             conn,
-            rec.id,
-            Status.PROCESSING,
-            Status.PROCESSED,
-            now=now,
-            lease_until=None,
-            next_attempt_at=None,
-            last_error_code=None,
-            last_error=None,
-        )
-        store.end_attempt(
-            conn,
+            rec,
             attempt_id,
+            now=self.clock.now(),
+            status=Status.PROCESSED,
             outcome="ok",
-            now=now,
-            error_code="warning" if ctx.warnings else None,
-            error_text="; ".join(str(w) for w in ctx.warnings)[:1000] or None,
-        )
-        audit.append(
-            conn,
-            at=now,
-            actor="pipeline",
-            action="message.processed",
-            object_type="message",
-            object_id=rec.id,
+            attempt_error=(
+                "warning" if ctx.warnings else None,
+                "; ".join(str(w) for w in ctx.warnings)[:1000] or None,
+            ),
             detail={
                 "type": rec.type,
                 "attempt": rec.attempt_count + 1,
@@ -280,32 +264,16 @@ class Pipeline:
         with self.uow() as uow:
             if not lanes.still_ours(uow.conn, rec.id, attempt_id):
                 return self._lost(rec)
-            store.transition(
+            _settle(
                 uow.conn,
-                rec.id,
-                Status.PROCESSING,
-                status,
-                now=now,
-                lease_until=None,
-                next_attempt_at=next_at,
-                last_error_code=code,
-                last_error=text,
-            )
-            store.end_attempt(
-                uow.conn,
+                rec,
                 attempt_id,
-                outcome=decision.action.value if decision.action is not Action.FAIL else "failed",
                 now=now,
-                error_code=code,
-                error_text=text,
-            )
-            audit.append(
-                uow.conn,
-                at=now,
-                actor="pipeline",
-                action=f"message.{status.value}",
-                object_type="message",
-                object_id=rec.id,
+                status=status,
+                outcome=decision.action.value if decision.action is not Action.FAIL else "failed",
+                next_at=next_at,
+                message_error=(code, text),
+                attempt_error=(code, text),
                 detail={"type": rec.type, "attempt": number, "error_code": code},
             )
             uow.commit()
@@ -336,3 +304,48 @@ def _open_attempt(conn: Connection, rec: MessageRecord, worker: str, now: dateti
 
 class LeaseLost(Exception):
     """Internal: the claim was taken back by the sweeper before this worker finished."""
+
+
+def _settle(
+    conn: Connection,
+    rec: MessageRecord,
+    attempt_id: int,
+    *,
+    now: datetime,
+    status: Status,
+    outcome: str,
+    next_at: datetime | None = None,
+    message_error: tuple[str | None, str | None] = (None, None),
+    attempt_error: tuple[str | None, str | None] = (None, None),
+    detail: dict[str, Any],
+) -> None:
+    """End a claim: the message leaves PROCESSING, its attempt closes, the audit log says so.
+    The three writes every ending makes, in the caller's transaction."""
+    store.transition(
+        conn,
+        rec.id,
+        Status.PROCESSING,
+        status,
+        now=now,
+        lease_until=None,
+        next_attempt_at=next_at,
+        last_error_code=message_error[0],
+        last_error=message_error[1],
+    )
+    store.end_attempt(
+        conn,
+        attempt_id,
+        outcome=outcome,
+        now=now,
+        error_code=attempt_error[0],
+        error_text=attempt_error[1],
+    )
+    audit.append(
+        conn,
+        at=now,
+        actor="pipeline",
+        action=f"message.{status.value}",
+        object_type="message",
+        object_id=rec.id,
+        detail=detail,
+    )

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,8 +27,6 @@ from support.ordering import (
 )
 
 from hub.bootstrap import Hub
-from hub.config import Settings
-from hub.queue.celery_app import CeleryDispatcher
 from hub.services.ingest import Inbound, IngestOutcome
 from hub.store.tables import attempts, messages
 
@@ -56,27 +53,6 @@ def broker_url(redis_url: str) -> str:
     url = redis_url.rsplit("/", 1)[0] + f"/{BROKER_DB}"
     redis.Redis.from_url(url).flushdb()
     return url
-
-
-@pytest.fixture
-def producer(pg_url: str, broker_url: str, make_hub: Callable[..., Hub]) -> Hub:
-    """The ingesting side (what ``hub serve`` does with a broker), without its own sweeper:
-    recovery below is the worker's sweeper's doing."""
-    settings = Settings(
-        database_url=pg_url, broker_url=broker_url, lease_seconds=3, sweep_interval=1
-    )
-    hub = make_hub(settings, dispatcher=None, plugins=[plugin.register], embedded_workers=False)
-    assert isinstance(hub.dispatcher, CeleryDispatcher) and hub.workers is None
-    return hub
-
-
-@pytest.fixture
-def workers(pg_url: str, broker_url: str, tmp_path: Path) -> Iterator[WorkerPool]:
-    pool = WorkerPool(database_url=pg_url, broker_url=broker_url, log_dir=tmp_path)
-    try:
-        yield pool
-    finally:
-        pool.stop_all()
 
 
 def feed_in_background(hub: Hub, messages: list[Inbound]) -> tuple[threading.Thread, list[str]]:

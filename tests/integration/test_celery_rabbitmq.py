@@ -8,18 +8,14 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from conftest import AMQP_URL, need_service, port_open
-from support import pipeline_plugin as plugin
 from support.celery_worker import WorkerPool
 from support.ordering import assert_each_applied_once, processed_count, stream, wait_until
 
 from hub.bootstrap import Hub
-from hub.config import Settings
-from hub.queue.celery_app import CeleryDispatcher, make_celery
+from hub.queue.celery_app import make_celery
 from hub.services.ingest import IngestOutcome
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -34,28 +30,11 @@ def rabbit_up() -> bool:
 
 
 @pytest.fixture
-def amqp_url() -> str:
+def broker_url() -> str:
     need_service("RabbitMQ", "127.0.0.1", 5672)
     app = make_celery(AMQP_URL)
     app.control.purge()  # tasks another run left in the hub queue name ids of another database
     return AMQP_URL
-
-
-@pytest.fixture
-def producer(pg_url: str, amqp_url: str, make_hub: Callable[..., Hub]) -> Hub:
-    settings = Settings(database_url=pg_url, broker_url=amqp_url, lease_seconds=3, sweep_interval=1)
-    hub = make_hub(settings, dispatcher=None, plugins=[plugin.register], embedded_workers=False)
-    assert isinstance(hub.dispatcher, CeleryDispatcher) and hub.workers is None
-    return hub
-
-
-@pytest.fixture
-def workers(pg_url: str, amqp_url: str, tmp_path: Path) -> Iterator[WorkerPool]:
-    pool = WorkerPool(database_url=pg_url, broker_url=amqp_url, log_dir=tmp_path)
-    try:
-        yield pool
-    finally:
-        pool.stop_all()
 
 
 def test_rabbitmq_restart_mid_stream(producer: Hub, workers: WorkerPool) -> None:

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 import sqlalchemy as sa
-from support import pipeline_plugin as plugin
 from support.celery_worker import WorkerPool
 from support.ehr_senders import (
     Sender,
@@ -45,7 +44,6 @@ from support.services import need_postgresql_restart, restart_postgresql
 from hub.adapters.hl7v2.ack import parse_ack
 from hub.adapters.transport.mllp_client import MllpClient
 from hub.bootstrap import Hub
-from hub.config import Settings
 from hub.services.ingest import Inbound, IngestOutcome
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -98,16 +96,9 @@ def broker_url(redis_url: str) -> str:
 
 
 def test_celery_workers_survive_a_database_restart(
-    pg_url: str, broker_url: str, make_hub: Callable[..., Hub], tmp_path: Path
+    pg_url: str, producer: Hub, workers: WorkerPool
 ) -> None:
     need_postgresql_restart()
-    producer = make_hub(
-        Settings(database_url=pg_url, broker_url=broker_url, lease_seconds=3, sweep_interval=1),
-        dispatcher=None,
-        plugins=[plugin.register],
-        embedded_workers=False,
-    )
-    pool = WorkerPool(database_url=pg_url, broker_url=broker_url, log_dir=tmp_path)
     total = 2000
     refused: list[int] = []
     problems: list[str] = []
@@ -130,7 +121,7 @@ def test_celery_workers_survive_a_database_restart(
                 problems.append(f"{m.control_id}: {outcome}")
 
     try:
-        pool.start(concurrency=4)
+        workers.start(concurrency=4)
         feeder = threading.Thread(target=feed, args=(stream(total, 40, seed=23),))
         feeder.start()
         wait_until(
@@ -146,8 +137,6 @@ def test_celery_workers_survive_a_database_restart(
             lambda: processed_count(producer.engine) == total, timeout=240, what="all processed"
         )
     except AssertionError:
-        print(pool.logs())
+        print(workers.logs())
         raise
-    finally:
-        pool.stop_all()
     assert_each_applied_once(producer.engine, total)
