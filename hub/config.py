@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     mllp_max_frame_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     mllp_read_timeout: float = Field(default=30.0, gt=0)
     mllp_idle_timeout: float = Field(default=600.0, gt=0)
+    mllp_max_connections: int = Field(default=256, ge=1)
     # MSH-18 absent or unknown: decode as this (documented in docs/glossary.md).
     hl7_default_charset: str = "utf-8"
     # hl7apy structural validation at processing (never on the ACK path). Off by default: it

@@ -159,6 +159,7 @@ async def mllp_service(hub: HubLike, stop: asyncio.Event) -> None:
         max_frame_bytes=settings.mllp_max_frame_bytes,
         read_timeout=settings.mllp_read_timeout,
         idle_timeout=settings.mllp_idle_timeout,
+        max_connections=settings.mllp_max_connections,
     )
     await server.start()
     try:

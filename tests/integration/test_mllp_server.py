@@ -212,3 +212,28 @@ def test_tls_round_trip(tmp_path: Path) -> None:
             MllpClient("127.0.0.1", srv.port, ssl_context=client_ssl_context()).send(msg(3))
         assert info.value.code == "connect_failed"
         assert wait_until(lambda: srv.connections == 0)
+
+
+def test_connections_beyond_the_limit_are_closed_others_go_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="hub.adapters.transport")
+    with ServerThread(max_connections=2) as srv:
+        first = MllpClient("127.0.0.1", srv.port)
+        second = MllpClient("127.0.0.1", srv.port)
+        assert first.send(msg(1)) == b"ACK:" + msg(1)
+        assert second.send(msg(2)) == b"ACK:" + msg(2)
+        assert wait_until(lambda: srv.connections == 2)
+        with connect(srv.port) as third:
+            assert is_closed_by_peer(third)
+        # the two open connections are untouched
+        assert first.send(msg(3)) == b"ACK:" + msg(3)
+        assert second.send(msg(4)) == b"ACK:" + msg(4)
+        # a freed slot is taken by the next sender
+        first.close()
+        assert wait_until(lambda: srv.connections == 1)
+        with MllpClient("127.0.0.1", srv.port) as fourth:
+            assert fourth.send(msg(5)) == b"ACK:" + msg(5)
+        second.close()
+    refused = [r for r in caplog.records if "limit reached" in r.getMessage()]
+    assert len(refused) == 1 and refused[0].__dict__["limit"] == 2

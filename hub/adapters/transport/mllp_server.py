@@ -13,6 +13,9 @@ never content): a block over ``max_frame_bytes``; a block not completed within
 ``read_timeout`` of its start byte (slow senders, peers that vanished mid-frame); no byte at
 all for ``idle_timeout`` between blocks (half-open connections); a reply the peer does not
 read within ``read_timeout``. A handler that raises closes its connection only.
+Beyond ``max_connections`` open at once, a new connection is closed as soon as it is
+accepted (with a log line), so a sender that leaks connections cannot exhaust the hub's file
+descriptors; the connections already open go on.
 """
 
 from __future__ import annotations
@@ -58,8 +61,10 @@ class MllpServer:
         max_frame_bytes: int,
         read_timeout: float,
         idle_timeout: float,
+        max_connections: int = 256,
     ) -> None:
         self._handler = handler
+        self._max_connections = max_connections
         self._host = host
         self._port = port
         self._ssl = ssl_context
@@ -113,6 +118,13 @@ class MllpServer:
         task = asyncio.current_task()
         assert task is not None
         peer = _peer_name(writer)
+        if len(self._conns) >= self._max_connections:
+            log.warning(
+                "mllp connection refused: limit reached",
+                extra={"peer": peer, "limit": self._max_connections},
+            )
+            await _close_writer(writer)
+            return
         conn = _Connection(task, peer)
         self._conns[task] = conn
         try:
