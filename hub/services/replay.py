@@ -8,7 +8,7 @@ processes that. Who, when, what and why go to the audit log.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hub.clock import Clock
 from hub.errors import Conflict, ValidationError
@@ -112,22 +112,9 @@ class ReplayService:
         head = peek(raw)
         if head.rejected is not None:
             raise head.rejected
-        stored = self.ingest.ingest(
-            Inbound(
-                protocol=original.protocol,
-                raw=raw,
-                sender=head.sender,
-                receiver=head.receiver,
-                control_id=head.control_id,
-                type=head.type,
-                lane_key=head.lane_key,
-                lane_key2=head.lane_key2,
-                patient_refs=head.patient_refs,
-                meta=head.meta,
-                revision_of=message_id,
-            ),
-            actor=actor,
-        )
+        # the peeker's own look at the edited bytes, stored as a revision of the original
+        revision = replace(head, protocol=original.protocol, raw=raw, revision_of=message_id)
+        stored = self.ingest.ingest(revision, actor=actor)
         assert stored.outcome is IngestOutcome.STORED
         with self.uow() as uow:
             audit.append(
