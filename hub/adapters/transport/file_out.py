@@ -34,6 +34,7 @@ DEFAULT_PATTERN = "{delivery_id:010d}-{control_id}.{ext}"
 EXTENSIONS = {"hl7v2": "hl7", "x12": "x12", "fhir": "json"}
 TEMP_SUFFIX = ".part"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+_CHUNK = 1 << 16
 
 
 def final_name(destination: Destination, payload: Outgoing) -> str:
@@ -81,7 +82,7 @@ def write_atomically(directory: Path, name: str, body: bytes) -> None:
         try:
             view = memoryview(body)
             while view:
-                view = view[os.write(fd, view) :]
+                view = view[os.write(fd, view[:_CHUNK]) :]
             os.fsync(fd)
         finally:
             os.close(fd)

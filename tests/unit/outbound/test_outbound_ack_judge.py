@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from hub.adapters.hl7v2.ack import build_ack
+from hub.adapters.hl7v2.ack_judge import judge_reply
 from hub.adapters.hl7v2.errors import error_for, location
 from hub.adapters.hl7v2.tokenizer import parse
-from hub.adapters.hl7v2.ack_judge import judge_reply
 from hub.adapters.transport.base import Outcome
 from hub.adapters.transport.mllp_out import split_address
 from hub.errors import DeliveryError, ValidationError
