@@ -14,6 +14,7 @@ from hub.bootstrap import Hub
 from hub.config import Settings
 from hub.errors import HubError
 from hub.pm.events import AppointmentRescheduled
+from hub.services import appointments as appointments_service
 from hub.services.appointments import AppointmentService, BookRequest
 from hub.services.deliver import DeliveryAdmin
 from hub.store import outbox as obox
@@ -60,7 +61,7 @@ def per_destination(hub: Hub) -> list[tuple[int, int]]:
 
 
 def test_a_pm_change_and_its_event_commit_together(
-    any_db_settings: Settings, make_hub: Callable[..., Hub]
+    any_db_settings: Settings, make_hub: Callable[..., Hub], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hub = setup(make_hub, any_db_settings)
     service = AppointmentService(uow=hub.uow, clock=hub.clock)  # no relay: the event waits
@@ -83,6 +84,22 @@ def test_a_pm_change_and_its_event_commit_together(
     assert count(hub, outbox) == 1
     with hub.uow() as uow:
         assert uow.conn.execute(sa.select(appointments.c.minutes)).scalar_one() == 30
+
+    # the service's own path: the audit write after the emit fails, so nothing commits
+    def audit_down(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("audit unavailable")
+
+    monkeypatch.setattr(appointments_service.audit, "append", audit_down)
+    with pytest.raises(RuntimeError):
+        service.cancel("A1")
+    monkeypatch.undo()
+    assert count(hub, outbox) == 1
+    with hub.uow() as uow:
+        assert uow.conn.execute(sa.select(appointments.c.status)).scalar_one() == "booked"
+    service.cancel("A1")
+    with hub.uow() as uow:
+        events = uow.conn.execute(sa.select(outbox.c.event).order_by(outbox.c.id)).scalars()
+        assert list(events) == ["AppointmentBooked", "AppointmentCancelled"]
 
 
 def test_the_relay_makes_one_delivery_per_destination_even_run_twice(
