@@ -210,11 +210,15 @@ def bootstrap(
         from hub.queue.celery_app import register_task
 
         register_task(celery_app, lambda mid: pipeline.drain_lane(_worker_name(), mid))
-    extra, hooks = load_plugins(settings.plugins)
-    for plugin in [*(default_plugins() if plugins is None else plugins), *extra]:
-        hub.install(plugin)
-    for hook in hooks:
-        hook(hub)
+    try:
+        extra, hooks = load_plugins(settings.plugins)
+        for plugin in [*(default_plugins() if plugins is None else plugins), *extra]:
+            hub.install(plugin)
+        for hook in hooks:
+            hook(hub)
+    except BaseException:
+        hub.stop()  # a broken plug-in fails start-up without leaving the engine open
+        raise
     return hub
 
 

@@ -37,8 +37,6 @@ from hub.store import messages as message_store
 from hub.store.messages import MessageRecord
 from hub.store.pm_repo import apply_changes, find_appointment
 
-PROTOCOL = "hl7v2"
-
 FORWARD: dict[str, SiuEvent] = {
     "S12": SiuEvent.BOOK,
     "S13": SiuEvent.RESCHEDULE,

@@ -21,6 +21,7 @@ import hub as hub_package
 from hub.bootstrap import Hub, default_plugins
 from hub.cli import build_app, main
 from hub.config import Settings
+from hub.errors import ConfigError
 from hub.store import messages as store
 from hub.store.keys import Role
 from hub.store.lifecycle import Status
@@ -104,3 +105,9 @@ def test_console_script_adds_commands_named_in_hub_plugins(
         main()
     assert done.value.code == 0
     assert "peek" in capsys.readouterr().out
+
+
+def test_two_plugins_of_one_name_fail_start_up(make_hub: HubFactory, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        make_hub(Settings(data_dir=tmp_path / "var"), plugins=[toy.plugin, toy.plugin])
+    assert "toy" in str(info.value)
