@@ -7,11 +7,11 @@ import asyncio
 import socket
 import subprocess
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from support.waiting import wait_until  # noqa: F401 - re-exported: tests import it from here
 
 from hub.adapters.transport.mllp import END_BLOCK
 from hub.adapters.transport.mllp_server import FrameHandler, MllpServer
@@ -83,16 +83,6 @@ class ServerThread:
     @property
     def connections(self) -> int:
         return self.server.connections
-
-
-def wait_until(predicate: Callable[[], bool], limit: float = 10.0) -> bool:
-    """Poll until ``predicate`` holds; a safety cap, not a timing assertion."""
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 def connect(port: int) -> socket.socket:

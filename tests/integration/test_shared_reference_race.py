@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from conftest import HubFactory
+from support.waiting import wait_until
 
+from hub.bootstrap import Hub
 from hub.config import Settings
 from hub.pm.changes import LocationRef, PayerRef, ProviderRef
 from hub.store import pm_repo
@@ -27,6 +29,16 @@ CASES: list[tuple[str, Callable[..., Any], Any, sa.Table]] = [
     ("location", pm_repo.resolve_location, LocationRef("NORTH", "ROOM1", "Room 1"), locations),
     ("payer", pm_repo.resolve_payer, PayerRef("PAYER7", "Synthetic Health"), organizations),
 ]
+
+
+def waiting_on_a_lock(hub: Hub) -> bool:
+    """Some session of this test's database is blocked on a lock held by another."""
+    with hub.engine.connect() as conn:
+        query = sa.text(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return bool(conn.execute(query).scalar())
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
@@ -53,7 +65,11 @@ def test_concurrent_first_sight_makes_one_row(
     with hub.uow() as uow:
         first_id = resolve(uow.conn, ref, stamp)
         first_resolved.set()
-        t.join(0.5)  # the other worker is now waiting for us (or, unfixed, about to fail)
+        # the other worker reaches our lock and waits there (or, not waiting, finishes)
+        wait_until(
+            lambda: waiting_on_a_lock(hub) or not t.is_alive(),
+            what="the second transaction to reach the first one's lock",
+        )
         assert t.is_alive(), "the second transaction did not wait for the first"
         uow.commit()
     t.join(10)

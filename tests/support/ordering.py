@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import random
-import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -14,6 +12,7 @@ from sqlalchemy.engine import Engine
 from hub.services.ingest import Inbound
 from hub.store.tables import attempts, messages
 from support.pipeline_plugin import effects, inbound
+from support.waiting import wait_until  # noqa: F401 - re-exported: tests import it from here
 
 
 def stream(
@@ -99,15 +98,6 @@ def processed_count(engine: Engine) -> int:
                 sa.select(sa.func.count()).where(messages.c.status == "processed")
             ).scalar_one()
         )
-
-
-def wait_until(predicate: Callable[[], bool], *, timeout: float, what: str) -> None:
-    """Poll ``predicate``; the timeout only stops a hung test, no duration is asserted."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.2)
 
 
 def assert_each_applied_once(engine: Engine, total: int) -> Report:
