@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import struct
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -187,11 +187,19 @@ def test_empty_reply_sends_nothing_and_keeps_connection() -> None:
 
 
 def test_close_lets_in_flight_handler_answer() -> None:
-    srv = ServerThread().__enter__()
+    started = threading.Event()
+
+    async def answers_once_closing(payload: bytes, peer: str) -> bytes:
+        started.set()  # in flight: it answers only after close() has begun
+        while not srv.server._closing:
+            await asyncio.sleep(0.01)
+        return b"ACK:" + payload
+
+    srv = ServerThread(answers_once_closing).__enter__()
     try:
         with connect(srv.port) as sock:
             sock.sendall(frame(b"SLOW " + msg(1)))
-            time.sleep(0.1)  # let the handler start (it sleeps 0.3 s)
+            assert started.wait(10), "the handler never started"
             closer = threading.Thread(target=srv.close)
             closer.start()
             assert read_frame(sock) == frame(b"ACK:SLOW " + msg(1))

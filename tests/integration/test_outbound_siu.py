@@ -11,7 +11,6 @@ import json
 import logging
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from conftest import free_port
+from support.waiting import wait_until as wait_for
 from typer.testing import CliRunner
 
 from hub.adapters.hl7v2.ack import build_ack
@@ -135,16 +135,6 @@ def receivers() -> Iterator[list[Receiver]]:
     yield made
     for r in made:
         r.close()
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 def fast(settings: Settings, **extra: Any) -> Settings:
@@ -324,8 +314,11 @@ def test_ae_fails_with_the_reason_and_cli_retry_sends_again(
     assert "Testperson" not in (rec.last_error or "")  # the EHR's free text is not kept
     assert "Testperson" not in caplog.text and "MRN1001" not in caplog.text
     assert [a["outcome"] for a in deliver_attempts(hub, did)] == ["failed"]
-    time.sleep(0.3)
-    assert len(ehr.received) == 1  # a rejection is not retried by itself
+    # a rejection is not retried by itself: nothing is due now, none is scheduled for later
+    assert hub.deliveries is not None and hub.deliveries.run_until_idle() == 0
+    assert delivery(hub, did).next_attempt_at is None
+    assert [a["outcome"] for a in deliver_attempts(hub, did)] == ["failed"]
+    assert len(ehr.received) == 1
 
     ehr.answer = aa
     env = {"HUB_DATA_DIR": str(settings.data_dir)}
@@ -394,10 +387,10 @@ def test_change_from_the_ehrs_own_channel_is_not_echoed_back(
     assert change.skipped == ["north"] and len(change.delivery_ids) == 1
     wait_for(lambda: status_is(hub, change.delivery_ids[0], DeliveryStatus.SENT))
     assert [m.get("SCH-2") for m in south.received] == ["APPT-5"]
-    time.sleep(0.3)
-    assert north.received == []
     with hub.uow() as uow:
         assert [d.destination for d in dstore.search(uow.conn)] == ["south"]
+    assert hub.deliveries is not None and hub.deliveries.run_until_idle() == 0  # nothing due
+    assert north.received == []
 
 
 def test_destination_order_holds_across_a_retry(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
+from support.waiting import wait_until
 
 from hub.store.db import FairLock
 
@@ -45,7 +45,8 @@ def test_waiters_are_served_in_arrival_order() -> None:
         t = threading.Thread(target=lambda n=n: (lock.acquire(), order.append(n), lock.release()))
         t.start()
         threads.append(t)
-        time.sleep(0.05)  # let thread n queue before thread n+1
+        # thread n queues before thread n+1 starts
+        wait_until(lambda n=n: len(lock._waiters) == n + 1, what=f"thread {n} to queue")
     # the holder takes it straight back: it must queue behind the five waiters
     lock.release()
     lock.acquire()

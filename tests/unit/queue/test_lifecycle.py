@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -15,6 +17,7 @@ from hub.queue.lifecycle import (
     Status,
     check_transition,
 )
+from hub.store import messages as store
 
 S = Status
 ALLOWED = {
@@ -70,7 +73,11 @@ def test_forbidden(current: Status, new: Status) -> None:
 def test_sample_of_forbidden_moves_that_would_skip_the_pipeline(
     current: Status, new: Status
 ) -> None:
-    assert (current, new) in FORBIDDEN
+    # asked of the code, not of this file's table
+    assert new not in TRANSITIONS[current]
+    with pytest.raises(Conflict) as info:
+        check_transition(current, new)
+    assert info.value.code == "illegal_transition"
 
 
 def test_state_sets() -> None:
@@ -79,3 +86,16 @@ def test_state_sets() -> None:
     assert {S.PROCESSED, S.FAILED, S.DEAD, S.HELD} == REPLAYABLE
     assert not (REPLAYABLE & PENDING)
     assert all(S.RECEIVED in TRANSITIONS[s] for s in REPLAYABLE)  # replay = back to received
+
+
+class _Untouchable:
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"the database was touched ({name}) for a forbidden move")
+
+
+@pytest.mark.parametrize(("current", "new"), [(S.PROCESSED, S.PROCESSING), (S.HELD, S.PROCESSED)])
+def test_the_store_refuses_a_forbidden_move_before_writing(current: Status, new: Status) -> None:
+    """The code that persists a status change goes through the table (not only this file)."""
+    with pytest.raises(Conflict) as info:
+        store.transition(_Untouchable(), 1, current, new, now=datetime(2026, 1, 5, tzinfo=UTC))  # type: ignore[arg-type]
+    assert info.value.code == "illegal_transition"
