@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from support.cli import assert_refused
 from test_api_support import bearer, client, env_for, ingest, plugin, process_all
 from typer.testing import CliRunner
 
@@ -46,7 +47,7 @@ def test_cli_end_to_end(any_db_settings: Settings, make_hub) -> None:  # type: i
         assert c.get("/api/messages", headers=bearer(tok)).status_code == 200
         assert c.post("/api/replay", json={"ids": [1]}, headers=bearer(tok)).status_code == 403
     bad = run(app, ["keys", "create", "--role", "root", "--name", "x"], env=env)
-    assert bad.exit_code != 0
+    assert_refused(bad, "unknown role 'root'")
 
     r = run(app, ["messages", "list", "--json"], env=env)
     assert r.exit_code == 0, r.output

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from conftest import free_port
+from support.cli import assert_refused
 from support.waiting import wait_until as wait_for
 from typer.testing import CliRunner
 
@@ -339,7 +340,8 @@ def test_ae_fails_with_the_reason_and_cli_retry_sends_again(
     assert listed.exit_code == 0, listed.output
     assert f'"id": {did}' in listed.output
     again = CliRunner().invoke(app, ["deliveries", "retry", str(did)], env=env)
-    assert again.exit_code != 0  # a sent delivery is not re-sent by accident
+    # a sent delivery is not re-sent by accident
+    assert_refused(again, f"delivery {did} is sent; only failed or dead")
 
 
 def test_wrong_msa2_is_not_accepted_as_delivery(
@@ -490,7 +492,7 @@ def test_cli_destinations_appointments_and_deliveries(
     listed = json.loads(run("destinations", "list", "--json"))
     assert [(d["name"], d["enabled"]) for d in listed] == [("north", True), ("old", False)]
     bad = CliRunner().invoke(app, ["destinations", "add", "x", "--mllp", "nohost"], env=env)
-    assert bad.exit_code != 0
+    assert_refused(bad, "MLLP address must be HOST:PORT, got 'nohost'")
 
     out = run("appointments", "book", "--patient", "MRN1001", "--facility", "NORTHCLINIC",
               "--start", "2026-11-23T09:30:00-05:00", "--minutes", "40", "--provider", "DRX",
@@ -505,7 +507,7 @@ def test_cli_destinations_appointments_and_deliveries(
     assert "queued for 1 destination(s)" in skipped and "not echoed to north" in skipped
     naive = CliRunner().invoke(app, ["appointments", "reschedule", filler, "--start",
                                      "2026-11-24T10:00:00"], env=env)  # fmt: skip
-    assert naive.exit_code != 0
+    assert_refused(naive, "--start needs a UTC offset")
 
     pending = json.loads(
         run("deliveries", "list", "--status", "pending", "--destination", "north", "--json")
