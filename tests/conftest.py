@@ -2,6 +2,12 @@
 PostgreSQL (127.0.0.1:5432, trust auth), Redis (6379), RabbitMQ (5672).
 
 Under CI (``CI`` set) a missing service fails the test; elsewhere it skips with the reason.
+
+Markers are applied here, centrally (see :func:`pytest_collection_modifyitems`): everything
+under tests/integration and every test using a service fixture is ``integration``, and the
+tests measured to take seconds are ``slow``. ``pytest -m "not integration"`` is therefore a
+run that needs no PostgreSQL, Redis or RabbitMQ; a test that reaches a service without the
+marker fails (:func:`need_service`).
 """
 
 from __future__ import annotations
@@ -29,6 +35,43 @@ REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 AMQP_URL = os.environ.get("HUB_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
 
+# Fixtures that reach a real service (directly or through another fixture): a test using one
+# is an integration test. need_service() catches one missing here.
+SERVICE_FIXTURES = frozenset(
+    {"pg_url", "redis_url", "any_db_settings", "broker_url", "producer", "workers"}
+)
+# Tests measured (``--durations``) to take more than a few seconds: "path" for a whole module,
+# "path::test" for one test (all its parameters).
+SLOW: frozenset[str] = frozenset()
+_TESTS_DIR = Path(__file__).parent
+_current_item: pytest.Item | None = None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.path.relative_to(_TESTS_DIR).as_posix()
+        if path.startswith("integration/") or SERVICE_FIXTURES & set(
+            getattr(item, "fixturenames", ())
+        ):
+            item.add_marker(pytest.mark.integration)
+        name = getattr(item, "originalname", item.name)
+        if path in SLOW or f"{path}::{name}" in SLOW:
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    global _current_item
+    _current_item = item
+
+
+def service_address(url: str) -> tuple[str, int]:
+    """Host and port of a service URL (what the tests point at: HUB_TEST_*_URL)."""
+    parsed = sa.engine.make_url(url)
+    default = {"postgresql": 5432, "redis": 6379, "amqp": 5672}[parsed.drivername.split("+")[0]]
+    return parsed.host or "127.0.0.1", parsed.port or default
+
+
 def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout):
@@ -37,7 +80,14 @@ def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
         return False
 
 
-def need_service(name: str, host: str, port: int) -> None:
+def need_service(name: str, url_or_host: str, port: int | None = None) -> None:
+    """Skip (fail under CI) when the service (a URL, or host and port) is unreachable; fail a
+    test that uses a service without the ``integration`` marker (add its fixture to
+    SERVICE_FIXTURES, or mark the test)."""
+    item = _current_item
+    if item is not None and item.get_closest_marker("integration") is None:
+        pytest.fail(f"{item.nodeid} uses {name} but is not marked integration")
+    host, port = (url_or_host, port) if port is not None else service_address(url_or_host)
     if port_open(host, port):
         return
     message = f"{name} is not reachable on {host}:{port}"
@@ -55,7 +105,7 @@ def free_port() -> int:
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test; dropped afterwards."""
-    need_service("PostgreSQL", "127.0.0.1", 5432)
+    need_service("PostgreSQL", PG_ADMIN_URL)
     name = f"hub_t_{uuid.uuid4().hex[:12]}"
     # NullPool: a test may restart PostgreSQL, which cuts pooled connections
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
@@ -72,7 +122,7 @@ def pg_url() -> Iterator[str]:
 
 @pytest.fixture
 def redis_url() -> str:
-    need_service("Redis", "127.0.0.1", 6379)
+    need_service("Redis", REDIS_URL)
     return REDIS_URL
 
 
