@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from conftest import HubFactory, free_port
+from support import hl7_messages
 
 from hub.adapters.hl7v2.ack import parse_ack
 from hub.adapters.hl7v2.tokenizer import parse
@@ -30,13 +31,7 @@ SB, EB = b"\x0b", b"\x1c\x0d"
 
 
 def adt(control: str, mrn: str, given: str, trigger: str = "A08") -> bytes:
-    return (
-        f"MSH|^~\\&|EHRX|NORTHCLINIC|HUB|PRACTICE|20260105083000||ADT^{trigger}^ADT_A01|"
-        f"{control}|P|2.5.1\r"
-        f"EVN|{trigger}|20260105083000\r"
-        f"PID|1||{mrn}^^^NORTHCLINIC^MR||Testperson^{given}||19800214|F\r"
-        "PV1|1|O\r"
-    ).encode()
+    return hl7_messages.adt(control, trigger=trigger, mrn=mrn, given=given)
 
 
 class Listener:

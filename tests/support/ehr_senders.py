@@ -20,16 +20,11 @@ from hub.adapters.transport.mllp_client import MllpClient
 from hub.errors import DeliveryError
 from hub.store.pm_tables import patients
 from hub.store.tables import messages
+from support import hl7_messages
 
 
 def adt(control: str, mrn: str, given: str, trigger: str) -> bytes:
-    return (
-        f"MSH|^~\\&|EHRX|NORTHCLINIC|HUB|PRACTICE|20260105083000||ADT^{trigger}^ADT_A01|"
-        f"{control}|P|2.5.1\r"
-        f"EVN|{trigger}|20260105083000\r"
-        f"PID|1||{mrn}^^^NORTHCLINIC^MR||Restartperson^{given}||19800214|F\r"
-        "PV1|1|O\r"
-    ).encode()
+    return hl7_messages.adt(control, trigger=trigger, mrn=mrn, family="Restartperson", given=given)
 
 
 def plan(
