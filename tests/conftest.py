@@ -40,9 +40,27 @@ AMQP_URL = os.environ.get("HUB_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:567
 SERVICE_FIXTURES = frozenset(
     {"pg_url", "redis_url", "any_db_settings", "broker_url", "producer", "workers"}
 )
-# Tests measured (``--durations``) to take more than a few seconds: "path" for a whole module,
-# "path::test" for one test (all its parameters).
-SLOW: frozenset[str] = frozenset()
+# Tests measured (``--durations``, 2026-12, on the shared 2-core machine) to take 2.5 s or more:
+# "path" for a whole module, "path::test" for one test (all its parameters). The restart tests
+# (database_restart, celery_*) carry their own marks.
+SLOW = frozenset(
+    {
+        "integration/test_pipeline_ordering.py",
+        "integration/test_serve_restart_mllp.py",
+        "integration/test_serve.py",
+        "integration/test_embedded_crash.py::test_serve_killed_mid_batch_applies_everything_once",
+        "integration/test_cli_commands.py::test_cli_end_to_end",
+        "integration/test_hl7v2_pm.py::test_appointments_and_idempotent_charges",
+        "integration/test_migrations.py::"
+        "test_the_comparison_catches_a_model_change_without_migration",
+        "integration/test_outbound_siu.py::test_cli_destinations_appointments_and_deliveries",
+        "integration/test_outbound_siu.py::"
+        "test_concurrent_workers_send_each_delivery_once_in_lane_order",
+        "integration/test_outbound_siu.py::test_retried_while_the_ehr_is_down_then_sent",
+        "integration/test_outbound_siu.py::test_dead_after_the_retry_horizon_then_retry_revives_it",
+        "unit/transport/test_mllp_framing.py::test_any_chunking_yields_the_same_payloads",
+    }
+)
 _TESTS_DIR = Path(__file__).parent
 _current_item: pytest.Item | None = None
 
