@@ -33,19 +33,23 @@ from hub.store.tables import attempts, messages
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 BROKER_DB = 7  # our own Redis database: other tests use 0
-REDIS_START = [
-    "redis-server",
-    "--daemonize",
-    "yes",
-    "--bind",
-    "127.0.0.1",
-    "--port",
-    "6379",
-    "--save",
-    "",
-    "--appendonly",
-    "no",
-]
+REDIS_PORT = 6379
+
+
+def redis_start(port: int) -> list[str]:
+    return [
+        "redis-server",
+        "--daemonize",
+        "yes",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
 
 
 @pytest.fixture
@@ -135,14 +139,41 @@ def test_worker_killed_mid_stream(producer: Hub, workers: WorkerPool) -> None:
     assert_killed_claims_abandoned(producer.engine, in_flight)
 
 
-def redis_up() -> bool:
+def redis_up(port: int = REDIS_PORT) -> bool:
     try:
-        return bool(redis.Redis(host="127.0.0.1", port=6379, socket_timeout=1).ping())
+        return bool(redis.Redis(host="127.0.0.1", port=port, socket_timeout=1).ping())
     except redis.RedisError:
         return False
 
 
-def test_redis_restart_without_persistence_mid_stream(producer: Hub, workers: WorkerPool) -> None:
+def broker_backlog(broker_url: str) -> int:
+    """Tasks the broker holds: queued (the ``hub`` list) or delivered and not yet acknowledged
+    (``acks_late``: the ``unacked`` hash). A restart without persistence loses all of them."""
+    r = redis.Redis.from_url(broker_url, socket_timeout=2)
+    return int(r.llen("hub")) + int(r.hlen("unacked"))
+
+
+def unprocessed_ids(hub: Hub) -> set[int]:
+    with hub.engine.connect() as conn:
+        q = sa.select(messages.c.id).where(messages.c.status != "processed")
+        return {int(i) for i in conn.execute(q).scalars()}
+
+
+# What a worker's consumer logs when its broker connection breaks (celery.worker.consumer)
+CONNECTION_LOST = "Connection to broker lost"
+
+
+def test_redis_restart_without_persistence_mid_stream(
+    producer: Hub, workers: WorkerPool, broker_url: str
+) -> None:
+    restart_redis_mid_stream(producer, workers, broker_url, REDIS_PORT)
+
+
+def restart_redis_mid_stream(
+    producer: Hub, workers: WorkerPool, broker_url: str, port: int
+) -> None:
+    """Kill Redis (no persistence) while the workers are busy and the feeder still ingests;
+    prove the restart cut work in flight, then that everything is applied once, in order."""
     total = 2000
     workers.start(concurrency=4)
     try:
@@ -152,20 +183,31 @@ def test_redis_restart_without_persistence_mid_stream(producer: Hub, workers: Wo
             timeout=240,
             what="30% processed",
         )
+        backlog = broker_backlog(broker_url)  # tasks the shutdown below throws away
         subprocess.run(
-            ["redis-cli", "-p", "6379", "shutdown", "nosave"],
+            ["redis-cli", "-p", str(port), "shutdown", "nosave"],
             check=False,
             capture_output=True,
             timeout=10,
         )
-        wait_until(lambda: not redis_up(), timeout=10, what="Redis to stop")
+        wait_until(lambda: not redis_up(port), timeout=10, what="Redis to stop")
+        cut = unprocessed_ids(producer)  # stored, not yet processed when Redis went down
+        feeding_during_outage = feeder.is_alive()
         time.sleep(1.0)  # ingest goes on meanwhile: dispatches fail fast, messages are stored
-        subprocess.run(REDIS_START, check=True, timeout=10)
-        wait_until(redis_up, timeout=10, what="Redis to start")
+        subprocess.run(redis_start(port), check=True, timeout=10)
+        wait_until(lambda: redis_up(port), timeout=10, what="Redis to start")
         finish(producer, workers, total, feeder, problems)
     finally:
-        if not redis_up():
-            subprocess.run(REDIS_START, check=False, timeout=10)
+        if not redis_up(port):
+            subprocess.run(redis_start(port), check=False, timeout=10)
+    # the restart really interrupted the stream: the broker held tasks it lost, messages were
+    # waiting and the feeder still ingesting when it went, and the workers lost their
+    # connection (each consumer logs it and reconnects)
+    assert backlog > 0, "the broker held no task when Redis went down"
+    assert cut and feeding_during_outage, (len(cut), feeding_during_outage)
+    logs = workers.logs(tail=None)
+    assert CONNECTION_LOST in logs, logs[-3000:]
+    assert not unprocessed_ids(producer) & cut  # those waiting at the cut were processed after
     assert_each_applied_once(producer.engine, total)
 
 

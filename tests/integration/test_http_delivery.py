@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from conftest import free_port
+from support.waiting import wait_until
 
 from hub.bootstrap import Hub
 from hub.clock import FixedClock
@@ -243,10 +244,5 @@ def test_pause_stops_sends_and_resume_restarts_them(
     admin.resume("hook", actor="test")
     hub.start_background()  # the real delivery threads pick it up
     hub.deliveries.wake()
-    deadline = threading.Event()
-    for _ in range(500):
-        if get(hub, did).status is DeliveryStatus.SENT:
-            break
-        deadline.wait(0.02)
-    assert get(hub, did).status is DeliveryStatus.SENT
+    wait_until(lambda: get(hub, did).status is DeliveryStatus.SENT, what="the delivery sent")
     assert len(ehr.received) == 1

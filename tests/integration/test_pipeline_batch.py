@@ -3,7 +3,6 @@ one head per lane, each message in its own savepoint, failures recorded exactly 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -12,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from support import pipeline_plugin as plugin
 from support.pipeline_plugin import effects, inbound
+from support.waiting import wait_until
 
 from hub.bootstrap import Hub
 from hub.clock import FixedClock
@@ -141,14 +141,13 @@ def test_a_caught_up_worker_lets_a_batch_gather(
     hub = make_hub(settings, plugins=[plugin.register], dispatcher=None)
     hub.start_background()
     first = _ingest(hub, "A", 1)
-    deadline = time.monotonic() + 10
-    while _status(hub).get(first) != Status.PROCESSED.value:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_until(lambda: _status(hub).get(first) == Status.PROCESSED.value, what="the first")
     # the worker found a batch of one: it now waits up to 0.3 s before claiming again
     later = [_ingest(hub, lane, 1) for lane in "BCDEF"]
-    while any(_status(hub).get(i) != Status.PROCESSED.value for i in later):
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_until(
+        lambda: all(_status(hub).get(i) == Status.PROCESSED.value for i in later),
+        what="the five later ones",
+        interval=0.01,
+    )
     claims = {a["started_at"] for a in _rows(hub, attempts) if a["message_id"] in later}
     assert len(claims) <= 2, f"{len(later)} messages took {len(claims)} claims"
