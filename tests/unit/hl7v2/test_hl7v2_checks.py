@@ -185,9 +185,17 @@ def test_dft_without_a_transaction_date_is_refused_at_the_ack() -> None:
     raw = (
         "MSH|^~\\&|EHR|CLINIC|HUB|PM|20260105083000||DFT^P03^DFT_P03|D1|P|2.5.1\r"
         "EVN|P03|20260105083000\rPID|1||M1^^^CLINIC^MR\r"
-        "FT1|1|T1||20260105|CG|||1|||||||||||||||99213\r"
-        "FT1|2|T2|||CG|||1|||||||||||||||99214\r"
+        "FT1|1|T1||20260105|CG|||||1|125.00||||||||||||||99213\r"
+        "FT1|2|T2|||CG|||||1|80.00||||||||||||||99214\r"
     )
     errors = check(parse(raw), {"DFT^P03"})
     assert [(e.code, str(e.location)) for e in errors] == [("required_field_missing", "FT1-4")]
     assert errors[0].location is not None and errors[0].location.sequence == 2
+
+
+@pytest.mark.parametrize("control", ["", " ", '""'])
+def test_missing_control_id_is_ar_101_at_msh10(control: str) -> None:
+    msg = parse(adt().replace("|C1|P|", f"|{control}|P|"))
+    errors = check(msg, SUPPORTED)
+    assert [(code_0357(e), str(e.location)) for e in errors] == [(101, "MSH-10")]
+    assert ack_code(errors) == "AR"
