@@ -137,6 +137,11 @@ class FieldRule:
     table_name: str = ""
     positive: bool = False  # NUMERIC: must be above zero
     what: str = ""  # REQUIRED: PHI-free text for the ERR
+    # The mapping reads some fields only as a fallback; the rule then applies as it does:
+    # ``when``: only if all these ``SEG-F`` have a value; ``unless``: not if, for any group,
+    # all its ``SEG-F`` have a value. Same segment: that occurrence; else the first one.
+    when: tuple[str, ...] = ()
+    unless: tuple[tuple[str, ...], ...] = ()
 
     def applies(self, code: str, trigger: str) -> bool:
         return code in self.codes and (not self.triggers or trigger in self.triggers)
@@ -151,6 +156,9 @@ _COVERAGE = _set("A01", "A04", "A08", "A28", "A31")  # hl7v2_adt reads IN1 for t
 _VISIT = _set("A01", "A03", "A04", "A08", "A11", "A13")  # and PV1 for these
 _MERGE = _set("A40", "A47")
 _UNITS = frozenset(DURATION_UNITS)
+_MINUTES_KNOWN = (("AIS-7",), ("TQ1-7", "TQ1-8"))
+_SIU = _set("SIU")
+_TIMED = _set("S12", "S13", "S14")  # S15/S17/S26 only change the status: no times are read
 
 # Segments a mapping cannot do without (0357 code 100 when absent).
 REQUIRED_SEGMENTS: tuple[tuple[str, frozenset[str], frozenset[str]], ...] = (
@@ -172,23 +180,43 @@ RULES: tuple[FieldRule, ...] = (
     FieldRule("PID", 8, C, ALL, table=SEXES, table_name="table 0001"),
     FieldRule("PV1", 44, DT, _set("ADT"), triggers=_VISIT),
     FieldRule("PV1", 45, DT, _set("ADT"), triggers=_VISIT),
-    FieldRule("EVN", 6, DT, _set("ADT"), triggers=_set("A03")),
-    FieldRule("EVN", 2, DT, _set("ADT"), triggers=_set("A03")),
+    FieldRule("EVN", 6, DT, _set("ADT"), triggers=_set("A03"), unless=(("PV1-45",),)),
+    FieldRule("EVN", 2, DT, _set("ADT"), triggers=_set("A03"), unless=(("PV1-45",), ("EVN-6",))),
     FieldRule("IN1", 12, D, _set("ADT"), triggers=_COVERAGE),
     FieldRule("IN1", 13, D, _set("ADT"), triggers=_COVERAGE),
     FieldRule("IN1", 18, D, _set("ADT"), triggers=_COVERAGE),
-    FieldRule("SCH", 11, DT, _set("SIU"), component=4),
-    FieldRule("SCH", 9, N, _set("SIU")),
-    FieldRule("SCH", 10, C, _set("SIU"), table=_UNITS, table_name="duration units"),
-    FieldRule("TQ1", 7, DT, _set("SIU")),
-    FieldRule("TQ1", 8, DT, _set("SIU")),
-    FieldRule("AIS", 4, DT, _set("SIU")),
-    FieldRule("AIS", 7, N, _set("SIU")),
-    FieldRule("AIS", 8, C, _set("SIU"), table=_UNITS, table_name="duration units"),
+    FieldRule("SCH", 11, DT, _SIU, component=4, triggers=_TIMED, unless=(("AIS-4",), ("TQ1-7",))),
+    # hl7v2_siu: the minutes come from AIS-7, else TQ1-8 minus TQ1-7, else SCH-9 (SCH-10 units)
+    FieldRule("SCH", 9, N, _SIU, triggers=_TIMED, unless=_MINUTES_KNOWN),
+    FieldRule(
+        "SCH",
+        10,
+        C,
+        _SIU,
+        triggers=_TIMED,
+        table=_UNITS,
+        table_name="duration units",
+        when=("SCH-9",),
+        unless=_MINUTES_KNOWN,
+    ),
+    FieldRule("TQ1", 7, DT, _SIU, triggers=_TIMED),
+    FieldRule("TQ1", 8, DT, _SIU, triggers=_TIMED, when=("TQ1-7",), unless=(("AIS-7",),)),
+    FieldRule("AIS", 4, DT, _SIU, triggers=_TIMED),
+    FieldRule("AIS", 7, N, _SIU, triggers=_TIMED),
+    FieldRule(
+        "AIS",
+        8,
+        C,
+        _SIU,
+        triggers=_TIMED,
+        table=_UNITS,
+        table_name="duration units",
+        when=("AIS-7",),
+    ),
     FieldRule("FT1", 4, D, _set("DFT")),
     FieldRule("FT1", 10, N, _set("DFT"), positive=True),
     FieldRule("FT1", 11, N, _set("DFT")),
-    FieldRule("FT1", 12, N, _set("DFT")),
+    FieldRule("FT1", 12, N, _set("DFT"), unless=(("FT1-11",),)),
 )
 
 
@@ -210,7 +238,7 @@ def check_fields(msg: Message) -> list[HubError]:
     for seg, sequence in _occurrences(msg, {r.segment for r in rules}):
         for rule in rules:
             if rule.segment == seg.name:
-                error = _apply(rule, seg, sequence)
+                error = _apply(rule, msg, seg, sequence)
                 if error is not None:
                     errors.append(error)
     return errors
@@ -224,12 +252,35 @@ def _occurrences(msg: Message, names: set[str]) -> Iterator[tuple[Segment, int]]
             yield seg, counts[seg.name]
 
 
-def _apply(rule: FieldRule, seg: Segment, sequence: int) -> HubError | None:
+def _any_repetition(seg: Segment, field: int) -> bool:
+    """A value in any repetition (hl7v2_values.identifiers reads them all)."""
+    for rep in range(1, seg.repetitions(field) + 1):
+        v = seg.get(field, 1, 1, rep).strip()
+        if v and v != NULL:
+            return True
+    return False
+
+
+def _has(msg: Message, seg: Segment, ref: str) -> bool:
+    name, _, number = ref.partition("-")
+    other = seg if name == seg.name else msg.first(name)
+    return other is not None and value(other, int(number)) is not None
+
+
+def _in_force(rule: FieldRule, msg: Message, seg: Segment) -> bool:
+    if not all(_has(msg, seg, ref) for ref in rule.when):
+        return False
+    return not any(all(_has(msg, seg, ref) for ref in group) for group in rule.unless)
+
+
+def _apply(rule: FieldRule, msg: Message, seg: Segment, sequence: int) -> HubError | None:
+    if (rule.when or rule.unless) and not _in_force(rule, msg, seg):
+        return None
     comp = rule.component if rule.component != 1 else None
     where = location(rule.segment, rule.field, comp, sequence=sequence)
     found = value(seg, rule.field, rule.component)
     if rule.kind is Kind.REQUIRED:
-        if found is None and not any(value(seg, f) for f in rule.alternatives):
+        if not any(_any_repetition(seg, f) for f in (rule.field, *rule.alternatives)):
             return _fail("required_field_missing", rule.what, where)
         return None
     if found is None:

@@ -84,10 +84,13 @@ def test_dates_in_later_segments_carry_their_location() -> None:
         "MSH|^~\\&|EHR|CLINIC|HUB|PR|20240101||SIU^S12|C1|P|2.5\r"
         "SCH|1|F1|||||||||^^^2024013210\rAIS|1||CODE|20240101\rAIS|2||CODE|2024XX\r"
     )
-    assert codes(siu) == [(102, "SCH-11.4"), (102, "AIS-4")]
+    # SCH-11.4 is read only without AIS-4 / TQ1-7 (hl7v2_siu), so here only AIS[2]-4 counts
+    assert codes(siu) == [(102, "AIS-4")]
     errors = check(parse(siu), SUPPORTED)
-    assert errors[1].location is not None
-    assert errors[1].location.sequence == 2
+    assert errors[0].location is not None
+    assert errors[0].location.sequence == 2
+    v23 = siu.split("\rAIS|", maxsplit=1)[0] + "\r"
+    assert codes(v23) == [(102, "SCH-11.4")]
 
 
 def test_merge_needs_mrg1_and_siu_needs_sch2_and_dft_needs_ft1() -> None:
