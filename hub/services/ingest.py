@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 
 class IngestOutcome(StrEnum):
     STORED = "stored"  # new, queued for processing
-    DUPLICATE = "duplicate"  # byte-identical resend: original answer, not processed again
-    HELD = "held"  # same sender + control id, different bytes: stored, held for review
+    DUPLICATE = "duplicate"  # resend (same canonical form): original answer, not processed again
+    HELD = "held"  # same sender + control id as an accepted message, other content: held
     REJECTED = "rejected"  # bad input: stored as failed with its reason, answered AE/AR
 
 
