@@ -9,13 +9,23 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 
 from hub.adapters.hl7v2.canonical import canonical
 from hub.config import Settings
 from hub.store.db import create_engine
-from hub.store.migrate import upgrade
+from hub.store.migrate import alembic_config, upgrade
 
 pytestmark = pytest.mark.integration
+
+
+def _before() -> str:
+    """The revision just before this migration (it is re-chained as other migrations land)."""
+    script = ScriptDirectory.from_config(alembic_config(sa.create_engine("sqlite://")))
+    down = script.get_revision("0003_canonical_sha256").down_revision
+    assert isinstance(down, str)
+    return down
+
 
 RAWS = [
     b"\xef\xbb\xbfMSH|^~\\&|EHR|CLINIC|HUB|PM|20240101||ADT^A04|C1|P|2.5.1\nPID|1||M1\n\n",
@@ -35,7 +45,7 @@ def test_upgrade_fills_canonical_sha256(
     )
     engine = create_engine(url)
     try:
-        upgrade(engine, "0001")
+        upgrade(engine, _before())
         now = datetime(2026, 1, 1, tzinfo=UTC).replace(tzinfo=None)
         with engine.begin() as conn:
             for i, raw in enumerate([*RAWS, b'{"resourceType":"Patient"}'], start=1):

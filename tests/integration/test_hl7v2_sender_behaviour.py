@@ -28,7 +28,6 @@ from hub.api.app import create_app
 from hub.bootstrap import Hub
 from hub.cli import app as cli_app
 from hub.config import Settings
-from hub.services.hl7v2 import Hl7v2Service
 from hub.store import keys
 from hub.store.keys import Role
 from hub.store.lifecycle import Status
@@ -79,7 +78,7 @@ class Hl7Listener:
     """The hub's HL7 v2 service behind its MLLP server on an ephemeral loopback port."""
 
     def __init__(self, hub: Hub) -> None:
-        service: Hl7v2Service = hub.extras["hl7v2"]
+        service = hub.receiver("hl7v2")
 
         async def handler(frame: bytes, peer: str) -> bytes | None:
             return await asyncio.to_thread(service.handle, frame)

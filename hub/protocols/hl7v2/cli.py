@@ -24,8 +24,8 @@ from hub.adapters.hl7v2.ack import parse_ack
 from hub.adapters.hl7v2.errors import code_0357
 from hub.adapters.transport.mllp_client import MllpClient
 from hub.adapters.transport.tls import client_ssl_context
-from hub.config import load_settings
 from hub.errors import DeliveryError, HubError
+from hub.protocols.contract import CliKit
 
 _BOM = b"\xef\xbb\xbf"
 _BATCH_SEGMENTS = (b"FHS", b"BHS", b"BTS", b"FTS")
@@ -136,7 +136,7 @@ def _send_all(client: MllpClient, files: list[Path], tally: _Tally) -> None:
                 _print_ack(reply, tally)
 
 
-def install(app: typer.Typer) -> None:
+def install(app: typer.Typer, kit: CliKit) -> None:
     @app.command("send")
     def send(
         files: list[Path] = typer.Argument(
@@ -154,7 +154,7 @@ def install(app: typer.Typer) -> None:
         timeout: float = typer.Option(30.0, min=0.1, help="seconds to wait for each ACK"),
     ) -> None:
         """Send HL7 v2 messages over MLLP on one connection and print each ACK."""
-        settings = load_settings()
+        settings = kit.settings()
         client = MllpClient(
             host or settings.mllp_host,
             port if port is not None else settings.mllp_port,

@@ -1,7 +1,7 @@
 """messages.canonical_sha256: resends recognised by their canonical form
 
-Revision ID: 0002_canonical_sha256
-Revises: 0001
+Revision ID: 0003_canonical_sha256
+Revises: 0002_outbound
 Create Date: 2026-12-02
 
 A resend is recognised by the sha256 of its canonical form (HL7 v2: no leading BOM, CR, LF
@@ -18,8 +18,8 @@ import hashlib
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_canonical_sha256"
-down_revision = "0001"
+revision = "0003_canonical_sha256"
+down_revision = "0002_outbound"
 branch_labels = None
 depends_on = None
 
