@@ -129,17 +129,18 @@ def dft(
     family: str = "Testperson",
     given: str = "Alpha",
     visit: str = "V0001",
-    charges: Sequence[tuple[str, str, str]] = (("T1", "20260105", "99213"),),
+    charges: Sequence[tuple[str, str, str, str]] = (("T1", "20260105", "99213", "125.00"),),
     extra: Sequence[str] = (),
     **header: str,
 ) -> bytes:
     """DFT^P03 (structure DFT_P03): MSH, EVN, PID, PV1 (visit number ``visit``), one FT1 per
-    charge ``(transaction id, transaction date, procedure code)``, then ``extra``."""
+    charge ``(transaction id, date, transaction code, amount)`` (FT1-2, 4, 7, 11; type CG,
+    quantity 1), then ``extra``."""
     facility = header.get("sending_facility", "NORTHCLINIC")
     when = header.get("when", WHEN)
     ft1 = [
-        f"FT1|{n}|{tid}||{date}|CG|||1|||||||||||||||{code}"
-        for n, (tid, date, code) in enumerate(charges, start=1)
+        f"FT1|{n}|{tid}||{date}||CG|{code}|||1|{amount}"
+        for n, (tid, date, code, amount) in enumerate(charges, start=1)
     ]
     return _join(
         [

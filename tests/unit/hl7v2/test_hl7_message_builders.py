@@ -22,7 +22,9 @@ SUPPORTED = frozenset({"ADT^*", "SIU^*", "DFT^P03"})
         hl7.siu(),
         hl7.siu("S2", trigger="S15", status="Cancelled"),
         hl7.dft(),
-        hl7.dft("D2", charges=[("T1", "20260105", "99213"), ("T2", "20260105", "99214")]),
+        hl7.dft(
+            "D2", charges=[("T1", "20260105", "99213", "80.00"), ("T2", "20260105", "99214", "5")]
+        ),
     ],
 )
 def test_built_messages_pass_the_ack_path_checks(raw: bytes) -> None:
