@@ -124,7 +124,7 @@ def bootstrap(
         clock=clock,
         dispatcher=dispatcher,
         lease_seconds=settings.lease_seconds,
-        # SQLite has one writer: look for work in read-only snapshots, claim under the lock
+        # SQLite has one writer: look for work in read-only snapshots, lease under the lock
         peek_uow=partial(UnitOfWork, engine, read_only=True) if is_sqlite(engine) else None,
     )
     ingest = IngestService(uow=uow, clock=clock, dispatcher=dispatcher)

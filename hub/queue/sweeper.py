@@ -1,7 +1,7 @@
 """The sweeper: the reason a lost broker message or a killed worker only delays a message.
 
 Every ``interval`` it (1) hands back messages whose worker's lease expired, and (2) dispatches
-every claimable lane head that has waited longer than ``stale_after`` (a dispatch that was lost,
+every leasable lane head that has waited longer than ``stale_after`` (a dispatch that was lost,
 a retry whose time has come).
 """
 
