@@ -27,6 +27,7 @@ from hub.queue.retry import RetryPolicy
 from hub.queue.sweeper import Sweeper
 from hub.services.ingest import IngestService
 from hub.services.replay import Peeker, ReplayService
+from hub.services.synchronous import SynchronousService
 from hub.store.db import UnitOfWork, create_engine, is_sqlite
 from hub.store.migrate import upgrade
 
@@ -51,6 +52,8 @@ class Hub:
     peekers: dict[str, Peeker]
     workers: EmbeddedWorkers | None = None
     deliveries: DeliveryWorker | None = None  # outbound sends; runs in embedded and broker mode
+    # store-and-process within the caller's request (FHIR REST writes; ADR 0009)
+    synchronous: SynchronousService | None = None
     celery: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
     # Long-running async services `hub serve` runs beside the HTTP server (the MLLP listener,
@@ -130,7 +133,12 @@ def bootstrap(
     ingest = IngestService(uow=uow, clock=clock, dispatcher=dispatcher)
     peekers: dict[str, Peeker] = {}
     replay = ReplayService(
-        uow=uow, clock=clock, dispatcher=dispatcher, ingest=ingest, peekers=peekers
+        uow=uow,
+        clock=clock,
+        dispatcher=dispatcher,
+        ingest=ingest,
+        peekers=peekers,
+        item_peeker=registry.item_peeker,
     )
     sweeper = Sweeper(uow=uow, clock=clock, dispatcher=dispatcher, interval=settings.sweep_interval)
     use_embedded = embedded_workers if embedded_workers is not None else not settings.broker_url
@@ -157,6 +165,9 @@ def bootstrap(
         peekers=peekers,
         workers=workers,
         celery=celery_app,
+    )
+    hub.synchronous = SynchronousService(
+        uow=uow, ingest=ingest, pipeline=pipeline, dispatcher=dispatcher
     )
     hub.deliveries = DeliveryWorker(
         uow=uow,
