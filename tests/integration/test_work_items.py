@@ -186,9 +186,9 @@ def test_a_document_being_split_does_not_hold_back_an_hl7_ack(
     splitter.start()
     assert mid.wait(60)
     adt = (
-        "MSH|^~\\&|EHR|CLINIC|HUB|PR|20261202||ADT^A04^ADT_A01|MID1|P|2.5.1\r"
-        "PID|1||M77^^^CLINIC^MR||DOE^JANE||19800101|F\r"
-    ).encode()
+        b"MSH|^~\\&|EHR|CLINIC|HUB|PR|20261202||ADT^A04^ADT_A01|MID1|P|2.5.1\r"
+        b"PID|1||M77^^^CLINIC^MR||DOE^JANE||19800101|F\r"
+    )
     ack = hub.extras["hl7v2"].handle(adt)
     events.append("ack")
     committed_at_ack = len(items_of(hub, big.message_id))
