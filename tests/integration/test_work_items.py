@@ -120,21 +120,6 @@ def test_a_later_documents_item_waits_for_the_earlier_one_of_its_claim(
     assert tdoc.applied(hub.engine).index(("C1", 1)) < tdoc.applied(hub.engine).index(("C1", 2))
 
 
-def claim_stream(documents: int, per_document: int, claims: int) -> list[list[dict[str, object]]]:
-    """Documents whose items reuse ``claims`` claims; each claim's seq counts across documents
-    in arrival order (a 277CA's item, then a later 835's item for the same claim)."""
-    seq: dict[str, int] = {}
-    out = []
-    for d in range(documents):
-        found = []
-        for i in range(per_document):
-            claim = f"C{(d * 7 + i * 3) % claims:02d}"
-            seq[claim] = seq.get(claim, 0) + 1
-            found.append(tdoc.item(claim, seq[claim], patient=f"P{i % 5}"))
-        out.append(found)
-    return out
-
-
 @pytest.mark.slow
 def test_items_of_one_claim_keep_arrival_order_under_four_workers(
     make_hub: Callable[..., Hub], any_db_settings: Settings
@@ -142,7 +127,7 @@ def test_items_of_one_claim_keep_arrival_order_under_four_workers(
     settings = any_db_settings.model_copy(update={"workers": 4})
     hub = make_hub(settings, dispatcher=WakeupDispatcher(), plugins=[tdoc.register])
     hub.pipeline.split_batch = 16
-    docs = claim_stream(12, 40, claims=15)
+    docs = tdoc.claim_stream(12, 40, claims=15)
     hub.start_background()
     ids = [
         hub.ingest.ingest(tdoc.document(f"D{n}", found)).message_id for n, found in enumerate(docs)

@@ -116,6 +116,21 @@ def register(hub: Any) -> None:
     plugin()(hub)
 
 
+def claim_stream(documents: int, per_document: int, claims: int) -> list[list[dict[str, Any]]]:
+    """Documents whose items reuse ``claims`` claims; each claim's seq counts across documents
+    in arrival order (a 277CA's item, then a later 835's item for the same claim)."""
+    seq: dict[str, int] = {}
+    out = []
+    for d in range(documents):
+        found = []
+        for i in range(per_document):
+            claim = f"C{(d * 7 + i * 3) % claims:02d}"
+            seq[claim] = seq.get(claim, 0) + 1
+            found.append(item(claim, seq[claim], patient=f"P{i % 5}"))
+        out.append(found)
+    return out
+
+
 def applied(engine: sa.Engine) -> list[tuple[str, int]]:
     """(claim, seq) in order of application."""
     with engine.connect() as conn:
