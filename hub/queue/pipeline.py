@@ -86,7 +86,8 @@ class Pipeline:
         return done + (1 if outcome is not None else 0)
 
     def _dispatch_lane_head(self, lane_key: str) -> None:
-        with self.uow() as uow:
+        # a read: on SQLite in a read-only snapshot, never a turn at the single writer
+        with (self.peek_uow or self.uow)() as uow:
             head = lanes.peek_head(uow.conn, now=self.clock.now(), lane_key=lane_key)
         if head is not None:
             self.dispatcher.dispatch(head)
