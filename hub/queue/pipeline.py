@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 from hub.clock import Clock
 from hub.errors import StoreUnavailable, safe_error_text
 from hub.queue.dispatch import Dispatcher
-from hub.queue.registry import ProcessContext, ProcessorRegistry
+from hub.queue.registry import ProcessContext, ProcessorRegistry, Splitter
 from hub.queue.retry import Action, RetryPolicy, is_transient
 from hub.queue.settle import LeaseLost, Outcome, settle
 from hub.queue.split import split_document
@@ -120,7 +120,7 @@ class Pipeline:
         return rec, attempt_id
 
     def _process(self, rec: MessageRecord, attempt_id: int) -> Outcome:
-        splitter = self.registry.lookup_splitter(rec.protocol, rec.type)
+        splitter = self.splitter_for(rec)
         if splitter is not None:
             return split_document(self, rec, attempt_id, splitter)
         try:
@@ -133,6 +133,13 @@ class Pipeline:
         except Exception as exc:  # every failure is recorded; none escapes the worker
             return self.record_failure(rec, attempt_id, exc)
         return self._processed(rec)
+
+    def splitter_for(self, rec: MessageRecord) -> Splitter | None:
+        """A document's splitter; None for a single unit and for an item (never split again,
+        whatever its type)."""
+        if rec.document_id is not None:
+            return None
+        return self.registry.lookup_splitter(rec.protocol, rec.type)
 
     def _prepare(self, rec: MessageRecord) -> Any:
         """The processor's pure step (parse, validate, map), before any transaction."""
@@ -189,7 +196,7 @@ class Pipeline:
         """
         leased = self._lease_batch(worker, limit)
         # documents split in their own short transactions, never inside a shared one
-        docs = [c for c in leased if self.registry.lookup_splitter(c[0].protocol, c[0].type)]
+        docs = [c for c in leased if self.splitter_for(c[0]) is not None]
         if docs or len(leased) <= 1:
             units = [c for c in leased if c not in docs]
             return [self._process(rec, attempt) for rec, attempt in docs + units]

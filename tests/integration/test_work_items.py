@@ -185,3 +185,17 @@ def test_a_document_being_split_does_not_hold_back_an_hl7_ack(
     assert committed_at_ack == 1000
     run_until_idle(hub)
     assert status_of(hub, big.message_id).status is Status.PROCESSED
+
+
+def test_an_item_whose_type_matches_the_splitter_is_processed_not_split_again(
+    make_hub: Callable[..., Hub], sqlite_settings: Settings
+) -> None:
+    def register(hub: Hub) -> None:
+        tdoc.register(hub)
+        hub.registry.register_splitter(tdoc.PROTOCOL, "TDOC^*", tdoc.split)  # items match too
+
+    hub = make_hub(sqlite_settings, plugins=[register])
+    stored = hub.ingest.ingest(tdoc.document("D1", [tdoc.item("C1", 1), tdoc.item("C2", 1)]))
+    run_until_idle(hub)
+    assert status_of(hub, stored.message_id).status is Status.PROCESSED
+    assert tdoc.applied(hub.engine) == [("C1", 1), ("C2", 1)]
