@@ -9,7 +9,7 @@ Three short transactions per unit of work (a single-unit message or a document's
 3. only on error: the retry decision (``retrying`` with ``next_attempt_at``, ``failed`` or
    ``dead``), the attempt's error and the audit event.
 
-A document with a splitter (ADR 0008) is leased the same way; its processing is the split
+A document with a splitter (ADR 0009) is leased the same way; its processing is the split
 (:mod:`hub.queue.split`), in bounded batches of short transactions.
 """
 

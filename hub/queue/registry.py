@@ -11,7 +11,7 @@ is held only for the part that writes. An error in prepare fails or retries the 
 as one raised by the processor would.
 
 A document type of many independent units (an X12 835's claims, a FHIR batch Bundle's entries)
-registers a *splitter* instead of a processor for the document (ADR 0008): the pipeline stores
+registers a *splitter* instead of a processor for the document (ADR 0009): the pipeline stores
 what it yields as work items, each processed by the processor registered for its item type.
 A splitter is a pure, deterministic generator over the document's bytes (a resumed split skips
 the items already stored by position), and it yields a bad unit as an item (whose processor

@@ -45,7 +45,7 @@ def settle(
 ) -> None:
     """End a lease: the unit leaves PROCESSING, its attempt closes, the audit log says so.
     The three writes every ending makes, in the caller's transaction; an item's ending also
-    brings its document's summary up to date (ADR 0008)."""
+    brings its document's summary up to date (ADR 0009)."""
     store.transition(
         conn,
         rec.id,

@@ -1,4 +1,4 @@
-"""Split a stored document into work items, in bounded batches (ADR 0008).
+"""Split a stored document into work items, in bounded batches (ADR 0009).
 
 The document is leased like any message; its "processing" is this split:
 

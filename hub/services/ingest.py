@@ -44,7 +44,7 @@ class Inbound:
     receiver: str = ""
     control_id: str = ""
     type: str = ""
-    # The lanes this unit waits in (ADR 0005, 0008): a patient, a claim, both; any number
+    # The lanes this unit waits in (ADR 0005, 0009): a patient, a claim, both; any number
     # (an A40 merge: both patients). Empty: ordered on its own.
     lane_keys: tuple[str, ...] = ()
     patient_refs: tuple[str, ...] = ()

@@ -4,7 +4,7 @@ Replaying puts messages back to ``received``: the lanes then process them in ori
 order. An edited replay stores the edited bytes as a new revision linked to the original and
 processes that. Who, when, what and why go to the audit log.
 
-Documents of many items (ADR 0008): an item replays alone, like a message, and its document's
+Documents of many items (ADR 0009): an item replays alone, like a message, and its document's
 summary goes back to ``split``. Replaying a document whose split completed replays its
 replayable items (the split is not repeated); one whose split failed is split again, resuming
 after the items already stored. An edited item is stored as a revision of the original item in

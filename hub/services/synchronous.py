@@ -1,4 +1,4 @@
-"""Answer now when the caller waits (DESIGN.md section 3, step 5a; ADR 0009).
+"""Answer now when the caller waits (DESIGN.md section 3, step 5a; ADR 0010).
 
 :meth:`SynchronousService.submit` stores a document exactly as ingest does (one transaction,
 audit, duplicate checks), then tries to lease *that* unit in the caller's thread and process it

@@ -1,4 +1,4 @@
-"""Work items of a document (ADR 0008): where a split resumes, and the document's summary.
+"""Work items of a document (ADR 0009): where a split resumes, and the document's summary.
 
 A work item is a row of ``messages`` with ``document_id`` set: it has its own status, attempts,
 lease, lane keys and raw bytes (its slice of the document), so the pipeline, the sweeper and

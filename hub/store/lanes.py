@@ -1,6 +1,6 @@
 """Lanes: which stored unit of work may run next, and the lease that hands it to one worker.
 
-A unit of work is a single-unit message or a work item split from a document (ADR 0008); it
+A unit of work is a single-unit message or a work item split from a document (ADR 0009); it
 has a set of lane keys (a patient, a claim, both; any number). Ordering rule (DESIGN.md
 section 3, steps 3a and 4): a unit may be leased only when it is the *head of all its lanes*,
 i.e. no earlier (lower id) pending unit shares any of its keys; an A40 merge (both patients'

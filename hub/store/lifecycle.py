@@ -11,7 +11,7 @@
 
     processed | failed | dead | held ──► received   (replay or release by an admin)
 
-A *document* (a stored file of many items, ADR 0008) is leased and processed like a message,
+A *document* (a stored file of many items, ADR 0009) is leased and processed like a message,
 but its processing is the split into items: ``processing ──► split``. Its status then summarises
 its items (:func:`hub.store.items.summarise`): ``split`` while any item is pending, then
 ``failed`` if an item failed or died (and no edited revision of it was processed), else

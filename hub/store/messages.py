@@ -41,7 +41,7 @@ class NewMessage:
     meta: dict[str, Any] | None = None
     last_error_code: str | None = None
     last_error: str | None = None
-    document_id: int | None = None  # set on a work item split from a document (ADR 0008)
+    document_id: int | None = None  # set on a work item split from a document (ADR 0009)
     item_index: int | None = None
 
 

@@ -1,4 +1,4 @@
-"""The synchronous path (ADR 0009): a write processed in the caller's request, and its order
+"""The synchronous path (ADR 0010): a write processed in the caller's request, and its order
 against queued messages of the same lane; plus deterministic lane and sweeper checks (issue 10,
 item 23) with a fixed clock and no sleeps."""
 

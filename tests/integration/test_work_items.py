@@ -1,4 +1,4 @@
-"""Documents of many items (ADR 0008), on SQLite and PostgreSQL: a bad item fails alone and is
+"""Documents of many items (ADR 0009), on SQLite and PostgreSQL: a bad item fails alone and is
 replayed alone once edited; items of one claim keep arrival order across documents under four
 in-process workers; a document being split never holds the writer while an HL7 ACK waits."""
 

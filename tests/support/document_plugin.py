@@ -57,7 +57,7 @@ def document(name: str, items: list[dict[str, Any]]) -> Inbound:
         sender="SYNTH",
         control_id=name,
         type=DOC_TYPE,
-        # documents of one sender split in arrival order (ADR 0008)
+        # documents of one sender split in arrival order (ADR 0009)
         lane_keys=("split:tdoc:SYNTH",),
     )
 

@@ -1,12 +1,12 @@
-"""lane key sets and work items (ADR 0008)
+"""lane key sets and work items (ADR 0009)
 
 Lanes become a set of keys per unit of work: ``messages.lanes`` (a JSON list) replaces
 ``lane_key``/``lane_key2``, and ``lane_keys`` holds one row per key of each pending unit (the
 head probe's index). Work items split from a document are ``messages`` rows with
 ``document_id`` and ``item_index``.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002_outbound
 Create Date: 2026-12-02
 """
 
@@ -17,8 +17,8 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002_outbound"
 branch_labels = None
 depends_on = None
 
