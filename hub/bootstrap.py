@@ -95,6 +95,10 @@ class Hub:
             self.registry.register(
                 plugin.name, spec.message_type, spec.process, prepare=spec.prepare
             )
+        for split in runtime.splitters:
+            self.registry.register_splitter(
+                plugin.name, split.document_type, split.split, peek_item=split.peek_item
+            )
         self.peekers[plugin.name] = runtime.receiver.peek
         self.listeners.extend(runtime.listeners)
         for judge in runtime.judges:

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from support import pipeline_plugin as plugin
 from support.pipeline_plugin import effects, inbound
+from support.plugins import simple_plugin
 
 from hub.bootstrap import Hub
 from hub.clock import FixedClock
@@ -91,10 +92,7 @@ def test_a_message_queued_while_a_sync_write_runs_waits_for_it(
             assert release.wait(30)
         plugin.process(ctx)
 
-    def register(hub: Hub) -> None:
-        plugin.register(hub)
-        hub.registry.register(plugin.PROTOCOL, "*", slow)
-
+    register = simple_plugin(plugin.PROTOCOL, slow, plugin.peek, setup=plugin._create_effects)
     hub = make_hub(Settings(database_url=pg_url), plugins=[register])
     results = []
     request = threading.Thread(target=lambda: results.append(sync_of(hub).submit(inbound("L1", 1))))

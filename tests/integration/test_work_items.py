@@ -174,7 +174,7 @@ def test_a_document_being_split_does_not_hold_back_an_hl7_ack(
         b"MSH|^~\\&|EHR|CLINIC|HUB|PR|20261202||ADT^A04^ADT_A01|MID1|P|2.5.1\r"
         b"PID|1||M77^^^CLINIC^MR||DOE^JANE||19800101|F\r"
     )
-    ack = hub.extras["hl7v2"].handle(adt)
+    ack = hub.receiver("hl7v2").handle(adt)
     events.append("ack")
     committed_at_ack = len(items_of(hub, big.message_id))
     acked.set()
@@ -190,11 +190,8 @@ def test_a_document_being_split_does_not_hold_back_an_hl7_ack(
 def test_an_item_whose_type_matches_the_splitter_is_processed_not_split_again(
     make_hub: Callable[..., Hub], sqlite_settings: Settings
 ) -> None:
-    def register(hub: Hub) -> None:
-        tdoc.register(hub)
-        hub.registry.register_splitter(tdoc.PROTOCOL, "TDOC^*", tdoc.split)  # items match too
-
-    hub = make_hub(sqlite_settings, plugins=[register])
+    # the splitter's family matches the items' type too
+    hub = make_hub(sqlite_settings, plugins=[tdoc.plugin(document_type="TDOC^*")])
     stored = hub.ingest.ingest(tdoc.document("D1", [tdoc.item("C1", 1), tdoc.item("C2", 1)]))
     run_until_idle(hub)
     assert status_of(hub, stored.message_id).status is Status.PROCESSED

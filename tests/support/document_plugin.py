@@ -20,9 +20,17 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from hub.errors import ValidationError
+from hub.errors import LineLocation, ValidationError
+from hub.protocols.contract import (
+    Core,
+    ProcessorSpec,
+    ProtocolPlugin,
+    ProtocolRuntime,
+    SplitterSpec,
+)
 from hub.queue.registry import ProcessContext, WorkItem
 from hub.services.ingest import Inbound
+from hub.services.receive import IngestAdapter, Inspection
 from hub.store.messages import MessageRecord
 
 PROTOCOL = "tdoc"
@@ -50,7 +58,11 @@ def item(claim: str, seq: int, *, patient: str | None = None, mode: str = "ok") 
 
 
 def document(name: str, items: list[dict[str, Any]]) -> Inbound:
-    raw = json.dumps({"doc": name, "items": items}, sort_keys=True).encode()
+    return peek_document(json.dumps({"doc": name, "items": items}, sort_keys=True).encode())
+
+
+def peek_document(raw: bytes) -> Inbound:
+    name = json.loads(raw)["doc"]
     return Inbound(
         protocol=PROTOCOL,
         raw=raw,
@@ -99,21 +111,35 @@ def process_item(ctx: ProcessContext) -> None:
     )
 
 
-def plugin(on_item: Callable[[int], None] | None = None) -> Callable[[Any], None]:
-    """The plugin, with ``on_item(index)`` called as the splitter reaches each item."""
+def plugin(
+    on_item: Callable[[int], None] | None = None, *, document_type: str = DOC_TYPE
+) -> ProtocolPlugin:
+    """The plug-in, with ``on_item(index)`` called as the splitter reaches each item."""
 
-    def register_with_hook(hub: Any) -> None:
-        effects_metadata.create_all(hub.engine, checkfirst=True)
-        hub.registry.register(PROTOCOL, ITEM_TYPE, process_item)
-        hub.registry.register_splitter(
-            PROTOCOL, DOC_TYPE, lambda doc: split(doc, on_item), peek_item=peek_item
+    def setup(core: Core) -> None:
+        with core.uow() as uow:
+            effects_metadata.create_all(uow.conn, checkfirst=True)
+            uow.commit()
+
+    def build(core: Core) -> ProtocolRuntime:
+        setup(core)
+        adapter: IngestAdapter[None] = IngestAdapter(
+            inspect=lambda raw: Inspection(peek_document(raw), None),
+            render=lambda _doc, _errors, message_id: f"stored {message_id}".encode(),
+            control_id_at=LineLocation(1),
+        )
+        return ProtocolRuntime(
+            receiver=core.receiver(adapter),
+            processors=[ProcessorSpec(ITEM_TYPE, process_item)],
+            splitters=[
+                SplitterSpec(document_type, lambda doc: split(doc, on_item), peek_item=peek_item)
+            ],
         )
 
-    return register_with_hook
+    return ProtocolPlugin(name=PROTOCOL, build=build)
 
 
-def register(hub: Any) -> None:
-    plugin()(hub)
+register = plugin()
 
 
 def claim_stream(documents: int, per_document: int, claims: int) -> list[list[dict[str, Any]]]:
