@@ -28,7 +28,7 @@ from hub.queue.registry import ProcessContext, ProcessorRegistry, Splitter
 from hub.queue.retry import Action, RetryPolicy, is_transient
 from hub.queue.settle import LeaseLost, Outcome, settle
 from hub.queue.split import split_document
-from hub.store import lanes
+from hub.store import items, lanes
 from hub.store import messages as store
 from hub.store.db import UnitOfWorkFactory, savepoint
 from hub.store.lifecycle import Status
@@ -148,6 +148,7 @@ class Pipeline:
 
     def _apply(self, conn: Connection, rec: MessageRecord, attempt_id: int, prepared: Any) -> None:
         """Run the processor and record ``processed``, in the caller's transaction."""
+        items.lock_documents(conn, [rec.document_id])  # lock order: see items.lock_documents
         if not lanes.still_ours(conn, rec.id, attempt_id):
             raise LeaseLost(rec.id)
         processor = self.registry.lookup(rec.protocol, rec.type)
@@ -211,6 +212,7 @@ class Pipeline:
                 failed.append((rec, attempt_id, exc))
         try:
             with self.uow() as uow:
+                items.lock_documents(uow.conn, [rec.document_id for rec, _, _ in ready])
                 for rec, attempt_id, prepared in ready:
                     try:
                         with savepoint(uow.conn):
@@ -279,6 +281,7 @@ class Pipeline:
             now + timedelta(seconds=decision.delay) if decision.action is Action.RETRY else None
         )
         with self.uow() as uow:
+            items.lock_documents(uow.conn, [rec.document_id])
             if not lanes.still_ours(uow.conn, rec.id, attempt_id):
                 return self.lost(rec)
             settle(

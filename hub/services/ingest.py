@@ -52,6 +52,11 @@ class Inbound:
     rejected: HubError | None = None  # set when the adapter already knows the input is bad
     revision_of: int | None = None
 
+    @property
+    def lane_key(self) -> str | None:
+        """The first lane key (a patient's lane, for HL7 v2), if any."""
+        return self.lane_keys[0] if self.lane_keys else None
+
 
 @dataclass(frozen=True, slots=True)
 class Stored:

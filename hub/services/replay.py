@@ -79,8 +79,10 @@ class ReplayService:
             chunk = ordered[start : start + batch]
             now = self.clock.now()
             with self.uow() as uow:
-                for message_id in chunk:
-                    rec = store.get(uow.conn, message_id, with_raw=False)
+                recs = [store.get(uow.conn, i, with_raw=False) for i in chunk]
+                items.lock_documents(uow.conn, [r.document_id for r in recs])
+                for rec in recs:
+                    message_id = rec.id
                     if rec.status not in REPLAYABLE:
                         raise Conflict(
                             f"message {message_id} is {rec.status}; only "
@@ -170,6 +172,7 @@ class ReplayService:
         sha = hashlib.sha256(raw).hexdigest()
         now = self.clock.now()
         with self.uow() as uow:
+            items.lock_documents(uow.conn, [original.document_id])
             lanes.lock_lanes(uow.conn, *item.lane_keys)
             revision = store.insert(
                 uow.conn,

@@ -17,6 +17,7 @@ summarises it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -68,6 +69,24 @@ _DOC_STATUS = sa.select(messages.c.status, messages.c.last_error_code).where(
     messages.c.id == sa.bindparam("b_doc")
 )
 _DOC_STATUS_FOR_UPDATE = _DOC_STATUS.with_for_update()
+
+
+_LOCK_DOC = sa.select(messages.c.id).where(messages.c.id == sa.bindparam("b_doc")).with_for_update()
+
+
+def lock_documents(conn: Connection, document_ids: Iterable[int | None]) -> None:
+    """Lock the documents whose items this transaction will settle, first (PostgreSQL).
+
+    Lock order, everywhere: document rows (by id), then the audit chain's head. A split's
+    transactions hold their document from the start (the lease fence) and append audit last;
+    a transaction settling items must take the documents before its first audit append, or an
+    item settling (holding the audit head, wanting the document) and a split ending (holding
+    the document, wanting the audit head) deadlock. SQLite serialises writers: nothing to do.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    for doc in sorted({d for d in document_ids if d is not None}):
+        run(conn, _LOCK_DOC, {"b_doc": doc})
 
 
 def next_item_index(conn: Connection, document_id: int) -> int:
