@@ -205,7 +205,7 @@ class _FloorServer(_BareServer):
             c.execute("BEGIN IMMEDIATE")
             c.execute(
                 "SELECT id, answer FROM messages WHERE sha256 = ? AND protocol = ? "
-                "AND revision_of IS NULL AND document_id IS NULL ORDER BY id LIMIT 1",
+                "AND revision_of IS NULL ORDER BY id LIMIT 1",
                 (sha, "hl7v2"),
             ).fetchall()
             c.execute(

@@ -46,7 +46,10 @@ messages = Table(
     Column("sender", String(200), nullable=False, server_default=""),
     Column("receiver", String(200), nullable=False, server_default=""),
     Column("control_id", String(200), nullable=False, server_default=""),
-    Column("sha256", String(64), nullable=False),
+    Column("sha256", String(64), nullable=False),  # of the raw bytes as received
+    # Of the adapter's canonical form (HL7 v2: no BOM, CR segment ends, no trailing blanks):
+    # what a resend is recognised by. Inbound only; see docs/adr/0001-store-then-ack.md.
+    Column("canonical_sha256", String(64), nullable=True),
     Column("type", String(64), nullable=False, server_default=""),
     # The unit's lane keys (a patient, a claim, both; any number), a JSON list. While the unit
     # is pending its keys are also rows of ``lane_keys`` (the head probe reads those); this
@@ -75,6 +78,7 @@ Index("ix_messages_status", messages.c.status, messages.c.id)
 Index("ix_messages_type", messages.c.type)
 Index("ix_messages_sender_control", messages.c.sender, messages.c.control_id)
 Index("ix_messages_sha256", messages.c.sha256)
+Index("ix_messages_canonical_sha256", messages.c.canonical_sha256)
 Index("ix_messages_received_at", messages.c.received_at)
 # Items of a document: one per place (a resumed split never inserts one twice), and the
 # document's summary probes (any item pending? any failed?). Partial, so a single-unit

@@ -80,10 +80,10 @@ def test_the_comparison_catches_a_model_change_without_migration(engine: Engine)
     ]
 
 
-def test_0003_moves_lane_columns_into_key_sets_and_back(engine: Engine) -> None:
+def test_0004_moves_lane_columns_into_key_sets_and_back(engine: Engine) -> None:
     """Pending messages' lane_key/lane_key2 become lane_keys rows; settled ones keep their keys
     in messages.lanes only; the downgrade restores the two columns."""
-    upgrade(engine, "0002_outbound")
+    upgrade(engine, "0003_canonical_sha256")
     insert = sa.text(
         "INSERT INTO messages (id, protocol, sha256, status, received_at, updated_at, raw,"
         " lane_key, lane_key2) VALUES (:id, 'hl7v2', 'x', :status, :at, :at, :raw, :k1, :k2)"
@@ -110,7 +110,7 @@ def test_0003_moves_lane_columns_into_key_sets_and_back(engine: Engine) -> None:
         k: v if isinstance(v, list) or v is None else json.loads(v) for k, v in lanes.items()
     }
     assert decoded == {1: ["F/M1", "F/M2"], 2: ["F/M1"], 3: None}
-    downgrade(engine, "0002_outbound")
+    downgrade(engine, "0003_canonical_sha256")
     with engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT id, lane_key, lane_key2 FROM messages ORDER BY id"))
         assert [tuple(r) for r in rows] == [(1, "F/M1", "F/M2"), (2, "F/M1", None), (3, None, None)]

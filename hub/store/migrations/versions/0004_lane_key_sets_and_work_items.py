@@ -5,8 +5,8 @@ Lanes become a set of keys per unit of work: ``messages.lanes`` (a JSON list) re
 head probe's index). Work items split from a document are ``messages`` rows with
 ``document_id`` and ``item_index``.
 
-Revision ID: 0003
-Revises: 0002_outbound
+Revision ID: 0004
+Revises: 0003_canonical_sha256
 Create Date: 2026-12-02
 """
 
@@ -17,8 +17,8 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002_outbound"
+revision = "0004"
+down_revision = "0003_canonical_sha256"
 branch_labels = None
 depends_on = None
 
