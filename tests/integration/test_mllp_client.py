@@ -137,17 +137,28 @@ def test_oversized_reply_is_delivery_error() -> None:
 def test_connect_retried_until_listener_appears() -> None:
     port = free_port()
     listener: list[socket.socket] = []
+    refused = threading.Event()
+    client = MllpClient("127.0.0.1", port, connect_attempts=6)
+    real_open = client._open
+
+    def open_noting_refusals() -> socket.socket:
+        try:
+            return real_open()
+        except ConnectionRefusedError:
+            refused.set()
+            raise
+
+    client._open = open_noting_refusals  # type: ignore[method-assign]
 
     def start_late() -> None:
-        time.sleep(0.15)
-        listener.append(socket.create_server(("127.0.0.1", port)))
+        if refused.wait(10):  # the listener appears only after a refused attempt
+            listener.append(socket.create_server(("127.0.0.1", port)))
 
     starter = threading.Thread(target=start_late)
     starter.start()
-    client = MllpClient("127.0.0.1", port, connect_attempts=6)
     try:
         client.connect()  # first attempts are refused; a later one succeeds
-        assert client.connected
+        assert refused.is_set() and client.connected
     finally:
         client.close()
         starter.join()
