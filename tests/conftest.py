@@ -67,6 +67,8 @@ _current_item: pytest.Item | None = None
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
+        if not item.path.is_relative_to(_TESTS_DIR):
+            continue
         path = item.path.relative_to(_TESTS_DIR).as_posix()
         if path.startswith("integration/") or SERVICE_FIXTURES & set(
             getattr(item, "fixturenames", ())
