@@ -20,6 +20,7 @@ from typing import Any
 
 from hub.adapters.hl7v2.tokenizer import Message, Segment
 from hub.mappings import hl7v2_values as v
+from hub.mappings.hl7v2_vocab import class_from_0004, gender_from_0001
 from hub.pm.changes import (
     CLEAR,
     ChangeIdentifier,
@@ -33,7 +34,6 @@ from hub.pm.changes import (
 )
 from hub.pm.enums import EncounterStatus
 
-SEXES = frozenset("FMOUAN")  # HL7 table 0001
 # IN1-17 is the *insured's* relationship to the patient (HL7 table 0063); the coverage row keeps
 # the *patient's* relationship to the subscriber (X12 PAT01 / FHIR Coverage.relationship), so a
 # parent as insured makes the patient a child. Some senders put X12 individual relationship
@@ -89,9 +89,10 @@ def patient_fields(pid: Segment, tz: tzinfo) -> dict[str, object]:
     _put(fields, "birth_date", v.opt_date(pid, 7))
     sex = v.nullable(pid, 8)
     if isinstance(sex, str):
-        sex = sex.upper()
-        if sex not in SEXES:
+        gender = gender_from_0001(sex)
+        if gender is None:
             raise v.fail("table_value", "administrative sex not in table 0001", v.loc("PID", 8))
+        sex = gender
     _put(fields, "sex", sex)
     _put(fields, "address", CLEAR if v.field_is_null(pid, 11) else address(pid, 11))
     _put(fields, "telecom", _telecom_field(pid))
@@ -166,7 +167,10 @@ def _encounter(
     msg: Message, trigger: str, key: PatientKey, pv1: Segment, *, now: datetime, tz: tzinfo
 ) -> UpsertEncounter:
     fields: dict[str, object] = {}
-    _put(fields, "class_code", v.nullable(pv1, 2))
+    patient_class = v.nullable(pv1, 2)
+    if isinstance(patient_class, str):
+        patient_class = class_from_0004(patient_class)
+    _put(fields, "class_code", patient_class)
     _put(fields, "admit_at", v.opt_dtm(pv1, 44, tz))
     _put(fields, "discharge_at", v.opt_dtm(pv1, 45, tz))
     if trigger in ("A01", "A04"):

@@ -30,14 +30,14 @@ from hub.adapters.hl7v2.tokenizer import Message, parse
 from hub.adapters.hl7v2.validate import Mode, validate_structure
 from hub.clock import Clock
 from hub.errors import HubError, ParseError, Severity
-from hub.mappings.hl7v2_pm import SUPPORTED_TYPES, map_message
+from hub.mappings.hl7v2_pm import SUPPORTED_TYPES, locate, map_message
 from hub.mappings.pm_hl7v2 import SiuEvent
 from hub.pm.changes import PmChange, UpsertAppointment
 from hub.queue.registry import Prepare, ProcessContext, Processor, ProcessorRegistry
 from hub.services.deliver import queue_siu
 from hub.store import messages as message_store
 from hub.store.messages import MessageRecord
-from hub.store.pm_repo import apply_changes, find_appointment
+from hub.store.pm_repo import SqlPm, Stamp, find_appointment
 
 PROTOCOL = "hl7v2"
 
@@ -97,11 +97,23 @@ def make_processor(tz: tzinfo, validation: Callable[[str], Mode]) -> Processor:
             ctx.prepared if isinstance(ctx.prepared, Prepared) else prepare(ctx.message, ctx.clock)
         )
         ctx.warnings.extend(done.warnings)
-        apply_changes(ctx.conn, done.changes, message_id=ctx.message.id, now=done.now)
+        apply(SqlPm(ctx.conn, Stamp(ctx.message.id, done.now)), done.changes)
         if done.msg.message_code == "SIU":
             _announce(ctx, done.msg.trigger, done.changes, done.now)
 
     return process
+
+
+def apply(repo: SqlPm, changes: Sequence[PmChange]) -> None:
+    """Apply in order; a PM error gets the HL7 location of the key that failed."""
+    for change in changes:
+        try:
+            repo.apply(change)
+        except HubError as exc:
+            located = locate(change, exc)
+            if located is exc:
+                raise
+            raise located from exc
 
 
 def _validate(rec: MessageRecord, msg: Message, raw: bytes, mode: Mode) -> list[HubError]:
