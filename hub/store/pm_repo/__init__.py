@@ -20,6 +20,7 @@ from hub.pm import billing_changes as bc
 from hub.pm import changes as c
 from hub.pm.changes import PmChange
 from hub.pm.enums import ControlNumberKind
+from hub.pm.repositories import PmRepository
 from hub.store.pm_repo import billing, patients, remittance, scheduling
 from hub.store.pm_repo.billing import SqlBilling
 from hub.store.pm_repo.control_numbers import next_control_number
@@ -125,6 +126,11 @@ class SqlPm:
 
     def next_control_number(self, partner: str, kind: ControlNumberKind) -> int:
         return next_control_number(self.conn, partner, kind, self.stamp.now)
+
+
+def _fills_the_interface(pm: SqlPm) -> PmRepository:
+    """Checked by mypy: the SQL repository is a :class:`PmRepository`."""
+    return pm
 
 
 def undo_merge(

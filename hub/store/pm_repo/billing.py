@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from hub.errors import NotFound
-from hub.pm.billing import Claim, ClaimLine, ClaimStatusEvent, Submission
+from hub.pm import convert
+from hub.pm.billing import Claim, ClaimStatusEvent, Submission
 from hub.pm.billing_changes import (
     BuildClaim,
     MarkClaimsSubmitted,
@@ -25,7 +26,7 @@ from hub.pm.entities import Charge
 from hub.pm.enums import AckResult, ChargeStatus, ClaimFrequency, ClaimStatus
 from hub.pm.rules import OPEN_CLAIM, check_transition, diagnosis_pointers
 from hub.store.pm_repo.patients import require_patient
-from hub.store.pm_repo.references import meta, resolve_provider
+from hub.store.pm_repo.references import resolve_provider
 from hub.store.pm_repo.rows import Stamp, write
 from hub.store.pm_repo.scheduling import encounter_row
 from hub.store.pm_tables import (
@@ -276,58 +277,7 @@ def record_claim_status(conn: Connection, ch: RecordClaimStatus, stamp: Stamp) -
 
 def to_claim(conn: Connection, r: Any) -> Claim:
     lines = conn.execute(sa.select(claim_lines).where(_l.claim_id == r.id).order_by(_l.line_number))
-    return Claim(
-        patient_control_number=r.patient_control_number,
-        patient_id=int(r.patient_id),
-        status=ClaimStatus(r.status),
-        total_charge=Decimal(str(r.total_charge)),
-        lines=tuple(
-            ClaimLine(
-                ln.line_number,
-                ln.service_date,
-                ln.code,
-                Decimal(str(ln.amount)),
-                Decimal(str(ln.units)),
-                tuple(ln.modifiers or ()),
-                tuple(ln.diagnosis_pointers or ()),
-                ln.line_item_control_number or "",
-                ln.charge_id,
-                int(ln.id),
-            )
-            for ln in lines
-        ),
-        diagnosis_codes=tuple(r.diagnosis_codes or ()),
-        encounter_id=r.encounter_id,
-        coverage_id=r.coverage_id,
-        payer_org_id=r.payer_org_id,
-        billing_provider_id=r.billing_provider_id,
-        rendering_provider_id=r.rendering_provider_id,
-        place_of_service=r.place_of_service,
-        frequency=ClaimFrequency(r.frequency),
-        original_claim_number=r.original_claim_number,
-        payer_claim_number=r.payer_claim_number,
-        submitted_at=r.submitted_at,
-        id=int(r.id),
-        version=int(r.version),
-    )
-
-
-def to_charge(r: Any) -> Charge:
-    return Charge(
-        meta(r),
-        int(r.patient_id),
-        r.transaction_id,
-        r.service_date,
-        r.code,
-        Decimal(str(r.amount)),
-        Decimal(str(r.units)),
-        tuple(r.modifiers or ()),
-        tuple(r.diagnosis_codes or ()),
-        ChargeStatus(r.status),
-        r.encounter_id,
-        r.provider_id,
-        r.claim_id,
-    )
+    return convert.claim(r._mapping, [ln._mapping for ln in lines])
 
 
 class SqlBilling:
@@ -346,7 +296,7 @@ class SqlBilling:
 
     def charges_of(self, patient_id: int) -> list[Charge]:
         q = sa.select(charges).where(_ch.patient_id == patient_id).order_by(_ch.id)
-        return [to_charge(r) for r in self.conn.execute(q)]
+        return [convert.charge(r._mapping) for r in self.conn.execute(q)]
 
     def submission(self, partner: str, isa: str, gs: str, st: str) -> Submission | None:
         r = _submission_row(self.conn, partner, isa, gs, st)

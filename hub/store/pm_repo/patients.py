@@ -14,12 +14,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from hub.errors import Conflict, MappingError, NotFound, ValidationError
+from hub.pm import convert
 from hub.pm.changes import ChangeIdentifier, MergePatients, UpsertPatient
 from hub.pm.entities import MergeRecord, Patient
-from hub.pm.enums import AdministrativeGender
-from hub.pm.keys import Identifier, PatientKey
+from hub.pm.keys import PatientKey
 from hub.pm.rules import values as column_values
-from hub.store.pm_repo.references import meta
 from hub.store.pm_repo.rows import Stamp, b, bulk_move, insert_stmt, write
 from hub.store.pm_tables import (
     appointments,
@@ -238,26 +237,7 @@ def undo_merge(conn: Connection, merge_id: int, stamp: Stamp) -> tuple[int, int]
 
 def to_patient(conn: Connection, row: Any) -> Patient:
     ids = run(conn, _IDENTIFIERS, {"b_pid": row.id}).all()
-    return Patient(
-        meta=meta(row),
-        key=PatientKey(row.facility, row.mrn),
-        identifiers=tuple(Identifier(i.value, i.assigning_authority, i.type_code) for i in ids),
-        family_name=row.family_name,
-        given_name=row.given_name,
-        middle_name=row.middle_name,
-        prefix=row.prefix,
-        suffix=row.suffix,
-        birth_date=row.birth_date,
-        gender=AdministrativeGender(row.sex) if row.sex in _GENDERS else None,
-        address=row.address,
-        telecom=row.telecom,
-        active=bool(row.active),
-        deceased=bool(row.deceased),
-        merged_into_id=row.merged_into_id,
-    )
-
-
-_GENDERS = frozenset(g.value for g in AdministrativeGender)
+    return convert.patient(row._mapping, [i._mapping for i in ids])
 
 
 class SqlPatients:

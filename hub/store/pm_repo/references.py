@@ -11,12 +11,11 @@ path takes the same locks and applies the same matching rule.
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from hub.pm.entities import Location, Organization, Provider, Versioned
+from hub.pm import convert
+from hub.pm.entities import Location, Organization, Provider
 from hub.pm.keys import LocationRef, PayerRef, ProviderRef
 from hub.store.locks import lock_keys
 from hub.store.pm_repo.rows import Stamp, b, write
@@ -107,16 +106,6 @@ def resolve_payer(conn: Connection, ref: PayerRef | None, stamp: Stamp) -> int |
     return int(row.id)
 
 
-def meta(row: Any) -> Versioned:
-    m = row._mapping
-    return Versioned(
-        id=int(m["id"]),
-        version=int(m.get("version") or 1),
-        updated_at=m.get("updated_at"),
-        source_message_id=m.get("source_message_id"),
-    )
-
-
 class SqlReferences:
     """Providers, locations and payers read back as typed values, and resolved from refs."""
 
@@ -134,27 +123,12 @@ class SqlReferences:
 
     def provider(self, provider_id: int) -> Provider | None:
         r = run(self.conn, _PROVIDER, {"b_id": provider_id}).first()
-        if r is None:
-            return None
-        return Provider(
-            meta(r),
-            r.npi,
-            r.local_id,
-            r.family_name,
-            r.given_name,
-            r.prefix,
-            r.suffix,
-            r.tax_id,
-            r.taxonomy,
-            r.organization_id,
-        )
+        return None if r is None else convert.provider(r._mapping)
 
     def location(self, location_id: int) -> Location | None:
         r = run(self.conn, _LOCATION, {"b_id": location_id}).first()
-        return None if r is None else Location(meta(r), r.facility, r.code, r.name)
+        return None if r is None else convert.location(r._mapping)
 
     def organization(self, organization_id: int) -> Organization | None:
         r = run(self.conn, _ORGANIZATION, {"b_id": organization_id}).first()
-        if r is None:
-            return None
-        return Organization(meta(r), r.kind, r.name, r.local_id, r.payer_id, r.npi, r.tax_id)
+        return None if r is None else convert.organization(r._mapping)

@@ -8,12 +8,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from hub.errors import Conflict, ValidationError
+from hub.pm import convert
 from hub.pm.changes import BookAppointment, UpsertAppointment, UpsertCoverage, UpsertEncounter
 from hub.pm.entities import Appointment, Coverage, Encounter
-from hub.pm.enums import AppointmentStatus, EligibilityStatus, EncounterClass, EncounterStatus
+from hub.pm.enums import AppointmentStatus, EncounterStatus
 from hub.pm.rules import values as column_values
 from hub.store.pm_repo.patients import require_patient
-from hub.store.pm_repo.references import meta, resolve_location, resolve_payer, resolve_provider
+from hub.store.pm_repo.references import resolve_location, resolve_payer, resolve_provider
 from hub.store.pm_repo.rows import Stamp, b, write
 from hub.store.pm_tables import appointments, coverages, encounters
 from hub.store.prepared import run
@@ -134,69 +135,13 @@ def book_appointment(conn: Connection, ch: BookAppointment, stamp: Stamp) -> int
     return appt_id
 
 
-def to_appointment(r: Any) -> Appointment:
-    return Appointment(
-        meta(r),
-        r.source_system,
-        r.filler_id,
-        AppointmentStatus(r.status),
-        r.patient_id,
-        r.placer_id,
-        r.provider_id,
-        r.location_id,
-        r.start,
-        r.minutes,
-        r.type,
-        r.reason,
-    )
-
-
-def to_encounter(r: Any) -> Encounter:
-    cls = EncounterClass(r.class_code) if r.class_code in _CLASSES else None
-    return Encounter(
-        meta(r),
-        int(r.patient_id),
-        r.visit_number,
-        EncounterStatus(r.status),
-        cls,
-        r.admit_at,
-        r.discharge_at,
-        r.attending_provider_id,
-        r.location_id,
-    )
-
-
-def to_coverage(r: Any) -> Coverage:
-    elig = EligibilityStatus(r.eligibility_status) if r.eligibility_status else None
-    return Coverage(
-        meta(r),
-        int(r.patient_id),
-        int(r.priority),
-        r.payer_org_id,
-        r.plan_id,
-        r.plan_name,
-        r.member_id,
-        r.group_number,
-        r.group_name,
-        r.subscriber_id,
-        r.relationship,
-        r.period_start,
-        r.period_end,
-        elig,
-        bool(r.active),
-    )
-
-
-_CLASSES = frozenset(c.value for c in EncounterClass)
-
-
 class SqlScheduling:
     def __init__(self, conn: Connection, stamp: Stamp) -> None:
         self.conn, self.stamp = conn, stamp
 
     def appointment(self, appointment_id: int) -> Appointment | None:
         r = run(self.conn, _APPOINTMENT, {"b_id": appointment_id}).first()
-        return None if r is None else to_appointment(r)
+        return None if r is None else convert.appointment(r._mapping)
 
     def find_appointments(
         self, filler_id: str, source_system: str | None = None, *, limit: int = 2
@@ -204,16 +149,19 @@ class SqlScheduling:
         q = sa.select(appointments).where(_a.filler_id == filler_id)
         if source_system is not None:
             q = q.where(_a.source_system == source_system)
-        return [to_appointment(r) for r in self.conn.execute(q.order_by(_a.id).limit(limit))]
+        return [
+            convert.appointment(r._mapping)
+            for r in self.conn.execute(q.order_by(_a.id).limit(limit))
+        ]
 
     def appointments_of(self, patient_id: int) -> list[Appointment]:
         q = sa.select(appointments).where(_a.patient_id == patient_id).order_by(_a.id)
-        return [to_appointment(r) for r in self.conn.execute(q)]
+        return [convert.appointment(r._mapping) for r in self.conn.execute(q)]
 
     def encounters_of(self, patient_id: int) -> list[Encounter]:
         q = sa.select(encounters).where(_e.patient_id == patient_id).order_by(_e.id)
-        return [to_encounter(r) for r in self.conn.execute(q)]
+        return [convert.encounter(r._mapping) for r in self.conn.execute(q)]
 
     def coverages_of(self, patient_id: int) -> list[Coverage]:
         q = sa.select(coverages).where(_c.patient_id == patient_id).order_by(_c.priority, _c.id)
-        return [to_coverage(r) for r in self.conn.execute(q)]
+        return [convert.coverage(r._mapping) for r in self.conn.execute(q)]

@@ -1,0 +1,457 @@
+"""An in-memory PM repository: the same interface and rules as the SQL one, without a database.
+
+For unit tests of the domain rules (merge and undo, get-or-create of shared references, claim
+lifecycle, remittance idempotency, claim building, control numbers). Rows are plain dicts keyed
+by the same column names as the SQL tables, so both implementations read back through
+:mod:`hub.pm.convert` and record history through :func:`hub.pm.history.diff` alike.
+
+One object plays every aggregate's repository (its properties return itself): a test double
+needs no more structure than that. Not thread-safe; no locks are needed in one thread.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from hub.errors import Conflict, MappingError, NotFound, ValidationError
+from hub.pm import changes as c
+from hub.pm import convert
+from hub.pm import memory_billing as mb
+from hub.pm.billing import Claim, ClaimStatusEvent, EligibilityCheck, Remittance, Submission
+from hub.pm.changes import PmChange
+from hub.pm.entities import (
+    Appointment,
+    Charge,
+    Coverage,
+    Encounter,
+    Location,
+    MergeRecord,
+    Organization,
+    Patient,
+    Provider,
+)
+from hub.pm.enums import AppointmentStatus, ControlNumberKind, EncounterStatus
+from hub.pm.history import HistoryEntry, diff
+from hub.pm.keys import LocationRef, PatientKey, PayerRef, ProviderRef
+from hub.pm.repositories import PmRepository
+from hub.pm.rules import MERGE_ENTITIES, control_number_limit
+from hub.pm.rules import values as column_values
+
+Row = dict[str, Any]
+# What the SQL tables' server defaults and nullable columns give a new row.
+_DEFAULTS: dict[str, Row] = {
+    "patients": {"active": 1, "deceased": 0, "merged_into_id": None},
+    "coverages": {"active": 1, "payer_org_id": None},
+    "charges": {"claim_id": None},
+    "claims": {"payer_claim_number": None, "diagnosis_codes": None},
+    "submissions": {"ack_result": None, "ack_reason": None},
+    "claim_status_events": {"category_code": None},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryStamp:
+    message_id: int | None
+    now: datetime
+    actor: str | None = None
+
+
+class MemoryPm:
+    def __init__(self, now: datetime, *, message_id: int | None = None, actor: str | None = None):
+        self.stamp = MemoryStamp(message_id, now, actor)
+        self.tables: dict[str, dict[int, Row]] = defaultdict(dict)
+        self._ids: dict[str, int] = defaultdict(int)
+        self._history: list[HistoryEntry] = []
+        self._counters: dict[tuple[str, str], int] = {}
+
+    # --- rows, versions, history (as hub.store.pm_repo.rows) --------------------------------
+
+    def rows(self, table: str, **where: Any) -> list[Row]:
+        return [
+            r
+            for _, r in sorted(self.tables[table].items())
+            if all(r.get(k) == v for k, v in where.items())
+        ]
+
+    def first(self, table: str, **where: Any) -> Row | None:
+        found = self.rows(table, **where)
+        return found[0] if found else None
+
+    def write(self, table: str, old: Row | None, values: dict[str, Any]) -> int:
+        s = self.stamp
+        if old is None:
+            self._ids[table] += 1
+            new_id = self._ids[table]
+            row = {"id": new_id, **_DEFAULTS.get(table, {}), **values}
+            row.update(version=1, updated_at=s.now)
+            row.update(source_message_id=s.message_id, created_at=s.now)
+            self.tables[table][new_id] = row
+            self._log(table, new_id, 1, diff(None, values))
+            return new_id
+        changes = diff(old, values)
+        old.update(source_message_id=s.message_id, updated_at=s.now)
+        if changes:
+            old.update(values)
+            old["version"] += 1
+            self._log(table, old["id"], old["version"], changes)
+        return int(old["id"])
+
+    def _log(self, table: str, row_id: int, version: int, changes: dict[str, list[Any]]) -> None:
+        s = self.stamp
+        entry = HistoryEntry(table, row_id, version, s.now, changes, s.message_id, s.actor)
+        self._history.append(entry)
+
+    # --- apply: one dispatch table -------------------------------------------------------------
+
+    def apply(self, change: PmChange) -> int | None:
+        handler = _HANDLERS.get(type(change))
+        if handler is None:
+            raise MappingError(f"no handler for {type(change).__name__}", code="unmappable")
+        return handler(self, change)
+
+    def apply_all(self, changes: Iterable[PmChange]) -> None:
+        for change in changes:
+            self.apply(change)
+
+    def next_control_number(self, partner: str, kind: ControlNumberKind) -> int:
+        key = (partner, kind.value)
+        value = self._counters.get(key, 0) + 1
+        if value > control_number_limit(kind):
+            raise Conflict("control numbers exhausted for this partner", code="exhausted")
+        self._counters[key] = value
+        return value
+
+    # --- every aggregate's repository is this object -------------------------------------------
+
+    @property
+    def patients(self) -> MemoryPm:
+        return self
+
+    references = scheduling = billing = remittances = eligibility = history = patients
+
+    # patients
+    def get(self, key: PatientKey) -> Patient | None:
+        row = self.first("patients", facility=key.facility, mrn=key.mrn)
+        return None if row is None else self._patient(row)
+
+    def get_by_id(self, patient_id: int) -> Patient | None:
+        row = self.tables["patients"].get(patient_id)
+        return None if row is None else self._patient(row)
+
+    def _patient(self, row: Row) -> Patient:
+        return convert.patient(row, self.rows("patient_identifiers", patient_id=row["id"]))
+
+    def merge_record(self, merge_id: int) -> MergeRecord | None:
+        r = self.tables["merge_records"].get(merge_id)
+        if r is None:
+            return None
+        return MergeRecord(
+            r["id"], r["survivor_id"], r["merged_id"], r["moved"], r["merged_at"], r["undone_at"]
+        )
+
+    def undo_merge(self, merge_id: int) -> tuple[int, int]:
+        rec = self.tables["merge_records"].get(merge_id)
+        if rec is None:
+            raise NotFound("merge record not found")
+        if rec["undone_at"] is not None:
+            raise Conflict("merge already undone", code="already_undone")
+        for table in MERGE_ENTITIES:
+            for snap in rec["moved"].get(table, []):
+                row = self.tables[table].get(snap["id"])
+                if row is None or row["patient_id"] != rec["survivor_id"]:
+                    continue
+                back = {"patient_id": rec["merged_id"]}
+                if "active" in snap:
+                    back["active"] = snap["active"]
+                self.write(table, row, back)
+        merged = self.tables["patients"][rec["merged_id"]]
+        state = rec["moved"]["merged_patient"]
+        self.write("patients", merged, {k: state[k] for k in ("active", "merged_into_id")})
+        rec["undone_at"] = self.stamp.now
+        return rec["survivor_id"], rec["merged_id"]
+
+    # references
+    def resolve_provider(self, ref: ProviderRef | None) -> int | None:
+        if ref is None or not (ref.npi or ref.local_id):
+            return None
+        row = (
+            self.first("providers", npi=ref.npi)
+            if ref.npi
+            else self.first("providers", local_id=ref.local_id)
+        )
+        details = {
+            k: getattr(ref, k)
+            for k in ("family_name", "given_name", "prefix", "suffix", "tax_id", "taxonomy")
+            if getattr(ref, k)
+        }
+        if row is None:
+            return self.write(
+                "providers", None, {"npi": ref.npi, "local_id": ref.local_id, **details}
+            )
+        if details:
+            self.write("providers", row, details)
+        return int(row["id"])
+
+    def resolve_location(self, ref: LocationRef | None) -> int | None:
+        if ref is None:
+            return None
+        row = self.first("locations", facility=ref.facility, code=ref.code)
+        if row is None:
+            values = {"facility": ref.facility, "code": ref.code, "name": ref.name}
+            return self.write("locations", None, values)
+        if ref.name and ref.name != row["name"]:
+            self.write("locations", row, {"name": ref.name})
+        return int(row["id"])
+
+    def resolve_payer(self, ref: PayerRef | None) -> int | None:
+        if ref is None:
+            return None
+        if ref.local_id:
+            row = self.first("organizations", kind="payer", local_id=ref.local_id)
+        else:
+            row = self.first("organizations", kind="payer", local_id=None, name=ref.name)
+        if row is None:
+            values = {"kind": "payer", "local_id": ref.local_id, "name": ref.name}
+            return self.write("organizations", None, values)
+        if ref.name and ref.name != row["name"]:
+            self.write("organizations", row, {"name": ref.name})
+        return int(row["id"])
+
+    def provider(self, provider_id: int) -> Provider | None:
+        r = self.tables["providers"].get(provider_id)
+        return None if r is None else convert.provider(r)
+
+    def location(self, location_id: int) -> Location | None:
+        r = self.tables["locations"].get(location_id)
+        return None if r is None else convert.location(r)
+
+    def organization(self, organization_id: int) -> Organization | None:
+        r = self.tables["organizations"].get(organization_id)
+        return None if r is None else convert.organization(r)
+
+    # scheduling
+    def appointment(self, appointment_id: int) -> Appointment | None:
+        r = self.tables["appointments"].get(appointment_id)
+        return None if r is None else convert.appointment(r)
+
+    def find_appointments(
+        self, filler_id: str, source_system: str | None = None, *, limit: int = 2
+    ) -> list[Appointment]:
+        where: dict[str, Any] = {"filler_id": filler_id}
+        if source_system is not None:
+            where["source_system"] = source_system
+        return [convert.appointment(r) for r in self.rows("appointments", **where)[:limit]]
+
+    def appointments_of(self, patient_id: int) -> list[Appointment]:
+        return [convert.appointment(r) for r in self.rows("appointments", patient_id=patient_id)]
+
+    def encounters_of(self, patient_id: int) -> list[Encounter]:
+        return [convert.encounter(r) for r in self.rows("encounters", patient_id=patient_id)]
+
+    def coverages_of(self, patient_id: int) -> list[Coverage]:
+        rows = self.rows("coverages", patient_id=patient_id)
+        return [convert.coverage(r) for r in sorted(rows, key=lambda r: (r["priority"], r["id"]))]
+
+    # billing, remittances, eligibility
+    def claim(self, patient_control_number: str) -> Claim | None:
+        return mb.claim(self, patient_control_number)
+
+    def claims_of(self, patient_id: int) -> list[Claim]:
+        rows = self.rows("claims", patient_id=patient_id)
+        return [c for r in rows if (c := mb.claim(self, r["patient_control_number"]))]
+
+    def charges_of(self, patient_id: int) -> list[Charge]:
+        return [convert.charge(r) for r in self.rows("charges", patient_id=patient_id)]
+
+    def submission(self, partner: str, isa: str, gs: str, st: str) -> Submission | None:
+        return mb.submission(self, partner, isa, gs, st)
+
+    def status_events(self, patient_control_number: str) -> list[ClaimStatusEvent]:
+        return mb.status_events(self, patient_control_number)
+
+    def remittance(self, payer: PayerRef, trace_number: str) -> Remittance | None:
+        return mb.remittance(self, payer, trace_number)
+
+    def checks_of(self, patient_id: int) -> list[EligibilityCheck]:
+        return mb.checks_of(self, patient_id)
+
+    # history
+    def of(self, entity_type: str, entity_id: int) -> list[HistoryEntry]:
+        return [
+            h for h in self._history if (h.entity_type, h.entity_id) == (entity_type, entity_id)
+        ]
+
+    def by_message(self, message_id: int) -> list[HistoryEntry]:
+        return [h for h in self._history if h.message_id == message_id]
+
+    # --- handlers used by the dispatch table ---------------------------------------------------
+
+    def require_patient(self, key: PatientKey) -> int:
+        row = self.first("patients", facility=key.facility, mrn=key.mrn)
+        if row is None:
+            raise MappingError("patient not known", code="unknown_key")
+        return int(row["id"])
+
+    def encounter_row(self, patient_id: int, visit_number: str | None) -> Row | None:
+        rows = self.rows("encounters", patient_id=patient_id)
+        if visit_number:
+            rows = [r for r in rows if r["visit_number"] == visit_number]
+        return rows[-1] if rows else None
+
+
+def _upsert_patient(pm: MemoryPm, ch: c.UpsertPatient) -> int:
+    values = column_values(ch.fields)
+    row = pm.first("patients", facility=ch.key.facility, mrn=ch.key.mrn)
+    if row is None:
+        values.update(facility=ch.key.facility, mrn=ch.key.mrn, active=1, deceased=0)
+    pid = pm.write("patients", row, values)
+    for ident in ch.identifiers:
+        found = pm.first(
+            "patient_identifiers",
+            patient_id=pid,
+            value=ident.value,
+            assigning_authority=ident.assigning_authority,
+            type_code=ident.type_code,
+        )
+        if found is None:
+            pm.tables["patient_identifiers"][len(pm.tables["patient_identifiers"]) + 1] = {
+                "patient_id": pid,
+                "value": ident.value,
+                "assigning_authority": ident.assigning_authority,
+                "type_code": ident.type_code,
+            }
+    return pid
+
+
+def _change_identifier(pm: MemoryPm, ch: c.ChangeIdentifier) -> int | None:
+    old = pm.first("patients", facility=ch.old.facility, mrn=ch.old.mrn)
+    new = pm.first("patients", facility=ch.old.facility, mrn=ch.new.value)
+    if old is None:
+        if new is not None:
+            return int(new["id"])
+        raise ValidationError("prior identifier not known", code="unknown_key")
+    if new is not None and new["id"] != old["id"]:
+        raise ValidationError("new identifier already in use", code="duplicate_key")
+    pm.write("patients", old, {"mrn": ch.new.value})
+    for ident in pm.rows("patient_identifiers", patient_id=old["id"], value=ch.old.mrn):
+        ident.update(
+            value=ch.new.value,
+            assigning_authority=ch.new.assigning_authority,
+            type_code=ch.new.type_code,
+        )
+    return int(old["id"])
+
+
+def _merge(pm: MemoryPm, ch: c.MergePatients) -> int | None:
+    survivor = pm.require_patient(ch.survivor)
+    before = pm.first("patients", facility=ch.merged.facility, mrn=ch.merged.mrn)
+    if before is None or before["id"] == survivor:
+        return None
+    if before["merged_into_id"] == survivor and not before["active"]:
+        return None
+    moved: dict[str, Any] = {
+        "merged_patient": {k: before.get(k) for k in ("active", "merged_into_id")}
+    }
+    taken = {r["priority"] for r in pm.rows("coverages", patient_id=survivor, active=1)}
+    for table in MERGE_ENTITIES:
+        rows = pm.rows(table, patient_id=before["id"])
+        moved[table] = [
+            {"id": r["id"], **({"active": r["active"]} if table == "coverages" else {})}
+            for r in rows
+        ]
+        for r in rows:
+            values: dict[str, Any] = {"patient_id": survivor}
+            if table == "coverages" and r["priority"] in taken:
+                values["active"] = 0
+            pm.write(table, r, values)
+    pm.write("patients", before, {"active": 0, "merged_into_id": survivor})
+    record = {"survivor_id": survivor, "merged_id": before["id"], "moved": moved}
+    return pm.write("merge_records", None, {**record, "merged_at": pm.stamp.now, "undone_at": None})
+
+
+def _upsert_encounter(pm: MemoryPm, ch: c.UpsertEncounter) -> int:
+    pid = pm.require_patient(ch.patient)
+    row = pm.encounter_row(pid, ch.visit_number)
+    if row is None and ch.must_exist:
+        raise ValidationError("encounter not known", code="unknown_key")
+    values = column_values(ch.fields)
+    if (attending := pm.resolve_provider(ch.attending)) is not None:
+        values["attending_provider_id"] = attending
+    if (place := pm.resolve_location(ch.location)) is not None:
+        values["location_id"] = place
+    if row is None:
+        values.setdefault("status", EncounterStatus.IN_PROGRESS.value)
+        values.update(patient_id=pid, visit_number=ch.visit_number)
+    return pm.write("encounters", row, values)
+
+
+def _upsert_coverage(pm: MemoryPm, ch: c.UpsertCoverage) -> int:
+    pid = pm.require_patient(ch.patient)
+    rows = pm.rows("coverages", patient_id=pid, priority=ch.priority)
+    row = rows[-1] if rows else None
+    values = column_values(ch.fields)
+    if (payer := pm.resolve_payer(ch.payer)) is not None:
+        values["payer_org_id"] = payer
+    if row is None:
+        values.update(patient_id=pid, priority=ch.priority)
+        values.setdefault("active", 1)
+    return pm.write("coverages", row, values)
+
+
+def _upsert_appointment(pm: MemoryPm, ch: c.UpsertAppointment) -> int:
+    row = pm.first("appointments", source_system=ch.source_system, filler_id=ch.filler_id)
+    if row is None and ch.must_exist:
+        raise ValidationError("appointment not known", code="unknown_key")
+    values = column_values(ch.fields)
+    if ch.patient is not None:
+        values["patient_id"] = pm.require_patient(ch.patient)
+    if (provider := pm.resolve_provider(ch.provider)) is not None:
+        values["provider_id"] = provider
+    if (place := pm.resolve_location(ch.location)) is not None:
+        values["location_id"] = place
+    if row is None:
+        values.setdefault("status", AppointmentStatus.BOOKED.value)
+        values.update(source_system=ch.source_system, filler_id=ch.filler_id)
+    return pm.write("appointments", row, values)
+
+
+def _book(pm: MemoryPm, ch: c.BookAppointment) -> int:
+    if ch.filler_id and pm.first(
+        "appointments", source_system=ch.source_system, filler_id=ch.filler_id
+    ):
+        raise Conflict("an appointment with this filler id already exists", code="duplicate_key")
+    values = column_values(ch.fields)
+    values.setdefault("status", AppointmentStatus.BOOKED.value)
+    values.update(
+        source_system=ch.source_system,
+        filler_id=ch.filler_id,
+        patient_id=pm.require_patient(ch.patient),
+        provider_id=pm.resolve_provider(ch.provider),
+        location_id=pm.resolve_location(ch.location),
+    )
+    appt_id = pm.write("appointments", None, values)
+    if not ch.filler_id:
+        pm.write("appointments", pm.tables["appointments"][appt_id], {"filler_id": f"PM{appt_id}"})
+    return appt_id
+
+
+Handler = Callable[[MemoryPm, Any], int | None]
+_HANDLERS: dict[type[Any], Handler] = {
+    c.UpsertPatient: _upsert_patient,
+    c.ChangeIdentifier: _change_identifier,
+    c.MergePatients: _merge,
+    c.UpsertEncounter: _upsert_encounter,
+    c.UpsertCoverage: _upsert_coverage,
+    c.UpsertAppointment: _upsert_appointment,
+    c.BookAppointment: _book,
+    **mb.HANDLERS,
+}
+
+
+def _fills_the_interface(pm: MemoryPm) -> PmRepository:
+    """Checked by mypy: the in-memory repository is a :class:`PmRepository`."""
+    return pm
