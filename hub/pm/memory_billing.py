@@ -23,7 +23,13 @@ from hub.pm.billing import (
 from hub.pm.changes import AddCharge
 from hub.pm.enums import AckResult, ChargeStatus, ClaimFrequency, ClaimStatus, EligibilityStatus
 from hub.pm.keys import PayerRef
-from hub.pm.rules import OPEN_CLAIM, check_transition, diagnosis_pointers, status_after_payment
+from hub.pm.rules import (
+    OPEN_CLAIM,
+    check_transition,
+    claim_line,
+    claim_number,
+    status_after_payment,
+)
 
 if TYPE_CHECKING:
     from hub.pm.memory import MemoryPm, Row
@@ -74,61 +80,37 @@ def _build_claim(pm: MemoryPm, ch: bc.BuildClaim) -> int | None:
     charges.sort(key=lambda r: (r["service_date"], r["id"]))
     if not charges:
         return None
-    covs = sorted(
-        pm.rows("coverages", patient_id=pid, active=1), key=lambda r: (r["priority"], r["id"])
-    )
-    cov = covs[0] if covs else None
+    covs = pm.rows("coverages", patient_id=pid, active=1)
+    cov = min(covs, key=lambda r: (r["priority"], r["id"])) if covs else None
     payer = None if cov is None else cov.get("payer_org_id")
+    open_states = {s.value for s in OPEN_CLAIM}
+    same = pm.rows("claims", encounter_id=encounter["id"])
     claim = next(
-        (
-            r
-            for r in pm.rows("claims", encounter_id=encounter["id"], payer_org_id=payer)
-            if r["status"] in {s.value for s in OPEN_CLAIM}
-        ),
-        None,
+        (r for r in same if r["payer_org_id"] == payer and r["status"] in open_states), None
     )
-    codes: list[str] = list(claim["diagnosis_codes"] or []) if claim is not None else []
-    total = sum((Decimal(str(r["amount"])) for r in charges), Decimal(0))
     if claim is None:
-        count = len(pm.rows("claims", encounter_id=encounter["id"]))
-        pcn = f"E{encounter['id']}P{payer or 0}C{count + 1}"
-        status = ClaimStatus.READY if payer is not None else ClaimStatus.DRAFT
         values = {
-            "patient_control_number": pcn,
+            "patient_control_number": claim_number(encounter["id"], payer, len(same) + 1),
             "patient_id": pid,
             "encounter_id": encounter["id"],
             "coverage_id": None if cov is None else cov["id"],
             "payer_org_id": payer,
             "rendering_provider_id": charges[0]["provider_id"],
             "place_of_service": ch.place_of_service,
-            "total_charge": total,
-            "status": status.value,
+            "total_charge": Decimal(0),
+            "status": (ClaimStatus.DRAFT if payer is None else ClaimStatus.READY).value,
             "frequency": ClaimFrequency.ORIGINAL.value,
         }
-        claim_id = pm.write("claims", None, values)
-        claim = pm.tables["claims"][claim_id]
-    else:
-        claim_id, pcn = int(claim["id"]), claim["patient_control_number"]
-        total += Decimal(str(claim["total_charge"]))
+        claim = pm.tables["claims"][pm.write("claims", None, values)]
+    claim_id, pcn = int(claim["id"]), claim["patient_control_number"]
     number = len(pm.rows("claim_lines", claim_id=claim_id))
+    codes: list[str] = list(claim["diagnosis_codes"] or [])
+    total = Decimal(str(claim["total_charge"]))
     for charge in charges:
         number += 1
-        line = {
-            "claim_id": claim_id,
-            "line_number": number,
-            "charge_id": charge["id"],
-            "service_date": charge["service_date"],
-            "code": charge["code"],
-            "modifiers": charge["modifiers"] or [],
-            "units": charge["units"],
-            "amount": charge["amount"],
-            "diagnosis_pointers": list(
-                diagnosis_pointers(tuple(charge["diagnosis_codes"] or ()), codes)
-            ),
-            "line_item_control_number": f"{pcn}-{number}",
-        }
-        pm.write("claim_lines", None, line)
+        pm.write("claim_lines", None, claim_line(charge, claim_id, number, pcn, codes))
         pm.write("charges", charge, {"status": ChargeStatus.BILLED.value, "claim_id": claim_id})
+        total += Decimal(str(charge["amount"]))
     pm.write("claims", claim, {"diagnosis_codes": codes, "total_charge": total})
     return claim_id
 

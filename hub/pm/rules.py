@@ -66,6 +66,31 @@ def diagnosis_pointers(codes: tuple[str, ...], claim_codes: list[str]) -> tuple[
     return tuple(pointers)
 
 
+def claim_number(encounter_id: int, payer_id: int | None, ordinal: int) -> str:
+    """A new claim's patient control number (CLM01): encounter, payer and the claim's ordinal
+    within the encounter, so rebuilding never collides (at most 38 characters)."""
+    return f"E{encounter_id}P{payer_id or 0}C{ordinal}"
+
+
+def claim_line(
+    charge: Mapping[Any, Any], claim_id: int, number: int, pcn: str, codes: list[str]
+) -> dict[str, Any]:
+    """The claim line billing one charge (``codes``: the claim's diagnoses, extended here)."""
+    pointers = diagnosis_pointers(tuple(charge["diagnosis_codes"] or ()), codes)
+    return {
+        "claim_id": claim_id,
+        "line_number": number,
+        "charge_id": int(charge["id"]),
+        "service_date": charge["service_date"],
+        "code": charge["code"],
+        "modifiers": charge["modifiers"] or [],
+        "units": charge["units"],
+        "amount": charge["amount"],
+        "diagnosis_pointers": list(pointers),
+        "line_item_control_number": f"{pcn}-{number}",
+    }
+
+
 def control_number_limit(kind: str) -> int:
     """The largest value a control number of ``kind`` may take (ISA13 and GS06 are at most 9
     digits; ST02 4 to 9). Exhausting it is a Conflict, never a wrap-around (never reused)."""

@@ -5,7 +5,7 @@ Every claim status change goes through :func:`hub.pm.rules.check_transition`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +24,7 @@ from hub.pm.billing_changes import (
 from hub.pm.changes import AddCharge
 from hub.pm.entities import Charge
 from hub.pm.enums import AckResult, ChargeStatus, ClaimFrequency, ClaimStatus
-from hub.pm.rules import OPEN_CLAIM, check_transition, diagnosis_pointers
+from hub.pm.rules import OPEN_CLAIM, check_transition, claim_line, claim_number
 from hub.store.pm_repo.patients import require_patient
 from hub.store.pm_repo.references import resolve_provider
 from hub.store.pm_repo.rows import Stamp, write
@@ -103,79 +103,55 @@ def build_claim(conn: Connection, ch: BuildClaim, stamp: Stamp) -> int | None:
         .limit(1)
     ).first()
     payer = None if cov is None else cov.payer_org_id
-    claim = conn.execute(
-        sa.select(claims)
-        .where(
-            _cl.encounter_id == encounter.id,
-            _cl.payer_org_id.is_(None) if payer is None else _cl.payer_org_id == payer,
-            _cl.status.in_([s.value for s in OPEN_CLAIM]),
-        )
-        .order_by(_cl.id)
-        .limit(1)
-    ).first()
-    lines = (
-        conn.execute(
-            sa.select(claim_lines).where(_l.claim_id == claim.id).order_by(_l.line_number)
-        ).all()
-        if claim is not None
-        else []
-    )
-    codes: list[str] = list(claim.diagnosis_codes or []) if claim is not None else []
-    status = ClaimStatus.READY if cov is not None and payer is not None else ClaimStatus.DRAFT
-    total = sum((Decimal(str(c.amount)) for c in open_charges), Decimal(0))
+    claim = _open_claim(conn, int(encounter.id), payer)
     if claim is None:
-        pcn = f"E{encounter.id}P{payer or 0}C{len(_claims_of_encounter(conn, encounter.id)) + 1}"
+        ordinal = len(conn.execute(sa.select(_cl.id).where(_cl.encounter_id == encounter.id)).all())
         values = {
-            "patient_control_number": pcn,
+            "patient_control_number": claim_number(int(encounter.id), payer, ordinal + 1),
             "patient_id": pid,
             "encounter_id": int(encounter.id),
             "coverage_id": None if cov is None else int(cov.id),
             "payer_org_id": payer,
             "rendering_provider_id": open_charges[0].provider_id,
             "place_of_service": ch.place_of_service,
-            "total_charge": total,
-            "status": status.value,
+            "total_charge": Decimal(0),
+            "status": (ClaimStatus.DRAFT if payer is None else ClaimStatus.READY).value,
             "frequency": ClaimFrequency.ORIGINAL.value,
         }
-        claim_id = write(conn, claims, None, values, stamp)
-    else:
-        claim_id, pcn = int(claim.id), claim.patient_control_number
-        total += Decimal(str(claim.total_charge))
-    number = len(lines)
+        write(conn, claims, None, values, stamp)
+        claim = _open_claim(conn, int(encounter.id), payer)
+    assert claim is not None
+    return _bill(conn, claim, open_charges, stamp)
+
+
+def _open_claim(conn: Connection, encounter_id: int, payer: int | None) -> Any:
+    return conn.execute(
+        sa.select(claims)
+        .where(
+            _cl.encounter_id == encounter_id,
+            _cl.payer_org_id.is_(None) if payer is None else _cl.payer_org_id == payer,
+            _cl.status.in_([s.value for s in OPEN_CLAIM]),
+        )
+        .order_by(_cl.id)
+        .limit(1)
+    ).first()
+
+
+def _bill(conn: Connection, claim: Any, open_charges: Sequence[Any], stamp: Stamp) -> int:
+    """Add a line per charge to ``claim``; the charges become billed."""
+    claim_id, pcn = int(claim.id), claim.patient_control_number
+    number = len(conn.execute(sa.select(_l.id).where(_l.claim_id == claim_id)).all())
+    codes: list[str] = list(claim.diagnosis_codes or [])
+    total = Decimal(str(claim.total_charge))
+    billed = {"status": ChargeStatus.BILLED.value, "claim_id": claim_id}
     for charge in open_charges:
         number += 1
-        line = {
-            "claim_id": claim_id,
-            "line_number": number,
-            "charge_id": int(charge.id),
-            "service_date": charge.service_date,
-            "code": charge.code,
-            "modifiers": charge.modifiers or [],
-            "units": charge.units,
-            "amount": charge.amount,
-            "diagnosis_pointers": list(
-                diagnosis_pointers(tuple(charge.diagnosis_codes or ()), codes)
-            ),
-            "line_item_control_number": f"{pcn}-{number}",
-        }
+        line = claim_line(charge._mapping, claim_id, number, pcn, codes)
         write(conn, claim_lines, None, line, stamp, provenance=False)
-        write(
-            conn,
-            charges,
-            charge._mapping,
-            {"status": ChargeStatus.BILLED.value, "claim_id": claim_id},
-            stamp,
-        )
-    current = conn.execute(sa.select(claims).where(_cl.id == claim_id)).one()
-    write(conn, claims, current._mapping, {"diagnosis_codes": codes, "total_charge": total}, stamp)
+        write(conn, charges, charge._mapping, billed, stamp)
+        total += Decimal(str(charge.amount))
+    write(conn, claims, claim._mapping, {"diagnosis_codes": codes, "total_charge": total}, stamp)
     return claim_id
-
-
-def _claims_of_encounter(conn: Connection, encounter_id: int) -> list[int]:
-    return [
-        int(i)
-        for i in conn.execute(sa.select(_cl.id).where(_cl.encounter_id == encounter_id)).scalars()
-    ]
 
 
 def _submission_row(conn: Connection, partner: str, isa: str, gs: str, st: str) -> Any:
