@@ -48,6 +48,8 @@ def jsonable(value: Any) -> Any:
 
 
 def _same(old: Any, new: Any) -> bool:
+    if old == new:
+        return True
     if isinstance(old, Decimal) or isinstance(new, Decimal):
         try:
             return Decimal(str(old)) == Decimal(str(new))

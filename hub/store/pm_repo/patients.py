@@ -19,7 +19,7 @@ from hub.pm.changes import ChangeIdentifier, MergePatients, UpsertPatient
 from hub.pm.entities import MergeRecord, Patient
 from hub.pm.keys import PatientKey
 from hub.pm.rules import values as column_values
-from hub.store.pm_repo.rows import Stamp, b, bulk_move, insert_stmt, write
+from hub.store.pm_repo.rows import Stamp, b, bulk_move, content, insert_stmt, write
 from hub.store.pm_tables import (
     appointments,
     charges,
@@ -35,9 +35,9 @@ from hub.store.prepared import run
 MERGE_TABLES = (appointments, encounters, coverages, charges)
 
 _pi = patient_identifiers.c
-_FIND_PATIENT = sa.select(patients).where(
-    patients.c.facility == b("b_facility"), patients.c.mrn == b("b_mrn")
-)
+_BY_KEY = (patients.c.facility == b("b_facility"), patients.c.mrn == b("b_mrn"))
+_FIND_PATIENT = sa.select(*content(patients)).where(*_BY_KEY)
+_PATIENT_BY_KEY = sa.select(patients).where(*_BY_KEY)
 _PATIENT_BY_ID = sa.select(patients).where(patients.c.id == b("b_id"))
 _FIND_IDENTIFIER = sa.select(_pi.id).where(
     _pi.patient_id == b("b_pid"),
@@ -124,7 +124,8 @@ def merge_patients(conn: Connection, ch: MergePatients, stamp: Stamp) -> int | N
     """Move the merged patient's rows to the survivor; returns the merge record id, or None
     when there is nothing to do (unknown merged patient, same patient, already merged)."""
     survivor = require_patient(conn, ch.survivor)
-    before = patient_row(conn, ch.merged)
+    key = {"b_facility": ch.merged.facility, "b_mrn": ch.merged.mrn}
+    before = run(conn, _PATIENT_BY_KEY, key).first()
     if before is None or before.id == survivor:
         return None
     merged = int(before.id)
@@ -245,7 +246,9 @@ class SqlPatients:
         self.conn, self.stamp = conn, stamp
 
     def get(self, key: PatientKey) -> Patient | None:
-        row = patient_row(self.conn, key)
+        row = run(
+            self.conn, _PATIENT_BY_KEY, {"b_facility": key.facility, "b_mrn": key.mrn}
+        ).first()
         return None if row is None else to_patient(self.conn, row)
 
     def get_by_id(self, patient_id: int) -> Patient | None:

@@ -18,23 +18,27 @@ from hub.pm import convert
 from hub.pm.entities import Location, Organization, Provider
 from hub.pm.keys import LocationRef, PayerRef, ProviderRef
 from hub.store.locks import lock_keys
-from hub.store.pm_repo.rows import Stamp, b, write
+from hub.store.pm_repo.rows import Stamp, b, content, write
 from hub.store.pm_tables import locations, organizations, providers
 from hub.store.prepared import run
 
-_PROVIDER_BY_NPI = sa.select(providers).where(providers.c.npi == b("b_key"))
+_PROVIDER_BY_NPI = sa.select(*content(providers)).where(providers.c.npi == b("b_key"))
 _PROVIDER_BY_LOCAL = (
-    sa.select(providers).where(providers.c.local_id == b("b_key")).order_by(providers.c.id)
+    sa.select(*content(providers))
+    .where(providers.c.local_id == b("b_key"))
+    .order_by(providers.c.id)
 )
-_FIND_LOCATION = sa.select(locations).where(
+_FIND_LOCATION = sa.select(*content(locations)).where(
     locations.c.facility == b("b_facility"), locations.c.code == b("b_code")
 )
 _o = organizations.c
 _PAYER_BY_LOCAL = (
-    sa.select(organizations).where(_o.kind == "payer", _o.local_id == b("b_local")).order_by(_o.id)
+    sa.select(*content(organizations))
+    .where(_o.kind == "payer", _o.local_id == b("b_local"))
+    .order_by(_o.id)
 )
 _PAYER_BY_NAME = (
-    sa.select(organizations)
+    sa.select(*content(organizations))
     .where(_o.kind == "payer", _o.local_id.is_(None), _o.name == b("b_name"))
     .order_by(_o.id)
 )

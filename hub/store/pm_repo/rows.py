@@ -44,6 +44,15 @@ def b(name: str) -> sa.BindParameter[Any]:
     return sa.bindparam(name)
 
 
+_BOOKKEEPING = frozenset({"created_at", "updated_at", "source_message_id"})
+
+
+def content(table: sa.Table) -> list[sa.Column[Any]]:
+    """The columns a write compares (all but provenance): what the finders on the processing
+    path read, so they do not convert timestamps nobody compares."""
+    return [col for col in table.c if col.name not in _BOOKKEEPING]
+
+
 # Statements on the processing path are built once, with bind parameters: constructing a Core
 # statement (and its cache key) per call cost more than running it (see bench/hl7v2).
 @functools.cache

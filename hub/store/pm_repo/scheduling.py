@@ -15,30 +15,33 @@ from hub.pm.enums import AppointmentStatus, EncounterStatus
 from hub.pm.rules import values as column_values
 from hub.store.pm_repo.patients import require_patient
 from hub.store.pm_repo.references import resolve_location, resolve_payer, resolve_provider
-from hub.store.pm_repo.rows import Stamp, b, write
+from hub.store.pm_repo.rows import Stamp, b, content, write
 from hub.store.pm_tables import appointments, coverages, encounters
 from hub.store.prepared import run
 
 _e = encounters.c
 _LATEST_ENCOUNTER = (
-    sa.select(encounters).where(_e.patient_id == b("b_pid")).order_by(_e.id.desc()).limit(1)
+    sa.select(*content(encounters))
+    .where(_e.patient_id == b("b_pid"))
+    .order_by(_e.id.desc())
+    .limit(1)
 )
 _ENCOUNTER_BY_VISIT = (
-    sa.select(encounters)
+    sa.select(*content(encounters))
     .where(_e.patient_id == b("b_pid"), _e.visit_number == b("b_visit"))
     .order_by(_e.id.desc())
     .limit(1)
 )
 _c = coverages.c
 _COVERAGE_AT_PRIORITY = (
-    sa.select(coverages)
+    sa.select(*content(coverages))
     .where(_c.patient_id == b("b_pid"), _c.priority == b("b_priority"))
     .order_by(_c.id.desc())
     .limit(1)
 )
 _a = appointments.c
 _APPOINTMENT_BY_FILLER = (
-    sa.select(appointments)
+    sa.select(*content(appointments))
     .where(_a.source_system == b("b_source"), _a.filler_id == b("b_filler"))
     .order_by(_a.id)
     .limit(1)
