@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from hub.errors import Conflict, MappingError, NotFound
+from hub.errors import Conflict, HubError, MappingError, NotFound
 from hub.pm import convert
 from hub.pm import memory_billing as mb
 from hub.pm import memory_people as mp
@@ -112,9 +112,20 @@ class MemoryPm:
             raise MappingError(f"no handler for {type(change).__name__}", code="unmappable")
         return handler(self, change)
 
-    def apply_all(self, changes: Iterable[PmChange]) -> None:
+    def apply_all(
+        self,
+        changes: Iterable[PmChange],
+        *,
+        on_error: Callable[[PmChange, HubError], HubError] | None = None,
+    ) -> None:
         for change in changes:
-            self.apply(change)
+            try:
+                self.apply(change)
+            except HubError as exc:
+                replaced = exc if on_error is None else on_error(change, exc)
+                if replaced is exc:
+                    raise
+                raise replaced from exc
 
     def next_control_number(self, partner: str, kind: ControlNumberKind) -> int:
         key = (partner, kind.value)

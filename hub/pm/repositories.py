@@ -10,9 +10,10 @@ change did nothing (an unknown merged patient, no open charges...). Errors are
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
+from hub.errors import HubError
 from hub.pm.billing import Claim, ClaimStatusEvent, EligibilityCheck, Remittance, Submission
 from hub.pm.changes import PmChange
 from hub.pm.entities import (
@@ -99,5 +100,13 @@ class PmRepository(Protocol):
     def history(self) -> HistoryRepository: ...
 
     def apply(self, change: PmChange) -> int | None: ...
-    def apply_all(self, changes: Iterable[PmChange]) -> None: ...
+    def apply_all(
+        self,
+        changes: Iterable[PmChange],
+        *,
+        on_error: Callable[[PmChange, HubError], HubError] | None = None,
+    ) -> None:
+        """Apply in order; ``on_error`` may replace a failing change's error (the mapping
+        that produced the changes adds its location there)."""
+
     def next_control_number(self, partner: str, kind: ControlNumberKind) -> int: ...

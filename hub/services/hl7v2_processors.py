@@ -97,23 +97,12 @@ def make_processor(tz: tzinfo, validation: Callable[[str], Mode]) -> Processor:
             ctx.prepared if isinstance(ctx.prepared, Prepared) else prepare(ctx.message, ctx.clock)
         )
         ctx.warnings.extend(done.warnings)
-        apply(SqlPm(ctx.conn, Stamp(ctx.message.id, done.now)), done.changes)
+        # a PM error gets the HL7 location of the key that failed (the PM raises without one)
+        SqlPm(ctx.conn, Stamp(ctx.message.id, done.now)).apply_all(done.changes, on_error=locate)
         if done.msg.message_code == "SIU":
             _announce(ctx, done.msg.trigger, done.changes, done.now)
 
     return process
-
-
-def apply(repo: SqlPm, changes: Sequence[PmChange]) -> None:
-    """Apply in order; a PM error gets the HL7 location of the key that failed."""
-    for change in changes:
-        try:
-            repo.apply(change)
-        except HubError as exc:
-            located = locate(change, exc)
-            if located is exc:
-                raise
-            raise located from exc
 
 
 def _validate(rec: MessageRecord, msg: Message, raw: bytes, mode: Mode) -> list[HubError]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from hub.errors import MappingError
+from hub.errors import HubError, MappingError
 from hub.pm import billing_changes as bc
 from hub.pm import changes as c
 from hub.pm.changes import PmChange
@@ -33,7 +33,7 @@ from hub.store.pm_repo.references import (
     resolve_provider,
 )
 from hub.store.pm_repo.remittance import SqlEligibility, SqlRemittances
-from hub.store.pm_repo.rows import Stamp
+from hub.store.pm_repo.rows import Stamp, flush
 from hub.store.pm_repo.scheduling import SqlScheduling, find_appointment
 
 Handler = Callable[[Connection, Any, Stamp], int | None]
@@ -63,6 +63,26 @@ def apply_change(conn: Connection, change: PmChange, stamp: Stamp) -> int | None
     return handler(conn, change, stamp)
 
 
+OnError = Callable[[PmChange, HubError], HubError]
+
+
+def apply_batch(
+    conn: Connection, changes: Iterable[PmChange], stamp: Stamp, on_error: OnError | None = None
+) -> None:
+    """Apply in order; the history rows of the whole batch are written by one statement.
+    ``on_error`` may replace a failing change's error (a mapping adding its location)."""
+    batch = Stamp(stamp.message_id, stamp.now, stamp.actor, pending=[])
+    for change in changes:
+        try:
+            apply_change(conn, change, batch)
+        except HubError as exc:
+            replaced = exc if on_error is None else on_error(change, exc)
+            if replaced is exc:
+                raise
+            raise replaced from exc
+    flush(conn, batch)
+
+
 def apply_changes(
     conn: Connection,
     changes: Iterable[PmChange],
@@ -71,9 +91,7 @@ def apply_changes(
     now: datetime,
     actor: str | None = None,
 ) -> None:
-    stamp = Stamp(message_id, now, actor)
-    for change in changes:
-        apply_change(conn, change, stamp)
+    apply_batch(conn, changes, Stamp(message_id, now, actor))
 
 
 class SqlPm:
@@ -120,9 +138,8 @@ class SqlPm:
     def apply(self, change: PmChange) -> int | None:
         return apply_change(self.conn, change, self.stamp)
 
-    def apply_all(self, changes: Iterable[PmChange]) -> None:
-        for change in changes:
-            apply_change(self.conn, change, self.stamp)
+    def apply_all(self, changes: Iterable[PmChange], *, on_error: OnError | None = None) -> None:
+        apply_batch(self.conn, changes, self.stamp, on_error)
 
     def next_control_number(self, partner: str, kind: ControlNumberKind) -> int:
         return next_control_number(self.conn, partner, kind, self.stamp.now)
@@ -143,6 +160,7 @@ __all__ = [
     "HANDLERS",
     "SqlPm",
     "Stamp",
+    "apply_batch",
     "apply_change",
     "apply_changes",
     "changed_by_message",

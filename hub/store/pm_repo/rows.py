@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +32,10 @@ class Stamp:
     message_id: int | None
     now: datetime
     actor: str | None = None
+    # When set, history rows collect here and are written by one executemany at the end of
+    # a batch of changes (:meth:`hub.store.pm_repo.SqlPm.apply_all`): one statement per
+    # message instead of one per changed row.
+    pending: list[dict[str, Any]] | None = field(default=None, compare=False)
 
     def update(self) -> dict[str, Any]:
         return {"source_message_id": self.message_id, "updated_at": self.now}
@@ -88,9 +92,20 @@ def history_row(
     }
 
 
-def record(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Write history rows (already built with :func:`history_row`)."""
-    run_many(conn, _HISTORY, rows)
+def record(conn: Connection, rows: list[dict[str, Any]], stamp: Stamp | None = None) -> None:
+    """Write history rows (built with :func:`history_row`), or keep them in the stamp's
+    ``pending`` list for :func:`flush`."""
+    if stamp is not None and stamp.pending is not None:
+        stamp.pending.extend(rows)
+    else:
+        run_many(conn, _HISTORY, rows)
+
+
+def flush(conn: Connection, stamp: Stamp) -> None:
+    """Write the history rows a batch collected."""
+    if stamp.pending:
+        run_many(conn, _HISTORY, stamp.pending)
+        stamp.pending.clear()
 
 
 def write(
@@ -107,7 +122,7 @@ def write(
     if old is None:
         extra = stamp.insert() if provenance else {"version": 1, "updated_at": stamp.now}
         new_id = int(run(conn, insert_stmt(table), {**values, **extra}).scalar_one())
-        record(conn, [history_row(table, new_id, 1, diff(None, values), stamp)])
+        record(conn, [history_row(table, new_id, 1, diff(None, values), stamp)], stamp)
         return new_id
     row_id = int(old["id"])
     changes = diff(old, values)
@@ -120,7 +135,7 @@ def write(
     params = {**values, **touch, "version": version, "b_id": row_id, "b_version": old["version"]}
     if run(conn, update_stmt(table), params).rowcount != 1:
         raise TransientError(f"{table.name} row changed concurrently", code="stale_version")
-    record(conn, [history_row(table, row_id, version, changes, stamp)])
+    record(conn, [history_row(table, row_id, version, changes, stamp)], stamp)
     return row_id
 
 
@@ -147,4 +162,5 @@ def bulk_move(
             history_row(table, int(r["id"]), int(r["version"]) + 1, diff(r, values), stamp)
             for r in rows
         ],
+        stamp,
     )
