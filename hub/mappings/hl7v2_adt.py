@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from datetime import datetime, tzinfo
 from typing import Any
 
+from hub.adapters.hl7v2.fields import SEXES, read_coded
 from hub.adapters.hl7v2.tokenizer import Message, Segment
 from hub.mappings import hl7v2_values as v
 from hub.mappings.hl7v2_vocab import class_from_0004, gender_from_0001
@@ -89,10 +90,8 @@ def patient_fields(pid: Segment, tz: tzinfo) -> dict[str, object]:
     _put(fields, "birth_date", v.opt_date(pid, 7))
     sex = v.nullable(pid, 8)
     if isinstance(sex, str):
-        gender = gender_from_0001(sex)
-        if gender is None:
-            raise v.fail("table_value", "administrative sex not in table 0001", v.loc("PID", 8))
-        sex = gender
+        # the ACK path's rule (table 0001), then the PM's neutral word for it
+        sex = gender_from_0001(read_coded(sex, SEXES, v.loc("PID", 8), "table 0001"))
     _put(fields, "sex", sex)
     _put(fields, "address", CLEAR if v.field_is_null(pid, 11) else address(pid, 11))
     _put(fields, "telecom", _telecom_field(pid))
