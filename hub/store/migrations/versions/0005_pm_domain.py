@@ -9,8 +9,8 @@ and trace number, control-number sequences). ``claim_payments.status_code`` and
 ``adjustments.group_code`` (X12 codes, never written so far) become the neutral ``status`` and
 ``adjustment_group``.
 
-Revision ID: 0004_pm_domain
-Revises: 0003_canonical_sha256
+Revision ID: 0005_pm_domain
+Revises: 0004
 Create Date: 2026-12-02
 """
 
@@ -22,8 +22,8 @@ from alembic import op
 import hub.store.types
 
 
-revision = "0004_pm_domain"
-down_revision = "0003_canonical_sha256"
+revision = "0005_pm_domain"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
