@@ -27,6 +27,8 @@ from hub.queue.retry import RetryPolicy
 from hub.queue.sweeper import Sweeper
 from hub.services.ingest import IngestService
 from hub.services.replay import Peeker, ReplayService
+from hub.store.audit_checkpoints import CheckpointFile, load_key
+from hub.store.audit_sealer import AuditSealer
 from hub.store.db import UnitOfWork, create_engine, is_sqlite
 from hub.store.migrate import upgrade
 
@@ -51,6 +53,7 @@ class Hub:
     peekers: dict[str, Peeker]
     workers: EmbeddedWorkers | None = None
     deliveries: DeliveryWorker | None = None  # outbound sends; runs in embedded and broker mode
+    audit: AuditSealer | None = None  # seals the audit chain and signs checkpoints
     celery: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
     # Long-running async services `hub serve` runs beside the HTTP server (the MLLP listener,
@@ -67,6 +70,8 @@ class Hub:
         self.sweeper.start()
         if self.deliveries is not None:
             self.deliveries.start()
+        if self.audit is not None:
+            self.audit.start()
 
     def stop(self) -> None:
         if self.workers is not None:
@@ -74,6 +79,8 @@ class Hub:
         self.sweeper.stop()
         if self.deliveries is not None:
             self.deliveries.stop()
+        if self.audit is not None:
+            self.audit.stop()  # after the writers: seals their last rows, signs a checkpoint
         self.engine.dispose()
 
 
@@ -96,7 +103,11 @@ def bootstrap(
     embedded_workers: bool | None = None,
     rng: random.Random | None = None,
 ) -> Hub:
-    engine = create_engine(settings.effective_database_url)
+    engine = create_engine(
+        settings.effective_database_url, sqlite_unsafe_sync=settings.sqlite_unsafe_normal_sync
+    )
+    if settings.sqlite_unsafe_normal_sync and is_sqlite(engine):
+        log.warning("HUB_SQLITE_UNSAFE_NORMAL_SYNC: an OS crash can lose acknowledged messages")
     if migrate:
         upgrade(engine)
     clock = clock or SystemClock()
@@ -166,6 +177,7 @@ def bootstrap(
         sweep_interval=settings.sweep_interval,
         peek_uow=pipeline.peek_uow,
     )
+    hub.audit = _audit_sealer(settings, uow, clock)
     if celery_app is not None:
         from hub.queue.celery_app import register_task
 
@@ -176,6 +188,18 @@ def bootstrap(
     ]:
         plugin(hub)
     return hub
+
+
+def _audit_sealer(settings: Settings, uow: partial[UnitOfWork], clock: Clock) -> AuditSealer:
+    secret = settings.audit_key.get_secret_value() if settings.audit_key else None
+    return AuditSealer(
+        uow=uow,
+        clock=clock,
+        key=load_key(secret, settings.audit_key_file),
+        checkpoint_file=CheckpointFile(settings.effective_audit_checkpoint_file),
+        interval=settings.audit_seal_interval,
+        checkpoint_interval=settings.audit_checkpoint_interval,
+    )
 
 
 def load_plugins(spec: str) -> list[Plugin]:
