@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection
 
 from hub.errors import AuditChainBroken
 from hub.store.audit_checkpoints import AuditKey, Checkpoint, db_checkpoints
-from hub.store.tables import audit_checkpoints, audit_head, audit_log
+from hub.store.tables import audit_head, audit_log
 
 GENESIS = "0" * 64
 # pg_advisory_xact_lock key for sealing: any constant no other code uses ("hubaudit").
@@ -75,14 +75,10 @@ def _row_digest(prev: str, seq: int, m: Any) -> str:
 def _tip(conn: Connection) -> tuple[int, str]:
     """The sealed tip, checked against the rows; refuses to extend a damaged chain."""
     head = conn.execute(sa.select(audit_head.c.seq, audit_head.c.hash)).first()
-    top = conn.execute(sa.select(sa.func.max(audit_log.c.seq))).scalar()
-    if head is None:
-        anchored = conn.execute(sa.select(sa.func.count()).select_from(audit_checkpoints)).scalar()
-        if top is not None or anchored:
-            raise AuditChainBroken("audit head is missing: sealing stopped (run hub audit verify)")
-        conn.execute(sa.insert(audit_head).values(id=1, seq=0, hash=GENESIS))
-        return 0, GENESIS
+    if head is None:  # created by the migration; only tampering removes it
+        raise AuditChainBroken("audit head is missing: sealing stopped (run hub audit verify)")
     seq, tip_hash = int(head.seq), str(head.hash)
+    top = conn.execute(sa.select(sa.func.max(audit_log.c.seq))).scalar()
     if (top or 0) != seq:
         raise AuditChainBroken(f"audit head is at seq {seq} but the last sealed row is {top}")
     if seq:
@@ -152,6 +148,7 @@ class _Walk:
     last_seq: int = 0
     last_hash: str = GENESIS
     bad_seq: int | None = None
+    stopped: bool = False  # the walk met a break: what follows it was not checked
     problems: list[str] = field(default_factory=list)
     hashes_at: dict[int, str] = field(default_factory=dict)
 
@@ -186,6 +183,7 @@ def _walk(conn: Connection, wanted: set[int], batch: int) -> _Walk:
             elif m["hash"] != _row_digest(w.last_hash, seq, m):
                 w.fail(seq, f"row {seq} was altered (hash mismatch)")
             if w.problems:
+                w.stopped = True
                 return w
             if seq in wanted:
                 w.hashes_at[seq] = str(m["hash"])
@@ -197,9 +195,9 @@ def _check_head(conn: Connection, w: _Walk) -> None:
     tip = sealed_tip(conn)
     if tip is None:
         w.fail(w.last_seq + 1, "audit head is missing (deleted)")
-    elif not w.problems and tip[0] > w.last_seq:
+    elif not w.stopped and tip[0] > w.last_seq:
         w.fail(w.last_seq + 1, f"rows after {w.last_seq} were deleted (head is at {tip[0]})")
-    elif not w.problems and (tip[0] != w.last_seq or tip[1] != w.last_hash):
+    elif not w.stopped and (tip[0] != w.last_seq or tip[1] != w.last_hash):
         w.fail(tip[0], f"audit head (seq {tip[0]}) does not match the last sealed row {w.last_seq}")
 
 
@@ -214,7 +212,7 @@ def _check_checkpoints(w: _Walk, checkpoints: list[Checkpoint], key: AuditKey | 
             )
         elif key is not None and not key.valid(cp):
             w.fail(cp.seq, f"checkpoint at seq {cp.seq} ({when}) has a bad signature (forged)")
-        elif cp.seq > w.last_seq and not w.problems:
+        elif cp.seq > w.last_seq and not w.stopped:
             w.fail(
                 w.last_seq + 1,
                 f"chain truncated: a signed checkpoint of {when} covers seq "
