@@ -50,7 +50,7 @@ def _audit_appendable(hub: Hub) -> bool:
 
 
 _FINE = ("ok", "embedded")
-_SAY = {"audit": "audit log"}  # "audit log cannot append", "database unreachable"
+_SAY = {"audit": "audit log"}  # "audit log not appendable", "database unreachable"
 
 
 @router.get("/ready")
@@ -63,7 +63,7 @@ def ready(hub: Hub = Depends(get_hub)) -> JSONResponse:
     except Exception:
         checks["database"] = "unreachable"
     if checks["database"] == "ok":
-        checks["audit"] = "ok" if _audit_appendable(hub) else "cannot append"
+        checks["audit"] = "ok" if _audit_appendable(hub) else "not appendable"
     checks["broker"] = ("ok" if _broker_ok(hub) else "unreachable") if hub.celery else "embedded"
     down = [_SAY.get(name, name) + " " + v for name, v in checks.items() if v not in _FINE]
     ok = not down
