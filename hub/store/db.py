@@ -129,8 +129,12 @@ def create_private_file(path: Path) -> None:
 
 
 def _private_sqlite_files(path: Path) -> None:
-    ensure_private_dir(path.parent)
-    create_private_file(path)
+    try:
+        ensure_private_dir(path.parent)
+        if not path.is_dir():
+            create_private_file(path)
+    except OSError:
+        return  # unopenable: SQLite says so at first use, as StoreUnavailable (never at start)
     for suffix in ("-wal", "-shm", "-journal"):
         side = path.with_name(path.name + suffix)
         if side.exists() and side.stat().st_mode & 0o077:
