@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./var")
     database_url: str | None = None
     # SQLite synchronous=NORMAL instead of FULL: the last acknowledged messages can be lost on a
-    # power cut or OS crash (docs/adr/0008). For throw-away set-ups only.
+    # power cut or OS crash (docs/adr/0009). For throw-away set-ups only.
     sqlite_unsafe_normal_sync: bool = False
     broker_url: str | None = None
 
@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     clearinghouse_dir: Path | None = None
 
     # Signs audit checkpoints (HMAC-SHA256). Unset: a random key generated into
-    # $HUB_DATA_DIR/audit/audit.key on first start (docs/adr/0009).
+    # $HUB_DATA_DIR/audit/audit.key on first start (docs/adr/0010).
     audit_key: SecretStr | None = None
     # Default $HUB_DATA_DIR/audit/checkpoints.log; best on another disk or a shipped log.
     audit_checkpoint_file: Path | None = None
@@ -69,6 +69,14 @@ class Settings(BaseSettings):
     retry_base_delay: float = Field(default=1.0, gt=0)
     retry_max_delay: float = Field(default=300.0, gt=0)
     lease_seconds: float = Field(default=60.0, gt=0)
+    # Outbound deliveries are retried until this many seconds after they were queued (12 h:
+    # past a receiver's restart or a night's maintenance), then dead-lettered; a destination
+    # may set its own (hub destinations add --retry-horizon). Backoff doubles up to the cap.
+    delivery_retry_horizon: float = Field(default=12 * 3600.0, gt=0)
+    delivery_backoff_base: float = Field(default=1.0, gt=0)
+    delivery_backoff_max: float = Field(default=300.0, gt=0)
+    delivery_connect_timeout: float = Field(default=5.0, gt=0)
+    delivery_read_timeout: float = Field(default=30.0, gt=0)
     sweep_interval: float = Field(default=5.0, gt=0)
     # Extra plugins, "module:function" comma-separated, each fn(hub) registering processors and
     # peekers (site extensions; the test suite's Celery workers load their test processor so).

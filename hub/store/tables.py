@@ -12,6 +12,7 @@ from hub.store.message_tables import (
     message_patients,
     messages,
     metadata,
+    outbox,
 )
 
 __all__ = [
@@ -25,5 +26,6 @@ __all__ = [
     "message_patients",
     "messages",
     "metadata",
+    "outbox",
     "pm_tables",
 ]
