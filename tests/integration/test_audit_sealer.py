@@ -10,11 +10,14 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 from conftest import HubFactory
-from test_api_support import client
+from support.ordering import wait_until
+from test_api_support import client, env_for
 from test_hl7v2_http import MEDIA, adt, service_of
+from typer.testing import CliRunner
 
 from hub.adapters.hl7v2.ack import parse_ack
 from hub.bootstrap import Hub
+from hub.cli import app
 from hub.config import Settings
 from hub.store import audit
 from hub.store.tables import audit_log
@@ -177,3 +180,47 @@ def test_postgres_audit_table_is_append_only(make_hub: HubFactory, pg_url: str, 
     assert hub.audit.seal_pending() == 1
     with hub.uow() as uow:
         assert audit.verify(uow.conn).rows == 4
+
+
+def test_the_background_sealer_seals_and_signs_at_shutdown(
+    make_hub: HubFactory, any_db_settings: Settings
+) -> None:
+    settings = any_db_settings.model_copy(update={"audit_seal_interval": 0.05})
+    hub = make_hub(settings, plugins=[])
+    hub.start_background()
+    _append(hub, 5, "t")
+
+    def unsealed() -> int:
+        with hub.uow() as uow:
+            return audit.verify(uow.conn).unsealed
+
+    wait_until(lambda: unsealed() == 0, timeout=30, what="the sealer to chain 5 rows")
+    _append(hub, 2, "t")
+    hub.stop()  # the last rows sealed, a checkpoint signed: in the database and the file
+    assert hub.audit is not None
+    in_file, bad = hub.audit.file.read()
+    with hub.uow() as uow:
+        result = audit.verify(uow.conn, key=hub.audit.key, checkpoints=in_file)
+        in_db = audit_checkpoints_rows(uow.conn)
+    assert result.ok and result.rows == 7 and result.unsealed == 0
+    assert [cp.seq for cp in in_file] == [7] and in_db == [7] and bad == []
+
+
+def test_a_damaged_checkpoint_file_line_is_named(
+    make_hub: HubFactory, sqlite_settings: Settings
+) -> None:
+    hub = make_hub(sqlite_settings, plugins=[])
+    _append(hub, 2, "t")
+    assert hub.audit is not None
+    hub.audit.seal_pending()
+    hub.audit.checkpoint()
+    with hub.audit.file.path.open("a") as f:
+        f.write("not a checkpoint\n")
+    r = CliRunner().invoke(app, ["audit", "verify"], env=env_for(sqlite_settings.data_dir))
+    assert r.exit_code == 1 and "checkpoints.log line 2 is not a checkpoint" in r.output
+
+
+def audit_checkpoints_rows(conn: sa.Connection) -> list[int]:
+    return [
+        int(r[0]) for r in conn.execute(sa.text("SELECT seq FROM audit_checkpoints ORDER BY id"))
+    ]
