@@ -13,7 +13,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from hub.api.auth import require
 from hub.api.deps import get_hub
 from hub.bootstrap import Hub
-from hub.store import audit
+from hub.services import audit_log
 from hub.store import messages as store
 from hub.store.keys import Role
 
@@ -37,18 +37,6 @@ def _broker_ok(hub: Hub) -> bool:
         return False
 
 
-def _audit_appendable(hub: Hub) -> bool:
-    """Every receipt writes an audit row in its own transaction: if that insert cannot happen
-    (privilege revoked, table gone, read-only database), nothing can be acknowledged. Tried for
-    real and rolled back, so no probe row is ever kept."""
-    try:
-        with hub.uow() as uow:
-            audit.append(uow.conn, at=hub.clock.now(), actor="ready", action="ready.probe")
-        return True
-    except Exception:
-        return False
-
-
 _FINE = ("ok", "embedded")
 _SAY = {"audit": "audit log"}  # "audit log not appendable", "database unreachable"
 
@@ -63,7 +51,7 @@ def ready(hub: Hub = Depends(get_hub)) -> JSONResponse:
     except Exception:
         checks["database"] = "unreachable"
     if checks["database"] == "ok":
-        checks["audit"] = "ok" if _audit_appendable(hub) else "not appendable"
+        checks["audit"] = "ok" if audit_log.can_append(hub.uow, hub.clock) else "not appendable"
     checks["broker"] = ("ok" if _broker_ok(hub) else "unreachable") if hub.celery else "embedded"
     down = [_SAY.get(name, name) + " " + v for name, v in checks.items() if v not in _FINE]
     ok = not down

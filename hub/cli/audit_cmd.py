@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from datetime import UTC, datetime
 
 import typer
@@ -10,12 +9,10 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from hub.bootstrap import Hub
 from hub.cli.common import echo_json, open_hub
-from hub.errors import AuditChainBroken
-from hub.store import audit
-from hub.store.audit import AuditFilter
-from hub.store.audit_chain import VerifyResult
+from hub.services import audit_log
+from hub.services.audit_log import AuditFilter
+from hub.services.reads import Actor
 
 
 def _when(value: str | None, name: str) -> datetime | None:
@@ -31,17 +28,6 @@ def _when(value: str | None, name: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _verify(hub: Hub) -> tuple[VerifyResult, list[int]]:
-    assert hub.audit is not None
-    # A damaged head or tip stops sealing; the verification below names the damage.
-    with contextlib.suppress(AuditChainBroken):
-        hub.audit.seal_pending()
-    from_file, bad_lines = hub.audit.file.read()
-    with hub.uow() as uow:
-        result = audit.verify(uow.conn, key=hub.audit.key, checkpoints=from_file)
-    return result, bad_lines
-
-
 def install(app: typer.Typer) -> None:
     audit_app = typer.Typer(help="The tamper-evident audit log")
     app.add_typer(audit_app, name="audit")
@@ -52,12 +38,10 @@ def install(app: typer.Typer) -> None:
         (database and file); exit 1 naming what is wrong."""
         hub = open_hub()
         try:
-            result, bad_lines = _verify(hub)
-            path = hub.audit.file.path if hub.audit else None
+            result = audit_log.verify(hub.uow, hub.audit)
         finally:
             hub.stop()
         problems = list(result.problems)
-        problems += [f"checkpoint file {path} line {n} is not a checkpoint" for n in bad_lines]
         pending = ""
         if result.unsealed:
             oldest = result.oldest_unsealed.isoformat() if result.oldest_unsealed else "?"
@@ -103,23 +87,7 @@ def install(app: typer.Typer) -> None:
         )
         hub = open_hub()
         try:
-            with hub.uow() as uow:
-                rows = audit.search(uow.conn, flt)
-                used = [
-                    k
-                    for k in ("actor", "action", "message_id", "since", "until")
-                    if getattr(flt, k) is not None
-                ]
-                audit.append(
-                    uow.conn,
-                    at=hub.clock.now(),
-                    actor="cli",
-                    action="audit.read" if patient is None else "phi.search",
-                    object_type="patient" if patient else "",
-                    object_id=patient or "",
-                    detail={"via": "cli", "filters": used, "rows": len(rows)},
-                )
-                uow.commit()
+            rows = audit_log.list_events(hub.uow, hub.clock, flt, Actor.cli_user())
         finally:
             hub.stop()
         if as_json:

@@ -17,6 +17,7 @@ from hub.bootstrap import Hub
 from hub.cli import app
 from hub.clock import FixedClock
 from hub.config import Settings
+from hub.services.reads import patient_hash
 from hub.store import audit
 
 
@@ -87,11 +88,13 @@ def test_reads_are_audited_and_the_table_is_readable(
     assert "seq" in r.output and "actor" in r.output
     _list(env, "--patient", "MRN1")
     with hub.uow() as uow:
-        reads = [e for e in audit.recent(uow.conn) if e["actor"] == "cli"]
+        reads = [e for e in audit.recent(uow.conn) if str(e["actor"]).startswith("cli:")]
+    # the patient is recorded by the SHA-256 of the identifier, never the identifier
     assert [(e["action"], e["object_type"], e["object_id"]) for e in reads] == [
-        ("phi.search", "patient", "MRN1"),
-        ("audit.read", "", ""),
+        ("phi.search", "patient", patient_hash("MRN1")),
+        ("audit.read", "audit", ""),
     ]
+    assert reads[1]["detail"] == {"via": "cli", "filters": ["actor"], "results": 1}
 
 
 def test_a_bad_time_is_a_clear_error(logged: tuple[Hub, dict[str, str], int]) -> None:
