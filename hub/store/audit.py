@@ -10,6 +10,7 @@ unsealed rows in id order shortly after and links them into the hash chain; sign
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -110,12 +111,14 @@ def search(conn: Connection, flt: AuditFilter) -> list[dict[str, Any]]:
     if flt.message_id is not None:
         q = q.where(c.object_type == "message", c.object_id == str(flt.message_id))
     if flt.patient:
+        hashed = hashlib.sha256(flt.patient.encode()).hexdigest()
         about_messages = sa.select(sa.cast(message_patients.c.message_id, sa.String)).where(
             message_patients.c.patient_ref == flt.patient
         )
         q = q.where(
             sa.or_(
-                sa.and_(c.object_type == "patient", c.object_id == flt.patient),
+                # patient events name the patient by its identifier's SHA-256 (audited reads)
+                sa.and_(c.object_type == "patient", c.object_id.in_([flt.patient, hashed])),
                 sa.and_(c.object_type == "message", c.object_id.in_(about_messages)),
             )
         )

@@ -95,6 +95,12 @@ def test_reads_are_audited_and_the_table_is_readable(
         ("audit.read", "audit", ""),
     ]
     assert reads[1]["detail"] == {"via": "cli", "filters": ["actor"], "results": 1}
+    # the patient's own events (found by its hash) and its messages' events
+    assert [(e["action"], e["object_type"]) for e in _list(env, "--patient", "MRN1")] == [
+        ("phi.search", "patient"),
+        ("message.replayed", "message"),
+        ("message.received", "message"),
+    ]
 
 
 def test_a_bad_time_is_a_clear_error(logged: tuple[Hub, dict[str, str], int]) -> None:
