@@ -241,7 +241,7 @@ def _audit_sealer(settings: Settings, uow: partial[UnitOfWork], clock: Clock) ->
     return AuditSealer(
         uow=uow,
         clock=clock,
-        key=load_key(secret, settings.audit_key_file),
+        key=partial(load_key, secret, settings.audit_key_file),
         checkpoint_file=CheckpointFile(settings.effective_audit_checkpoint_file),
         interval=settings.audit_seal_interval,
         checkpoint_interval=settings.audit_checkpoint_interval,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC
 
 from hub.clock import Clock
@@ -37,7 +38,7 @@ class AuditSealer:
         *,
         uow: UnitOfWorkFactory,
         clock: Clock,
-        key: AuditKey,
+        key: AuditKey | Callable[[], AuditKey],
         checkpoint_file: CheckpointFile,
         interval: float = 1.0,
         checkpoint_interval: float = 60.0,
@@ -45,7 +46,9 @@ class AuditSealer:
     ) -> None:
         self.uow = uow
         self.clock = clock
-        self.key = key
+        # A loader is called on first use: a CLI command that never signs or verifies creates
+        # no key file (and logs nothing about one).
+        self._key = key
         self.file = checkpoint_file
         self.interval = interval
         self.checkpoint_interval = checkpoint_interval
@@ -54,6 +57,12 @@ class AuditSealer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_checkpoint = time.monotonic()
+
+    @property
+    def key(self) -> AuditKey:
+        if not isinstance(self._key, AuditKey):
+            self._key = self._key()
+        return self._key
 
     def seal_pending(self) -> int:
         """Seal everything committed so far; returns the rows sealed. Raises AuditChainBroken."""
@@ -95,6 +104,7 @@ class AuditSealer:
             self.checkpoint()
 
     def start(self) -> None:
+        _ = self.key  # load or generate it now: a serving hub says so at start
         self._thread = threading.Thread(target=self._run, name="hub-audit-sealer", daemon=True)
         self._thread.start()
 
