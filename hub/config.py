@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./var")
     database_url: str | None = None
     # SQLite synchronous=NORMAL instead of FULL: the last acknowledged messages can be lost on a
-    # power cut or OS crash (docs/adr/0009). For throw-away set-ups only.
+    # power cut or OS crash (docs/adr/0011). For throw-away set-ups only.
     sqlite_unsafe_normal_sync: bool = False
     broker_url: str | None = None
 
@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     clearinghouse_dir: Path | None = None
 
     # Signs audit checkpoints (HMAC-SHA256). Unset: a random key generated into
-    # $HUB_DATA_DIR/audit/audit.key on first start (docs/adr/0010).
+    # $HUB_DATA_DIR/audit/audit.key on first start (docs/adr/0012).
     audit_key: SecretStr | None = None
     # Default $HUB_DATA_DIR/audit/checkpoints.log; best on another disk or a shipped log.
     audit_checkpoint_file: Path | None = None

@@ -5,7 +5,7 @@ no head row and takes no lock, so receipts and processing never wait for each ot
 log and never depend on any other row existing. The sealer (:mod:`hub.store.audit_chain`) numbers
 unsealed rows in id order shortly after and links them into the hash chain; signed checkpoints
 (:mod:`hub.store.audit_checkpoints`) anchor the chain outside the database. ``hub audit verify``
-(:func:`hub.store.audit_chain.verify`) checks all of it (docs/adr/0010).
+(:func:`hub.store.audit_chain.verify`) checks all of it (docs/adr/0012).
 """
 
 from __future__ import annotations

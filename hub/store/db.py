@@ -12,7 +12,7 @@ takes the lock straight back, and the waiter gets its turn only after a GIL swit
 (5 ms), a convoy that cut throughput by half when ingest and workers ran together. Other
 processes (a CLI next to ``hub serve``) still meet at the file lock and ``busy_timeout``.
 
-Durability (docs/adr/0009): ``synchronous=FULL``. In WAL mode SQLite then fsyncs the WAL at every
+Durability (docs/adr/0011): ``synchronous=FULL``. In WAL mode SQLite then fsyncs the WAL at every
 commit, so a transaction whose COMMIT returned (and so every ACK sent after it) survives a power
 cut or an OS crash. ``NORMAL`` fsyncs only at checkpoints: still consistent after a crash, but the
 last commits before it can vanish. ``HUB_SQLITE_UNSAFE_NORMAL_SYNC`` selects it, for disposable

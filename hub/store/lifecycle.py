@@ -11,6 +11,14 @@
 
     processed | failed | dead | held ──► received   (replay or release by an admin)
 
+A *document* (a stored file of many items, ADR 0009) is leased and processed like a message,
+but its processing is the split into items: ``processing ──► split``. Its status then summarises
+its items (:func:`hub.store.items.summarise`): ``split`` while any item is pending, then
+``failed`` if an item failed or died (and no edited revision of it was processed), else
+``processed``; an item replayed puts its document back to ``split``::
+
+    processing ──► split ──► processed | failed ──► split   (an item replayed or edited)
+
 Deliveries have their own, smaller table: pending → sent | retrying → dead.
 """
 
@@ -29,29 +37,42 @@ class Status(StrEnum):
     FAILED = "failed"
     DEAD = "dead"
     HELD = "held"
+    SPLIT = "split"  # a document whose items carry the work (summary, never leased)
 
 
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.RECEIVED: frozenset({Status.PROCESSING, Status.HELD, Status.FAILED}),
     Status.PROCESSING: frozenset(
-        {Status.PROCESSED, Status.FAILED, Status.RETRYING, Status.DEAD, Status.RECEIVED}
+        {
+            Status.PROCESSED,
+            Status.FAILED,
+            Status.RETRYING,
+            Status.DEAD,
+            Status.RECEIVED,
+            Status.SPLIT,
+        }
     ),
     Status.RETRYING: frozenset({Status.PROCESSING, Status.RECEIVED}),
-    Status.PROCESSED: frozenset({Status.RECEIVED}),
-    Status.FAILED: frozenset({Status.RECEIVED}),
+    Status.PROCESSED: frozenset({Status.RECEIVED, Status.SPLIT}),
+    Status.FAILED: frozenset({Status.RECEIVED, Status.SPLIT}),
     Status.DEAD: frozenset({Status.RECEIVED}),
     Status.HELD: frozenset({Status.RECEIVED, Status.FAILED}),
+    Status.SPLIT: frozenset({Status.PROCESSED, Status.FAILED}),
 }
 
-# A message in one of these states still owes its lane an outcome: later messages of the
-# same lane wait behind it. failed / dead / held do not block the lane (they need a human).
+# A unit of work in one of these states still owes its lanes an outcome: later work sharing a
+# lane key waits behind it (its keys are rows of ``lane_keys`` exactly while it is pending).
+# failed / dead / held do not block the lanes (they need a human); split neither (its items do).
 PENDING: frozenset[Status] = frozenset({Status.RECEIVED, Status.PROCESSING, Status.RETRYING})
-CLAIMABLE: frozenset[Status] = frozenset({Status.RECEIVED, Status.RETRYING})
-# PENDING in the order the partial lane indexes' predicates spell it. SQLite uses a partial
-# index only when the query repeats its predicate term; a frozenset's order changes with the
+# What a worker may *lease* (take for a while, fenced by its attempt). "Lease" is the queue's
+# verb for taking work; "claim" is reserved for billing claims (docs/glossary.md).
+LEASABLE: frozenset[Status] = frozenset({Status.RECEIVED, Status.RETRYING})
+# PENDING in the order partial indexes' predicates spell it. SQLite uses a partial index only
+# when the query repeats its predicate term; a frozenset's order changes with the
 # interpreter's hash seed, which silently turned index probes into scans in some runs.
 PENDING_VALUES: tuple[str, ...] = ("received", "processing", "retrying")
-CLAIMABLE_VALUES: tuple[str, ...] = ("received", "retrying")
+LEASABLE_VALUES: tuple[str, ...] = ("received", "retrying")
+FAILED_VALUES: tuple[str, ...] = ("failed", "dead")
 REPLAYABLE: frozenset[Status] = frozenset(
     {Status.PROCESSED, Status.FAILED, Status.DEAD, Status.HELD}
 )

@@ -1,6 +1,6 @@
 """The message store: insert, duplicate look-up, status changes, attempts, search.
 
-Which message may run next (lane heads, claims, leases) lives in :mod:`hub.store.lanes`.
+Which message may run next (lane heads, leases) lives in :mod:`hub.store.lanes`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from hub.errors import Conflict, NotFound
-from hub.store.lifecycle import PENDING_VALUES, Status, check_transition
+from hub.store.lifecycle import PENDING, PENDING_VALUES, Status, check_transition
 from hub.store.prepared import Row, run, run_many
-from hub.store.tables import attempts, message_patients, messages
+from hub.store.tables import attempts, lane_keys, message_patients, messages
 
 _PENDING = list(PENDING_VALUES)
 
@@ -32,8 +32,7 @@ class NewMessage:
     receiver: str = ""
     control_id: str = ""
     type: str = ""
-    lane_key: str | None = None
-    lane_key2: str | None = None
+    lane_keys: tuple[str, ...] = ()
     direction: str = "in"
     patient_refs: tuple[str, ...] = ()
     answer: bytes | None = None
@@ -42,6 +41,9 @@ class NewMessage:
     meta: dict[str, Any] | None = None
     last_error_code: str | None = None
     last_error: str | None = None
+    document_id: int | None = None  # set on a work item split from a document (ADR 0009)
+    item_index: int | None = None
+    canonical_sha256: str | None = None  # inbound: what resends are recognised by
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +56,7 @@ class MessageRecord:
     control_id: str
     sha256: str
     type: str
-    lane_key: str | None
-    lane_key2: str | None
+    lane_keys: tuple[str, ...]
     status: Status
     received_at: datetime
     updated_at: datetime
@@ -69,6 +70,13 @@ class MessageRecord:
     meta: dict[str, Any] | None
     raw: bytes | None = None
     answer: bytes | None = None
+    document_id: int | None = None
+    item_index: int | None = None
+
+    @property
+    def lane_key(self) -> str | None:
+        """The first lane key (the one a Celery task follows), if any."""
+        return self.lane_keys[0] if self.lane_keys else None
 
 
 _SUMMARY_COLS = [c for c in messages.c if c.name not in ("raw", "answer")]
@@ -85,8 +93,7 @@ def _record(row: sa.Row[Any] | Row, *, with_raw: bool = False) -> MessageRecord:
         control_id=m["control_id"],
         sha256=m["sha256"],
         type=m["type"],
-        lane_key=m["lane_key"],
-        lane_key2=m["lane_key2"],
+        lane_keys=tuple(m["lanes"] or ()),
         status=Status(m["status"]),
         received_at=m["received_at"],
         updated_at=m["updated_at"],
@@ -100,6 +107,8 @@ def _record(row: sa.Row[Any] | Row, *, with_raw: bool = False) -> MessageRecord:
         meta=m["meta"],
         raw=m["raw"] if with_raw else None,
         answer=m["answer"] if with_raw else None,
+        document_id=m["document_id"],
+        item_index=m["item_index"],
     )
 
 
@@ -114,10 +123,20 @@ _SET_ANSWER = (
 )
 _FIND_IDENTICAL = (
     sa.select(messages.c.id, messages.c.answer)
-    .where(messages.c.sha256 == sa.bindparam("b_sha"), messages.c.protocol == sa.bindparam("b_p"))
+    .where(
+        messages.c.canonical_sha256 == sa.bindparam("b_sha"),
+        messages.c.protocol == sa.bindparam("b_p"),
+        messages.c.direction == "in",
+    )
     .where(messages.c.revision_of.is_(None))
     .order_by(messages.c.id)
     .limit(1)
+)
+# Refused at ingest (AE/AR): failed with an "ingest" attempt. Such a message was never
+# accepted, so its control id stays free for the sender's corrected resend.
+_REFUSED_AT_INGEST = sa.and_(
+    messages.c.status == Status.FAILED.value,
+    sa.exists().where(attempts.c.message_id == messages.c.id, attempts.c.stage == "ingest"),
 )
 _FIND_CONTROL = (
     sa.select(messages.c.id)
@@ -126,13 +145,21 @@ _FIND_CONTROL = (
         messages.c.sender == sa.bindparam("b_sender"),
         messages.c.control_id == sa.bindparam("b_control"),
         messages.c.direction == "in",
+        messages.c.document_id.is_(None),
+        sa.not_(_REFUSED_AT_INGEST),
     )
     .order_by(messages.c.id)
     .limit(1)
 )
 
 
+def clean_keys(keys: Iterable[str | None]) -> tuple[str, ...]:
+    """Lane keys as stored: non-empty, at most 300 characters, each once, in given order."""
+    return tuple(dict.fromkeys(k[:300] for k in keys if k))
+
+
 def insert(conn: Connection, new: NewMessage) -> int:
+    keys = clean_keys(new.lane_keys)
     values = {
         "protocol": new.protocol,
         "direction": new.direction,
@@ -140,9 +167,9 @@ def insert(conn: Connection, new: NewMessage) -> int:
         "receiver": new.receiver[:200],
         "control_id": new.control_id[:200],
         "sha256": new.sha256,
+        "canonical_sha256": new.canonical_sha256,
         "type": new.type[:64],
-        "lane_key": new.lane_key[:300] if new.lane_key else None,
-        "lane_key2": new.lane_key2[:300] if new.lane_key2 else None,
+        "lanes": list(keys) or None,
         "status": new.status.value,
         "received_at": new.received_at,
         "updated_at": new.received_at,
@@ -153,27 +180,62 @@ def insert(conn: Connection, new: NewMessage) -> int:
         "meta": new.meta,
         "last_error_code": new.last_error_code,
         "last_error": new.last_error,
+        "document_id": new.document_id,
+        "item_index": new.item_index,
     }
     message_id = int(run(conn, _INSERT, values).scalar_one())
+    if keys and new.status in PENDING:
+        enter_lanes(conn, message_id, keys)
     refs = sorted({r[:200] for r in new.patient_refs if r})
     if refs:
         run_many(conn, _INSERT_REFS, [{"message_id": message_id, "patient_ref": r} for r in refs])
     return message_id
 
 
+_ENTER_LANES = sa.insert(lane_keys)
+_LEAVE_LANES = sa.delete(lane_keys).where(lane_keys.c.message_id == sa.bindparam("b_id"))
+_KEYS_OF = sa.select(messages.c.lanes).where(messages.c.id == sa.bindparam("b_id"))
+
+
+def enter_lanes(conn: Connection, message_id: int, keys: Sequence[str]) -> None:
+    """The unit becomes pending: its keys join the lanes (rows of ``lane_keys``)."""
+    if len(keys) == 1:
+        run(conn, _ENTER_LANES, {"key": keys[0], "message_id": message_id})
+    elif keys:
+        run_many(conn, _ENTER_LANES, [{"key": k, "message_id": message_id} for k in keys])
+
+
+def _follow_lanes(conn: Connection, message_id: int, current: Status, new: Status) -> None:
+    """Keep ``lane_keys`` holding exactly the pending units' keys across a transition."""
+    was, now = current in PENDING, new in PENDING
+    if was and not now:
+        run(conn, _LEAVE_LANES, {"b_id": message_id})
+    elif now and not was:
+        keys = run(conn, _KEYS_OF, {"b_id": message_id}).scalar()
+        enter_lanes(conn, message_id, list(keys or ()))
+
+
 def set_answer(conn: Connection, message_id: int, answer: bytes) -> None:
     run(conn, _SET_ANSWER, {"b_id": message_id, "b_answer": answer})
 
 
-def find_identical(conn: Connection, protocol: str, sha256: str) -> tuple[int, bytes | None] | None:
-    """The first stored message with exactly these bytes (a resend), with its answer."""
-    row = run(conn, _FIND_IDENTICAL, {"b_sha": sha256, "b_p": protocol}).first()
+def find_identical(
+    conn: Connection, protocol: str, canonical_sha256: str
+) -> tuple[int, bytes | None] | None:
+    """The first inbound message with this canonical form (a resend), with its answer.
+
+    A resend of a message refused at ingest finds that message, so the same bad bytes get the
+    same AE/AR again."""
+    params = {"b_sha": canonical_sha256, "b_p": protocol}
+    row = run(conn, _FIND_IDENTICAL, params).first()
     return (int(row.id), row.answer) if row else None
 
 
 def find_same_control_id(
     conn: Connection, protocol: str, sender: str, control_id: str
 ) -> int | None:
+    """The first inbound message from ``sender`` with this control id that was not refused at
+    ingest: a message answered AE/AR does not hold its corrected resend (same MSH-10)."""
     if not control_id:
         return None
     params = {"b_p": protocol, "b_sender": sender[:200], "b_control": control_id[:200]}
@@ -207,6 +269,7 @@ def transition(
     result = run(conn, _TRANSITION, {**params, "updated_at": now, **values})
     if result.rowcount != 1:
         raise Conflict(f"message {message_id} is no longer {current}", code="stale_status")
+    _follow_lanes(conn, message_id, current, new)
 
 
 def start_attempt(
@@ -345,6 +408,16 @@ def counts_by_status_type(conn: Connection) -> list[tuple[str, str, str, int]]:
     return [(r[0], r[1], r[2], int(r[3])) for r in rows]
 
 
+def held_unanswered_counts(conn: Connection) -> list[tuple[str, int]]:
+    """Held messages whose sender got no answer (HL7 MSH-15 NE), by protocol: nobody was told."""
+    rows = conn.execute(
+        sa.select(messages.c.protocol, sa.func.count())
+        .where(messages.c.status == Status.HELD.value, messages.c.answer.is_(None))
+        .group_by(messages.c.protocol)
+    )
+    return [(r[0], int(r[1])) for r in rows]
+
+
 def oldest_pending_received_at(conn: Connection) -> datetime | None:
     return conn.execute(
         sa.select(sa.func.min(messages.c.received_at)).where(messages.c.status.in_(_PENDING))
@@ -352,9 +425,9 @@ def oldest_pending_received_at(conn: Connection) -> datetime | None:
 
 
 def attempt_outcomes(conn: Connection) -> list[tuple[str, str, int]]:
+    # a literal, not a bind parameter: PostgreSQL cannot match two parameters in GROUP BY
+    outcome = sa.func.coalesce(attempts.c.outcome, sa.literal_column("'open'"))
     rows = conn.execute(
-        sa.select(
-            attempts.c.stage, sa.func.coalesce(attempts.c.outcome, "open"), sa.func.count()
-        ).group_by(attempts.c.stage, sa.func.coalesce(attempts.c.outcome, "open"))
+        sa.select(attempts.c.stage, outcome, sa.func.count()).group_by(attempts.c.stage, outcome)
     )
     return [(r[0], r[1], int(r[2])) for r in rows]

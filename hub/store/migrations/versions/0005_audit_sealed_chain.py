@@ -1,10 +1,10 @@
 """audit log: rows inserted unsealed, a sealer numbers and hashes them; signed checkpoints;
-append-only on PostgreSQL (docs/adr/0010)
+append-only on PostgreSQL (docs/adr/0012)
 
 Existing rows keep their seq and hash (the digest is unchanged) and get ``id = seq``.
 
-Revision ID: 0003_audit_sealed_chain
-Revises: 0002_outbound
+Revision ID: 0005_audit_sealed_chain
+Revises: 0004
 Create Date: 2026-12-02
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 import hub.store.types
 
-revision = "0003_audit_sealed_chain"
-down_revision = "0002_outbound"
+revision = "0005_audit_sealed_chain"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
