@@ -3,7 +3,7 @@ append-only on PostgreSQL (docs/adr/0012)
 
 Existing rows keep their seq and hash (the digest is unchanged) and get ``id = seq``.
 
-Revision ID: 0005_audit_sealed_chain
+Revision ID: 0006_audit_sealed_chain
 Revises: 0004
 Create Date: 2026-12-02
 """
@@ -15,8 +15,8 @@ from alembic import op
 
 import hub.store.types
 
-revision = "0005_audit_sealed_chain"
-down_revision = "0004"
+revision = "0006_audit_sealed_chain"
+down_revision = "0005_pm_domain"
 branch_labels = None
 depends_on = None
 
