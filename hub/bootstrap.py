@@ -39,6 +39,8 @@ from hub.services.ingest import IngestService
 from hub.services.receive import Ingestor
 from hub.services.replay import Peeker, ReplayService
 from hub.services.synchronous import SynchronousService
+from hub.store.audit_checkpoints import CheckpointFile, load_key
+from hub.store.audit_sealer import AuditSealer
 from hub.store.db import UnitOfWork, create_engine, is_sqlite
 from hub.store.migrate import upgrade
 
@@ -66,6 +68,7 @@ class Hub:
     outbox: OutboxRelay
     workers: EmbeddedWorkers | None = None
     deliveries: DeliveryWorker | None = None  # outbound sends; runs in embedded and broker mode
+    audit: AuditSealer | None = None  # seals the audit chain and signs checkpoints
     # store-and-process within the caller's request (FHIR REST writes; ADR 0010)
     synchronous: SynchronousService | None = None
     celery: Any = None
@@ -116,6 +119,8 @@ class Hub:
         self.sweeper.start()
         if self.deliveries is not None:
             self.deliveries.start()
+        if self.audit is not None:
+            self.audit.start()
 
     def stop(self) -> None:
         if self.workers is not None:
@@ -123,6 +128,8 @@ class Hub:
         self.sweeper.stop()
         if self.deliveries is not None:
             self.deliveries.stop()
+        if self.audit is not None:
+            self.audit.stop()  # after the writers: seals their last rows, signs a checkpoint
         self.engine.dispose()
 
 
@@ -151,7 +158,11 @@ def bootstrap(
     embedded_workers: bool | None = None,
     rng: random.Random | None = None,
 ) -> Hub:
-    engine = create_engine(settings.effective_database_url)
+    engine = create_engine(
+        settings.effective_database_url, sqlite_unsafe_sync=settings.sqlite_unsafe_normal_sync
+    )
+    if settings.sqlite_unsafe_normal_sync and is_sqlite(engine):
+        log.warning("HUB_SQLITE_UNSAFE_NORMAL_SYNC: an OS crash can lose acknowledged messages")
     if migrate:
         upgrade(engine)
     clock = clock or SystemClock()
@@ -223,6 +234,7 @@ def bootstrap(
         uow=uow, ingest=ingest, pipeline=pipeline, dispatcher=dispatcher
     )
     hub.deliveries = _delivery_worker(settings, hub, rng or random.Random())
+    hub.audit = _audit_sealer(settings, uow, clock)
     if celery_app is not None:
         from hub.queue.celery_app import register_task
 
@@ -237,6 +249,18 @@ def bootstrap(
         hub.stop()  # a broken plug-in fails start-up without leaving the engine open
         raise
     return hub
+
+
+def _audit_sealer(settings: Settings, uow: partial[UnitOfWork], clock: Clock) -> AuditSealer:
+    secret = settings.audit_key.get_secret_value() if settings.audit_key else None
+    return AuditSealer(
+        uow=uow,
+        clock=clock,
+        key=partial(load_key, secret, settings.audit_key_file),
+        checkpoint_file=CheckpointFile(settings.effective_audit_checkpoint_file),
+        interval=settings.audit_seal_interval,
+        checkpoint_interval=settings.audit_checkpoint_interval,
+    )
 
 
 def _delivery_worker(settings: Settings, hub: Hub, rng: random.Random) -> DeliveryWorker:

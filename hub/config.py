@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.errors import ConfigError
@@ -25,6 +25,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("./var")
     database_url: str | None = None
+    # SQLite synchronous=NORMAL instead of FULL: the last acknowledged messages can be lost on a
+    # power cut or OS crash (docs/adr/0011). For throw-away set-ups only.
+    sqlite_unsafe_normal_sync: bool = False
     broker_url: str | None = None
 
     http_host: str = "127.0.0.1"
@@ -48,6 +51,14 @@ class Settings(BaseSettings):
     practice_timezone: str = "UTC"
 
     clearinghouse_dir: Path | None = None
+
+    # Signs audit checkpoints (HMAC-SHA256). Unset: a random key generated into
+    # $HUB_DATA_DIR/audit/audit.key on first start (docs/adr/0012).
+    audit_key: SecretStr | None = None
+    # Default $HUB_DATA_DIR/audit/checkpoints.log; best on another disk or a shipped log.
+    audit_checkpoint_file: Path | None = None
+    audit_seal_interval: float = Field(default=1.0, gt=0)
+    audit_checkpoint_interval: float = Field(default=60.0, gt=0)
 
     workers: int = Field(default=4, ge=1, le=64)
     # Messages an in-process worker applies per transaction (one lane head each).
@@ -101,6 +112,14 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'hub.db').resolve()}"
+
+    @property
+    def audit_key_file(self) -> Path:
+        return self.data_dir / "audit" / "audit.key"
+
+    @property
+    def effective_audit_checkpoint_file(self) -> Path:
+        return self.audit_checkpoint_file or self.data_dir / "audit" / "checkpoints.log"
 
     @property
     def effective_clearinghouse_dir(self) -> Path:

@@ -20,6 +20,7 @@ patient data: build messages from codes and locations.
     │   └── DeliveryError           receiver down, refused, timed out
     ├── NotFound
     ├── Conflict                    e.g. an illegal lifecycle transition
+    │   └── AuditChainBroken        the sealer refuses to extend a tampered audit chain
     └── AuthError
         ├── Unauthorized            missing or unknown token (401)
         └── Forbidden               token lacks the role (403)
@@ -213,6 +214,10 @@ class NotFound(HubError):
 
 class Conflict(HubError):
     code = "conflict"
+
+
+class AuditChainBroken(Conflict):
+    code = "audit_chain_broken"
 
 
 class AuthError(HubError):

@@ -26,7 +26,7 @@ from hub.bootstrap import Hub, bootstrap
 from hub.config import Settings
 from hub.queue.dispatch import NullDispatcher
 
-pytest_plugins = ["support.celery_fixtures"]
+pytest_plugins = ["support.celery_fixtures", "support.pm_repos"]
 
 PG_ADMIN_URL = os.environ.get(
     "HUB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

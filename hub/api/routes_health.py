@@ -13,6 +13,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from hub.api.auth import require
 from hub.api.deps import get_hub
 from hub.bootstrap import Hub
+from hub.services import audit_log
 from hub.store import messages as store
 from hub.store.keys import Role
 
@@ -36,6 +37,10 @@ def _broker_ok(hub: Hub) -> bool:
         return False
 
 
+_FINE = ("ok", "embedded")
+_SAY = {"audit": "audit log"}  # "audit log not appendable", "database unreachable"
+
+
 @router.get("/ready")
 def ready(hub: Hub = Depends(get_hub)) -> JSONResponse:
     checks: dict[str, str] = {}
@@ -45,13 +50,13 @@ def ready(hub: Hub = Depends(get_hub)) -> JSONResponse:
         checks["database"] = "ok"
     except Exception:
         checks["database"] = "unreachable"
+    if checks["database"] == "ok":
+        checks["audit"] = "ok" if audit_log.can_append(hub.uow, hub.clock) else "not appendable"
     checks["broker"] = ("ok" if _broker_ok(hub) else "unreachable") if hub.celery else "embedded"
-    down = [name for name, v in checks.items() if v not in ("ok", "embedded")]
+    down = [_SAY.get(name, name) + " " + v for name, v in checks.items() if v not in _FINE]
     ok = not down
-    return JSONResponse(
-        {"status": "ready" if ok else " and ".join(down) + " unreachable", "checks": checks},
-        status_code=200 if ok else 503,
-    )
+    status = "ready" if ok else " and ".join(down)
+    return JSONResponse({"status": status, "checks": checks}, status_code=200 if ok else 503)
 
 
 @router.get("/metrics", dependencies=[Depends(require(Role.READER))])

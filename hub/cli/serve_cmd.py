@@ -104,11 +104,21 @@ def install(app: typer.Typer) -> None:
 
         # The prefork pool forks after this point: children must not share the parent's pooled
         # DB connections, and the sweeper thread starts only once the pool exists.
+        def ready() -> None:
+            hub.sweeper.start()
+            if hub.audit is not None:
+                hub.audit.start()  # sealers take turns under a database lock: one per node is fine
+
+        def stopping() -> None:
+            hub.sweeper.stop()
+            if hub.audit is not None:
+                hub.audit.stop()
+
         install_worker_hooks(
             hub.celery,
             child_started=lambda: hub.engine.dispose(close=False),
-            ready=hub.sweeper.start,
-            stopping=hub.sweeper.stop,
+            ready=ready,
+            stopping=stopping,
         )
         argv = [
             "worker",

@@ -21,6 +21,7 @@ from typing import Any
 from hub.adapters.hl7v2.fields import SEXES, read_coded
 from hub.adapters.hl7v2.tokenizer import Message, Segment
 from hub.mappings import hl7v2_values as v
+from hub.mappings.hl7v2_vocab import class_from_0004, gender_from_0001
 from hub.pm.changes import (
     CLEAR,
     ChangeIdentifier,
@@ -89,7 +90,8 @@ def patient_fields(pid: Segment, tz: tzinfo) -> dict[str, object]:
     _put(fields, "birth_date", v.opt_date(pid, 7))
     sex = v.nullable(pid, 8)
     if isinstance(sex, str):
-        sex = read_coded(sex, SEXES, v.loc("PID", 8), "table 0001")
+        # the ACK path's rule (table 0001), then the PM's neutral word for it
+        sex = gender_from_0001(read_coded(sex, SEXES, v.loc("PID", 8), "table 0001"))
     _put(fields, "sex", sex)
     _put(fields, "address", CLEAR if v.field_is_null(pid, 11) else address(pid, 11))
     _put(fields, "telecom", _telecom_field(pid))
@@ -164,7 +166,10 @@ def _encounter(
     msg: Message, trigger: str, key: PatientKey, pv1: Segment, *, now: datetime, tz: tzinfo
 ) -> UpsertEncounter:
     fields: dict[str, object] = {}
-    _put(fields, "class_code", v.nullable(pv1, 2))
+    patient_class = v.nullable(pv1, 2)
+    if isinstance(patient_class, str):
+        patient_class = class_from_0004(patient_class)
+    _put(fields, "class_code", patient_class)
     _put(fields, "admit_at", v.opt_dtm(pv1, 44, tz))
     _put(fields, "discharge_at", v.opt_dtm(pv1, 45, tz))
     if trigger in ("A01", "A04"):

@@ -37,6 +37,7 @@ from enum import StrEnum
 
 from hub.adapters.hl7v2.escape import DEFAULT_DELIMITERS, escape
 from hub.errors import MappingError
+from hub.mappings.hl7v2_vocab import gender_to_0001
 
 VERSION = "2.5.1"
 
@@ -71,7 +72,7 @@ class SiuPatient:
     given_name: str = ""
     middle_name: str = ""
     birth_date: date | None = None
-    sex: str = ""  # table 0001
+    sex: str = ""  # the PM's AdministrativeGender (written as its table 0001 code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,7 +277,7 @@ def _pid(p: SiuPatient) -> str:
             3: [p.mrn, "", "", _hd_sub(p.assigning_authority), "MR"],
             5: name if any(name) else "",
             7: p.birth_date.strftime("%Y%m%d") if p.birth_date else "",
-            8: p.sex,
+            8: gender_to_0001(p.sex),
         },
     )
 

@@ -1,7 +1,7 @@
 """PM changes: what a mapping asks the store to do, as plain immutable values.
 
-Mappings (``hub.mappings``) turn a parsed document into a list of these; ``hub.store.pm_repo``
-applies them in order on one connection. Keeping them as data is what makes replay
+Mappings (``hub.mappings``) turn a parsed document into a list of these; a repository
+(:mod:`hub.pm.repositories`) applies them in order. Keeping them as data is what makes replay
 deterministic and mappings testable without a database.
 
 Field semantics (HL7 v2 section 2.5.3, "null" vs "not present"), used by every ``fields`` dict:
@@ -11,10 +11,10 @@ Field semantics (HL7 v2 section 2.5.3, "null" vs "not present"), used by every `
 * a column mapped to :data:`CLEAR` is set to NULL: the sender sent the explicit null ``""``;
 * any other value replaces the stored one.
 
-Rows are found by natural keys, never by database ids, so the same list of changes applied twice
-gives the same state (idempotent upserts): patients by (facility, MRN), encounters by
-(patient, visit number), appointments by (source system, filler id), charges by
-(patient, transaction id), coverages by (patient, priority).
+Rows are found by natural keys (:mod:`hub.pm.keys`), never by database ids, so the same list of
+changes applied twice gives the same state (idempotent upserts). Values in ``fields`` use the
+neutral vocabularies of :mod:`hub.pm.enums`; each repository applies a change through one
+dispatch table (change type -> handler).
 """
 
 from __future__ import annotations
@@ -22,6 +22,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
+
+from hub.pm.billing_changes import BillingChange
+from hub.pm.keys import Identifier, LocationRef, PatientKey, PayerRef, ProviderRef
+
+__all__ = [
+    "CLEAR",
+    "Identifier",
+    "LocationRef",
+    "PatientKey",
+    "PayerRef",
+    "PmChange",
+    "ProviderRef",
+]
 
 
 class _Clear:
@@ -45,53 +58,6 @@ CLEAR: Final = _Clear()
 
 FieldValue = object  # a column value, or CLEAR
 Fields = Mapping[str, FieldValue]
-
-
-@dataclass(frozen=True, slots=True)
-class PatientKey:
-    """A patient as the sender knows it: sending facility (MSH-4.1) + MRN (PID-3)."""
-
-    facility: str
-    mrn: str
-
-
-@dataclass(frozen=True, slots=True)
-class Identifier:
-    """One PID-3 repetition (CX): value, assigning authority (CX.4), type code (table 0203)."""
-
-    value: str
-    assigning_authority: str = ""
-    type_code: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderRef:
-    """A practitioner (XCN). Found by NPI when the sender marks the id as an NPI, else by the
-    sender's local id. Name parts only fill or update, never clear."""
-
-    npi: str | None = None
-    local_id: str | None = None
-    family_name: str = ""
-    given_name: str = ""
-    prefix: str | None = None
-    suffix: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class LocationRef:
-    """A place of service (PL): unique by (facility, code)."""
-
-    facility: str
-    code: str
-    name: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class PayerRef:
-    """A payer organization (IN1-3 id, IN1-4 name); found by its id, else by its name."""
-
-    local_id: str | None
-    name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +149,19 @@ class ChangeIdentifier:
     new: Identifier
 
 
+@dataclass(frozen=True, slots=True)
+class BookAppointment:
+    """The PM books an appointment it is the filler of: ``filler_id`` given (a duplicate is a
+    ``duplicate_key`` Conflict), else assigned as ``PM<id>``."""
+
+    source_system: str
+    patient: PatientKey
+    fields: Fields = field(default_factory=dict)
+    provider: ProviderRef | None = None
+    location: LocationRef | None = None
+    filler_id: str | None = None
+
+
 PmChange = (
     UpsertPatient
     | UpsertEncounter
@@ -191,4 +170,6 @@ PmChange = (
     | AddCharge
     | MergePatients
     | ChangeIdentifier
+    | BookAppointment
+    | BillingChange
 )

@@ -1,8 +1,9 @@
 """Book, reschedule and cancel appointments in the PM, and tell the EHRs (issue 3 item 6).
 
-Each call is ONE transaction: the PM appointment change, its domain event in the outbox
-(:mod:`hub.pm.events`) and the audit event. After the commit the event is relayed at once when
-a relay is given (the SIU subscriber makes one delivery per destination that is not
+Each call is ONE transaction: the PM appointment change (through the PM repository, so with
+the same matching rules, locks, versions and history as a message's change), its domain event
+in the outbox (:mod:`hub.pm.events`) and the audit event. After the commit the event is relayed
+at once when a relay is given (the SIU subscriber makes one delivery per destination that is not
 ``channel``'s own EHR) and the delivery worker is woken; otherwise the delivery threads of
 `hub serve` relay it within a poll.
 
@@ -19,19 +20,22 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from hub.clock import Clock
 from hub.errors import Conflict, NotFound, ValidationError
 from hub.mappings.pm_hl7v2 import SiuEvent
+from hub.pm.changes import BookAppointment, UpsertAppointment
+from hub.pm.entities import Appointment, Patient
 from hub.pm.enums import AppointmentStatus
 from hub.pm.events import AppointmentBooked, AppointmentCancelled, AppointmentRescheduled
+from hub.pm.keys import LocationRef, PatientKey, ProviderRef, is_npi
 from hub.queue.outbox import Fanout
 from hub.services.deliver import is_own_channel, new_control_id
 from hub.store import audit
 from hub.store.db import UnitOfWorkFactory
 from hub.store.outbox import emit
-from hub.store.pm_tables import appointments, locations, patients, providers
+from hub.store.pm_repo import SqlPm, Stamp
+from hub.store.pm_tables import appointments
 
 log = logging.getLogger(__name__)
 
@@ -88,48 +92,29 @@ class AppointmentService:
         _aware(req.start)
         now = self.clock.now()
         with self.uow() as uow:
-            conn = uow.conn
-            patient_id = _patient_id(conn, req.patient_mrn, req.patient_facility)
-            if req.filler_id and _find(conn, req.filler_id, PM_SYSTEM, missing_ok=True):
-                raise Conflict(
-                    "an appointment with this filler id already exists", code="duplicate_key"
-                )
+            pm = SqlPm(uow.conn, Stamp(None, now, actor))
+            patient = _patient(pm, req.patient_mrn, req.patient_facility)
+            fields: dict[str, object] = {
+                "start": req.start,
+                "minutes": req.minutes,
+                "status": AppointmentStatus.BOOKED,
+            }
+            for name in ("placer_id", "type", "reason"):
+                if getattr(req, name) is not None:
+                    fields[name] = getattr(req, name)
             loc_facility = req.location_facility or req.patient_facility
-            appt_id = int(
-                conn.execute(
-                    sa.insert(appointments)
-                    .values(
-                        filler_id=req.filler_id,
-                        placer_id=req.placer_id,
-                        source_system=PM_SYSTEM,
-                        patient_id=patient_id,
-                        start=req.start,
-                        minutes=req.minutes,
-                        status=AppointmentStatus.BOOKED.value,
-                        type=req.type,
-                        reason=req.reason,
-                        provider_id=_provider_id(conn, req.provider, now) if req.provider else None,
-                        location_id=(
-                            _location_id(conn, req.location, loc_facility, now)
-                            if req.location
-                            else None
-                        ),
-                        created_at=now,
-                        updated_at=now,
-                    )
-                    .returning(appointments.c.id)
-                ).scalar_one()
-            )
-            if not req.filler_id:
-                conn.execute(
-                    sa.update(appointments)
-                    .where(appointments.c.id == appt_id)
-                    .values(filler_id=f"PM{appt_id}")
+            appt_id = pm.apply(
+                BookAppointment(
+                    source_system=PM_SYSTEM,
+                    patient=patient.key,
+                    fields=fields,
+                    provider=provider_ref(req.provider) if req.provider else None,
+                    location=LocationRef(loc_facility, req.location) if req.location else None,
+                    filler_id=req.filler_id,
                 )
-            change = self._commit(
-                uow, appt_id, SiuEvent.BOOK, channel=channel, actor=actor, now=now
             )
-        return change
+            assert appt_id is not None
+            return self._commit(uow, appt_id, SiuEvent.BOOK, channel=channel, actor=actor, now=now)
 
     def reschedule(
         self,
@@ -146,21 +131,20 @@ class AppointmentService:
             raise ValidationError("minutes must be positive", code="invalid")
         now = self.clock.now()
         with self.uow() as uow:
-            appt = _find(uow.conn, filler_id, source_system)
-            if appt["status"] != AppointmentStatus.BOOKED.value:
+            pm = SqlPm(uow.conn, Stamp(None, now, actor))
+            appt = _find(pm, filler_id, source_system)
+            if appt.status is not AppointmentStatus.BOOKED:
                 raise Conflict(
-                    f"appointment {appt['id']} is {appt['status']}; only booked "
+                    f"appointment {appt.id} is {appt.status.value}; only booked "
                     "appointments can be rescheduled",
                     code="not_booked",
                 )
-            values: dict[str, Any] = {"start": start, "updated_at": now}
+            fields: dict[str, object] = {"start": start}
             if minutes is not None:
-                values["minutes"] = minutes
-            uow.conn.execute(
-                sa.update(appointments).where(appointments.c.id == appt["id"]).values(**values)
-            )
+                fields["minutes"] = minutes
+            pm.apply(_change(appt, fields))
             return self._commit(
-                uow, int(appt["id"]), SiuEvent.RESCHEDULE, channel=channel, actor=actor, now=now
+                uow, appt.id, SiuEvent.RESCHEDULE, channel=channel, actor=actor, now=now
             )
 
     def cancel(
@@ -174,22 +158,18 @@ class AppointmentService:
     ) -> AppointmentChange:
         now = self.clock.now()
         with self.uow() as uow:
-            appt = _find(uow.conn, filler_id, source_system)
-            if appt["status"] == AppointmentStatus.CANCELLED.value:
+            pm = SqlPm(uow.conn, Stamp(None, now, actor))
+            appt = _find(pm, filler_id, source_system)
+            if appt.status is AppointmentStatus.CANCELLED:
                 raise Conflict(
-                    f"appointment {appt['id']} is already cancelled", code="already_cancelled"
+                    f"appointment {appt.id} is already cancelled", code="already_cancelled"
                 )
-            values: dict[str, Any] = {
-                "status": AppointmentStatus.CANCELLED.value,
-                "updated_at": now,
-            }
+            fields: dict[str, object] = {"status": AppointmentStatus.CANCELLED}
             if reason:
-                values["reason"] = reason
-            uow.conn.execute(
-                sa.update(appointments).where(appointments.c.id == appt["id"]).values(**values)
-            )
+                fields["reason"] = reason
+            pm.apply(_change(appt, fields))
             return self._commit(
-                uow, int(appt["id"]), SiuEvent.CANCEL, channel=channel, actor=actor, now=now
+                uow, appt.id, SiuEvent.CANCEL, channel=channel, actor=actor, now=now
             )
 
     def _commit(
@@ -255,77 +235,35 @@ def _aware(value: datetime) -> None:
         )
 
 
-def _patient_id(conn: Connection, mrn: str, facility: str) -> int:
-    row = conn.execute(
-        sa.select(patients.c.id, patients.c.merged_into_id).where(
-            patients.c.facility == facility, patients.c.mrn == mrn
-        )
-    ).first()
-    if row is None:
+def _patient(pm: SqlPm, mrn: str, facility: str) -> Patient:
+    """The patient by MRN, or the survivor it was merged into."""
+    patient = pm.patients.get(PatientKey(facility, mrn))
+    if patient is not None and patient.merged_into_id is not None:
+        patient = pm.patients.get_by_id(patient.merged_into_id)
+    if patient is None:
         # no MRN in the text: error texts never carry patient identifiers
         raise NotFound(f"no patient with that MRN at facility {facility!r}", code="unknown_patient")
-    return int(row.merged_into_id or row.id)
+    return patient
 
 
-def _find(
-    conn: Connection, filler_id: str, source_system: str | None, *, missing_ok: bool = False
-) -> dict[str, Any]:
-    q = sa.select(appointments.c.id, appointments.c.status).where(
-        appointments.c.filler_id == filler_id
-    )
-    if source_system is not None:
-        q = q.where(appointments.c.source_system == source_system)
-    rows = conn.execute(q.limit(2)).all()
+def _find(pm: SqlPm, filler_id: str, source_system: str | None) -> Appointment:
+    rows = pm.scheduling.find_appointments(filler_id, source_system, limit=2)
     if not rows:
-        if missing_ok:
-            return {}
         raise NotFound(f"no appointment with filler id {filler_id!r}", code="unknown_key")
     if len(rows) > 1:
         raise Conflict(
             f"filler id {filler_id!r} is used by several systems; name the source system",
             code="ambiguous",
         )
-    return dict(rows[0]._mapping)
+    return rows[0]
 
 
-def _provider_id(conn: Connection, ref: str, now: datetime) -> int:
-    row = conn.execute(
-        sa.select(providers.c.id)
-        .where(sa.or_(providers.c.npi == ref, providers.c.local_id == ref))
-        .order_by(providers.c.id)
-    ).first()
-    if row is not None:
-        return int(row.id)
-    npi = ref if len(ref) == 10 and ref.isdigit() else None
-    return int(
-        conn.execute(
-            sa.insert(providers)
-            .values(
-                npi=npi,
-                local_id=None if npi else ref,
-                created_at=now,
-                updated_at=now,
-            )
-            .returning(providers.c.id)
-        ).scalar_one()
-    )
+def _change(appt: Appointment, fields: dict[str, object]) -> UpsertAppointment:
+    assert appt.filler_id is not None
+    return UpsertAppointment(appt.source_system, appt.filler_id, None, fields, must_exist=True)
 
 
-def _location_id(conn: Connection, code: str, facility: str, now: datetime) -> int:
-    row = conn.execute(
-        sa.select(locations.c.id).where(locations.c.facility == facility, locations.c.code == code)
-    ).first()
-    if row is not None:
-        return int(row.id)
-    return int(
-        conn.execute(
-            sa.insert(locations)
-            .values(
-                code=code,
-                facility=facility,
-                created_at=now,
-                updated_at=now,
-            )
-            .returning(locations.c.id)
-        ).scalar_one()
-    )
+def provider_ref(value: str) -> ProviderRef:
+    """A provider id typed by an admin: an NPI when it is a valid one (10 digits, check digit),
+    else the EHR's local id. The same rule as the HL7 mappings' once the id is typed."""
+    return ProviderRef(npi=value) if is_npi(value) else ProviderRef(local_id=value)

@@ -12,8 +12,9 @@ errors only found while mapping (after an accept), against the processing failur
 The runner is protocol-neutral; what it needs to read a protocol's answers is that protocol's
 :class:`ConformanceDriver` (HL7 v2: :mod:`hub.protocols.hl7v2.conformance`).
 
-Volatile columns (``created_at``, ``updated_at``, ``merged_at``) are dropped; ids are kept
-because every case starts from an empty database and a fixed clock, so they are deterministic.
+Volatile columns (``created_at``, ``updated_at``, ``merged_at``, and the row ``version``, which
+the PM tests check) are dropped; ids are kept because every case starts from an empty database
+and a fixed clock, so they are deterministic.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ DUMPED_TABLES = (
     pm_tables.organizations,
     pm_tables.merge_records,
 )
-_VOLATILE = frozenset({"created_at", "updated_at", "merged_at"})
+_VOLATILE = frozenset({"created_at", "updated_at", "merged_at", "version"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ from hub.adapters.hl7v2.tokenizer import Message, parse
 from hub.adapters.hl7v2.validate import Mode, validate_structure
 from hub.clock import Clock
 from hub.errors import HubError, ParseError, Severity
-from hub.mappings.hl7v2_pm import map_message
+from hub.mappings.hl7v2_pm import locate, map_message
 from hub.pm.changes import PmChange, UpsertAppointment
 from hub.pm.events import (
     AppointmentBooked,
@@ -41,7 +41,7 @@ from hub.queue.registry import Prepare, ProcessContext, Processor
 from hub.store import messages as message_store
 from hub.store.messages import MessageRecord
 from hub.store.outbox import emit
-from hub.store.pm_repo import apply_changes, find_appointment
+from hub.store.pm_repo import SqlPm, Stamp, find_appointment
 
 FORWARD: dict[str, type[AppointmentEvent]] = {
     "S12": AppointmentBooked,
@@ -84,7 +84,8 @@ def make_processor(tz: tzinfo, validation: Callable[[str], Mode]) -> Processor:
             ctx.prepared if isinstance(ctx.prepared, Prepared) else prepare(ctx.message, ctx.clock)
         )
         ctx.warnings.extend(done.warnings)
-        apply_changes(ctx.conn, done.changes, message_id=ctx.message.id, now=done.now)
+        # a PM error gets the HL7 location of the key that failed (the PM raises without one)
+        SqlPm(ctx.conn, Stamp(ctx.message.id, done.now)).apply_all(done.changes, on_error=locate)
         if done.msg.message_code == "SIU":
             _announce(ctx, done.msg.trigger, done.changes, done.now)
 

@@ -11,12 +11,24 @@ lock is first come, first served: with a plain lock the releasing thread still h
 takes the lock straight back, and the waiter gets its turn only after a GIL switch interval
 (5 ms), a convoy that cut throughput by half when ingest and workers ran together. Other
 processes (a CLI next to ``hub serve``) still meet at the file lock and ``busy_timeout``.
+
+Durability (docs/adr/0011): ``synchronous=FULL``. In WAL mode SQLite then fsyncs the WAL at every
+commit, so a transaction whose COMMIT returned (and so every ACK sent after it) survives a power
+cut or an OS crash. ``NORMAL`` fsyncs only at checkpoints: still consistent after a crash, but the
+last commits before it can vanish. ``HUB_SQLITE_UNSAFE_NORMAL_SYNC`` selects it, for disposable
+set-ups only.
+
+Files: the directory holding the database is created 0700 and the database file 0600 before
+SQLite opens it; SQLite gives its ``-wal`` and ``-shm`` files the database file's mode. Files
+left more open by an earlier version are tightened to 0600 at start.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import logging
+import os
 import threading
 import weakref
 from collections.abc import Callable, Iterator
@@ -30,6 +42,11 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from hub.errors import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
 
 
 class FairLock:
@@ -74,9 +91,10 @@ class FairLock:
 _SQLITE_LOCKS: weakref.WeakKeyDictionary[Engine, FairLock] = weakref.WeakKeyDictionary()
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> Engine:
+def create_engine(url: str, *, pool_size: int = 10, sqlite_unsafe_sync: bool = False) -> Engine:
+    """``sqlite_unsafe_sync``: ``synchronous=NORMAL`` (see the module docstring); never default."""
     if url.startswith("sqlite"):
-        return _sqlite_engine(url)
+        return _sqlite_engine(url, synchronous="NORMAL" if sqlite_unsafe_sync else "FULL")
     return sa.create_engine(
         url,
         pool_size=pool_size,
@@ -87,10 +105,46 @@ def create_engine(url: str, *, pool_size: int = 10) -> Engine:
     )
 
 
-def _sqlite_engine(url: str) -> Engine:
+def ensure_private_dir(path: Path) -> None:
+    """Create ``path`` (and parents) 0700; warn, without changing it, if it exists more open."""
+    if not path.exists():
+        path.mkdir(parents=True, mode=PRIVATE_DIR, exist_ok=True)
+        path.chmod(PRIVATE_DIR)  # mkdir's mode passes through the umask; chmod does not
+        return
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        # An existing directory may be shared on purpose (HUB_DATA_DIR=/srv): say it, keep it.
+        log.warning(
+            "data directory is readable by other users",
+            extra={"path": str(path), "mode": oct(mode)},
+        )
+
+
+def create_private_file(path: Path) -> None:
+    """Create ``path`` 0600 if missing; tighten it to 0600 if it exists more open."""
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, PRIVATE_FILE)
+    os.close(fd)
+    if path.stat().st_mode & 0o077:
+        path.chmod(PRIVATE_FILE)
+
+
+def _private_sqlite_files(path: Path) -> None:
+    try:
+        ensure_private_dir(path.parent)
+        if not path.is_dir():
+            create_private_file(path)
+    except OSError:
+        return  # unopenable: SQLite says so at first use, as StoreUnavailable (never at start)
+    for suffix in ("-wal", "-shm", "-journal"):
+        side = path.with_name(path.name + suffix)
+        if side.exists() and side.stat().st_mode & 0o077:
+            side.chmod(PRIVATE_FILE)
+
+
+def _sqlite_engine(url: str, *, synchronous: str) -> Engine:
     path = sa.engine.make_url(url).database
-    if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if path and path != ":memory:" and not path.startswith("file:"):
+        _private_sqlite_files(Path(path))
     engine = sa.create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": 30},
@@ -104,7 +158,7 @@ def _sqlite_engine(url: str) -> Engine:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()

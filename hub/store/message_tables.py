@@ -212,28 +212,54 @@ Index(
 # Destination lanes: "is an earlier delivery to this destination still pending?"
 Index("ix_deliveries_destination", deliveries.c.destination_id, deliveries.c.id)
 
+# Rows are inserted unsealed (seq, prev_hash, hash NULL) in the writer's own transaction, so no
+# writer waits for another; the sealer (hub.store.audit_chain) numbers them in id order and
+# fills the hash chain shortly after. ``seq`` is the chain position, ``id`` only insert order.
 audit_log = Table(
     "audit_log",
     metadata,
-    Column("seq", Id, primary_key=True, autoincrement=False),
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("seq", Id, nullable=True, unique=True),
     Column("at", UTCDateTime(), nullable=False),
     Column("actor", String(200), nullable=False),
     Column("action", String(64), nullable=False),
     Column("object_type", String(32), nullable=False, server_default=""),
     Column("object_id", String(64), nullable=False, server_default=""),
     Column("detail", JSON, nullable=True),
-    Column("prev_hash", String(64), nullable=False),
-    Column("hash", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=True),
+    Column("hash", String(64), nullable=True),
 )
 Index("ix_audit_object", audit_log.c.object_type, audit_log.c.object_id)
+Index("ix_audit_at", audit_log.c.at)
+# The sealer's work list: small, whatever the size of the log.
+Index(
+    "ix_audit_unsealed",
+    audit_log.c.id,
+    postgresql_where=text("seq IS NULL"),
+    sqlite_where=text("seq IS NULL"),
+)
 
-# One row: the chain's tip. Locking it serialises appends; it also reveals a deleted last row.
+# One row: the sealed chain's tip, written only by the sealer (never by the receipt path). Its
+# row lock (or an advisory lock) keeps two sealers from numbering the same rows.
 audit_head = Table(
     "audit_head",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", Id, nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+# Signed checkpoints of the sealed tip (HMAC-SHA256 with HUB_AUDIT_KEY), also appended to a file
+# outside the database; ``hub audit verify`` checks the chain against every one.
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("seq", Id, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("mac", String(64), nullable=False),
 )
 
 api_keys = Table(

@@ -1,36 +1,32 @@
-"""Tables of the practice-management (PM) model. Every row records ``source_message_id``: the
-message that last changed it (provenance). Status vocabularies live in :mod:`hub.pm.enums`.
+"""Tables of the practice-management (PM) model.
+
+Every row has a ``version`` (1 when created, +1 per change of content) and ``updated_at``; every
+content change writes a :data:`pm_history` row (who: the message or the actor; what: the changed
+fields with old and new values). Rows written by messages also record ``source_message_id``, the
+message that last touched them (provenance). Stored codes are the neutral vocabularies of
+:mod:`hub.pm.enums`; protocol codes are translated in :mod:`hub.mappings`.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     Date,
     ForeignKey,
     Index,
     Integer,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Table,
-    Text,
     UniqueConstraint,
 )
 
 from hub.store.message_tables import Id, metadata
+from hub.store.pm_columns import Money, provenance, versioned
 from hub.store.types import UTCDateTime
-
-Money = Numeric(12, 2)
-
-
-def _provenance() -> list[Column[object]]:
-    return [
-        Column("source_message_id", Id, ForeignKey("messages.id"), nullable=True),
-        Column("created_at", UTCDateTime(), nullable=False),
-        Column("updated_at", UTCDateTime(), nullable=False),
-    ]
-
 
 organizations = Table(  # practices, payers, facilities
     "organizations",
@@ -44,7 +40,7 @@ organizations = Table(  # practices, payers, facilities
     Column("local_id", String(100), nullable=True),  # the sender's own code (IN1-3, ...)
     Column("address", JSON, nullable=True),
     Column("telecom", JSON, nullable=True),
-    *_provenance(),
+    *provenance(),
 )
 Index("ix_organizations_payer_id", organizations.c.payer_id)
 Index("ix_organizations_local", organizations.c.kind, organizations.c.local_id)
@@ -59,9 +55,10 @@ providers = Table(
     Column("given_name", String(100), nullable=False, server_default=""),
     Column("prefix", String(20), nullable=True),
     Column("suffix", String(20), nullable=True),
-    Column("taxonomy", String(20), nullable=True),
+    Column("taxonomy", String(20), nullable=True),  # NUCC taxonomy code (PRV03)
+    Column("tax_id", String(20), nullable=True),  # EIN or SSN (REF*EI / REF*SY)
     Column("organization_id", Id, ForeignKey("organizations.id"), nullable=True),
-    *_provenance(),
+    *provenance(),
 )
 Index("ix_providers_local", providers.c.local_id)
 
@@ -73,7 +70,7 @@ locations = Table(
     Column("name", String(200), nullable=False, server_default=""),
     Column("facility", String(200), nullable=False, server_default=""),
     Column("organization_id", Id, ForeignKey("organizations.id"), nullable=True),
-    *_provenance(),
+    *provenance(),
     UniqueConstraint("facility", "code", name="uq_locations_facility_code"),
 )
 
@@ -89,13 +86,13 @@ patients = Table(
     Column("prefix", String(20), nullable=True),
     Column("suffix", String(20), nullable=True),
     Column("birth_date", Date, nullable=True),
-    Column("sex", String(8), nullable=True),  # HL7 table 0001: F M O U A N
+    Column("sex", String(8), nullable=True),  # AdministrativeGender: male female other unknown
     Column("address", JSON, nullable=True),  # {line:[..], city, state, postal_code, country}
     Column("telecom", JSON, nullable=True),  # [{system, use, value}]
     Column("active", Integer, nullable=False, server_default="1"),
     Column("deceased", Integer, nullable=False, server_default="0"),
     Column("merged_into_id", Id, ForeignKey("patients.id"), nullable=True),
-    *_provenance(),
+    *provenance(),
     UniqueConstraint("facility", "mrn", name="uq_patients_facility_mrn"),
 )
 
@@ -109,6 +106,7 @@ patient_identifiers = Table(
     Column("type_code", String(20), nullable=False, server_default=""),  # HL7 table 0203
     Column("facility", String(200), nullable=False, server_default=""),
     Column("source_message_id", Id, ForeignKey("messages.id"), nullable=True),
+    *versioned(),
 )
 Index("ix_patient_identifiers_value", patient_identifiers.c.value)
 Index("ix_patient_identifiers_patient", patient_identifiers.c.patient_id)
@@ -134,7 +132,7 @@ coverages = Table(
     Column("eligibility_status", String(20), nullable=True),  # active | inactive | unknown
     Column("eligibility_checked_at", UTCDateTime(), nullable=True),
     Column("active", Integer, nullable=False, server_default="1"),
-    *_provenance(),
+    *provenance(),
 )
 Index("ix_coverages_patient", coverages.c.patient_id, coverages.c.priority)
 
@@ -144,13 +142,13 @@ encounters = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("patient_id", Id, ForeignKey("patients.id"), nullable=False),
     Column("visit_number", String(100), nullable=True),
-    Column("class_code", String(20), nullable=True),  # HL7 table 0004: I O E P R B
+    Column("class_code", String(20), nullable=True),  # EncounterClass: inpatient, outpatient...
     Column("status", String(20), nullable=False),
     Column("admit_at", UTCDateTime(), nullable=True),
     Column("discharge_at", UTCDateTime(), nullable=True),
     Column("attending_provider_id", Id, ForeignKey("providers.id"), nullable=True),
     Column("location_id", Id, ForeignKey("locations.id"), nullable=True),
-    *_provenance(),
+    *provenance(),
 )
 Index("ix_encounters_visit", encounters.c.visit_number)
 Index("ix_encounters_patient", encounters.c.patient_id)
@@ -170,7 +168,7 @@ appointments = Table(
     Column("status", String(20), nullable=False),
     Column("type", String(100), nullable=True),
     Column("reason", String(200), nullable=True),
-    *_provenance(),
+    *provenance(),
 )
 Index("ix_appointments_filler", appointments.c.source_system, appointments.c.filler_id)
 Index("ix_appointments_patient", appointments.c.patient_id)
@@ -191,137 +189,10 @@ charges = Table(
     Column("provider_id", Id, ForeignKey("providers.id"), nullable=True),
     Column("status", String(20), nullable=False, server_default="open"),  # open | billed | void
     Column("claim_id", Id, ForeignKey("claims.id"), nullable=True),
-    *_provenance(),
+    *provenance(),
 )
 Index("ix_charges_patient", charges.c.patient_id)
 Index("ix_charges_status", charges.c.status)
-
-claims = Table(
-    "claims",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("patient_control_number", String(38), nullable=False, unique=True),  # CLM01
-    Column("patient_id", Id, ForeignKey("patients.id"), nullable=False),
-    Column("coverage_id", Id, ForeignKey("coverages.id"), nullable=True),
-    Column("billing_provider_id", Id, ForeignKey("providers.id"), nullable=True),
-    Column("rendering_provider_id", Id, ForeignKey("providers.id"), nullable=True),
-    Column("place_of_service", String(2), nullable=True),
-    Column("diagnosis_codes", JSON, nullable=True),
-    Column("total_charge", Money, nullable=False, server_default="0"),
-    Column("status", String(20), nullable=False),
-    Column("payer_claim_number", String(50), nullable=True),
-    Column("submitted_at", UTCDateTime(), nullable=True),
-    Column("batch_control_number", String(20), nullable=True),
-    *_provenance(),
-)
-Index("ix_claims_status", claims.c.status)
-
-claim_lines = Table(
-    "claim_lines",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("claim_id", Id, ForeignKey("claims.id"), nullable=False),
-    Column("line_number", Integer, nullable=False),
-    Column("charge_id", Id, ForeignKey("charges.id"), nullable=True),
-    Column("service_date", Date, nullable=False),
-    Column("code", String(20), nullable=False),
-    Column("modifiers", JSON, nullable=True),
-    Column("units", Numeric(9, 2), nullable=False),
-    Column("amount", Money, nullable=False),
-    Column("diagnosis_pointers", JSON, nullable=True),
-    UniqueConstraint("claim_id", "line_number", name="uq_claim_lines_claim_line"),
-)
-
-remittances = Table(  # one 835 transaction (a payment or advice from one payer)
-    "remittances",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("payer_org_id", Id, ForeignKey("organizations.id"), nullable=True),
-    Column("trace_number", String(50), nullable=True),  # TRN02 (check / EFT number)
-    Column("payment_method", String(3), nullable=True),  # BPR04
-    Column("payment_date", Date, nullable=True),
-    Column("total_paid", Money, nullable=False, server_default="0"),
-    *_provenance(),
-)
-
-claim_payments = Table(  # CLP loop
-    "claim_payments",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("remittance_id", Id, ForeignKey("remittances.id"), nullable=False),
-    Column("claim_id", Id, ForeignKey("claims.id"), nullable=True),
-    Column("patient_control_number", String(38), nullable=False),
-    Column("status_code", String(2), nullable=False),  # CLP02
-    Column("charge_amount", Money, nullable=False),
-    Column("paid_amount", Money, nullable=False),
-    Column("patient_responsibility", Money, nullable=True),
-    Column("payer_claim_number", String(50), nullable=True),
-)
-
-service_payments = Table(  # SVC loop
-    "service_payments",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("claim_payment_id", Id, ForeignKey("claim_payments.id"), nullable=False),
-    Column("claim_line_id", Id, ForeignKey("claim_lines.id"), nullable=True),
-    Column("code", String(20), nullable=False),
-    Column("modifiers", JSON, nullable=True),
-    Column("charge_amount", Money, nullable=False),
-    Column("paid_amount", Money, nullable=False),
-    Column("units", Numeric(9, 2), nullable=True),
-    Column("service_date", Date, nullable=True),
-)
-
-adjustments = Table(  # CAS: group code (table CAGC) + CARC + amount
-    "adjustments",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("claim_payment_id", Id, ForeignKey("claim_payments.id"), nullable=False),
-    Column("service_payment_id", Id, ForeignKey("service_payments.id"), nullable=True),
-    Column("group_code", String(2), nullable=False),
-    Column("reason_code", String(5), nullable=False),
-    Column("amount", Money, nullable=False),
-    Column("quantity", Numeric(9, 2), nullable=True),
-)
-
-remark_codes = Table(  # RARC from LQ / MOA / MIA
-    "remark_codes",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("claim_payment_id", Id, ForeignKey("claim_payments.id"), nullable=False),
-    Column("service_payment_id", Id, ForeignKey("service_payments.id"), nullable=True),
-    Column("code", String(10), nullable=False),
-)
-
-eligibility_checks = Table(
-    "eligibility_checks",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("patient_id", Id, ForeignKey("patients.id"), nullable=True),
-    Column("coverage_id", Id, ForeignKey("coverages.id"), nullable=True),
-    Column("trace_number", String(50), nullable=True),
-    Column("requested_at", UTCDateTime(), nullable=True),
-    Column("responded_at", UTCDateTime(), nullable=True),
-    Column("status", String(20), nullable=False),  # requested | active | inactive | error
-    Column("summary", JSON, nullable=True),
-    *_provenance(),
-)
-
-claim_status_events = Table(
-    "claim_status_events",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("claim_id", Id, ForeignKey("claims.id"), nullable=True),
-    Column("patient_control_number", String(38), nullable=True),
-    Column("at", UTCDateTime(), nullable=False),
-    Column("source", String(10), nullable=False),  # 999 | 277CA | 277 | 835
-    Column("category_code", String(10), nullable=True),  # STC01-1 (table 507)
-    Column("status_code", String(10), nullable=True),  # STC01-2 (table 508)
-    Column("entity_code", String(10), nullable=True),
-    Column("detail", Text, nullable=True),
-    Column("source_message_id", Id, ForeignKey("messages.id"), nullable=True),
-)
-Index("ix_claim_status_events_claim", claim_status_events.c.claim_id)
 
 merge_records = Table(  # the pre-merge state of an A40, so an admin can undo it
     "merge_records",
@@ -333,4 +204,78 @@ merge_records = Table(  # the pre-merge state of an A40, so an admin can undo it
     Column("merged_at", UTCDateTime(), nullable=False),
     Column("undone_at", UTCDateTime(), nullable=True),
     Column("source_message_id", Id, ForeignKey("messages.id"), nullable=True),
+    *versioned(),
 )
+
+control_numbers = Table(  # per trading partner and kind (interchange, group, transaction)
+    "control_numbers",
+    metadata,
+    Column("partner", String(100), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("last_value", BigInteger, nullable=False, server_default="0"),
+    Column("updated_at", UTCDateTime(), nullable=True),
+    PrimaryKeyConstraint("partner", "kind", name="pk_control_numbers"),
+)
+
+pm_history = Table(  # one row per change of a PM row's content
+    "pm_history",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("entity_type", String(40), nullable=False),  # the table name
+    Column("entity_id", Id, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("message_id", Id, ForeignKey("messages.id"), nullable=True),
+    Column("actor", String(200), nullable=True),  # a user or service when no message
+    Column("changed_at", UTCDateTime(), nullable=False),
+    Column("changes", JSON, nullable=False),  # {field: [old, new]}
+)
+Index(
+    "ix_pm_history_entity", pm_history.c.entity_type, pm_history.c.entity_id, pm_history.c.version
+)
+Index("ix_pm_history_message", pm_history.c.message_id)
+
+# Billing tables live in their own module; importing them here registers them on the metadata
+# and keeps ``pm_tables.<name>`` working for every table of the PM.
+from hub.store.pm_billing_tables import (  # noqa: E402
+    adjustments,
+    claim_lines,
+    claim_payments,
+    claim_status_events,
+    claims,
+    eligibility_benefits,
+    eligibility_checks,
+    provider_adjustments,
+    remark_codes,
+    remittances,
+    service_payments,
+    submission_claims,
+    submissions,
+)
+
+__all__ = [
+    "adjustments",
+    "appointments",
+    "charges",
+    "claim_lines",
+    "claim_payments",
+    "claim_status_events",
+    "claims",
+    "control_numbers",
+    "coverages",
+    "eligibility_benefits",
+    "eligibility_checks",
+    "encounters",
+    "locations",
+    "merge_records",
+    "organizations",
+    "patient_identifiers",
+    "patients",
+    "pm_history",
+    "provider_adjustments",
+    "providers",
+    "remark_codes",
+    "remittances",
+    "service_payments",
+    "submission_claims",
+    "submissions",
+]

@@ -4,6 +4,7 @@ from hub.store import pm_tables
 from hub.store.message_tables import (
     api_keys,
     attempts,
+    audit_checkpoints,
     audit_head,
     audit_log,
     deliveries,
@@ -18,6 +19,7 @@ from hub.store.message_tables import (
 __all__ = [
     "api_keys",
     "attempts",
+    "audit_checkpoints",
     "audit_head",
     "audit_log",
     "deliveries",

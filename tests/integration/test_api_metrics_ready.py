@@ -72,7 +72,11 @@ def _get_ready(hub) -> tuple[int, dict]:  # type: ignore[no-untyped-def]
 def test_ready_with_database_up(make_hub, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     hub = make_hub(Settings(data_dir=tmp_path / "var"), plugins=[])
     status, body = _get_ready(hub)
-    assert status == 200 and body["checks"] == {"database": "ok", "broker": "embedded"}
+    assert status == 200 and body["checks"] == {
+        "database": "ok",
+        "audit": "ok",
+        "broker": "embedded",
+    }
 
 
 def test_ready_with_broken_database(make_hub, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -90,5 +94,5 @@ def test_ready_with_broker_down(make_hub, tmp_path: Path) -> None:  # type: igno
     assert hub.celery is not None
     status, body = _get_ready(hub)
     assert status == 503
-    assert body["checks"] == {"database": "ok", "broker": "unreachable"}
+    assert body["checks"] == {"database": "ok", "audit": "ok", "broker": "unreachable"}
     assert body["status"] == "broker unreachable"

@@ -115,14 +115,15 @@ def wait_processed(hub: Hub, expected: int, timeout: float = 60) -> None:
 
 
 def processed_order(hub: Hub) -> dict[int, int]:
-    """message id -> the audit seq of its 'message.processed' event (application order)."""
+    """message id -> the audit row id of its 'message.processed' event (application order:
+    SQLite has one writer, so insert order is commit order; the sealer numbers in that order)."""
     with hub.uow() as uow:
         rows = uow.conn.execute(
-            sa.select(audit_log.c.object_id, audit_log.c.seq).where(
+            sa.select(audit_log.c.object_id, audit_log.c.id).where(
                 audit_log.c.action == "message.processed"
             )
         )
-        return {int(r.object_id): int(r.seq) for r in rows}
+        return {int(r.object_id): int(r.id) for r in rows}
 
 
 def test_many_messages_on_one_connection(live_hub: Hub) -> None:

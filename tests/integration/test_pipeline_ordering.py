@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 
 import pytest
+from pydantic import SecretStr
 from support import pipeline_plugin as plugin
 from support.ordering import assert_each_applied_once, processed_count, stream, wait_until
 
@@ -23,7 +24,8 @@ def test_two_thousand_messages_fifty_lanes_four_workers(
     any_db_settings: Settings, make_hub: Callable[..., Hub], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING)
-    settings = any_db_settings.model_copy(update={"workers": 4})
+    # a configured audit key: a generated one is announced with a warning on first start
+    settings = any_db_settings.model_copy(update={"workers": 4, "audit_key": SecretStr("k" * 32)})
     hub = make_hub(settings, dispatcher=WakeupDispatcher(), plugins=[plugin.register])
     assert hub.workers is not None and hub.workers.count == 4
     messages = stream(2000, 50, merge_every=50)

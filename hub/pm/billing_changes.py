@@ -1,0 +1,92 @@
+"""Billing changes: what the X12 mappings (and the billing services) ask a repository to do.
+
+Claims are named by their patient control number (CLM01), submissions by their control numbers
+(ISA13 / GS06 / ST02 within a trading partner), remittances by payer + trace number (TRN02).
+Every claim status change goes through :data:`hub.pm.enums.CLAIM_TRANSITIONS`; an illegal one is
+a :class:`hub.errors.Conflict` (code ``illegal_transition``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from hub.pm.billing import ClaimStatusEvent, EligibilityCheck, Remittance
+from hub.pm.enums import AckResult, ClaimStatus
+from hub.pm.keys import PatientKey
+
+
+@dataclass(frozen=True, slots=True)
+class BuildClaim:
+    """Bill an encounter's open charges: one claim per encounter and primary payer, one line per
+    charge (the charges become ``billed``). Charges added later to the same encounter join its
+    claim while that claim is still ``draft`` or ``ready``, else make a new claim. The claim is
+    ``ready`` when the patient has an active primary coverage, else ``draft``. Nothing open:
+    no claim. ``visit_number`` None means the patient's most recent encounter."""
+
+    patient: PatientKey
+    visit_number: str | None = None
+    place_of_service: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MarkClaimsSubmitted:
+    """The claims (by patient control number) left in one transaction set: each goes
+    ``ready`` -> ``submitted`` and the submission links the control numbers to them."""
+
+    partner: str
+    interchange_control_number: str
+    group_control_number: str
+    transaction_control_number: str
+    claim_numbers: tuple[str, ...]
+    submitted_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordAcknowledgment:
+    """A receiver's answer to a submission (999 / TA1): accepted moves its claims to
+    ``accepted``, rejected to ``rejected`` (with the reason kept on the submission)."""
+
+    partner: str
+    interchange_control_number: str
+    group_control_number: str
+    transaction_control_number: str
+    result: AckResult
+    reason: str | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PostRemittance:
+    """Post an 835 payment: claim payments matched by patient control number, service lines by
+    line item control number; claim statuses follow. Posting the same payer + trace number again
+    is a no-op."""
+
+    remittance: Remittance
+
+
+@dataclass(frozen=True, slots=True)
+class RecordEligibility:
+    """An eligibility answer with its benefits; the coverage's eligibility status follows."""
+
+    check: EligibilityCheck
+    patient: PatientKey | None = None
+    coverage_priority: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordClaimStatus:
+    """A status reported for one claim (277CA, 277); ``new_status`` moves the claim."""
+
+    event: ClaimStatusEvent
+    new_status: ClaimStatus | None = None
+
+
+BillingChange = (
+    BuildClaim
+    | MarkClaimsSubmitted
+    | RecordAcknowledgment
+    | PostRemittance
+    | RecordEligibility
+    | RecordClaimStatus
+)

@@ -1,0 +1,129 @@
+"""The sealer: numbers and hashes committed audit rows, and writes signed checkpoints.
+
+``hub serve`` runs one as a background thread (every ``HUB_AUDIT_SEAL_INTERVAL`` seconds; a
+checkpoint when the sealed tip moved and ``HUB_AUDIT_CHECKPOINT_INTERVAL`` passed, and one at
+shutdown); ``hub audit verify`` seals before it checks. Any number may run at once: sealing takes
+a database lock (hub.store.audit_chain), so they take turns.
+
+A damaged chain (head deleted or moved) stops sealing, loudly, until someone looks: the rows keep
+being appended unsealed, so receipts never stop, and ``hub audit verify`` names the damage.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC
+
+from hub.clock import Clock
+from hub.errors import AuditChainBroken
+from hub.store import audit_chain
+from hub.store.audit_checkpoints import (
+    AuditKey,
+    Checkpoint,
+    CheckpointFile,
+    insert_checkpoint,
+    last_db_checkpoint_seq,
+)
+from hub.store.db import UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+
+class AuditSealer:
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        key: AuditKey | Callable[[], AuditKey],
+        checkpoint_file: CheckpointFile,
+        interval: float = 1.0,
+        checkpoint_interval: float = 60.0,
+        batch: int = 2000,
+    ) -> None:
+        self.uow = uow
+        self.clock = clock
+        # A loader is called on first use: a CLI command that never signs or verifies creates
+        # no key file (and logs nothing about one).
+        self._key = key
+        self.file = checkpoint_file
+        self.interval = interval
+        self.checkpoint_interval = checkpoint_interval
+        self.batch = batch
+        self.broken: str | None = None  # why sealing stopped, for /ready and the log
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_checkpoint = time.monotonic()
+
+    @property
+    def key(self) -> AuditKey:
+        if not isinstance(self._key, AuditKey):
+            self._key = self._key()
+        return self._key
+
+    def seal_pending(self) -> int:
+        """Seal everything committed so far; returns the rows sealed. Raises AuditChainBroken."""
+        total = 0
+        while True:
+            with self.uow() as uow:
+                n = audit_chain.seal(uow.conn, limit=self.batch)
+                uow.commit()
+            total += n
+            if n < self.batch:
+                self.broken = None
+                return total
+
+    def checkpoint(self) -> Checkpoint | None:
+        """Sign the sealed tip if it moved since the last checkpoint: file first (fsync'd),
+        then the database. The tip is committed before it is signed, so a checkpoint never
+        names rows a rollback could take back."""
+        with self.uow() as uow:
+            tip = audit_chain.sealed_tip(uow.conn)
+            if tip is None or tip[0] == 0 or tip[0] <= last_db_checkpoint_seq(uow.conn):
+                return None
+            cp = self.key.sign(tip[0], tip[1], self.clock.now().astimezone(UTC))
+            self.file.append(cp)
+            insert_checkpoint(uow.conn, cp)
+            uow.commit()
+        self._last_checkpoint = time.monotonic()
+        log.info("audit checkpoint", extra={"seq": cp.seq, "key_id": cp.key_id})
+        return cp
+
+    def run_once(self) -> None:
+        try:
+            self.seal_pending()
+        except AuditChainBroken as exc:
+            if self.broken != exc.message:
+                log.error("audit sealing stopped", extra={"reason": exc.message})
+            self.broken = exc.message
+            return
+        if time.monotonic() - self._last_checkpoint >= self.checkpoint_interval:
+            self.checkpoint()
+
+    def start(self) -> None:
+        _ = self.key  # load or generate it now: a serving hub says so at start
+        self._thread = threading.Thread(target=self._run, name="hub-audit-sealer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread, then seal what is left and sign a last checkpoint."""
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self._thread = None
+        try:
+            self.seal_pending()
+            self.checkpoint()
+        except Exception:  # shutting down with the database gone: the next start seals
+            log.exception("audit: final seal and checkpoint failed")
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.run_once()
+            except Exception:  # database restarting: tried again next interval
+                log.exception("audit sealing failed")

@@ -1,0 +1,166 @@
+"""Versioned writes: every PM row change bumps its version and writes one history row.
+
+:func:`write` is the one way a handler inserts or updates a PM row. It compares the values with
+the row as read (``old``); when content changes, the row's ``version`` goes up by one (checked
+against the version read, so two writers that raced lose nothing: the second gets a retryable
+``stale_version``) and a :data:`pm_history` row records the changed fields. When nothing
+changes, only the provenance (``source_message_id``, ``updated_at``) is refreshed, as before.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from hub.errors import TransientError
+from hub.pm.history import Changed, diff
+from hub.store.pm_tables import pm_history
+from hub.store.prepared import run, run_many
+
+
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """Who changes PM rows and when: the message being processed, or an actor (a user, a
+    service), and the processing time."""
+
+    message_id: int | None
+    now: datetime
+    actor: str | None = None
+    # When set, history rows collect here and are written by one executemany at the end of
+    # a batch of changes (:meth:`hub.store.pm_repo.SqlPm.apply_all`): one statement per
+    # message instead of one per changed row.
+    pending: list[dict[str, Any]] | None = field(default=None, compare=False)
+
+    def update(self) -> dict[str, Any]:
+        return {"source_message_id": self.message_id, "updated_at": self.now}
+
+    def insert(self) -> dict[str, Any]:
+        return {**self.update(), "created_at": self.now, "version": 1}
+
+
+def b(name: str) -> sa.BindParameter[Any]:
+    return sa.bindparam(name)
+
+
+_BOOKKEEPING = frozenset({"created_at", "updated_at", "source_message_id"})
+
+
+def content(table: sa.Table) -> list[sa.Column[Any]]:
+    """The columns a write compares (all but provenance): what the finders on the processing
+    path read, so they do not convert timestamps nobody compares."""
+    return [col for col in table.c if col.name not in _BOOKKEEPING]
+
+
+# Statements on the processing path are built once, with bind parameters: constructing a Core
+# statement (and its cache key) per call cost more than running it (see bench/hl7v2).
+@functools.cache
+def insert_stmt(table: sa.Table) -> sa.Insert:
+    return sa.insert(table).returning(table.c.id)
+
+
+@functools.cache
+def update_stmt(table: sa.Table) -> sa.Update:
+    # no .values(): the parameters named like columns become the SET clause
+    return sa.update(table).where(table.c.id == b("b_id"), table.c.version == b("b_version"))
+
+
+@functools.cache
+def touch_stmt(table: sa.Table) -> sa.Update:
+    return sa.update(table).where(table.c.id == b("b_id"))
+
+
+_HISTORY = sa.insert(pm_history)
+
+
+def history_row(
+    table: sa.Table, entity_id: int, version: int, changes: Changed, stamp: Stamp
+) -> dict[str, Any]:
+    return {
+        "entity_type": table.name,
+        "entity_id": entity_id,
+        "version": version,
+        "message_id": stamp.message_id,
+        "actor": stamp.actor,
+        "changed_at": stamp.now,
+        "changes": changes,
+    }
+
+
+def record(conn: Connection, rows: list[dict[str, Any]], stamp: Stamp | None = None) -> None:
+    """Write history rows (built with :func:`history_row`), or keep them in the stamp's
+    ``pending`` list for :func:`flush`."""
+    if stamp is not None and stamp.pending is not None:
+        stamp.pending.extend(rows)
+    else:
+        run_many(conn, _HISTORY, rows)
+
+
+def flush(conn: Connection, stamp: Stamp) -> None:
+    """Write the history rows a batch collected."""
+    if stamp.pending:
+        run_many(conn, _HISTORY, stamp.pending)
+        stamp.pending.clear()
+
+
+def write(
+    conn: Connection,
+    table: sa.Table,
+    old: Mapping[Any, Any] | None,
+    values: Mapping[str, Any],
+    stamp: Stamp,
+    *,
+    provenance: bool = True,
+) -> int:
+    """Insert (``old`` None) or update the row ``old`` with ``values``; returns its id.
+    ``provenance`` False is for part rows without ``source_message_id``/``created_at``."""
+    if old is None:
+        extra = stamp.insert() if provenance else {"version": 1, "updated_at": stamp.now}
+        new_id = int(run(conn, insert_stmt(table), {**values, **extra}).scalar_one())
+        record(conn, [history_row(table, new_id, 1, diff(None, values), stamp)], stamp)
+        return new_id
+    row_id = int(old["id"])
+    changes = diff(old, values)
+    touch = stamp.update() if provenance else {"updated_at": stamp.now}
+    if not changes:
+        if provenance:
+            run(conn, touch_stmt(table), {**touch, "b_id": row_id})
+        return row_id
+    version = int(old["version"]) + 1
+    params = {**values, **touch, "version": version, "b_id": row_id, "b_version": old["version"]}
+    if run(conn, update_stmt(table), params).rowcount != 1:
+        raise TransientError(f"{table.name} row changed concurrently", code="stale_version")
+    record(conn, [history_row(table, row_id, version, changes, stamp)], stamp)
+    return row_id
+
+
+def bulk_move(
+    conn: Connection,
+    table: sa.Table,
+    rows: Sequence[Mapping[Any, Any]],
+    values: Mapping[str, Any],
+    stamp: Stamp,
+) -> None:
+    """Set ``values`` on each of ``rows`` (read with id and version), one version and one
+    history row each: what a merge or its undo does to the rows it moves."""
+    if not rows:
+        return
+    ids = [int(r["id"]) for r in rows]
+    conn.execute(
+        sa.update(table)
+        .where(table.c.id.in_(ids))
+        .values(**values, **stamp.update(), version=table.c.version + 1)
+    )
+    record(
+        conn,
+        [
+            history_row(table, int(r["id"]), int(r["version"]) + 1, diff(r, values), stamp)
+            for r in rows
+        ],
+        stamp,
+    )
