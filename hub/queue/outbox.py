@@ -171,6 +171,8 @@ class OutboxRelay:
             if handled is None or handled >= outbox_id:
                 break
         with self.uow() as uow:
-            row = store.get(uow.conn, outbox_id)
+            # relay_next skips a row another relayer has leased: wait for its commit, or the
+            # caller would report no deliveries for an event that is being fanned out
+            row = store.get(uow.conn, outbox_id, wait_for_relayer=True)
         result = row.result or {}
         return Fanout(list(result.get("deliveries", [])), list(result.get("skipped", [])))

@@ -131,8 +131,14 @@ def mark_attempt(
     )
 
 
-def get(conn: Connection, outbox_id: int) -> OutboxRow:
-    row = conn.execute(sa.select(outbox).where(outbox.c.id == outbox_id)).first()
+def get(conn: Connection, outbox_id: int, *, wait_for_relayer: bool = False) -> OutboxRow:
+    """One event. ``wait_for_relayer``: on PostgreSQL, block until a relayer holding the row
+    (leased with FOR UPDATE SKIP LOCKED) commits, so its result is read, not its absence.
+    SQLite needs no wait: its relays run under the one writer lock."""
+    q = sa.select(outbox).where(outbox.c.id == outbox_id)
+    if wait_for_relayer and conn.dialect.name == "postgresql":
+        q = q.with_for_update()
+    row = conn.execute(q).first()
     if row is None:
         raise NotFound(f"outbox event {outbox_id} not found")
     return _row(row)

@@ -160,3 +160,57 @@ def test_concurrent_relays_never_make_a_delivery_twice(
     with hub.uow() as uow:
         statuses = set(uow.conn.execute(sa.select(outbox.c.status)).scalars())
     assert statuses == {"relayed"}
+
+
+def test_relay_through_waits_for_a_relayer_holding_the_event(
+    pg_url: str, tmp_path: object, make_hub: Callable[..., Hub]
+) -> None:
+    """A service reporting its deliveries must not read "none" while the background relay
+    (holding the event under FOR UPDATE SKIP LOCKED) is fanning it out: seen as an S13 with no
+    delivery ids in test_outbound_siu on PostgreSQL."""
+    from support.waiting import wait_until
+
+    hub = setup(make_hub, Settings(database_url=pg_url, data_dir=tmp_path / "var"))  # type: ignore[operator]
+    change = AppointmentService(uow=hub.uow, clock=hub.clock).book(request("A1"))
+    with hub.uow() as uow:
+        [oid] = uow.conn.execute(sa.select(outbox.c.id)).scalars().all()
+    assert change.delivery_ids == []  # no relay given: the event waits
+
+    held, release, reported = threading.Event(), threading.Event(), []
+
+    def background_relay() -> None:  # what the delivery thread does, paused before its commit
+        with hub.uow() as uow:
+            row = obox.lease_next(uow.conn, NOW)
+            assert row is not None and row.id == oid
+            fan = hub.outbox._fan_out(uow.conn, row.event, row.payload, row.id, NOW)
+            obox.mark_relayed(
+                uow.conn, row.id, now=NOW,
+                result={"deliveries": fan.delivery_ids, "skipped": fan.skipped},
+            )  # fmt: skip
+            held.set()
+            release.wait(30)
+            uow.commit()
+
+    relayer = threading.Thread(target=background_relay)
+    relayer.start()
+    assert held.wait(30)
+    caller = threading.Thread(target=lambda: reported.append(hub.outbox.relay_through(oid)))
+    caller.start()
+    blocked = sa.text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+
+    def caller_blocked() -> bool:  # a fresh connection each time: the view is per transaction
+        with hub.engine.connect() as conn:
+            return bool(conn.execute(blocked).scalar())
+
+    # the caller is provably waiting on the relayer's lock before the relayer commits
+    assert wait_until(caller_blocked, what="relay_through waiting on the relayer's lock")
+    release.set()
+    relayer.join(30)
+    caller.join(30)
+    [fan] = reported
+    assert len(fan.delivery_ids) == 2 and per_destination(hub) == [
+        (oid, d) for _, d in per_destination(hub)
+    ]
