@@ -4,5 +4,5 @@ Each fills the one typed contract in :mod:`hub.protocols.contract` and is regist
 composition root (:func:`hub.bootstrap.default_plugins`, or ``HUB_PLUGINS``). The core (queue,
 store, generic services, app factory, CLI root) never names a protocol, and protocol packages
 never import each other (import-linter): only ``hub.mappings`` combines formats.
-See docs/recipes/adding-a-protocol.md and docs/adr/0008-typed-protocol-plugins.md.
+See docs/recipes/adding-a-protocol.md and docs/adr/0013-typed-protocol-plugins.md.
 """
