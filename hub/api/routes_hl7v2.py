@@ -17,6 +17,7 @@ from hub.api.deps import get_hub
 from hub.api.problems import problem
 from hub.bootstrap import Hub
 from hub.services.hl7v2 import PROTOCOL, Hl7v2Service
+from hub.services.origin import Origin
 from hub.store.keys import ApiKey, Role
 
 router = APIRouter()
@@ -40,7 +41,8 @@ async def post_hl7v2(
     if len(body) > limit:
         return _too_large(limit)
     service: Hl7v2Service = hub.extras[PROTOCOL]
-    ack = await asyncio.to_thread(service.handle, body)
+    # the receipt is audited as this key, and HUB_SENDER_BINDINGS may require it
+    ack = await asyncio.to_thread(service.handle, body, Origin.api_key(key.id, key.name))
     if not ack:
         return Response(status_code=204)
     return Response(content=ack, media_type=MEDIA_TYPE)

@@ -15,27 +15,35 @@ Outcomes and their ACKs:
   located at MSH, using the default delimiters ``|^~\\&``;
 * byte-identical resend: the stored original ACK, not processed again;
 * same sender + MSH-10 with different bytes: stored and held for review, AA with an ERR
-  warning (205, duplicate key) at MSH-10.
+  warning (205, duplicate key) at MSH-10;
+* a field past its bounds (repetitions, components) or a malformed MSH-9
+  (:mod:`hub.adapters.hl7v2.limits`): stored as failed with only its header read, AR with ERR
+  102 at the field;
+* a sender (MSH-3|MSH-4) bound to a credential the connection does not carry
+  (``HUB_SENDER_BINDINGS``): stored as failed, AR with ERR 207 at MSH-3; the receipt's audit
+  event names the real peer (:class:`hub.services.origin.Origin`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol, cast
 
 from hub.adapters.hl7v2.ack import build_ack, build_batch_ack
 from hub.adapters.hl7v2.checks import check
 from hub.adapters.hl7v2.errors import error_for, location
+from hub.adapters.hl7v2.limits import Limits, check_limits, check_type
 from hub.adapters.hl7v2.peek import peek
 from hub.adapters.hl7v2.tokenizer import Message, is_batch, parse, split_batch
 from hub.clock import Clock
-from hub.config import Settings
-from hub.errors import HubError, ParseError, Severity, StoreUnavailable
+from hub.config import SenderBinding, Settings
+from hub.errors import Forbidden, HubError, ParseError, Severity, StoreUnavailable
 from hub.queue.registry import ProcessorRegistry
 from hub.services.hl7v2_processors import register_processors
 from hub.services.ingest import AnswerBuilder, Inbound, IngestOutcome, IngestService
+from hub.services.origin import Origin, binding_allows
 from hub.services.replay import Peeker
 
 log = logging.getLogger(__name__)
@@ -63,44 +71,59 @@ class Hl7v2Service:
         registry: ProcessorRegistry,
         clock: Clock,
         default_charset: str = "utf-8",
+        limits: Limits | None = None,
+        bindings: Mapping[str, SenderBinding] | None = None,
     ) -> None:
         self.ingest = ingest
         self.registry = registry
         self.clock = clock
         self.default_charset = default_charset
+        self.limits = limits or Limits()
+        self.bindings = bindings or {}
 
     def supported(self) -> frozenset[str]:
         """``CODE^TRIGGER`` keys with a registered processor (``ADT^*`` and ``*`` included)."""
         return self.registry.supported(PROTOCOL)
 
-    def handle(self, raw: bytes) -> bytes:
-        """One message or an FHS/BHS batch in, the ACK bytes out (b"" when none is wanted)."""
-        if is_batch(raw):
-            return self.handle_batch(raw)
-        return self.handle_one(raw)
+    def handle(self, raw: bytes, origin: Origin | None = None) -> bytes:
+        """One message or an FHS/BHS batch in, the ACK bytes out (b"" when none is wanted).
 
-    def handle_one(self, raw: bytes) -> bytes:
-        inbound, msg, errors = self._inspect(raw)
-        stored = self.ingest.ingest(inbound, answer=self._answer(msg, errors))
+        ``origin`` (who sent it) is the receipt's audit actor and is checked against the
+        sender bindings; None is the anonymous ``feed`` with no binding check."""
+        if is_batch(raw):
+            return self.handle_batch(raw, origin)
+        return self.handle_one(raw, origin)
+
+    def handle_one(self, raw: bytes, origin: Origin | None = None) -> bytes:
+        inbound, msg, errors = self._inspect(raw, origin)
+        actor = origin.actor if origin is not None else "feed"
+        stored = self.ingest.ingest(inbound, answer=self._answer(msg, errors), actor=actor)
         return stored.answer or b""
 
-    def handle_batch(self, raw: bytes) -> bytes:
+    def handle_batch(self, raw: bytes, origin: Origin | None = None) -> bytes:
         """Each message of the batch stored and acknowledged on its own; ACKs in BHS/BTS."""
-        acks = [self.handle_one(message) for message in split_batch(raw)]
+        acks = [self.handle_one(message, origin) for message in split_batch(raw)]
         return build_batch_ack(acks, now=self.clock.now())
 
     def peek_inbound(self, raw: bytes) -> Inbound:
         """The :data:`Peeker` for edit-and-replay: the same look as live ingest gives."""
         return self._inspect(raw)[0]
 
-    def _inspect(self, raw: bytes) -> tuple[Inbound, Message | None, list[HubError]]:
+    def _inspect(
+        self, raw: bytes, origin: Origin | None = None
+    ) -> tuple[Inbound, Message | None, list[HubError]]:
         try:
             msg = parse(raw, default_charset=self.default_charset)
         except ParseError as err:
             return Inbound(protocol=PROTOCOL, raw=raw, rejected=err), None, [err]
+        over = check_limits(msg, self.limits)
+        if over is not None:
+            return self._header_only(raw, msg, over), msg, [over]
         errors = check(msg, self.supported())
-        rejected = next((e for e in errors if e.severity in (Severity.ERROR, Severity.FATAL)), None)
         head = peek(msg)
+        if origin is not None and not binding_allows(self.bindings, head.sender, origin):
+            errors.insert(0, _not_bound())
+        rejected = next((e for e in errors if e.severity in (Severity.ERROR, Severity.FATAL)), None)
         inbound = Inbound(
             protocol=PROTOCOL,
             raw=raw,
@@ -116,6 +139,20 @@ class Hl7v2Service:
         )
         return inbound, msg, errors
 
+    @staticmethod
+    def _header_only(raw: bytes, msg: Message, error: ParseError) -> Inbound:
+        """A message past its bounds: filed by its MSH alone, nothing else of it read."""
+        msh = msg.msh
+        return Inbound(
+            protocol=PROTOCOL,
+            raw=raw,
+            sender=f"{msh.get(3)}|{msh.get(4)}",
+            receiver=f"{msh.get(5)}|{msh.get(6)}",
+            control_id=msg.control_id,
+            type=msg.type if check_type(msg) is None else "",
+            rejected=error,
+        )
+
     def _answer(self, msg: Message | None, errors: list[HubError]) -> AnswerBuilder:
         def build(message_id: int, outcome: IngestOutcome) -> bytes | None:
             found = list(errors)
@@ -128,29 +165,46 @@ class Hl7v2Service:
                         Severity.WARNING,
                     )
                 )
-            return build_ack(msg, found, control_id=f"ACK{message_id}", now=self.clock.now())
+            # A refused sender is rejected (AR) whatever else the message holds.
+            refused = "AR" if any(isinstance(e, Forbidden) for e in found) else None
+            return build_ack(
+                msg, found, control_id=f"ACK{message_id}", now=self.clock.now(), code=refused
+            )
 
         return build
 
 
+def _not_bound() -> HubError:
+    # HL7 table 0357 has no "not authorised" code: 207 (application internal error) with AR
+    # and this text is what interface engines commonly send for it.
+    return Forbidden(
+        "sender is bound to another credential (HUB_SENDER_BINDINGS)",
+        code="sender_not_bound",
+        location=location("MSH", 3),
+    )
+
+
 async def mllp_service(hub: HubLike, stop: asyncio.Event) -> None:
     """The MLLP listener of ``hub serve``: runs until ``stop`` is set."""
-    from hub.adapters.transport.mllp_server import MllpServer, server_ssl_context
+    from hub.adapters.transport.mllp_server import MllpServer, PeerInfo, server_ssl_context
 
     service: Hl7v2Service = hub.extras[PROTOCOL]
     settings = hub.settings
 
-    async def handler(frame: bytes, peer: str) -> bytes | None:
+    async def handler(frame: bytes, peer: PeerInfo) -> bytes | None:
+        origin = Origin.mllp(str(peer), peer.cert_subject)
         try:
-            return await asyncio.to_thread(service.handle, frame)
+            return await asyncio.to_thread(service.handle, frame, origin)
         except StoreUnavailable:
             # Not stored, so no ACK: closing makes the sender resend (DESIGN.md section 3).
-            log.warning("store unavailable, closing without ACK", extra={"peer": peer})
+            log.warning("store unavailable, closing without ACK", extra={"peer": str(peer)})
             return None
 
     ssl_context = None
     if settings.mllp_tls_cert is not None and settings.mllp_tls_key is not None:
-        ssl_context = server_ssl_context(settings.mllp_tls_cert, settings.mllp_tls_key)
+        ssl_context = server_ssl_context(
+            settings.mllp_tls_cert, settings.mllp_tls_key, settings.mllp_tls_client_ca
+        )
     server = MllpServer(
         handler,
         settings.mllp_host,
@@ -160,6 +214,9 @@ async def mllp_service(hub: HubLike, stop: asyncio.Event) -> None:
         read_timeout=settings.mllp_read_timeout,
         idle_timeout=settings.mllp_idle_timeout,
         max_connections=settings.mllp_max_connections,
+        max_connections_per_peer=settings.mllp_max_connections_per_peer,
+        max_stray_bytes=settings.mllp_max_stray_bytes,
+        allow=settings.mllp_allow_networks,
     )
     await server.start()
     try:
@@ -175,6 +232,8 @@ def register(hub: HubLike) -> None:
         registry=hub.registry,
         clock=hub.clock,
         default_charset=hub.settings.hl7_default_charset,
+        limits=Limits(hub.settings.hl7_max_repetitions, hub.settings.hl7_max_components),
+        bindings=hub.settings.sender_bindings,
     )
     hub.extras[PROTOCOL] = service
     hub.peekers[PROTOCOL] = service.peek_inbound
