@@ -5,10 +5,9 @@ every wait polls with a deadline."""
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
-import socket
-import ssl
 from pathlib import Path
 
 import pytest
@@ -118,10 +117,8 @@ def test_allowlist_refuses_at_accept(caplog: pytest.LogCaptureFixture) -> None:
         with connect(srv.port) as outsider:
             outsider.sendall(frame(MSG))
             outsider.settimeout(5)
-            try:
+            with contextlib.suppress(ConnectionResetError):  # a reset is a close too
                 assert outsider.recv(100) == b""  # closed, not one byte of an ACK
-            except ConnectionResetError:
-                pass
         with connect_from("127.0.0.2", srv.port) as insider:
             insider.sendall(frame(MSG))
             assert read_frame(insider) == frame(b"ACK:" + MSG)
@@ -153,10 +150,11 @@ def test_mutual_tls_requires_a_client_certificate_and_names_the_peer(tmp_path: P
             client_ssl_context(server_cert),  # no certificate at all
             client_ssl_context(server_cert, cert=rogue_cert, key=rogue_cert_key),  # wrong CA
         ):
-            with pytest.raises((DeliveryError, ssl.SSLError, ConnectionError, socket.timeout)):
-                with MllpClient(
-                    "127.0.0.1", srv.port, ssl_context=bad, read_timeout=5, connect_attempts=1
-                ) as client:
-                    client.send(MSG)
+            client = MllpClient(
+                "127.0.0.1", srv.port, ssl_context=bad, read_timeout=5, connect_attempts=1
+            )
+            with pytest.raises(DeliveryError):
+                client.send(MSG)
+            client.close()
         assert len(seen) == 1, "a peer without a trusted certificate got a message through"
         assert wait_until(lambda: srv.connections == 0)
