@@ -156,9 +156,11 @@ class MllpServer:
         except (OSError, ssl.SSLError) as exc:
             log.info("mllp connection error", extra={"peer": str(peer), "code": type(exc).__name__})
         finally:
+            # closed before it stops counting: a peer told "no connections left" must find
+            # its socket already closed, not about to be (it would send into a reset)
+            await _close_writer(writer)
             del self._conns[task]
             self._admission.release(peer.host)
-            await _close_writer(writer)
 
     def _refused(self, reason: str, peer: PeerInfo) -> None:
         held = self._log_limit.allow(f"refused:{reason}")
