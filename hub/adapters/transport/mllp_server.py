@@ -178,7 +178,9 @@ class MllpServer:
         over = conn.stray > self._max_stray
         held = self._log_limit.allow("stray-cut" if over else "stray")
         if held is not None:
-            log.warning(
+            # within the budget it is a sender's habit (a newline after each frame): info only
+            log.log(
+                logging.WARNING if over else logging.INFO,
                 "mllp bytes outside frames or empty frames; closing"
                 if over
                 else "mllp bytes outside frames or empty frames",
