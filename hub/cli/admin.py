@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from hub.cli.common import open_hub
-from hub.errors import ValidationError
-from hub.store import audit, keys
-from hub.store.keys import Role
+from hub.cli.common import cli_actor, open_hub
+from hub.services.keys import KeyService, parse_role
 
 
 def install(app: typer.Typer) -> None:
@@ -20,23 +18,12 @@ def install(app: typer.Typer) -> None:
         name: str = typer.Option(..., help="who or what uses this token"),
     ) -> None:
         """Create a token; it is printed once, alone on the last line."""
-        try:
-            role_ = Role(role)
-        except ValueError:
-            raise ValidationError(f"unknown role {role!r}: use admin, feed or reader") from None
+        role_ = parse_role(role)
         hub = open_hub()
-        with hub.uow() as uow:
-            key, token = keys.create(uow.conn, name=name, role=role_, now=hub.clock.now())
-            audit.append(
-                uow.conn,
-                at=hub.clock.now(),
-                actor="cli",
-                action="key.create",
-                object_type="api_key",
-                object_id=key.id,
-                detail={"role": role_.value, "name": name},
-            )
-            uow.commit()
-        hub.stop()
+        try:
+            service = KeyService(uow=hub.uow, clock=hub.clock)
+            key, token = service.create(name=name, role=role_, actor=cli_actor())
+        finally:
+            hub.stop()
         typer.echo(f"created {role_.value} key {key.id} ({name}); the token is shown once:")
         typer.echo(token)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import typer
 from rich import box
@@ -10,10 +11,10 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from hub.cli.common import echo_json, open_hub
+from hub.cli.common import cli_actor, echo_json, open_hub
 from hub.errors import ValidationError
 from hub.services import query
-from hub.store import audit
+from hub.services.reads import ReadService
 from hub.store.messages import MessageFilter
 
 
@@ -33,19 +34,19 @@ def install(app: typer.Typer) -> None:
         limit: int = typer.Option(50, min=1, max=100_000),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
-        """Newest first."""
-        hub = open_hub()
-        items = query.list_messages(
-            hub.uow,
-            MessageFilter(
-                status=query.parse_status(status),
-                type=type,
-                patient=patient,
-                sender=sender,
-                limit=limit,
-            ),
+        """Newest first. A search by --patient is audited (it shows who has records here)."""
+        flt = MessageFilter(
+            status=query.parse_status(status),
+            type=type,
+            patient=patient,
+            sender=sender,
+            limit=limit,
         )
-        hub.stop()
+        hub = open_hub()
+        try:
+            items = ReadService(uow=hub.uow, clock=hub.clock).messages(flt, cli_actor())
+        finally:
+            hub.stop()
         if as_json:
             echo_json(items)
             return
@@ -72,53 +73,14 @@ def install(app: typer.Typer) -> None:
     def show(message_id: int, as_json: bool = typer.Option(False, "--json")) -> None:
         """Metadata, attempts, error and raw content (the view is audited)."""
         hub = open_hub()
-        detail = query.message_detail(hub.uow, message_id)
-        with hub.uow() as uow:
-            audit.append(
-                uow.conn,
-                at=hub.clock.now(),
-                actor="cli",
-                action="phi.view",
-                object_type="message",
-                object_id=message_id,
-                detail={"via": "cli"},
-            )
-            uow.commit()
-        hub.stop()
+        try:
+            detail = ReadService(uow=hub.uow, clock=hub.clock).message(message_id, cli_actor())
+        finally:
+            hub.stop()
         if as_json:
             echo_json(detail)
             return
-        for k in (
-            "id",
-            "status",
-            "type",
-            "protocol",
-            "sender",
-            "receiver",
-            "control_id",
-            "received_at",
-            "updated_at",
-            "lane_key",
-            "attempts",
-            "next_attempt_at",
-            "error_code",
-            "error",
-            "revision_of",
-            "duplicate_of",
-            "sha256",
-        ):
-            typer.echo(f"{k:>16}: {detail[k] if detail[k] is not None else ''}")
-        typer.echo("\nattempts:")
-        for a in detail["attempt_log"]:
-            typer.echo(
-                f"  #{a['number']} {a['stage']} {a['outcome'] or 'open'} "
-                f"{a['started_at']} {a['error_code'] or ''} {a['error_text'] or ''}"
-            )
-        typer.echo("\nraw:")
-        typer.echo(detail["raw"].replace("\r", "\n"))
-        if detail["answer"]:
-            typer.echo("\nanswer:")
-            typer.echo(detail["answer"].replace("\r", "\n"))
+        _print_detail(detail)
 
     @app.command("replay")
     def replay(
@@ -161,7 +123,41 @@ def install(app: typer.Typer) -> None:
             return
         with Progress(transient=False) as progress:
             task = progress.add_task("replaying", total=len(plan.ids))
-            for _ in hub.replay.replay(plan.ids, actor="cli", reason=reason):
+            for _ in hub.replay.replay(plan.ids, actor=str(cli_actor()), reason=reason):
                 progress.advance(task)
         hub.stop()
         typer.echo(f"replayed {len(plan.ids)} message(s); workers will process them in order")
+
+
+def _print_detail(detail: dict[str, Any]) -> None:
+    for k in (
+        "id",
+        "status",
+        "type",
+        "protocol",
+        "sender",
+        "receiver",
+        "control_id",
+        "received_at",
+        "updated_at",
+        "lane_key",
+        "attempts",
+        "next_attempt_at",
+        "error_code",
+        "error",
+        "revision_of",
+        "duplicate_of",
+        "sha256",
+    ):
+        typer.echo(f"{k:>16}: {detail[k] if detail[k] is not None else ''}")
+    typer.echo("\nattempts:")
+    for a in detail["attempt_log"]:
+        typer.echo(
+            f"  #{a['number']} {a['stage']} {a['outcome'] or 'open'} "
+            f"{a['started_at']} {a['error_code'] or ''} {a['error_text'] or ''}"
+        )
+    typer.echo("\nraw:")
+    typer.echo(detail["raw"].replace("\r", "\n"))
+    if detail["answer"]:
+        typer.echo("\nanswer:")
+        typer.echo(detail["answer"].replace("\r", "\n"))

@@ -29,7 +29,7 @@ from hub.api.app import create_app
 from hub.bootstrap import Hub
 from hub.config import SenderBinding, Settings
 from hub.errors import StoreUnavailable
-from hub.services.hl7v2 import Hl7v2Service
+from hub.services.receive import Ingestor
 from hub.store import keys
 from hub.store.keys import Role
 from hub.store.tables import audit_log, messages
@@ -46,9 +46,8 @@ def adt(control: str, *, pid3: str = "M500^^^CLINIC^MR", msh9: str = "ADT^A04^AD
     ).encode()
 
 
-def service_of(hub: Hub) -> Hl7v2Service:
-    service: Hl7v2Service = hub.extras["hl7v2"]
-    return service
+def service_of(hub: Hub) -> Ingestor:
+    return hub.receiver("hl7v2")
 
 
 def receipts(hub: Hub) -> list[tuple[str, dict[str, Any]]]:
