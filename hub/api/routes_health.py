@@ -96,7 +96,15 @@ def metrics(hub: Hub = Depends(get_hub)) -> Response:
         ["stage", "outcome"],
         registry=reg,
     )
+    held_unanswered = Gauge(
+        "hub_held_unanswered",
+        "Held suspected duplicates whose sender asked for no answer (HL7 MSH-15 NE)",
+        ["protocol"],
+        registry=reg,
+    )
     with hub.uow() as uow:
+        for protocol, n in store.held_unanswered_counts(uow.conn):
+            held_unanswered.labels(protocol).set(n)
         pending = 0
         for (protocol, status, label), n in _by_label(
             hub.registry, store.counts_by_status_type(uow.conn)

@@ -15,14 +15,17 @@ Outcomes and their ACKs:
 * invalid (light checks): stored as failed, AE/AR with ERR (table 0357 code and location);
 * unparseable (no MSH, bad encoding characters): stored as failed with type "", AR with ERR
   located at MSH, using the default delimiters ``|^~\\&``;
-* byte-identical resend: the stored original ACK, not processed again;
-* same sender + MSH-10 with different bytes: stored and held for review, AA with an ERR
-  warning (205, duplicate key) at MSH-10;
 * a field past its bounds (repetitions, components) or a malformed MSH-9
   (:mod:`hub.adapters.hl7v2.limits`): stored as failed with only its header read, AR with ERR
   102 at the field;
 * a sender (MSH-3|MSH-4) bound to a credential the connection does not carry
-  (``HUB_SENDER_BINDINGS``, checked by the receiver): stored as failed, AR with ERR 207 at MSH-3.
+  (``HUB_SENDER_BINDINGS``, checked by the receiver): stored as failed, AR with ERR 207 at MSH-3;
+* resend (the same canonical form, :mod:`hub.adapters.hl7v2.canonical`: framing, BOM and line
+  endings aside, the same bytes): the stored original ACK, not processed again; a resend of a
+  refused message gets the same AE/AR again;
+* same sender + MSH-10 with different content: stored and held for review, AA with an ERR
+  warning (205, duplicate key) at MSH-10; unless the first message with that MSH-10 was refused
+  (AE/AR), in which case this is the sender's corrected resend and is stored as new.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import logging
 from collections.abc import Sequence
 
 from hub.adapters.hl7v2.ack import build_ack, build_batch_ack
+from hub.adapters.hl7v2.canonical import canonical
 from hub.adapters.hl7v2.checks import check
 from hub.adapters.hl7v2.limits import Limits, check_limits, check_type
 from hub.adapters.hl7v2.peek import peek
@@ -94,7 +98,8 @@ class Hl7v2Service:
         try:
             msg = parse(raw, default_charset=self.default_charset)
         except ParseError as err:
-            return Inspection(Inbound(protocol=PROTOCOL, raw=raw, rejected=err), None, (err,))
+            inbound = Inbound(protocol=PROTOCOL, raw=raw, rejected=err, canonical=canonical(raw))
+            return Inspection(inbound, None, (err,))
         over = check_limits(msg, self.limits)
         if over is not None:
             return Inspection(_header_only(raw, msg, over), msg, (over,))
@@ -113,6 +118,7 @@ class Hl7v2Service:
             patient_refs=head.patient_refs,
             meta={"structure": head.structure, "version": head.version},
             rejected=rejected,
+            canonical=canonical(raw),
         )
         return Inspection(inbound, msg, tuple(errors))
 
@@ -139,6 +145,7 @@ def _header_only(raw: bytes, msg: Message, error: ParseError) -> Inbound:
         control_id=msg.control_id,
         type=msg.type if check_type(msg) is None else "",
         rejected=error,
+        canonical=canonical(raw),
     )
 
 
