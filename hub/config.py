@@ -6,16 +6,31 @@ Nothing here is built at import time: :func:`load_settings` is called by the com
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.errors import ConfigError
 
 ValidationMode = Literal["off", "tolerant", "strict"]
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class SenderBinding(BaseModel):
+    """Who may send as one sender (MSH-3|MSH-4): a client certificate subject or an API key."""
+
+    cert_subject: str | None = None  # RFC 4514, most specific first: "CN=ehrx,O=North Clinic"
+    key: str | None = None  # an API key's id or name (``POST /hl7v2``)
+
+    @model_validator(mode="after")
+    def _one(self) -> SenderBinding:
+        if (self.cert_subject is None) == (self.key is None):
+            raise ValueError("a sender binding names exactly one of cert_subject or key")
+        return self
 
 
 class Settings(BaseSettings):
@@ -40,6 +55,23 @@ class Settings(BaseSettings):
     mllp_read_timeout: float = Field(default=30.0, gt=0)
     mllp_idle_timeout: float = Field(default=600.0, gt=0)
     mllp_max_connections: int = Field(default=256, ge=1)
+    # One peer address may hold at most this many of them (issue 10 item 6).
+    mllp_max_connections_per_peer: int = Field(default=16, ge=1)
+    # Bytes outside any frame, empty frames counted by their 3 bytes, since the last message:
+    # past this the connection is cut (keep-alive noise never keeps a connection open).
+    mllp_max_stray_bytes: int = Field(default=256, ge=0)
+    # Require and verify client certificates signed by this CA (PEM); needs the TLS cert + key.
+    mllp_tls_client_ca: Path | None = None
+    # Peer networks allowed to connect, comma-separated CIDRs ("10.0.0.0/8,192.168.1.7");
+    # empty: every address.
+    mllp_allow: str = ""
+    # MSH-3|MSH-4 (as stored, e.g. "EHRX|NORTHCLINIC") -> the only credential that may send as
+    # it, as JSON: {"EHRX|NORTHCLINIC": {"cert_subject": "CN=ehrx"}} or {"...": {"key": "ehrx"}}.
+    sender_bindings: dict[str, SenderBinding] = Field(default_factory=dict)
+    # Bounds on one field (issue 10 item 5): repetitions, and components per repetition (also
+    # subcomponents per component). Past them: AR with ERR 102 at the field.
+    hl7_max_repetitions: int = Field(default=1000, ge=1)
+    hl7_max_components: int = Field(default=100, ge=1)
     # MSH-18 absent or unknown: decode as this (documented in docs/glossary.md).
     hl7_default_charset: str = "utf-8"
     # hl7apy structural validation at processing (never on the ACK path). Off by default: it
@@ -95,6 +127,20 @@ class Settings(BaseSettings):
             ) from None
         return value
 
+    @field_validator("mllp_allow")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in _cidrs(value):
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP network: {part!r}") from None
+        return value
+
+    @property
+    def mllp_allow_networks(self) -> tuple[IpNetwork, ...]:
+        return tuple(ipaddress.ip_network(part, strict=False) for part in _cidrs(self.mllp_allow))
+
     def validation_for(self, sender: str) -> ValidationMode:
         return self.hl7_validation_by_sender.get(sender, self.hl7_validation)
 
@@ -102,7 +148,9 @@ class Settings(BaseSettings):
     def _tls_pair(self) -> Settings:
         if (self.mllp_tls_cert is None) != (self.mllp_tls_key is None):
             raise ValueError("HUB_MLLP_TLS_CERT and HUB_MLLP_TLS_KEY must be set together")
-        for path in (self.mllp_tls_cert, self.mllp_tls_key):
+        if self.mllp_tls_client_ca is not None and self.mllp_tls_cert is None:
+            raise ValueError("HUB_MLLP_TLS_CLIENT_CA needs HUB_MLLP_TLS_CERT and HUB_MLLP_TLS_KEY")
+        for path in (self.mllp_tls_cert, self.mllp_tls_key, self.mllp_tls_client_ca):
             if path is not None and not path.is_file():
                 raise ValueError(f"TLS file not found: {path}")
         return self
@@ -124,6 +172,10 @@ class Settings(BaseSettings):
     @property
     def effective_clearinghouse_dir(self) -> Path:
         return self.clearinghouse_dir or self.data_dir / "clearinghouse"
+
+
+def _cidrs(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -309,7 +309,7 @@ def bench_ingest(n: int, tmp: Path) -> None:
         service = hub.receiver("hl7v2")
 
         async def start_hub(svc: Any = service) -> int:
-            async def handler(frame: bytes, peer: str) -> bytes | None:
+            async def handler(frame: bytes, peer: object) -> bytes | None:
                 return await asyncio.to_thread(svc.handle, frame)  # type: ignore[no-any-return]
 
             server = MllpServer(

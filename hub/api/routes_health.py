@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -13,11 +15,29 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from hub.api.auth import require
 from hub.api.deps import get_hub
 from hub.bootstrap import Hub
+from hub.queue.registry import ProcessorRegistry
 from hub.services import audit_log
 from hub.store import messages as store
 from hub.store.keys import Role
 
 router = APIRouter()
+
+# Metric labels come from senders' text: only registered message types of a sane shape get one
+# of their own, at most MAX_TYPE_LABELS per protocol; everything else counts as "other"
+# (issue 10 item 9: one 50 KB MSH-9 a label, a new series per distinct value).
+OTHER = "other"
+MAX_TYPE_LABELS = 200
+_TYPE_SHAPE = re.compile(r"[A-Za-z0-9_]{1,16}(\^[A-Za-z0-9_]{1,16}){0,2}")
+
+
+def type_label(registry: ProcessorRegistry, protocol: str, mtype: str) -> str:
+    """``mtype`` when a processor is registered for it (exactly, by family or ``*``), else
+    :data:`OTHER`."""
+    if not _TYPE_SHAPE.fullmatch(mtype):
+        return OTHER
+    known = registry.supported(protocol)
+    family = mtype.split("^", 1)[0] + "^*"
+    return mtype if {mtype, family, "*"} & known else OTHER
 
 
 @router.get("/health")
@@ -91,8 +111,10 @@ def metrics(hub: Hub = Depends(get_hub)) -> Response:
         for protocol, n in store.held_unanswered_counts(uow.conn):
             held_unanswered.labels(protocol).set(n)
         pending = 0
-        for protocol, status, mtype, n in store.counts_by_status_type(uow.conn):
-            by_status.labels(protocol, status, mtype).set(n)
+        for (protocol, status, label), n in _by_label(
+            hub.registry, store.counts_by_status_type(uow.conn)
+        ).items():
+            by_status.labels(protocol, status, label).set(n)
             if status in ("received", "processing", "retrying"):
                 pending += n
         oldest: datetime | None = store.oldest_pending_received_at(uow.conn)
@@ -101,3 +123,19 @@ def metrics(hub: Hub = Depends(get_hub)) -> Response:
     depth.set(pending)
     age.set((hub.clock.now() - oldest).total_seconds() if oldest else 0)
     return Response(generate_latest(reg), media_type=CONTENT_TYPE_LATEST)
+
+
+def _by_label(
+    registry: ProcessorRegistry, rows: list[tuple[str, str, str, int]]
+) -> Counter[tuple[str, str, str]]:
+    """Counts summed per (protocol, status, type label), at most MAX_TYPE_LABELS types each."""
+    out: Counter[tuple[str, str, str]] = Counter()
+    labels: dict[str, set[str]] = {}
+    for protocol, status, mtype, n in sorted(rows, key=lambda row: -row[3]):
+        label = type_label(registry, protocol, mtype or "")
+        seen = labels.setdefault(protocol, set())
+        if label not in seen and len(seen) >= MAX_TYPE_LABELS:
+            label = OTHER
+        seen.add(label)
+        out[(protocol, status, label)] += n
+    return out

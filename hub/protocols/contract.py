@@ -59,7 +59,7 @@ class Core:
 
     def receiver(self, adapter: IngestAdapter[D]) -> Receiver[D]:
         """The core's receive flow (store, then answer) around the protocol's adapter."""
-        return Receiver(self.ingest, adapter)
+        return Receiver(self.ingest, adapter, self.settings.sender_bindings)
 
 
 @dataclass(frozen=True, slots=True)

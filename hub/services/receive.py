@@ -10,16 +10,23 @@ own location (HL7 ``MSH-10``), as a warning the renderer puts in its answer.
 
 Listeners (MLLP) and routers (``POST /hl7v2``) hand bytes to :meth:`Receiver.handle`; edit-and-
 replay peeks with :meth:`Receiver.peek`, so a revision gets the same look as live ingest.
+
+With the bytes comes their :class:`~hub.services.origin.Origin` (the API key, or the MLLP peer
+and its certificate): it is the receipt's audit actor, and a sender bound to a credential
+(``HUB_SENDER_BINDINGS``) that the origin does not carry is refused at the protocol's
+``sender_at`` location (HL7 MSH-3), stored as failed with code ``sender_not_bound``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Generic, Protocol, TypeVar
 
-from hub.errors import Conflict, HubError, Location, Severity
+from hub.config import SenderBinding
+from hub.errors import Conflict, Forbidden, HubError, Location, Severity
 from hub.services.ingest import AnswerBuilder, Inbound, IngestOutcome, IngestService
+from hub.services.origin import Origin, binding_allows
 
 D = TypeVar("D")
 D_contra = TypeVar("D_contra", contravariant=True)
@@ -56,33 +63,61 @@ class IngestAdapter(Generic[D]):
     # wraps their answers; each document is stored and answered on its own.
     split: Callable[[bytes], Sequence[bytes] | None] | None = None
     join: Callable[[Sequence[bytes]], bytes] | None = None
+    sender_at: Location | None = None  # where a refused sender is reported (HL7 MSH-3)
 
 
 class Ingestor(Protocol):
     """What listeners, routers and replay need of a protocol's receiver."""
 
-    def handle(self, raw: bytes) -> bytes: ...
+    def handle(self, raw: bytes, origin: Origin | None = None) -> bytes: ...
 
     def peek(self, raw: bytes) -> Inbound: ...
 
 
 class Receiver(Generic[D]):
-    def __init__(self, ingest: IngestService, adapter: IngestAdapter[D]) -> None:
+    def __init__(
+        self,
+        ingest: IngestService,
+        adapter: IngestAdapter[D],
+        bindings: Mapping[str, SenderBinding] | None = None,
+    ) -> None:
         self.ingest = ingest
         self.adapter = adapter
+        self.bindings = bindings or {}
 
-    def handle(self, raw: bytes) -> bytes:
-        """One document or a batch in, the answer bytes out (b"" when none is wanted)."""
+    def handle(self, raw: bytes, origin: Origin | None = None) -> bytes:
+        """One document or a batch in, the answer bytes out (b"" when none is wanted).
+
+        ``origin`` None: the anonymous actor ``feed``, with no sender binding check."""
         split, join = self.adapter.split, self.adapter.join
         parts = split(raw) if split is not None else None
         if parts is None or join is None:
-            return self.receive(raw)
-        return join([self.receive(part) for part in parts])
+            return self.receive(raw, origin)
+        return join([self.receive(part, origin) for part in parts])
 
-    def receive(self, raw: bytes) -> bytes:
+    def receive(self, raw: bytes, origin: Origin | None = None) -> bytes:
         look = self.adapter.inspect(raw)
-        stored = self.ingest.ingest(look.inbound, answer=self._answer(look))
+        if origin is not None:
+            look = self._bound(look, origin)
+        actor = origin.actor if origin is not None else "feed"
+        stored = self.ingest.ingest(look.inbound, answer=self._answer(look), actor=actor)
         return stored.answer or b""
+
+    def _bound(self, look: Inspection[D], origin: Origin) -> Inspection[D]:
+        """The inspection, refused when its sender is bound to a credential ``origin`` lacks."""
+        inbound = look.inbound
+        if inbound.rejected is not None and look.document is None:
+            return look  # unreadable: no sender to check
+        if binding_allows(self.bindings, inbound.sender, origin):
+            return look
+        refused = Forbidden(
+            "sender is bound to another credential (HUB_SENDER_BINDINGS)",
+            code="sender_not_bound",
+            location=self.adapter.sender_at,
+        )
+        return Inspection(
+            replace(inbound, rejected=refused), look.document, (refused, *look.errors)
+        )
 
     def peek(self, raw: bytes) -> Inbound:
         return self.adapter.inspect(raw).inbound

@@ -140,3 +140,42 @@ def self_signed_cert(directory: Path) -> tuple[Path, Path]:
         capture_output=True,
     )
     return cert, key
+
+
+def _openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+def client_ca(directory: Path) -> tuple[Path, Path]:
+    """A throwaway CA for client certificates: (ca cert, ca key)."""
+    ca, ca_key = directory / "client-ca.pem", directory / "client-ca.key"
+    _openssl(
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        "-subj", "/CN=Test Client CA", "-keyout", str(ca_key), "-out", str(ca),
+        "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+    )  # fmt: skip
+    return ca, ca_key
+
+
+def client_cert(directory: Path, ca: Path, ca_key: Path, subject: str) -> tuple[Path, Path]:
+    """A client certificate for ``subject`` (openssl form, "/O=North Clinic/CN=ehrx") signed by
+    the CA: (cert, key)."""
+    name = subject.rsplit("=", 1)[-1].replace(" ", "_")
+    cert, key, csr = (directory / f"{name}{ext}" for ext in (".pem", ".key", ".csr"))
+    _openssl(
+        "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", subject,
+        "-keyout", str(key), "-out", str(csr),
+    )  # fmt: skip
+    ext = directory / f"{name}.ext"
+    ext.write_text("extendedKeyUsage=clientAuth\n")
+    _openssl(
+        "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
+        "-CAcreateserial", "-days", "1", "-out", str(cert), "-extfile", str(ext),
+    )  # fmt: skip
+    return cert, key
+
+
+def connect_from(source: str, port: int) -> socket.socket:
+    """A connection to the listener from another loopback address (127.0.0.2, ...)."""
+    return socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _mllp_support import ServerThread, self_signed_cert
+from _mllp_support import ServerThread, client_ca, client_cert, self_signed_cert
 from conftest import free_port
 from typer.testing import CliRunner
 
@@ -117,3 +117,20 @@ def test_send_over_tls(tmp_path: Path) -> None:
         )
     assert result.exit_code == 0, result.output
     assert "MSA|AA|C1" in result.stdout
+
+
+def test_send_with_a_client_certificate(tmp_path: Path) -> None:
+    cert, key = self_signed_cert(tmp_path)
+    ca, ca_key = client_ca(tmp_path)
+    mine, mine_key = client_cert(tmp_path, ca, ca_key, "/CN=ehrx")
+    msg = tmp_path / "m.hl7"
+    msg.write_text(adt("C1"))
+    context = server_ssl_context(cert, key, client_ca=ca)
+    with ServerThread(AckingHandler(), ssl_context=context) as srv:
+        base = ["send", str(msg), "--port", str(srv.port), "--tls-ca", str(cert)]
+        with_cert = [*base, "--tls-cert", str(mine), "--tls-key", str(mine_key)]
+        result = runner.invoke(app, with_cert)
+        refused = runner.invoke(app, [*base, "--timeout", "5"])
+    assert result.exit_code == 0, result.output
+    assert "MSA|AA|C1" in result.stdout
+    assert refused.exit_code == 1 and "MSA|AA" not in refused.stdout

@@ -89,3 +89,50 @@ def test_several_errors_in_one_message(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HUB_MLLP_PORT", "y")
     with pytest.raises(ConfigError, match=r"HUB_HTTP_PORT: .*; HUB_MLLP_PORT: "):
         load_settings()
+
+
+def test_listener_hardening_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = load_settings()
+    assert (s.mllp_max_connections_per_peer, s.mllp_max_stray_bytes) == (16, 256)
+    assert (s.hl7_max_repetitions, s.hl7_max_components) == (1000, 100)
+    assert s.mllp_allow_networks == () and s.sender_bindings == {}
+    monkeypatch.setenv("HUB_MLLP_ALLOW", "10.0.0.0/8, 192.168.1.7")
+    monkeypatch.setenv(
+        "HUB_SENDER_BINDINGS",
+        '{"EHRX|NORTHCLINIC": {"cert_subject": "CN=ehrx"}, "LAB|X": {"key": "lab-feed"}}',
+    )
+    s = load_settings()
+    assert [str(n) for n in s.mllp_allow_networks] == ["10.0.0.0/8", "192.168.1.7/32"]
+    assert s.sender_bindings["EHRX|NORTHCLINIC"].cert_subject == "CN=ehrx"
+    assert s.sender_bindings["LAB|X"].key == "lab-feed"
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "text"),
+    [
+        ("HUB_MLLP_ALLOW", "10.0.0.0/8,nowhere", "HUB_MLLP_ALLOW: not an IP network: 'nowhere'"),
+        ("HUB_SENDER_BINDINGS", '{"A|B": {}}', "exactly one of cert_subject or key"),
+        (
+            "HUB_SENDER_BINDINGS",
+            '{"A|B": {"cert_subject": "CN=a", "key": "k"}}',
+            "exactly one of cert_subject or key",
+        ),
+    ],
+)
+def test_bad_listener_settings(
+    env: str, value: str, text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(env, value)
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert text in err.value.message
+
+
+def test_client_ca_needs_the_server_certificate(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("x")
+    monkeypatch.setenv("HUB_MLLP_TLS_CLIENT_CA", str(ca))
+    with pytest.raises(ConfigError, match="HUB_MLLP_TLS_CLIENT_CA needs HUB_MLLP_TLS_CERT"):
+        load_settings()

@@ -67,11 +67,11 @@ def _lane(facility: str, segment: Segment | None, field: int) -> str | None:
 
 
 def _patient_refs(msg: Message) -> tuple[str, ...]:
-    refs: list[str] = []
+    refs: dict[str, None] = {}  # ordered set: a list's ``in`` made this quadratic
     for name, field in (("PID", 3), ("MRG", 1)):
         for seg in msg.all(name):
             for rep in range(1, seg.repetitions(field) + 1):
                 value = seg.get(field, 1, 1, rep)
-                if value and value != NULL and value not in refs:
-                    refs.append(value)
+                if value and value != NULL:
+                    refs.setdefault(value)
     return tuple(refs)

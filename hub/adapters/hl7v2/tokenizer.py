@@ -76,9 +76,14 @@ def python_codec(hl7_name: str) -> str | None:
 
 
 class Segment:
-    """One segment; fields are split on first access (``raw`` is kept as sent)."""
+    """One segment; fields are split on first access (``raw`` is kept as sent).
 
-    __slots__ = ("_charset", "_delims", "_fields", "name", "raw")
+    Each level (fields, a field's repetitions, a repetition's components, a component's
+    subcomponents) is split at most once and kept, so reading every repetition of a field is
+    linear in its length (issue 10 item 5: re-splitting per repetition was quadratic).
+    """
+
+    __slots__ = ("_charset", "_delims", "_fields", "_parts", "name", "raw")
 
     def __init__(self, raw: str, delims: Delimiters, charset: str = "utf-8") -> None:
         self.raw = raw
@@ -86,9 +91,11 @@ class Segment:
         self._delims = delims
         self._charset = charset
         self._fields: list[str] | None = None
+        # (field,) -> repetitions, (field, rep) -> components, (field, rep, comp) -> subcomponents
+        self._parts: dict[tuple[int, ...], list[str]] = {}
 
     def _split(self) -> list[str]:
-        fields = self.raw.split(self._delims.field)
+        fields = _split(self.raw, self._delims.field)
         if self.name == "MSH":  # MSH-1 is the separator itself
             fields.insert(1, self._delims.field)
         self._fields = fields
@@ -110,36 +117,47 @@ class Segment:
             return 0
         if self.name == "MSH" and field <= 2:
             return 1
-        return value.count(self._delims.repetition) + 1
+        return len(self._level((field,), value, self._delims.repetition))
 
     def get(
         self, field: int, component: int = 1, subcomponent: int = 1, repetition: int = 1
     ) -> str:
         """The unescaped value; "" when absent, :data:`NULL` verbatim when sent as ``""``."""
-        fields = self._fields or self._split()
-        if not 0 < field < len(fields):
-            return ""
-        value = fields[field]
+        value = self.raw_field(field)
         if not value:
             return ""
         if self.name == "MSH" and field <= 2:
             return value if component == subcomponent == repetition == 1 else ""
         d = self._delims
-        value = _pick(value, d.repetition, repetition)
-        value = _pick(value, d.component, component)
-        value = _pick(value, d.subcomponent, subcomponent)
+        value = _pick(self._level((field,), value, d.repetition), repetition)
+        if value:
+            value = _pick(self._level((field, repetition), value, d.component), component)
+        if value:
+            parts = self._level((field, repetition, component), value, d.subcomponent)
+            value = _pick(parts, subcomponent)
         if d.escape in value:
             return unescape(value, d, charset=self._charset)
         return value
+
+    def _level(self, key: tuple[int, ...], value: str, sep: str) -> list[str]:
+        """``value`` split on ``sep``, split once per key and kept."""
+        if sep not in value:
+            return [value]
+        parts = self._parts.get(key)
+        if parts is None:
+            parts = self._parts[key] = _split(value, sep)
+        return parts
 
     def __repr__(self) -> str:  # no content: segments carry PHI
         return f"<Segment {self.name}>"
 
 
-def _pick(value: str, sep: str, index: int) -> str:
-    if sep not in value:
-        return value if index == 1 else ""
-    parts = value.split(sep)
+def _split(value: str, sep: str) -> list[str]:
+    """Every split the tokenizer makes goes through here (the linearity test counts them)."""
+    return value.split(sep)
+
+
+def _pick(parts: list[str], index: int) -> str:
     return parts[index - 1] if 0 < index <= len(parts) else ""
 
 

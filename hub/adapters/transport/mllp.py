@@ -48,11 +48,13 @@ class FrameDecoder:
     0x0D), and one read may carry several blocks. Memory is bounded by ``max_frame_bytes``.
     """
 
-    def __init__(self, max_frame_bytes: int, *, peer: str = "") -> None:
+    def __init__(self, max_frame_bytes: int, *, peer: str = "", log_skipped: bool = True) -> None:
         if max_frame_bytes < 1:
             raise ValueError("max_frame_bytes must be positive")
         self.max_frame_bytes = max_frame_bytes
         self.peer = peer
+        # The MLLP server counts and logs skipped bytes itself, rate-limited.
+        self._log_skipped = log_skipped
         # Bytes outside any block that were skipped, over the decoder's life.
         self.discarded = 0
         self._buf = bytearray()  # payload so far of the open block (empty when outside one)
@@ -113,6 +115,7 @@ class FrameDecoder:
             self._buf = bytearray()
         if skipped:
             self.discarded += skipped
+        if skipped and self._log_skipped:
             log.warning(
                 "mllp: skipped bytes between frames", extra={"peer": self.peer, "count": skipped}
             )

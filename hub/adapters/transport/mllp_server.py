@@ -13,9 +13,16 @@ never content): a block over ``max_frame_bytes``; a block not completed within
 ``read_timeout`` of its start byte (slow senders, peers that vanished mid-frame); no byte at
 all for ``idle_timeout`` between blocks (half-open connections); a reply the peer does not
 read within ``read_timeout``. A handler that raises closes its connection only.
-Beyond ``max_connections`` open at once, a new connection is closed as soon as it is
-accepted (with a log line), so a sender that leaks connections cannot exhaust the hub's file
-descriptors; the connections already open go on.
+Beyond ``max_connections`` open at once, or ``max_connections_per_peer`` from one peer
+address, or from an address outside ``allow``, a new connection is closed as soon as it is
+accepted (with a rate-limited log line), so a sender that leaks connections cannot exhaust the
+hub's file descriptors nor starve other senders; the connections already open go on.
+
+Only a complete, non-empty block counts as activity (issue 10 item 6): bytes outside any block
+and empty blocks do not reset the idle timer, and past ``max_stray_bytes`` of them (an empty
+block counts its 3 bytes) since the last message the connection is cut. A sender that adds a
+newline after each frame stays well inside that budget; a peer that only sends keep-alive noise
+is cut at the budget or at the idle timeout, whichever comes first.
 """
 
 from __future__ import annotations
@@ -26,15 +33,18 @@ import logging
 import ssl
 from collections.abc import Awaitable, Callable
 
-from hub.adapters.transport.mllp import FrameDecoder, FrameTooLarge, frame
+from hub.adapters.transport.mllp import END_BLOCK, START_BLOCK, FrameDecoder, FrameTooLarge, frame
+from hub.adapters.transport.mllp_peers import Admission, IpNetwork, LogLimiter, PeerInfo, peer_info
 from hub.adapters.transport.tls import server_ssl_context
 
-__all__ = ["FrameHandler", "MllpServer", "server_ssl_context"]
+__all__ = ["FrameHandler", "MllpServer", "PeerInfo", "server_ssl_context"]
 
 log = logging.getLogger(__name__)
 
-# (payload, peer "ip:port") -> reply payload, b"" for no reply, None to close without reply.
-FrameHandler = Callable[[bytes, str], Awaitable[bytes | None]]
+# (payload, peer) -> reply payload, b"" for no reply, None to close without reply.
+FrameHandler = Callable[[bytes, PeerInfo], Awaitable[bytes | None]]
+
+_EMPTY_FRAME = len(START_BLOCK) + len(END_BLOCK)
 
 _READ_CHUNK = 64 * 1024
 
@@ -44,9 +54,10 @@ class _Cut(Exception):
 
 
 class _Connection:
-    def __init__(self, task: asyncio.Task[None], peer: str) -> None:
+    def __init__(self, task: asyncio.Task[None], peer: PeerInfo) -> None:
         self.task = task
         self.peer = peer
+        self.stray = 0  # bytes outside blocks and in empty blocks since the last message
         self.busy = False  # inside the handler or sending its reply: let it finish on close()
 
 
@@ -62,9 +73,16 @@ class MllpServer:
         read_timeout: float,
         idle_timeout: float,
         max_connections: int = 256,
+        max_connections_per_peer: int = 16,
+        max_stray_bytes: int = 256,
+        allow: tuple[IpNetwork, ...] = (),
     ) -> None:
         self._handler = handler
-        self._max_connections = max_connections
+        self._admission = Admission(
+            max_connections=max_connections, max_per_peer=max_connections_per_peer, allow=allow
+        )
+        self._max_stray = max_stray_bytes
+        self._log_limit = LogLimiter()
         self._host = host
         self._port = port
         self._ssl = ssl_context
@@ -117,12 +135,10 @@ class MllpServer:
     async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        peer = _peer_name(writer)
-        if len(self._conns) >= self._max_connections:
-            log.warning(
-                "mllp connection refused: limit reached",
-                extra={"peer": peer, "limit": self._max_connections},
-            )
+        peer = peer_info(writer.get_extra_info)
+        refused = self._admission.admit(peer.host)
+        if refused is not None:
+            self._refused(refused, peer)
             await _close_writer(writer)
             return
         conn = _Connection(task, peer)
@@ -138,46 +154,84 @@ class MllpServer:
             if not self._closing:
                 raise
         except (OSError, ssl.SSLError) as exc:
-            log.info("mllp connection error", extra={"peer": peer, "code": type(exc).__name__})
+            log.info("mllp connection error", extra={"peer": str(peer), "code": type(exc).__name__})
         finally:
             # closed before it stops counting: a peer told "no connections left" must find
             # its socket already closed, not about to be (it would send into a reset)
             await _close_writer(writer)
             del self._conns[task]
+            self._admission.release(peer.host)
+
+    def _refused(self, reason: str, peer: PeerInfo) -> None:
+        held = self._log_limit.allow(f"refused:{reason}")
+        if held is not None:
+            a = self._admission
+            limit = a.max_connections if reason == "limit reached" else a.max_per_peer
+            log.warning(
+                f"mllp connection refused: {reason}",
+                extra={"peer": str(peer), "limit": limit, "suppressed": held},
+            )
+
+    def _stray(self, conn: _Connection, count: int) -> None:
+        """Count noise outside messages; cut the connection past the budget."""
+        conn.stray += count
+        over = conn.stray > self._max_stray
+        held = self._log_limit.allow("stray-cut" if over else "stray")
+        if held is not None:
+            # within the budget it is a sender's habit (a newline after each frame): info only
+            log.log(
+                logging.WARNING if over else logging.INFO,
+                "mllp bytes outside frames or empty frames; closing"
+                if over
+                else "mllp bytes outside frames or empty frames",
+                extra={"peer": str(conn.peer), "count": conn.stray, "suppressed": held},
+            )
+        if over:
+            raise _Cut
 
     async def _serve(
         self, conn: _Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         loop = asyncio.get_running_loop()
-        decoder = FrameDecoder(self._max_frame_bytes, peer=conn.peer)
+        decoder = FrameDecoder(self._max_frame_bytes, peer=str(conn.peer), log_skipped=False)
         deadline: float | None = None  # when the open block must be complete
+        idle_deadline = loop.time() + self._idle_timeout  # moved only by a message
         while not self._closing:
-            wait = self._idle_timeout if deadline is None else deadline - loop.time()
+            wait = (idle_deadline if deadline is None else deadline) - loop.time()
             data = await self._read(reader, conn.peer, wait, in_frame=deadline is not None)
             if not data:
                 if decoder.in_frame:
                     log.warning(
                         "mllp peer closed mid-frame",
-                        extra={"peer": conn.peer, "bytes": decoder.pending_bytes},
+                        extra={"peer": str(conn.peer), "bytes": decoder.pending_bytes},
                     )
                 return
+            skipped = decoder.discarded
             try:
                 payloads = decoder.feed(data)
             except FrameTooLarge as exc:
                 log.warning(
                     "mllp frame over the limit; closing connection",
-                    extra={"peer": conn.peer, "bytes": exc.size, "limit": exc.limit},
+                    extra={"peer": str(conn.peer), "bytes": exc.size, "limit": exc.limit},
                 )
                 return
             if not decoder.in_frame:
                 deadline = None
             elif payloads or deadline is None:  # a new block started in this read
                 deadline = loop.time() + self._read_timeout
+            noise = decoder.discarded - skipped
             for payload in payloads:
+                if not payload:
+                    noise += _EMPTY_FRAME
+                    continue
+                conn.stray = 0
                 await self._answer(conn, payload, writer)
+                idle_deadline = loop.time() + self._idle_timeout
+            if noise:
+                self._stray(conn, noise)
 
     async def _read(
-        self, reader: asyncio.StreamReader, peer: str, wait: float, *, in_frame: bool
+        self, reader: asyncio.StreamReader, peer: PeerInfo, wait: float, *, in_frame: bool
     ) -> bytes:
         try:
             async with asyncio.timeout(max(wait, 0.0)):
@@ -186,21 +240,18 @@ class MllpServer:
             if in_frame:
                 log.warning(
                     "mllp frame not completed within the read timeout; closing",
-                    extra={"peer": peer, "seconds": self._read_timeout},
+                    extra={"peer": str(peer), "seconds": self._read_timeout},
                 )
             else:
                 log.info(
                     "mllp connection idle; closing",
-                    extra={"peer": peer, "seconds": self._idle_timeout},
+                    extra={"peer": str(peer), "seconds": self._idle_timeout},
                 )
             raise _Cut from None
 
     async def _answer(
         self, conn: _Connection, payload: bytes, writer: asyncio.StreamWriter
     ) -> None:
-        if not payload:
-            # An empty block carries no message; some senders use it as a keep-alive.
-            return
         conn.busy = True
         try:
             try:
@@ -209,13 +260,13 @@ class MllpServer:
                 # exception type only: its text may quote the message
                 log.error(
                     "mllp handler failed; closing connection without reply",
-                    extra={"peer": conn.peer, "code": type(exc).__name__},
+                    extra={"peer": str(conn.peer), "code": type(exc).__name__},
                 )
                 raise _Cut from None
             if reply is None:
                 log.warning(
                     "mllp message not accepted; closing connection without reply",
-                    extra={"peer": conn.peer, "bytes": len(payload)},
+                    extra={"peer": str(conn.peer), "bytes": len(payload)},
                 )
                 raise _Cut
             if reply:
@@ -226,18 +277,11 @@ class MllpServer:
                 except TimeoutError:
                     log.warning(
                         "mllp peer does not read its replies; closing",
-                        extra={"peer": conn.peer, "seconds": self._read_timeout},
+                        extra={"peer": str(conn.peer), "seconds": self._read_timeout},
                     )
                     raise _Cut from None
         finally:
             conn.busy = False
-
-
-def _peer_name(writer: asyncio.StreamWriter) -> str:
-    info = writer.get_extra_info("peername")
-    if isinstance(info, tuple) and len(info) >= 2:
-        return f"{info[0]}:{info[1]}"
-    return str(info)
 
 
 async def _close_writer(writer: asyncio.StreamWriter) -> None:

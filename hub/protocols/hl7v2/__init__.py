@@ -12,6 +12,7 @@ import asyncio
 from zoneinfo import ZoneInfo
 
 from hub.adapters.hl7v2.ack_judge import judge_hl7_ack
+from hub.adapters.hl7v2.limits import Limits
 from hub.mappings.hl7v2_pm import SUPPORTED_TYPES
 from hub.pm.events import AppointmentEvent
 from hub.protocols.contract import (
@@ -32,7 +33,10 @@ from hub.services.hl7v2_processors import make_prepare, make_processor
 def build(core: Core) -> ProtocolRuntime:
     settings = core.settings
     service = Hl7v2Service(
-        registry=core.registry, clock=core.clock, default_charset=settings.hl7_default_charset
+        registry=core.registry,
+        clock=core.clock,
+        default_charset=settings.hl7_default_charset,
+        limits=Limits(settings.hl7_max_repetitions, settings.hl7_max_components),
     )
     receiver = core.receiver(service.adapter())
     tz, validation = ZoneInfo(settings.practice_timezone), settings.validation_for

@@ -142,6 +142,7 @@ def install(app: typer.Typer, kit: CliKit) -> None:
         files: list[Path] = typer.Argument(
             ..., exists=True, dir_okay=False, readable=True, help="ER7 files to send"
         ),
+        *,
         host: str | None = typer.Option(None, help="MLLP host (default: HUB_MLLP_HOST)"),
         port: int | None = typer.Option(None, help="MLLP port (default: HUB_MLLP_PORT)"),
         tls_ca: Path | None = typer.Option(
@@ -151,16 +152,29 @@ def install(app: typer.Typer, kit: CliKit) -> None:
             dir_okay=False,
             help="use TLS, trusting this CA file (PEM)",
         ),
+        tls_cert: Path | None = typer.Option(
+            None,
+            "--tls-cert",
+            exists=True,
+            dir_okay=False,
+            help="client certificate (PEM) for a hub requiring one (HUB_MLLP_TLS_CLIENT_CA)",
+        ),
+        tls_key: Path | None = typer.Option(
+            None, "--tls-key", exists=True, dir_okay=False, help="the client certificate's key"
+        ),
         timeout: float = typer.Option(30.0, min=0.1, help="seconds to wait for each ACK"),
     ) -> None:
         """Send HL7 v2 messages over MLLP on one connection and print each ACK."""
         settings = kit.settings()
+        context = None
+        if tls_ca is not None or tls_cert is not None:
+            context = client_ssl_context(tls_ca, cert=tls_cert, key=tls_key)
         client = MllpClient(
             host or settings.mllp_host,
             port if port is not None else settings.mllp_port,
             connect_timeout=min(5.0, timeout),
             read_timeout=timeout,
-            ssl_context=client_ssl_context(tls_ca) if tls_ca is not None else None,
+            ssl_context=context,
         )
         tally = _Tally()
         with client:

@@ -13,6 +13,7 @@ import asyncio
 from fastapi import APIRouter, Depends, Request, Response
 
 from hub.protocols.contract import ApiKit
+from hub.services.origin import Origin
 from hub.services.receive import Ingestor
 from hub.store.keys import ApiKey, Role
 
@@ -42,7 +43,9 @@ def router(kit: ApiKit, service: Ingestor) -> APIRouter:
         body = await request.body()
         if len(body) > limit:
             return too_large()
-        ack = await asyncio.to_thread(service.handle, body)
+        # the receipt is audited as this key, and HUB_SENDER_BINDINGS may require it
+        origin = Origin.api_key(key.id, key.name)
+        ack = await asyncio.to_thread(service.handle, body, origin)
         if not ack:
             return Response(status_code=204)
         return Response(content=ack, media_type=MEDIA_TYPE)
