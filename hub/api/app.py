@@ -7,8 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI
 
 from hub import __version__
-from hub.api import problems
+from hub.api import guard, problems
 from hub.api.auth import TokenCache, require
+from hub.api.routes_admin import router as admin_router
 from hub.api.routes_health import router as health_router
 from hub.api.routes_messages import router as messages_router
 from hub.bootstrap import Hub
@@ -25,9 +26,19 @@ def create_app(hub: Hub) -> FastAPI:
     problems.install(app)
     app.include_router(health_router)
     app.include_router(messages_router)
+    app.include_router(admin_router)
     app.include_router(_openapi_router(app))
     for router in _protocol_routers():
         app.include_router(router)
+    settings = hub.settings
+    guard.install(
+        app,
+        tokens=app.state.tokens,
+        max_body=settings.http_max_body_bytes,
+        body_timeout=settings.http_body_timeout,
+        # a protocol route's documents may be larger than an API call's JSON
+        body_limits={"/hl7v2": settings.mllp_max_frame_bytes},
+    )
     return app
 
 

@@ -83,6 +83,7 @@ def message_detail(uow: UnitOfWorkFactory, message_id: int) -> dict[str, Any]:
             for a in store.attempts_of(u.conn, message_id)
         ]
         out["patients"] = store.patient_refs(u.conn, message_id)
+        out["revisions"] = store.revisions_of(u.conn, message_id)
         out["meta"] = rec.meta
     assert rec.raw is not None
     out["raw"], out["raw_encoding"] = decode_raw(rec.raw)

@@ -9,7 +9,12 @@
        │  └── processing        (lease expired: the worker died; the sweeper hands it back)
        └──► held                (suspected duplicate: same sender + control id, new bytes)
 
-    processed | failed | dead | held ──► received   (replay or release by an admin)
+    processed | failed | dead | held | resolved ──► received   (replay or release by an admin)
+    processed | failed | dead | held ──► superseded   (an admin replayed an edited revision)
+    failed | dead | held ──► resolved    (an admin closed it without replaying, with a reason)
+
+``superseded`` is final: the edited revision (``revision_of`` points back) carries the work on.
+``resolved`` can still be replayed if closing it was a mistake.
 
 Deliveries have their own, smaller table: pending → sent | retrying → dead.
 """
@@ -29,6 +34,8 @@ class Status(StrEnum):
     FAILED = "failed"
     DEAD = "dead"
     HELD = "held"
+    SUPERSEDED = "superseded"
+    RESOLVED = "resolved"
 
 
 TRANSITIONS: dict[Status, frozenset[Status]] = {
@@ -37,10 +44,12 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
         {Status.PROCESSED, Status.FAILED, Status.RETRYING, Status.DEAD, Status.RECEIVED}
     ),
     Status.RETRYING: frozenset({Status.PROCESSING, Status.RECEIVED}),
-    Status.PROCESSED: frozenset({Status.RECEIVED}),
-    Status.FAILED: frozenset({Status.RECEIVED}),
-    Status.DEAD: frozenset({Status.RECEIVED}),
-    Status.HELD: frozenset({Status.RECEIVED, Status.FAILED}),
+    Status.PROCESSED: frozenset({Status.RECEIVED, Status.SUPERSEDED}),
+    Status.FAILED: frozenset({Status.RECEIVED, Status.SUPERSEDED, Status.RESOLVED}),
+    Status.DEAD: frozenset({Status.RECEIVED, Status.SUPERSEDED, Status.RESOLVED}),
+    Status.HELD: frozenset({Status.RECEIVED, Status.FAILED, Status.SUPERSEDED, Status.RESOLVED}),
+    Status.SUPERSEDED: frozenset(),
+    Status.RESOLVED: frozenset({Status.RECEIVED}),
 }
 
 # A message in one of these states still owes its lane an outcome: later messages of the
@@ -53,7 +62,14 @@ CLAIMABLE: frozenset[Status] = frozenset({Status.RECEIVED, Status.RETRYING})
 PENDING_VALUES: tuple[str, ...] = ("received", "processing", "retrying")
 CLAIMABLE_VALUES: tuple[str, ...] = ("received", "retrying")
 REPLAYABLE: frozenset[Status] = frozenset(
-    {Status.PROCESSED, Status.FAILED, Status.DEAD, Status.HELD}
+    {Status.PROCESSED, Status.FAILED, Status.DEAD, Status.HELD, Status.RESOLVED}
+)
+# What an edited revision replaces, and what an admin may close without replaying.
+SUPERSEDABLE: frozenset[Status] = frozenset(
+    s for s, to in TRANSITIONS.items() if Status.SUPERSEDED in to
+)
+RESOLVABLE: frozenset[Status] = frozenset(
+    s for s, to in TRANSITIONS.items() if Status.RESOLVED in to
 )
 
 
