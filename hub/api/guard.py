@@ -18,14 +18,17 @@ The route then gets the buffered body as if it came from the client.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from anyio import to_thread
-from fastapi.routing import APIRoute
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import iter_route_contexts
 from starlette.datastructures import Headers
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Match
+from starlette.routing import BaseRoute, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.api.auth import RoleGuard, TokenCache, authenticate_header
@@ -41,17 +44,34 @@ class _Disconnected(Exception):
     pass
 
 
-def route_guard(route: BaseRoute) -> RoleGuard | None:
+@dataclass(frozen=True, slots=True)
+class _Route:
+    regex: re.Pattern[str]
+    methods: frozenset[str]
+    guard: RoleGuard | None
+
+
+def _guard_of(dependant: Dependant | None) -> RoleGuard | None:
     """The role guard among a route's dependencies (router-level ones included), if any."""
-    if not isinstance(route, APIRoute):
-        return None
-    stack = list(route.dependant.dependencies)
+    stack = list(dependant.dependencies) if dependant is not None else []
     while stack:
         dep = stack.pop()
         if isinstance(dep.call, RoleGuard):
             return dep.call
         stack.extend(dep.dependencies)
     return None
+
+
+def route_table(routes: Sequence[BaseRoute]) -> list[_Route]:
+    """Every effective route of the app (included routers flattened) with its guard."""
+    table = []
+    for ctx in iter_route_contexts(routes):
+        if ctx.path is None:
+            continue
+        regex, _, _ = compile_path(ctx.path)
+        dependant = getattr(ctx, "dependant", None)
+        table.append(_Route(regex, frozenset(ctx.methods or ()), _guard_of(dependant)))
+    return table
 
 
 class RequestGuard:
@@ -71,6 +91,7 @@ class RequestGuard:
         self.max_body = max_body
         self.body_timeout = body_timeout
         self.body_limits = dict(body_limits or {})
+        self._table: list[_Route] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -80,7 +101,7 @@ class RequestGuard:
         if route is None:  # 404 / 405: the router answers without reading the body
             await self.app(scope, receive, send)
             return
-        guard = route_guard(route)
+        guard = route.guard
         if guard is not None:
             header = Headers(scope=scope).get("authorization", "")
             try:
@@ -104,10 +125,12 @@ class RequestGuard:
             return
         await self.app(scope, _replay(body, receive), send)
 
-    def _match(self, scope: Scope) -> BaseRoute | None:
-        for route in self.routes():
-            found, _ = route.matches(scope)
-            if found is Match.FULL:
+    def _match(self, scope: Scope) -> _Route | None:
+        if self._table is None:  # built on the first request: every router is included by then
+            self._table = route_table(self.routes())
+        path, method = scope["path"], scope["method"]
+        for route in self._table:
+            if route.regex.match(path) and method in route.methods:
                 return route
         return None
 
