@@ -35,6 +35,10 @@ def _key_json(k: KeyInfo) -> dict[str, Any]:
     }
 
 
+class UndoMerge(BaseModel):
+    reason: str = Field(min_length=1, max_length=1000)
+
+
 @router.get("/keys", dependencies=[Depends(require(Role.ADMIN))])
 def list_keys(hub: Hub = Depends(get_hub)) -> dict[str, Any]:
     return {"items": [_key_json(k) for k in key_service.list_keys(hub.uow)]}
@@ -58,7 +62,7 @@ def revoke_key(
 @router.post("/merges/{merge_id}/undo")
 def undo(
     merge_id: RowId,
-    body: Reason,
+    body: UndoMerge,
     hub: Hub = Depends(get_hub),
     key: ApiKey = Depends(require(Role.ADMIN)),
 ) -> dict[str, Any]:

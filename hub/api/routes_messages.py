@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
+from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field
 
 from hub.api.auth import actor_of, require
 from hub.api.deps import get_hub
 from hub.bootstrap import Hub
 from hub.errors import ValidationError
-from hub.services import query
+from hub.services import query, replay_preview
 from hub.services.review import resolve_message
 from hub.store import audit
 from hub.store.keys import ApiKey, Role
@@ -138,10 +140,15 @@ def replay_filter(
     )
     plan = hub.replay.plan(flt)
     if body.dry_run:
+        shown = replay_preview.preview(
+            hub.uow, hub.clock, hub.registry, plan.ids, actor=actor_of(key)
+        )
         return {
             "dry_run": True,
             "would_replay": plan.ids,
             "skipped": [{"id": i, "reason": r} for i, r in plan.skipped],
+            # per message (the first few): the PM changes it would make, and the diff
+            "previews": jsonable_encoder([dataclasses.asdict(p) for p in shown]),
         }
     done = list(hub.replay.replay(plan.ids, actor=actor_of(key), reason=body.reason))
     return {

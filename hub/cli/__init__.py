@@ -14,6 +14,7 @@ from hub.cli import (
     hl7v2_cmd,
     messages_cmd,
     outbound_cmd,
+    replay_cmd,
     serve_cmd,
 )
 from hub.errors import ConfigError, HubError
@@ -27,6 +28,7 @@ serve_cmd.install(app)
 db_cmd.install(app)
 admin.install(app)
 messages_cmd.install(app)
+replay_cmd.install(app)
 audit_cmd.install(app)
 hl7v2_cmd.install(app)
 outbound_cmd.install(app)

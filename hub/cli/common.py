@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import typer
@@ -21,3 +22,10 @@ def open_hub(*, workers: bool = False, dispatcher: Dispatcher | None = None) -> 
 
 def echo_json(value: Any) -> None:
     typer.echo(json.dumps(value, indent=2, default=str))
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """A time given without an offset on the command line is UTC (the store's time zone)."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value

@@ -92,3 +92,10 @@ def message_detail(uow: UnitOfWorkFactory, message_id: int) -> dict[str, Any]:
     else:
         out["answer"] = None
     return out
+
+
+def outcomes(uow: UnitOfWorkFactory, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The current summary of each of ``ids`` (id lists are queried in chunks)."""
+    with uow() as u:
+        found = store.search(u.conn, MessageFilter(ids=ids, limit=None, newest_first=False))
+    return {r.id: summary(r) for r in found}
