@@ -9,12 +9,15 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from sqlalchemy.engine import Connection
 
 from hub.api.auth import require
 from hub.api.deps import get_hub
 from hub.bootstrap import Hub
 from hub.store import messages as store
+from hub.store import metric_counts
 from hub.store.keys import Role
+from hub.store.lifecycle import PENDING_VALUES, DeliveryStatus
 
 router = APIRouter()
 
@@ -58,15 +61,22 @@ def ready(hub: Hub = Depends(get_hub)) -> JSONResponse:
 def metrics(hub: Hub = Depends(get_hub)) -> Response:
     """Prometheus text, built from the database on each scrape (the DB is the truth)."""
     reg = CollectorRegistry()
+    with hub.uow() as uow:
+        _message_gauges(reg, uow.conn, hub.clock.now())
+        _delivery_gauges(reg, metric_counts.delivery_queues(uow.conn), hub.clock.now())
+    return Response(generate_latest(reg), media_type=CONTENT_TYPE_LATEST)
+
+
+def _message_gauges(reg: CollectorRegistry, conn: Connection, now: datetime) -> None:
     by_status = Gauge(
         "hub_messages",
-        "Stored messages by protocol, status and type",
-        ["protocol", "status", "type"],
+        "Stored messages by protocol, direction (in | out), status and type",
+        ["protocol", "direction", "status", "type"],
         registry=reg,
     )
     depth = Gauge(
         "hub_queue_depth",
-        "Messages waiting to be processed (received, processing, retrying)",
+        "Messages waiting to be processed (received, processing, and retrying after a failure)",
         registry=reg,
     )
     age = Gauge("hub_queue_oldest_age_seconds", "Age of the oldest waiting message", registry=reg)
@@ -76,15 +86,42 @@ def metrics(hub: Hub = Depends(get_hub)) -> Response:
         ["stage", "outcome"],
         registry=reg,
     )
-    with hub.uow() as uow:
-        pending = 0
-        for protocol, status, mtype, n in store.counts_by_status_type(uow.conn):
-            by_status.labels(protocol, status, mtype).set(n)
-            if status in ("received", "processing", "retrying"):
-                pending += n
-        oldest: datetime | None = store.oldest_pending_received_at(uow.conn)
-        for stage, outcome, n in store.attempt_outcomes(uow.conn):
-            outcomes.labels(stage, outcome).set(n)
+    pending = 0
+    for protocol, direction, status, mtype, n in metric_counts.messages_by_direction(conn):
+        by_status.labels(protocol, direction, status, mtype).set(n)
+        if status in PENDING_VALUES:
+            pending += n
+    oldest: datetime | None = store.oldest_pending_received_at(conn)
+    for stage, outcome, n in store.attempt_outcomes(conn):
+        outcomes.labels(stage, outcome).set(n)
     depth.set(pending)
-    age.set((hub.clock.now() - oldest).total_seconds() if oldest else 0)
-    return Response(generate_latest(reg), media_type=CONTENT_TYPE_LATEST)
+    age.set((now - oldest).total_seconds() if oldest else 0)
+
+
+def _delivery_gauges(
+    reg: CollectorRegistry, queues: list[metric_counts.DestinationQueue], now: datetime
+) -> None:
+    by_status = Gauge(
+        "hub_deliveries",
+        "Outbound deliveries per destination and status (pending, retrying, sent, dead, ...)",
+        ["destination", "status"],
+        registry=reg,
+    )
+    depth = Gauge(
+        "hub_delivery_queue_depth",
+        "Deliveries still owed to a destination (pending or retrying)",
+        ["destination"],
+        registry=reg,
+    )
+    age = Gauge(
+        "hub_delivery_oldest_age_seconds",
+        "Age of the oldest pending or retrying delivery per destination",
+        ["destination"],
+        registry=reg,
+    )
+    for q in queues:
+        for status in DeliveryStatus:
+            by_status.labels(q.destination, status.value).set(q.by_status.get(status.value, 0))
+        depth.labels(q.destination).set(q.waiting)
+        oldest = q.oldest_waiting
+        age.labels(q.destination).set((now - oldest).total_seconds() if oldest else 0)

@@ -29,15 +29,15 @@ from zoneinfo import ZoneInfo
 from hub.adapters.hl7v2.tokenizer import Message, parse
 from hub.adapters.hl7v2.validate import Mode, validate_structure
 from hub.clock import Clock
-from hub.errors import HubError, ParseError, Severity
+from hub.errors import HubError, Location, MappingError, ParseError, Severity
 from hub.mappings.hl7v2_pm import SUPPORTED_TYPES, map_message
 from hub.mappings.pm_hl7v2 import SiuEvent
-from hub.pm.changes import PmChange, UpsertAppointment
+from hub.pm.changes import MergePatients, PmChange, UpsertAppointment
 from hub.queue.registry import Prepare, ProcessContext, Processor, ProcessorRegistry
 from hub.services.deliver import queue_siu
 from hub.store import messages as message_store
 from hub.store.messages import MessageRecord
-from hub.store.pm_repo import apply_changes, find_appointment
+from hub.store.pm_repo import apply_changes, find_appointment, find_patient
 
 PROTOCOL = "hl7v2"
 
@@ -97,11 +97,31 @@ def make_processor(tz: tzinfo, validation: Callable[[str], Mode]) -> Processor:
             ctx.prepared if isinstance(ctx.prepared, Prepared) else prepare(ctx.message, ctx.clock)
         )
         ctx.warnings.extend(done.warnings)
+        ctx.warnings.extend(_unknown_merges(ctx, done.changes))
         apply_changes(ctx.conn, done.changes, message_id=ctx.message.id, now=done.now)
         if done.msg.message_code == "SIU":
             _announce(ctx, done.msg.trigger, done.changes, done.now)
 
     return process
+
+
+def _unknown_merges(ctx: ProcessContext, changes: Sequence[PmChange]) -> list[HubError]:
+    """A40 policy (docs/glossary.md, "merge"): a merged patient (MRG-1) the PM does not know
+    has nothing to move, so no merge is recorded; the survivor (PID-3) is still created or
+    updated, and the attempt carries this warning so an analyst sees the merge did not happen."""
+    return [
+        MappingError(
+            "A40: the merged patient (MRG-1) is not known; the survivor was created or updated "
+            "and no merge was recorded",
+            code="merge_unknown_patient",
+            location=Location("MRG-1", segment="MRG", field=1),
+            severity=Severity.WARNING,
+        )
+        for change in changes
+        if isinstance(change, MergePatients)
+        and change.merged != change.survivor
+        and find_patient(ctx.conn, change.merged) is None
+    ]
 
 
 def _validate(rec: MessageRecord, msg: Message, raw: bytes, mode: Mode) -> list[HubError]:
