@@ -343,7 +343,8 @@ def test_ae_fails_with_the_reason_and_cli_retry_sends_again(
     assert listed.exit_code == 0, listed.output
     assert f'"id": {did}' in listed.output
     again = CliRunner().invoke(app, ["deliveries", "retry", str(did)], env=env)
-    assert again.exit_code != 0  # a sent delivery is not re-sent by accident
+    assert again.exit_code == 1  # a sent delivery is not re-sent by accident
+    assert "only failed or dead deliveries can be retried" in str(again.exception)
 
 
 def test_wrong_msa2_is_not_accepted_as_delivery(
@@ -489,7 +490,8 @@ def test_cli_destinations_appointments_and_deliveries(
     listed = json.loads(run("destinations", "list", "--json"))
     assert [(d["name"], d["enabled"]) for d in listed] == [("north", True), ("old", False)]
     bad = CliRunner().invoke(app, ["destinations", "add", "x", "--mllp", "nohost"], env=env)
-    assert bad.exit_code != 0
+    assert bad.exit_code == 1
+    assert "MLLP address must be HOST:PORT, got 'nohost'" in str(bad.exception)
 
     out = run("appointments", "book", "--patient", "MRN1001", "--facility", "NORTHCLINIC",
               "--start", "2026-11-23T09:30:00-05:00", "--minutes", "40", "--provider", "DRX",
@@ -504,7 +506,8 @@ def test_cli_destinations_appointments_and_deliveries(
     assert "queued for 0 destination(s)" in skipped and "not echoed to north" in skipped
     naive = CliRunner().invoke(app, ["appointments", "reschedule", filler, "--start",
                                      "2026-11-24T10:00:00"], env=env)  # fmt: skip
-    assert naive.exit_code != 0
+    assert naive.exit_code == 1
+    assert "--start needs a UTC offset" in str(naive.exception)
 
     pending = json.loads(run("deliveries", "list", "--status", "pending", "--json"))
     assert [d["type"] for d in pending] == ["SIU^S15", "SIU^S13", "SIU^S12"]

@@ -11,6 +11,8 @@ from hub.queue.lifecycle import (
     CLAIMABLE,
     PENDING,
     REPLAYABLE,
+    RESOLVABLE,
+    SUPERSEDABLE,
     TRANSITIONS,
     Status,
     check_transition,
@@ -33,6 +35,16 @@ ALLOWED = {
     (S.DEAD, S.RECEIVED),
     (S.HELD, S.RECEIVED),
     (S.HELD, S.FAILED),
+    # an edited revision replaces the original (issue 10, item 19)
+    (S.PROCESSED, S.SUPERSEDED),
+    (S.FAILED, S.SUPERSEDED),
+    (S.DEAD, S.SUPERSEDED),
+    (S.HELD, S.SUPERSEDED),
+    # an admin closes it without replaying (item 22); a resolved message may still replay
+    (S.FAILED, S.RESOLVED),
+    (S.DEAD, S.RESOLVED),
+    (S.HELD, S.RESOLVED),
+    (S.RESOLVED, S.RECEIVED),
 }
 
 
@@ -76,6 +88,9 @@ def test_sample_of_forbidden_moves_that_would_skip_the_pipeline(
 def test_state_sets() -> None:
     assert {S.RECEIVED, S.PROCESSING, S.RETRYING} == PENDING  # these block later lane members
     assert {S.RECEIVED, S.RETRYING} == CLAIMABLE
-    assert {S.PROCESSED, S.FAILED, S.DEAD, S.HELD} == REPLAYABLE
+    assert {S.PROCESSED, S.FAILED, S.DEAD, S.HELD, S.RESOLVED} == REPLAYABLE
+    assert {S.PROCESSED, S.FAILED, S.DEAD, S.HELD} == SUPERSEDABLE
+    assert {S.FAILED, S.DEAD, S.HELD} == RESOLVABLE
+    assert not TRANSITIONS[S.SUPERSEDED]  # final: its revision carries the work on
     assert not (REPLAYABLE & PENDING)
     assert all(S.RECEIVED in TRANSITIONS[s] for s in REPLAYABLE)  # replay = back to received
