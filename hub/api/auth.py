@@ -38,10 +38,15 @@ class TokenCache:
         self._cache: dict[str, _Cached] = {}
         self._lock = threading.Lock()
 
+    def cached(self, token: str) -> _Cached | None:
+        """The remembered look-up, if still fresh (no database access: safe on the event loop)."""
+        hit = self._cache.get(token)
+        return hit if hit is not None and hit.until > time.monotonic() else None
+
     def lookup(self, token: str) -> ApiKey | None:
         now = time.monotonic()
-        hit = self._cache.get(token)
-        if hit is not None and hit.until > now:
+        hit = self.cached(token)
+        if hit is not None:
             return hit.key
         with self.hub.uow() as uow:
             key = keys.lookup(uow.conn, token)
@@ -57,12 +62,23 @@ class TokenCache:
             self._cache.clear()
 
 
-def authenticate_header(header: str, cache: TokenCache) -> ApiKey:
-    """The key behind an ``Authorization: Bearer ...`` header value, or 401."""
+def bearer_token(header: str) -> str:
+    """The token of an ``Authorization: Bearer ...`` header value, or 401."""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("missing bearer token", code="token_missing")
-    key = cache.lookup(token.strip())
+    return token.strip()
+
+
+def known_key(key: ApiKey | None) -> ApiKey:
+    if key is None:
+        raise Unauthorized("unknown or revoked token", code="token_invalid")
+    return key
+
+
+def authenticate_header(header: str, cache: TokenCache) -> ApiKey:
+    """The key behind an ``Authorization: Bearer ...`` header value, or 401."""
+    key = cache.lookup(bearer_token(header))
     if key is None:
         raise Unauthorized("unknown or revoked token", code="token_invalid")
     return key

@@ -31,9 +31,10 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub.api.auth import RoleGuard, TokenCache, authenticate_header
+from hub.api.auth import RoleGuard, TokenCache, bearer_token, known_key
 from hub.api.problems import hub_error_response, problem
 from hub.errors import HubError
+from hub.store.keys import ApiKey
 
 
 class _TooLarge(Exception):
@@ -105,7 +106,7 @@ class RequestGuard:
         if guard is not None:
             header = Headers(scope=scope).get("authorization", "")
             try:
-                key = await to_thread.run_sync(authenticate_header, header, self.tokens)
+                key = await self._authenticate(header)
                 scope.setdefault("state", {})["api_key"] = guard.check(key)
             except HubError as exc:
                 await hub_error_response(exc)(scope, receive, send)
@@ -124,6 +125,13 @@ class RequestGuard:
         except _Disconnected:
             return
         await self.app(scope, _replay(body, receive), send)
+
+    async def _authenticate(self, header: str) -> ApiKey:
+        token = bearer_token(header)
+        hit = self.tokens.cached(token)  # the common case: no thread hop, no query
+        if hit is not None:
+            return known_key(hit.key)
+        return known_key(await to_thread.run_sync(self.tokens.lookup, token))
 
     def _match(self, scope: Scope) -> _Route | None:
         if self._table is None:  # built on the first request: every router is included by then
