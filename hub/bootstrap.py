@@ -18,9 +18,11 @@ from sqlalchemy.engine import Engine
 
 from hub.clock import Clock, SystemClock
 from hub.config import Settings
-from hub.queue.deliveries import DeliveryWorker
+from hub.queue.deliveries import DeliveryWorker, JudgeRegistry
+from hub.queue.delivery_retry import HorizonPolicy
 from hub.queue.dispatch import Dispatcher, WakeupDispatcher
 from hub.queue.embedded import EmbeddedWorkers
+from hub.queue.outbox import OutboxRelay
 from hub.queue.pipeline import Pipeline
 from hub.queue.registry import ProcessorRegistry
 from hub.queue.retry import RetryPolicy
@@ -49,6 +51,7 @@ class Hub:
     replay: ReplayService
     sweeper: Sweeper
     peekers: dict[str, Peeker]
+    outbox: OutboxRelay
     workers: EmbeddedWorkers | None = None
     deliveries: DeliveryWorker | None = None  # outbound sends; runs in embedded and broker mode
     celery: Any = None
@@ -155,17 +158,11 @@ def bootstrap(
         replay=replay,
         sweeper=sweeper,
         peekers=peekers,
+        outbox=OutboxRelay(uow=uow, clock=clock, peek_uow=pipeline.peek_uow),
         workers=workers,
         celery=celery_app,
     )
-    hub.deliveries = DeliveryWorker(
-        uow=uow,
-        policy=policy,
-        clock=clock,
-        lease_seconds=settings.lease_seconds,
-        sweep_interval=settings.sweep_interval,
-        peek_uow=pipeline.peek_uow,
-    )
+    hub.deliveries = _delivery_worker(settings, hub, rng or random.Random())
     if celery_app is not None:
         from hub.queue.celery_app import register_task
 
@@ -176,6 +173,43 @@ def bootstrap(
     ]:
         plugin(hub)
     return hub
+
+
+def _delivery_worker(settings: Settings, hub: Hub, rng: random.Random) -> DeliveryWorker:
+    """Outbound: one transport per destination kind; protocol plug-ins add their judges."""
+    from hub.adapters.transport.file_out import FileTransport, judge_file_written
+    from hub.adapters.transport.http_out import HttpTransport, judge_http_status
+    from hub.adapters.transport.mllp_out import MllpTransport
+
+    timeouts = {
+        "connect_timeout": settings.delivery_connect_timeout,
+        "read_timeout": settings.delivery_read_timeout,
+    }
+    judges = JudgeRegistry()
+    judges.register("http", judge_http_status)
+    judges.register("file", judge_file_written)
+    return DeliveryWorker(
+        uow=partial(UnitOfWork, hub.engine),
+        policy=HorizonPolicy(
+            horizon=settings.delivery_retry_horizon,
+            base_delay=settings.delivery_backoff_base,
+            max_delay=settings.delivery_backoff_max,
+            rng=rng,
+        ),
+        clock=hub.clock,
+        transports={
+            "mllp": MllpTransport(**timeouts),
+            "http": HttpTransport(**timeouts),
+            "file": FileTransport(),
+        },
+        judges=judges,
+        relay=hub.outbox,
+        lease_seconds=settings.lease_seconds,
+        # MLLP: up to 3 connects, then the read
+        send_timeout=3 * settings.delivery_connect_timeout + settings.delivery_read_timeout,
+        sweep_interval=settings.sweep_interval,
+        peek_uow=hub.pipeline.peek_uow,
+    )
 
 
 def load_plugins(spec: str) -> list[Plugin]:

@@ -63,6 +63,14 @@ class Settings(BaseSettings):
     retry_base_delay: float = Field(default=1.0, gt=0)
     retry_max_delay: float = Field(default=300.0, gt=0)
     lease_seconds: float = Field(default=60.0, gt=0)
+    # Outbound deliveries are retried until this many seconds after they were queued (12 h:
+    # past a receiver's restart or a night's maintenance), then dead-lettered; a destination
+    # may set its own (hub destinations add --retry-horizon). Backoff doubles up to the cap.
+    delivery_retry_horizon: float = Field(default=12 * 3600.0, gt=0)
+    delivery_backoff_base: float = Field(default=1.0, gt=0)
+    delivery_backoff_max: float = Field(default=300.0, gt=0)
+    delivery_connect_timeout: float = Field(default=5.0, gt=0)
+    delivery_read_timeout: float = Field(default=30.0, gt=0)
     sweep_interval: float = Field(default=5.0, gt=0)
     # Extra plugins, "module:function" comma-separated, each fn(hub) registering processors and
     # peekers (site extensions; the test suite's Celery workers load their test processor so).

@@ -1,27 +1,66 @@
-"""``hub destinations``, ``hub appointments`` and ``hub deliveries``: outbound SIU to EHRs.
+"""``hub destinations``, ``hub appointments`` and ``hub deliveries``: outbound by transport.
 
-The CLI only writes the rows; `hub serve` (its delivery threads) sends them within a poll.
+Destinations have a kind: ``--mllp HOST:PORT`` (an EHR), ``--http URL`` (a webhook),
+``--dir PATH`` (a folder a clearinghouse picks up). The CLI only writes the rows (and relays an
+appointment's event at once, to report its deliveries); `hub serve` (its delivery threads)
+sends them within a poll.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from hub.adapters.transport.http_out import header_dict
+from hub.adapters.transport.mllp_out import split_address
 from hub.bootstrap import Hub
 from hub.cli.common import echo_json, open_hub
 from hub.errors import ValidationError
-from hub.queue.deliveries import split_address
 from hub.services.appointments import AppointmentChange, AppointmentService, BookRequest
 from hub.services.deliver import DeliveryAdmin, parse_status
 
 
 def _service(hub: Hub) -> AppointmentService:
     wake = hub.deliveries.wake if hub.deliveries is not None else None
-    return AppointmentService(uow=hub.uow, clock=hub.clock, wake=wake)
+    return AppointmentService(
+        uow=hub.uow, clock=hub.clock, wake=wake, relay=hub.outbox.relay_through
+    )
+
+
+def _kind(mllp: str | None, http: str | None, directory: str | None) -> tuple[str, str]:
+    given = [(k, v) for k, v in (("mllp", mllp), ("http", http), ("file", directory)) if v]
+    if len(given) != 1:
+        raise ValidationError("give exactly one of --mllp HOST:PORT, --http URL, --dir PATH")
+    kind, address = given[0]
+    if kind == "mllp":
+        split_address(address)
+    elif kind == "http" and not address.startswith(("http://", "https://")):
+        raise ValidationError("--http must be an http:// or https:// URL")
+    elif kind == "file":
+        path = Path(address).expanduser().resolve()
+        if not path.is_dir():
+            raise ValidationError("--dir must be an existing directory")
+        address = str(path)
+    return kind, address
+
+
+def _duration(value: str | None) -> float | None:
+    """``90``, ``90s``, ``30m``, ``12h``, ``2d`` as seconds."""
+    if value is None:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = value.strip().lower()
+    factor = units.get(text[-1:], 0)
+    number = text[:-1] if factor else text
+    try:
+        seconds = float(number) * (factor or 1)
+    except ValueError:
+        raise ValidationError("--retry-horizon must look like 90s, 30m, 12h or 2d") from None
+    return seconds
 
 
 def _start(value: str) -> datetime:
@@ -49,29 +88,45 @@ def _install_destinations(app: typer.Typer) -> None:
     app.add_typer(dest, name="destinations")
 
     @dest.command("add")
-    def add(
+    def add(  # noqa: PLR0917 - typer maps parameters to options
         name: str,
-        mllp: str = typer.Option(..., "--mllp", help="HOST:PORT of the EHR's MLLP listener"),
+        mllp: str | None = typer.Option(None, "--mllp", help="HOST:PORT of an MLLP listener"),
+        http: str | None = typer.Option(None, "--http", help="webhook URL (POST)"),
+        directory: str | None = typer.Option(None, "--dir", help="folder to write files into"),
         facility: str = typer.Option("", help="the EHR's facility (MSH-6; its feed's MSH-4)"),
         application: str = typer.Option("", help="the EHR's application (MSH-5)"),
         timezone: str = typer.Option("", help="IANA zone for times sent (default UTC)"),
+        header: list[str] = typer.Option(
+            [], "--header", help="HTTP header 'Name: value' sent with every request (repeat)"
+        ),
+        pattern: str = typer.Option("", help="file name pattern (see README), --dir only"),
+        retry_horizon: str | None = typer.Option(
+            None, help="retry this long, then dead-letter: 90s, 30m, 12h, 2d (default: setting)"
+        ),
     ) -> None:
-        """Add an MLLP destination; every booked, moved or cancelled appointment goes to it."""
-        split_address(mllp)
-        options = {"timezone": timezone} if timezone else {}
+        """Add a destination of kind mllp, http or file."""
+        kind, address = _kind(mllp, http, directory)
+        options: dict[str, object] = {}
+        if timezone:
+            options["timezone"] = timezone
+        if header:
+            options["headers"] = header_dict(header)
+        if pattern:
+            options["pattern"] = pattern
         hub = open_hub()
         try:
             d = DeliveryAdmin(uow=hub.uow, clock=hub.clock).add_destination(
                 name,
-                kind="mllp",
-                address=mllp,
+                kind=kind,
+                address=address,
                 facility=facility,
                 application=application,
                 options=options,
+                retry_horizon=_duration(retry_horizon),
             )
         finally:
             hub.stop()
-        typer.echo(f"destination {d['name']} ({d['id']}) -> mllp {d['address']}")
+        typer.echo(f"destination {d['name']} ({d['id']}) -> {d['kind']} {d['address']}")
 
     @dest.command("list")
     def list_(as_json: bool = typer.Option(False, "--json")) -> None:
@@ -83,26 +138,38 @@ def _install_destinations(app: typer.Typer) -> None:
         if as_json:
             echo_json(items)
             return
-        table = Table("id", "name", "kind", "address", "facility", "application", "enabled")
+        table = Table("id", "name", "kind", "address", "facility", "horizon", "state")
         for d in items:
+            horizon = d["retry_horizon"]
             table.add_row(
                 str(d["id"]),
                 d["name"],
                 d["kind"],
                 d["address"],
                 d["facility"],
-                d["application"],
-                "yes" if d["enabled"] else "no",
+                "default" if horizon is None else f"{horizon:g}s",
+                "paused" if d["paused"] else "active",
             )
         Console().print(table)
 
-    @dest.command("disable")
-    def disable(name: str) -> None:
-        """Stop sending to NAME; its pending deliveries wait until it is enabled again."""
+    @dest.command("pause")
+    def pause(name: str) -> None:
+        """Stop sending to NAME; new deliveries still queue, in order, until it is resumed."""
         _toggle(name, enabled=False)
 
-    @dest.command("enable")
+    @dest.command("resume")
+    def resume(name: str) -> None:
+        """Send to NAME again, starting with what queued while it was paused."""
+        _toggle(name, enabled=True)
+
+    @dest.command("disable", hidden=True)
+    def disable(name: str) -> None:
+        """Alias of pause."""
+        _toggle(name, enabled=False)
+
+    @dest.command("enable", hidden=True)
     def enable(name: str) -> None:
+        """Alias of resume."""
         _toggle(name, enabled=True)
 
 
@@ -112,7 +179,7 @@ def _toggle(name: str, *, enabled: bool) -> None:
         DeliveryAdmin(uow=hub.uow, clock=hub.clock).set_enabled(name, enabled)
     finally:
         hub.stop()
-    typer.echo(f"destination {name} {'enabled' if enabled else 'disabled'}")
+    typer.echo(f"destination {name} {'resumed' if enabled else 'paused'}")
 
 
 def _install_appointments(app: typer.Typer) -> None:

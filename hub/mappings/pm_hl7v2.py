@@ -12,9 +12,17 @@ Segments, per the v2.5.1 SIU_S12 structure (S13 and S15 share it):
   duration and its units, SCH-11 timing (TQ ``^^M<minutes>^start^end``: deprecated since 2.5 but
   still what most EHR interfaces read), SCH-25 filler status (table 0278: Booked, Cancelled).
 - TQ1-6 service duration and TQ1-7 / TQ1-8 start and end: the 2.5+ home of the timing.
-- AIS-3 the service (appointment type), AIG-3 / AIG-4 the provider as a general resource,
-  AIL-3 the location (PL), AIP-3 the personnel resource (XCN). Resource start and duration repeat
-  the appointment's.
+- SCH-16 filler contact person and SCH-20 entered-by person (XCN, both required in 2.5.1): the
+  endpoint's ``contact`` (default: the sending application), since the PM books on its own behalf.
+- AIS-3 the universal service identifier (CE, required): the service when the PM knows one,
+  else the local code ``APPT^Appointment^L``. The appointment *type* belongs in SCH-8 only.
+- AIG-3 / AIG-4 the provider as a general resource, AIL-3 the location (PL), AIP-3 the
+  personnel resource (XCN). Resource start and duration repeat the appointment's.
+
+Every message built here passes hl7apy's STRICT validation for 2.5.1 (tests/unit/outbound). The
+IS-typed parts have 20 characters at most (HL7 v2.5.1 section 2.A.36): a longer namespace id
+(HD-1, EI-2) moves to the universal id (HD-2 / EI-3, type ``L``), and a longer location code
+(PL-1) to the comprehensive location identifier PL-10.
 
 MSH-15 and MSH-16 stay empty: original acknowledgment mode, so the receiver answers an
 application ACK (AA / AE / AR) that the delivery checks against MSH-10 (v2.5.1 section 2.9.2).
@@ -40,6 +48,12 @@ class SiuEvent(StrEnum):
     RESCHEDULE = "S13"  # notification of appointment rescheduling
     CANCEL = "S15"  # notification of appointment cancellation
 
+
+_EVENT_TEXT = {
+    SiuEvent.BOOK: "Notification of new appointment booking",
+    SiuEvent.RESCHEDULE: "Notification of appointment rescheduling",
+    SiuEvent.CANCEL: "Notification of appointment cancellation",
+}
 
 # Table 0278 filler status codes per event.
 _FILLER_STATUS = {
@@ -86,6 +100,16 @@ class SiuAppointment:
     reason: str = ""
     provider: SiuProvider | None = None
     location: SiuLocation | None = None
+    service: SiuService | None = None  # AIS-3; None: the local code APPT
+
+
+@dataclass(frozen=True, slots=True)
+class SiuService:
+    """AIS-3 (CE): the service scheduled, e.g. a CPT code."""
+
+    code: str
+    text: str = ""
+    system: str = "L"  # table 0396
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +122,7 @@ class SiuEndpoint:
     sending_facility: str = "PM"
     processing_id: str = "P"  # MSH-11, table 0103
     tz: tzinfo = UTC  # times are written with their offset in this zone
+    contact: str = ""  # SCH-16 / SCH-20 XCN-1; default: the sending application
 
 
 def build_siu(
@@ -119,7 +144,7 @@ def build_siu(
     minutes = str(appt.minutes)
     segments = [
         _msh(event, endpoint, now, control_id),
-        _sch(appt, start, end, status),
+        _sch(event, appt, start, end, contact=endpoint.contact or endpoint.sending_application),
         _seg("TQ1", {1: "1", 6: [minutes, "min"], 7: start, 8: end}),
         _pid(appt.patient),
         _seg("RGS", {1: "1", 2: "A" if event is SiuEvent.BOOK else "U"}),
@@ -127,7 +152,7 @@ def build_siu(
             "AIS",
             {
                 1: "1",
-                3: [appt.type or "APPT", appt.type],
+                3: _service(appt.service),
                 4: start,
                 7: minutes,
                 8: "min",
@@ -174,10 +199,10 @@ def _dtm(value: datetime, tz: tzinfo) -> str:
 def _msh(event: SiuEvent, ep: SiuEndpoint, now: datetime, control_id: str) -> str:
     # MSH-1 and MSH-2 are written verbatim: they define the delimiters, they are not values.
     fields: dict[int, Value] = {
-        3: ep.sending_application,
-        4: ep.sending_facility,
-        5: ep.receiving_application,
-        6: ep.receiving_facility,
+        3: _hd(ep.sending_application),
+        4: _hd(ep.sending_facility),
+        5: _hd(ep.receiving_application),
+        6: _hd(ep.receiving_facility),
         7: _dtm(now, ep.tz),
         9: ["SIU", event.value, "SIU_S12"],
         10: control_id,
@@ -189,23 +214,57 @@ def _msh(event: SiuEvent, ep: SiuEndpoint, now: datetime, control_id: str) -> st
     return "MSH|" + DEFAULT_DELIMITERS.encoding_characters + body[3:]
 
 
-def _sch(appt: SiuAppointment, start: str, end: str, status: str) -> str:
+def _sch(event: SiuEvent, appt: SiuAppointment, start: str, end: str, *, contact: str) -> str:
+    status = _FILLER_STATUS[event]
     reason: Value = ["", appt.reason] if appt.reason else ""
+    # SCH-6 is required in 2.5.1: the reason when known, else the trigger event (table 0003)
+    event_reason: Value = reason or [event.value, _EVENT_TEXT[event], "HL70003"]
     minutes = str(appt.minutes)
     return _seg(
         "SCH",
         {
             1: [appt.placer_id] if appt.placer_id else "",
-            2: [appt.filler_id, appt.filler_authority],
-            6: reason,
+            2: _ei(appt.filler_id, appt.filler_authority),
+            6: event_reason,
             7: reason,
             8: [appt.type, appt.type] if appt.type else "",
             9: minutes,
             10: ["min", "minutes", "UCUM"],
             11: ["", "", f"M{minutes}", start, end],
+            16: [contact],
+            20: [contact],
             25: [status, status],
         },
     )
+
+
+# IS-typed values (namespace ids, point of care): 20 characters at most in v2.5.1.
+_IS_MAX = 20
+
+
+def _ei(entity: str, namespace: str) -> Value:
+    """EI: a namespace too long for EI-2 (IS) goes to EI-3 as a local universal id."""
+    if len(namespace) <= _IS_MAX:
+        return [entity, namespace]
+    return [entity, "", namespace, "L"]
+
+
+def _hd(namespace: str) -> Value:
+    """HD as components (MSH-3..6): a long namespace moves to HD-2 with type L."""
+    return namespace if len(namespace) <= _IS_MAX else ["", namespace, "L"]
+
+
+def _hd_sub(namespace: str) -> list[str]:
+    """HD as subcomponents (inside CX-4): a long namespace moves to HD-2 with type L."""
+    if len(namespace) <= _IS_MAX:
+        return [namespace]
+    return ["", namespace, "L"]
+
+
+def _service(service: SiuService | None) -> Value:
+    if service is None:
+        return ["APPT", "Appointment", "L"]
+    return [service.code, service.text, service.system]
 
 
 def _pid(p: SiuPatient) -> str:
@@ -214,7 +273,7 @@ def _pid(p: SiuPatient) -> str:
         "PID",
         {
             1: "1",
-            3: [p.mrn, "", "", p.assigning_authority, "MR"],
+            3: [p.mrn, "", "", _hd_sub(p.assigning_authority), "MR"],
             5: name if any(name) else "",
             7: p.birth_date.strftime("%Y%m%d") if p.birth_date else "",
             8: p.sex,
@@ -239,7 +298,20 @@ def _aig(p: SiuProvider, start: str, minutes: str, status: str) -> str:
 
 
 def _ail(loc: SiuLocation, start: str, minutes: str, status: str) -> str:
-    pl = [loc.code, "", "", loc.facility, "", "", "", "", loc.name]
+    # PL-1 point of care is IS (20); a longer code is kept whole in PL-10 (EI) instead.
+    short = len(loc.code) <= _IS_MAX
+    pl: list[str | list[str]] = [
+        loc.code if short else "",
+        "",
+        "",
+        _hd_sub(loc.facility),
+        "",
+        "",
+        "",
+        "",
+        loc.name,
+        "" if short else [loc.code],
+    ]
     return _seg("AIL", {1: "1", 3: pl, 6: start, 9: minutes, 10: "min", 12: status})
 
 

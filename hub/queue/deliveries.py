@@ -1,30 +1,31 @@
-"""The delivery worker: sends outbound messages to their destinations (DESIGN.md section 3.5).
+"""The delivery worker: sends outbound payloads to their destinations (DESIGN.md section 3.5).
 
-Design (the simplest one that stays reliable): deliveries are driven from the database by a
-few threads, in embedded mode *and* when a broker is configured. :meth:`Hub.start_background
-<hub.bootstrap.Hub.start_background>` starts them, so `hub serve` always delivers; `hub worker`
-(Celery) does not. No Celery task is needed: an outbound send is I/O bound, the lease plus
-``SKIP LOCKED`` claim lets any number of processes deliver side by side, and a process that
-creates deliveries elsewhere (the CLI) is picked up within ``poll`` seconds.
+Generic over the transport: it imports no protocol code. The composition root hands it one
+:class:`~hub.adapters.transport.base.Transport` per destination kind (``mllp``, ``http``,
+``file``) and a :class:`JudgeRegistry` that the protocol packages fill (HL7 v2 registers its
+MSA judge for ``mllp``; the HTTP-status and file-written judges are the transports' own
+defaults). See docs/adr/0008.
+
+Deliveries are driven from the database by a few threads, in embedded mode *and* when a broker
+is configured: :meth:`Hub.start_background <hub.bootstrap.Hub.start_background>` starts them, so
+`hub serve` always delivers; `hub worker` (Celery) does not. An outbound send is I/O bound, and
+the lease plus ``SKIP LOCKED`` lets any number of processes deliver side by side. The first
+thread also runs the outbox relay (:mod:`hub.queue.outbox`), which turns domain events into
+deliveries.
 
 One attempt, in three steps:
 
-1. claim (one transaction): lease the head of a destination's lane (:mod:`hub.store.deliveries`)
-   and open its ``deliver`` attempt;
-2. send the stored bytes over MLLP and read the ACK, outside any transaction;
+1. lease (one transaction): the head of a destination's lane (:mod:`hub.store.deliveries`),
+   its destination not paused, and open its ``deliver`` attempt;
+2. send the stored bytes with the destination kind's transport and judge the answer with the
+   judge registered for (payload protocol, destination kind), outside any transaction;
 3. record (one transaction): the new status, the attempt's end, the audit event.
 
-How the ACK is judged (v2.5.1 section 2.9.2, MSA table 0008):
-
-- AA / CA with MSA-2 equal to the sent MSH-10: ``sent``;
-- MSA-2 different, or a reply that is not an ACK: not acknowledged, so retried (transient);
-- AE / AR / CE / CR: ``failed`` with the ERR codes (no free text: it may quote patient data),
-  replayable with ``hub deliveries retry``;
-- receiver down, refused, timed out (:class:`~hub.errors.DeliveryError`): ``retrying`` with the
-  retry policy's backoff and jitter, ``dead`` once the attempts are used up.
-
-Expired leases (a worker that died mid-send) are released every ``sweep_interval``; a lease that
-ran out is claimable again even before that.
+Outcomes: sent; rejected (``failed``, waits for ``hub deliveries retry``); otherwise the
+:class:`~hub.queue.delivery_retry.HorizonPolicy` decides with the destination's retry horizon:
+``retrying`` with capped backoff, ``dead`` once the horizon is reached, ``failed`` at once for a
+permanent error (a misconfigured destination). Expired leases (a worker that died mid-send) are
+released every ``sweep_interval``.
 """
 
 from __future__ import annotations
@@ -32,114 +33,41 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import timedelta
 
-from hub.adapters.hl7v2.ack import parse_ack
-from hub.adapters.hl7v2.errors import TEXT_0357, code_0357
-from hub.adapters.transport.mllp_client import MllpClient
+from hub.adapters.transport.base import Judge, Judgement, Outcome, Outgoing, Transport
 from hub.clock import Clock
 from hub.errors import DeliveryError, HubError, ValidationError, safe_error_text
-from hub.queue.retry import Action, RetryPolicy
+from hub.queue.delivery_retry import HorizonPolicy
+from hub.queue.outbox import OutboxRelay
+from hub.queue.retry import Action
 from hub.store import audit
 from hub.store import deliveries as store
 from hub.store.db import UnitOfWorkFactory
-from hub.store.deliveries import Claimed, Destination
+from hub.store.deliveries import Leased
 from hub.store.lifecycle import DeliveryStatus
 
 log = logging.getLogger(__name__)
 
-# Sends ``payload`` to a destination and returns the reply payload; raises DeliveryError.
-Transport = Callable[[Destination, bytes], bytes]
-
-_ACCEPTED = frozenset({"AA", "CA"})
-_REJECTED = frozenset({"AE", "AR", "CE", "CR"})
-
-
-@dataclass(frozen=True, slots=True)
-class Judgement:
-    """What one reply means for the delivery."""
-
-    status: DeliveryStatus | None  # SENT or FAILED; None: transient, the policy decides
-    error: HubError | None = None
+_BY_ACTION = {
+    Action.RETRY: (DeliveryStatus.RETRYING, "retry"),
+    Action.FAIL: (DeliveryStatus.FAILED, "failed"),
+    Action.DEAD: (DeliveryStatus.DEAD, "dead"),
+}
 
 
-class AckRejected(HubError):
-    """The receiver answered AE/AR/CE/CR: permanent until a human retries it."""
+class JudgeRegistry:
+    """Answer judges by (payload protocol, destination kind), with a per-kind default."""
 
-    code = "ack_rejected"
+    def __init__(self) -> None:
+        self._judges: dict[tuple[str | None, str], Judge] = {}
 
+    def register(self, kind: str, judge: Judge, *, protocol: str | None = None) -> None:
+        self._judges[(protocol, kind)] = judge
 
-def split_address(address: str) -> tuple[str, int]:
-    host, sep, port = address.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValidationError(
-            f"MLLP address must be HOST:PORT, got {address!r}", code="bad_address"
-        )
-    return host.strip("[]"), int(port)
-
-
-def judge_reply(reply: bytes, control_id: str) -> Judgement:
-    """Pure: the delivery outcome a reply stands for. Logs and errors carry ids and codes only."""
-    try:
-        ack = parse_ack(reply)
-    except HubError as exc:
-        return Judgement(
-            None, DeliveryError(f"reply is not a readable ACK ({exc.code})", code="ack_unreadable")
-        )
-    code = (ack.code or "").upper()
-    if ack.control_id_acked != control_id:
-        # Not the answer to this message (a stale ACK, a receiver mix-up): not delivered.
-        return Judgement(
-            None,
-            DeliveryError(
-                f"MSA-2 {ack.control_id_acked!r} does not match the sent MSH-10 {control_id!r}",
-                code="ack_mismatch",
-            ),
-        )
-    if code in _ACCEPTED:
-        return Judgement(DeliveryStatus.SENT)
-    if code in _REJECTED:
-        return Judgement(
-            DeliveryStatus.FAILED,
-            AckRejected(
-                f"receiver answered {code}{_err_summary(ack.errors)}", code=f"ack_{code.lower()}"
-            ),
-        )
-    return Judgement(
-        None, DeliveryError(f"unknown MSA-1 acknowledgment code {code!r}", code="ack_unreadable")
-    )
-
-
-def _err_summary(errors: Sequence[HubError]) -> str:
-    """ERR codes and locations as ``: 101 Required field missing at PID-3; ...``.
-
-    Only the table 0357 code, its standard text and the location are kept: ERR-8 and MSA-3 are
-    the receiver's free text and may quote patient data.
-    """
-    parts = []
-    for err in errors[:5]:
-        number = code_0357(err)
-        where = f" at {err.location}" if err.location is not None else ""
-        parts.append(f"{number} {TEXT_0357.get(number, '')}".rstrip() + where)
-    return (": " + "; ".join(parts)) if parts else ""
-
-
-def mllp_transport(*, connect_timeout: float, read_timeout: float) -> Transport:
-    def send(dest: Destination, payload: bytes) -> bytes:
-        if dest.kind != "mllp":
-            raise ValidationError(
-                f"destination kind {dest.kind!r} is not delivered yet",
-                code="unsupported_destination",
-            )
-        host, port = split_address(dest.address)
-        with MllpClient(
-            host, port, connect_timeout=connect_timeout, read_timeout=read_timeout
-        ) as client:
-            return client.send(payload)
-
-    return send
+    def find(self, kind: str, protocol: str) -> Judge | None:
+        return self._judges.get((protocol, kind)) or self._judges.get((None, kind))
 
 
 class DeliveryWorker:
@@ -147,12 +75,13 @@ class DeliveryWorker:
         self,
         *,
         uow: UnitOfWorkFactory,
-        policy: RetryPolicy,
+        policy: HorizonPolicy,
         clock: Clock,
-        transport: Transport | None = None,
+        transports: Mapping[str, Transport],
+        judges: JudgeRegistry | None = None,
+        relay: OutboxRelay | None = None,
         lease_seconds: float = 60.0,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 30.0,
+        send_timeout: float = 40.0,
         threads: int = 2,
         poll: float = 0.5,
         sweep_interval: float = 5.0,
@@ -162,11 +91,11 @@ class DeliveryWorker:
         self.peek_uow = peek_uow
         self.policy = policy
         self.clock = clock
-        self.transport = transport or mllp_transport(
-            connect_timeout=connect_timeout, read_timeout=read_timeout
-        )
-        # A lease must outlive one whole send (connect retries + reading the ACK).
-        self.lease = timedelta(seconds=max(lease_seconds, 3 * connect_timeout + read_timeout + 5))
+        self.transports = dict(transports)
+        self.judges = judges or JudgeRegistry()
+        self.relay = relay
+        # A lease must outlive one whole send (connect retries + reading the answer).
+        self.lease = timedelta(seconds=max(lease_seconds, send_timeout + 5))
         self.threads = threads
         self.poll = poll
         self.sweep_interval = sweep_interval
@@ -177,7 +106,7 @@ class DeliveryWorker:
     # -- one attempt -----------------------------------------------------------------------
 
     def run_next(self, worker: str = "deliver") -> DeliveryStatus | None:
-        """Claim, send and record one delivery; ``None`` when nothing is due."""
+        """Lease, send and record one delivery; ``None`` when nothing is due."""
         now = self.clock.now()
         if self.peek_uow is not None:
             # SQLite: an idle poll reads a snapshot instead of queueing for the single writer
@@ -185,38 +114,54 @@ class DeliveryWorker:
                 if not store.has_due(ro.conn, now):
                     return None
         with self.uow() as uow:
-            claimed = store.claim(uow.conn, now=now, lease_until=now + self.lease, worker=worker)
+            leased = store.lease(uow.conn, now=now, lease_until=now + self.lease, worker=worker)
             uow.commit()
-        if claimed is None:
+        if leased is None:
             return None
-        try:
-            reply = self.transport(claimed.destination, claimed.raw)
-            judgement = judge_reply(reply, claimed.delivery.control_id)
-        except Exception as exc:  # every failure is recorded; none escapes the worker
-            judgement = Judgement(None, exc if isinstance(exc, HubError) else _wrap(exc))
-        return self._record(claimed, judgement)
+        return self._record(leased, self.attempt(leased))
 
-    def _record(self, claimed: Claimed, judgement: Judgement) -> DeliveryStatus:
-        rec = claimed.delivery
-        number = rec.attempt_count  # already counts this attempt
+    def attempt(self, leased: Leased) -> Judgement:
+        """Send one leased delivery and judge the answer; never raises."""
+        rec, dest = leased.delivery, leased.destination
+        transport = self.transports.get(dest.kind)
+        judge = self.judges.find(dest.kind, rec.protocol)
+        if transport is None or judge is None:
+            what = "transport" if transport is None else "answer judge"
+            return Judgement(
+                Outcome.RETRY,
+                ValidationError(
+                    f"no {what} for {rec.protocol or 'payload'} over {dest.kind}",
+                    code="unsupported_destination",
+                ),
+            )
+        payload = Outgoing(
+            body=leased.raw,
+            delivery_id=rec.id,
+            control_id=rec.control_id,
+            protocol=rec.protocol,
+            type=rec.type,
+            headers=rec.headers or {},
+        )
+        try:
+            return judge(payload, transport.send(dest, payload))
+        except Exception as exc:  # every failure is recorded; none escapes the worker
+            return Judgement(Outcome.RETRY, exc if isinstance(exc, HubError) else _wrap(exc))
+
+    def _record(self, leased: Leased, judgement: Judgement) -> DeliveryStatus:
+        rec = leased.delivery
         now = self.clock.now()
         next_at = None
         code = text = None
-        if judgement.status is DeliveryStatus.SENT:
+        if judgement.outcome is Outcome.SENT:
             status, outcome = DeliveryStatus.SENT, "ok"
-        elif judgement.status is DeliveryStatus.FAILED:
+        elif judgement.outcome is Outcome.REJECTED:
             status, outcome = DeliveryStatus.FAILED, "failed"
         else:
             assert judgement.error is not None
-            decision = self.policy.decide(judgement.error, number)
-            status = {
-                Action.RETRY: DeliveryStatus.RETRYING,
-                Action.FAIL: DeliveryStatus.FAILED,
-                Action.DEAD: DeliveryStatus.DEAD,
-            }[decision.action]
-            outcome = {Action.RETRY: "retry", Action.FAIL: "failed", Action.DEAD: "dead"}[
-                decision.action
-            ]
+            policy = self.policy.for_horizon(leased.destination.retry_horizon)
+            elapsed = (now - rec.horizon_start).total_seconds()
+            decision = policy.decide(judgement.error, rec.attempt_count, elapsed)
+            status, outcome = _BY_ACTION[decision.action]
             if decision.action is Action.RETRY:
                 next_at = now + timedelta(seconds=decision.delay)
         if judgement.error is not None:
@@ -224,7 +169,7 @@ class DeliveryWorker:
         with self.uow() as uow:
             current = store.finish(
                 uow.conn,
-                claimed,
+                leased,
                 status,
                 now=now,
                 outcome=outcome,
@@ -243,7 +188,7 @@ class DeliveryWorker:
                     detail={
                         "destination": rec.destination,
                         "message_id": rec.message_id,
-                        "attempt": claimed.attempt_number,
+                        "attempt": leased.attempt_number,
                         "error_code": code,
                     },
                 )
@@ -257,13 +202,16 @@ class DeliveryWorker:
                 "message_id": rec.message_id,
                 "control_id": rec.control_id,
                 "error_code": code,
-                "attempt": claimed.attempt_number,
+                "attempt": leased.attempt_number,
             },
         )
         return status
 
     def run_until_idle(self, worker: str = "inline", limit: int = 10_000) -> int:
-        """Deliver in the calling thread until nothing is due (CLI one-shots, tests)."""
+        """Relay pending events, then deliver in the calling thread until nothing is due
+        (CLI one-shots, tests); returns how many deliveries were attempted."""
+        if self.relay is not None:
+            self.relay.run_until_idle()
         done = 0
         while done < limit and self.run_next(worker) is not None:
             done += 1
@@ -289,7 +237,7 @@ class DeliveryWorker:
     # -- threads ---------------------------------------------------------------------------
 
     def wake(self) -> None:
-        """New deliveries were committed in this process: look now instead of at the next poll."""
+        """New events or deliveries were committed in this process: look now."""
         self._wake.set()
 
     def start(self) -> None:
@@ -310,17 +258,23 @@ class DeliveryWorker:
         for t in self._threads:
             t.join(timeout=10)
         self._threads.clear()
+        for transport in self.transports.values():
+            close = getattr(transport, "close", None)
+            if callable(close):
+                close()
 
-    def _run(self, name: str, sweeps: bool) -> None:
+    def _run(self, name: str, first: bool) -> None:
         next_sweep = 0.0
         while not self._stop.is_set():
             try:
-                if sweeps and time.monotonic() >= next_sweep:
+                if first and time.monotonic() >= next_sweep:
                     self.sweep()
                     next_sweep = time.monotonic() + self.sweep_interval
+                if first and self.relay is not None:
+                    self.relay.run_until_idle(limit=100)
                 status = self.run_next(name)
             except Exception:  # DB down: back off and try again, never die
-                log.exception("delivery worker %s could not claim", name)
+                log.exception("delivery worker %s could not lease", name)
                 self._stop.wait(1.0)
                 continue
             if status is None:

@@ -1,9 +1,10 @@
 """Book, reschedule and cancel appointments in the PM, and tell the EHRs (issue 3 item 6).
 
-Each call is ONE transaction: the PM appointment change, the outbound SIU messages and their
-``pending`` deliveries (:func:`hub.services.deliver.queue_siu`, one per enabled destination that
-is not ``channel``'s own EHR), and the audit event. After the commit the delivery worker is
-woken (in this process; other processes find the rows within a poll).
+Each call is ONE transaction: the PM appointment change, its domain event in the outbox
+(:mod:`hub.pm.events`) and the audit event. After the commit the event is relayed at once when
+a relay is given (the SIU subscriber makes one delivery per destination that is not
+``channel``'s own EHR) and the delivery worker is woken; otherwise the delivery threads of
+`hub serve` relay it within a poll.
 
 Called by the CLI now and by the FHIR API later; ``channel`` names where the change came from
 (see :func:`hub.services.deliver.is_own_channel`).
@@ -24,14 +25,17 @@ from hub.clock import Clock
 from hub.errors import Conflict, NotFound, ValidationError
 from hub.mappings.pm_hl7v2 import SiuEvent
 from hub.pm.enums import AppointmentStatus
-from hub.services.deliver import is_own_channel, new_control_id, queue_siu
+from hub.pm.events import AppointmentBooked, AppointmentCancelled, AppointmentRescheduled
+from hub.queue.outbox import Fanout
+from hub.services.deliver import is_own_channel, new_control_id
 from hub.store import audit
 from hub.store.db import UnitOfWorkFactory
+from hub.store.outbox import emit
 from hub.store.pm_tables import appointments, locations, patients, providers
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AppointmentChange", "AppointmentService", "BookRequest", "is_own_channel", "queue_siu"]
+__all__ = ["AppointmentChange", "AppointmentService", "BookRequest", "is_own_channel"]
 
 PM_SYSTEM = "PM"  # source_system of appointments the PM itself books (it is their filler)
 
@@ -68,11 +72,13 @@ class AppointmentService:
         clock: Clock,
         wake: Callable[[], None] | None = None,
         control_ids: Callable[[], str] = new_control_id,
+        relay: Callable[[int], Fanout] | None = None,
     ) -> None:
         self.uow = uow
         self.clock = clock
         self.wake = wake
         self.control_ids = control_ids
+        self.relay = relay  # OutboxRelay.relay_through: report the deliveries at once
 
     def book(
         self, req: BookRequest, *, channel: str | None = None, actor: str = "cli"
@@ -197,9 +203,7 @@ class AppointmentService:
         now: datetime,
     ) -> AppointmentChange:
         conn = uow.conn
-        delivery_ids, skipped = queue_siu(
-            conn, appt_id, event, channel=channel, now=now, control_ids=self.control_ids
-        )
+        outbox_id = emit(conn, _EVENT[event](appt_id, origin=channel), now=now)
         filler = str(
             conn.execute(
                 sa.select(appointments.c.filler_id).where(appointments.c.id == appt_id)
@@ -215,20 +219,27 @@ class AppointmentService:
             detail={
                 "event": f"SIU^{event.value}",
                 "channel": channel or "",
-                "deliveries": delivery_ids,
-                "skipped": skipped,
+                "outbox_id": outbox_id,
             },
         )
         uow.commit()
+        fanout = self.relay(outbox_id) if self.relay is not None else Fanout()
+        delivery_ids, skipped = fanout.delivery_ids, fanout.skipped
         log.info(
             "appointment %s",
             _ACTION[event],
             extra={"appointment_id": appt_id, "deliveries": len(delivery_ids)},
         )
-        if delivery_ids and self.wake is not None:
+        if self.wake is not None:
             self.wake()
         return AppointmentChange(appt_id, filler, event, delivery_ids, skipped)
 
+
+_EVENT = {
+    SiuEvent.BOOK: AppointmentBooked,
+    SiuEvent.RESCHEDULE: AppointmentRescheduled,
+    SiuEvent.CANCEL: AppointmentCancelled,
+}
 
 _ACTION = {
     SiuEvent.BOOK: "booked",

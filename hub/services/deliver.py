@@ -1,16 +1,13 @@
-"""Use cases around outbound deliveries: queue SIU for the EHRs, manage destinations, list
-deliveries, retry one.
+"""Use cases around outbound deliveries: destination admin, listing, manual retry, and the
+one generic way subscribers queue a payload (:func:`enqueue`).
 
-:func:`queue_siu` writes, in the caller's transaction, one outbound message per destination
-(``direction`` out, status ``processed``, ``raw`` exactly the bytes that will be sent) and a
-``pending`` delivery for each. One message per destination, not one shared: MSH-5/MSH-6 name the
-receiver and MSH-10 is checked against that receiver's MSA-2, so every destination gets its own
-bytes, and each delivery's attempts (``attempts.message_id``) stay its own.
+Nothing here knows a protocol: SIU forwarding lives in :mod:`hub.services.hl7v2_outbound`,
+FHIR subscriptions and 837P batches will live in their packages (docs/adr/0008).
 
-A destination is skipped when the change came from that EHR's own feed (:func:`is_own_channel`):
-``channel`` equal to the destination's name, its facility (MSH-4.1, the namespace the HL7 v2
-mappings key appointments and MRNs by) or ``application^facility``. The EHR already knows about
-its own change; echoing it back would loop.
+:func:`enqueue` writes, in the relay's transaction, one outbound message (``direction`` out,
+status ``processed``, ``raw`` exactly the bytes that will be sent) and a ``pending`` delivery,
+unless the destination already has a delivery for this event (the relay may run an event twice;
+a delivery is never created twice).
 
 Every admin change here is audited (who, what, why). Listing returns plain JSON-able dicts
 without message content: a delivery's row holds ids, codes and PHI-free error text only.
@@ -21,32 +18,20 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
-from datetime import datetime, tzinfo
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from hub.clock import Clock
-from hub.errors import NotFound, ValidationError
-from hub.mappings.pm_hl7v2 import (
-    SiuAppointment,
-    SiuEndpoint,
-    SiuEvent,
-    SiuLocation,
-    SiuPatient,
-    SiuProvider,
-    build_siu,
-)
+from hub.errors import ValidationError
+from hub.queue.outbox import EventContext
 from hub.store import audit
 from hub.store import deliveries as store
+from hub.store import destinations as dest_store
 from hub.store import messages as message_store
 from hub.store.db import UnitOfWorkFactory
 from hub.store.deliveries import DeliveryRecord, Destination
 from hub.store.lifecycle import DeliveryStatus, Status
-from hub.store.pm_tables import appointments, locations, patients, providers
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -54,6 +39,9 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def destination_dict(d: Destination) -> dict[str, Any]:
+    options = dict(d.options)
+    if "headers" in options:  # may hold a receiver's secret: names only
+        options["headers"] = sorted(options["headers"])
     return {
         "id": d.id,
         "name": d.name,
@@ -62,7 +50,9 @@ def destination_dict(d: Destination) -> dict[str, Any]:
         "facility": d.facility,
         "application": d.application,
         "enabled": d.enabled,
-        "options": d.options,
+        "paused": d.paused,
+        "retry_horizon": d.retry_horizon,
+        "options": options,
     }
 
 
@@ -71,6 +61,7 @@ def delivery_dict(r: DeliveryRecord) -> dict[str, Any]:
         "id": r.id,
         "destination": r.destination,
         "message_id": r.message_id,
+        "outbox_id": r.outbox_id,
         "type": r.type,
         "control_id": r.control_id,
         "status": r.status.value,
@@ -110,11 +101,12 @@ class DeliveryAdmin:
         facility: str = "",
         application: str = "",
         options: dict[str, Any] | None = None,
+        retry_horizon: float | None = None,
         actor: str = "cli",
     ) -> dict[str, Any]:
         now = self.clock.now()
         with self.uow() as uow:
-            dest_id = store.add_destination(
+            dest_id = dest_store.add_destination(
                 uow.conn,
                 name=name,
                 kind=kind,
@@ -123,6 +115,7 @@ class DeliveryAdmin:
                 facility=facility,
                 application=application,
                 options=options,
+                retry_horizon=retry_horizon,
             )
             audit.append(
                 uow.conn,
@@ -133,19 +126,20 @@ class DeliveryAdmin:
                 object_id=dest_id,
                 detail={"name": name, "kind": kind, "address": address},
             )
-            dest = store.get_destination(uow.conn, name)
+            dest = dest_store.get_destination(uow.conn, name)
             uow.commit()
         return destination_dict(dest)
 
     def set_enabled(self, name: str, enabled: bool, *, actor: str = "cli") -> dict[str, Any]:
+        """Resume (``True``) or pause (``False``); paused destinations keep queueing."""
         now = self.clock.now()
         with self.uow() as uow:
-            dest = store.set_enabled(uow.conn, name, enabled)
+            dest = dest_store.set_enabled(uow.conn, name, enabled)
             audit.append(
                 uow.conn,
                 at=now,
                 actor=actor,
-                action="destination.enabled" if enabled else "destination.disabled",
+                action="destination.resumed" if enabled else "destination.paused",
                 object_type="destination",
                 object_id=dest.id,
                 detail={"name": name},
@@ -153,9 +147,15 @@ class DeliveryAdmin:
             uow.commit()
         return destination_dict(dest)
 
+    def pause(self, name: str, *, actor: str = "cli") -> dict[str, Any]:
+        return self.set_enabled(name, False, actor=actor)
+
+    def resume(self, name: str, *, actor: str = "cli") -> dict[str, Any]:
+        return self.set_enabled(name, True, actor=actor)
+
     def destinations(self) -> list[dict[str, Any]]:
         with self.uow() as uow:
-            return [destination_dict(d) for d in store.list_destinations(uow.conn)]
+            return [destination_dict(d) for d in dest_store.list_destinations(uow.conn)]
 
     def deliveries(
         self,
@@ -171,7 +171,7 @@ class DeliveryAdmin:
             ]
 
     def retry(self, delivery_id: int, *, actor: str = "cli", reason: str = "") -> dict[str, Any]:
-        """A failed or dead delivery goes again: back to ``pending``, with a fresh retry budget."""
+        """A failed or dead delivery goes again: back to ``pending``, with a fresh horizon."""
         now = self.clock.now()
         with self.uow() as uow:
             previous = store.requeue(uow.conn, delivery_id, now=now)
@@ -190,11 +190,13 @@ class DeliveryAdmin:
 
 
 def new_control_id() -> str:
-    """MSH-10: 20 characters at most in v2.5.1, unique without a database round trip."""
+    """MSH-10 / a file name part: 20 characters at most, unique without a database round trip."""
     return uuid.uuid4().hex[:20].upper()
 
 
 def is_own_channel(channel: str | None, dest: Destination) -> bool:
+    """Did the change come from this destination's own feed? Then it is not echoed back:
+    ``channel`` equal to the destination's name, its facility, or ``application^facility``."""
     if not channel:
         return False
     own = {dest.name, dest.facility}
@@ -203,122 +205,54 @@ def is_own_channel(channel: str | None, dest: Destination) -> bool:
     return channel in (own - {""})
 
 
-def queue_siu(
-    conn: Connection,
-    appointment_id: int,
-    event: SiuEvent,
-    *,
-    channel: str | None,
-    now: datetime,
-    control_ids: Callable[[], str] = new_control_id,
-) -> tuple[list[int], list[str]]:
-    """In the caller's transaction: one SIU message and pending delivery per enabled MLLP
-    destination that is not ``channel``'s own EHR. Returns (delivery ids, skipped names).
+@dataclass(frozen=True, slots=True)
+class OutboundPayload:
+    """One outbound document for one destination, as a subscriber builds it."""
 
-    Processors that apply an EHR's inbound SIU may call this with that EHR as ``channel``
-    to tell the *other* EHRs.
+    protocol: str
+    raw: bytes
+    control_id: str
+    type: str
+    sender: str = ""
+    patient_refs: tuple[str, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] | None = None  # HTTP headers for this payload
+
+
+def enqueue(dest: Destination, ctx: EventContext, build: Callable[[], OutboundPayload]) -> int:
+    """In the relay's transaction: the delivery of ``build()`` to ``dest`` for this event.
+
+    Returns the existing delivery's id when the event was relayed to ``dest`` before (``build``
+    is then not called: no orphan outbound message).
     """
-    delivery_ids: list[int] = []
-    skipped: list[str] = []
-    targets: list[Destination] = []
-    for dest in store.list_destinations(conn, enabled_only=True):
-        if dest.kind != "mllp":
-            continue
-        if is_own_channel(channel, dest):
-            skipped.append(dest.name)
-        else:
-            targets.append(dest)
-    if not targets:  # the common case for inbound SIU: nothing to build
-        return delivery_ids, skipped
-    appt = _siu_appointment(conn, appointment_id)
-    for dest in targets:
-        control_id = control_ids()
-        raw = build_siu(event, appt, _endpoint(dest), now=now, control_id=control_id)
-        message_id = message_store.insert(
-            conn,
-            message_store.NewMessage(
-                protocol="hl7v2",
-                raw=raw,
-                sha256=_sha256(raw),
-                status=Status.PROCESSED,
-                received_at=now,
-                direction="out",
-                sender=str(dest.options.get("sending_facility", "PM")),
-                receiver=dest.name,
-                control_id=control_id,
-                type=f"SIU^{event.value}",
-                patient_refs=(appt.patient.mrn,),
-                meta={"appointment_id": appointment_id, "destination": dest.name},
-            ),
-        )
-        delivery_ids.append(
-            store.create(
-                conn, destination_id=dest.id, message_id=message_id, control_id=control_id, now=now
-            )
-        )
-    return delivery_ids, skipped
-
-
-def _sha256(raw: bytes) -> str:
-    return hashlib.sha256(raw).hexdigest()
-
-
-def _endpoint(dest: Destination) -> SiuEndpoint:
-    opts = dest.options
-    tz: tzinfo | None = None
-    if opts.get("timezone"):
-        try:
-            tz = ZoneInfo(str(opts["timezone"]))
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValidationError(
-                f"destination {dest.name!r} has an unknown timezone", code="invalid"
-            ) from None
-    base = SiuEndpoint(
-        receiving_application=dest.application,
-        receiving_facility=dest.facility,
-        sending_application=str(opts.get("sending_application", "HUB")),
-        sending_facility=str(opts.get("sending_facility", "PM")),
-        processing_id=str(opts.get("processing_id", "P")),
+    conn, now = ctx.conn, ctx.now
+    existing = store.for_event(conn, ctx.outbox_id, dest.id)
+    if existing is not None:
+        return existing
+    p = build()
+    message_id = message_store.insert(
+        conn,
+        message_store.NewMessage(
+            protocol=p.protocol,
+            raw=p.raw,
+            sha256=hashlib.sha256(p.raw).hexdigest(),
+            status=Status.PROCESSED,
+            received_at=now,
+            direction="out",
+            sender=p.sender,
+            receiver=dest.name,
+            control_id=p.control_id,
+            type=p.type,
+            patient_refs=p.patient_refs,
+            meta={**p.meta, "destination": dest.name, "outbox_id": ctx.outbox_id},
+        ),
     )
-    return base if tz is None else replace(base, tz=tz)
-
-
-def _siu_appointment(conn: Connection, appointment_id: int) -> SiuAppointment:
-    a = conn.execute(sa.select(appointments).where(appointments.c.id == appointment_id)).first()
-    if a is None:
-        raise NotFound(f"appointment {appointment_id} not found")
-    if a.patient_id is None or a.start is None:
-        raise ValidationError(
-            f"appointment {appointment_id} has no patient or start; it cannot be sent as SIU",
-            code="required_field_missing",
-        )
-    p = conn.execute(sa.select(patients).where(patients.c.id == a.patient_id)).one()
-    patient = SiuPatient(
-        mrn=p.mrn,
-        assigning_authority=p.facility,
-        family_name=p.family_name or "",
-        given_name=p.given_name or "",
-        middle_name=p.middle_name or "",
-        birth_date=p.birth_date,
-        sex=p.sex or "",
-    )
-    provider = None
-    if a.provider_id is not None:
-        pr = conn.execute(sa.select(providers).where(providers.c.id == a.provider_id)).one()
-        provider = SiuProvider(pr.npi or pr.local_id or str(pr.id), pr.family_name, pr.given_name)
-    location = None
-    if a.location_id is not None:
-        lo = conn.execute(sa.select(locations).where(locations.c.id == a.location_id)).one()
-        location = SiuLocation(lo.code, lo.facility, lo.name)
-    return SiuAppointment(
-        filler_id=a.filler_id or f"PM{a.id}",
-        patient=patient,
-        start=a.start,
-        minutes=a.minutes or 0,
-        placer_id=a.placer_id or "",
-        filler_authority=a.source_system,
-        type=a.type or "",
-        reason=a.reason or "",
-        provider=provider,
-        location=location,
+    return store.create(
+        conn,
+        destination_id=dest.id,
+        message_id=message_id,
+        control_id=p.control_id,
+        now=now,
+        outbox_id=ctx.outbox_id,
+        headers=p.headers,
     )

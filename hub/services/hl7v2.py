@@ -34,6 +34,7 @@ from hub.clock import Clock
 from hub.config import Settings
 from hub.errors import HubError, ParseError, Severity, StoreUnavailable
 from hub.queue.registry import ProcessorRegistry
+from hub.services.hl7v2_outbound import register_outbound
 from hub.services.hl7v2_processors import register_processors
 from hub.services.ingest import AnswerBuilder, Inbound, IngestOutcome, IngestService
 from hub.services.replay import Peeker
@@ -181,3 +182,4 @@ def register(hub: HubLike) -> None:
     hub.services.append(mllp_service)
     # Its own HubLike declares ``settings: object``; a protocol attribute is invariant.
     register_processors(cast(Any, hub))
+    register_outbound(cast(Any, hub))  # SIU forwarding subscriber and the MSA answer judge

@@ -11,8 +11,9 @@ Only the types the mapping really handles are registered: the HL7 v2 service ans
   message on the first finding (permanent, with its table 0357 code and location); ``tolerant``
   records the findings as warnings on the attempt and goes on.
 - HL7 times without an offset are read in ``HUB_PRACTICE_TIMEZONE``.
-- An inbound SIU changes the PM appointment, so the *other* EHR destinations are told, in the
-  same transaction (issue 3, outbound SIU: every channel but the EHR's own feed). The PM speaks
+- An inbound SIU changes the PM appointment, so it emits a domain event into the outbox in the
+  same transaction; the SIU forwarding subscriber (:mod:`hub.services.hl7v2_outbound`) tells
+  the *other* EHR destinations (every channel but the EHR's own feed). The PM speaks
   S12 / S13 / S15 outbound: S14 (modification) is announced as S13 with the new details, S17
   (deletion) as S15; S26 (no-show) is a fact about the visit and is not forwarded. A replay of a
   message that was already applied does not announce it a second time.
@@ -31,22 +32,27 @@ from hub.adapters.hl7v2.validate import Mode, validate_structure
 from hub.clock import Clock
 from hub.errors import HubError, Location, MappingError, ParseError, Severity
 from hub.mappings.hl7v2_pm import SUPPORTED_TYPES, map_message
-from hub.mappings.pm_hl7v2 import SiuEvent
 from hub.pm.changes import MergePatients, PmChange, UpsertAppointment
+from hub.pm.events import (
+    AppointmentBooked,
+    AppointmentCancelled,
+    AppointmentEvent,
+    AppointmentRescheduled,
+)
 from hub.queue.registry import Prepare, ProcessContext, Processor, ProcessorRegistry
-from hub.services.deliver import queue_siu
 from hub.store import messages as message_store
 from hub.store.messages import MessageRecord
+from hub.store.outbox import emit
 from hub.store.pm_repo import apply_changes, find_appointment, find_patient
 
 PROTOCOL = "hl7v2"
 
-FORWARD: dict[str, SiuEvent] = {
-    "S12": SiuEvent.BOOK,
-    "S13": SiuEvent.RESCHEDULE,
-    "S14": SiuEvent.RESCHEDULE,
-    "S15": SiuEvent.CANCEL,
-    "S17": SiuEvent.CANCEL,
+FORWARD: dict[str, type[AppointmentEvent]] = {
+    "S12": AppointmentBooked,
+    "S13": AppointmentRescheduled,
+    "S14": AppointmentRescheduled,
+    "S15": AppointmentCancelled,
+    "S17": AppointmentCancelled,
 }
 
 
@@ -154,7 +160,7 @@ def _announce(
             continue
         appointment_id = find_appointment(ctx.conn, change.source_system, change.filler_id)
         if appointment_id is not None:
-            queue_siu(ctx.conn, appointment_id, event, channel=change.source_system, now=now)
+            emit(ctx.conn, event(appointment_id, origin=change.source_system), now=now)
 
 
 def register_processors(hub: HubLike) -> None:

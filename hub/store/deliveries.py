@@ -2,14 +2,20 @@
 
 DESIGN.md section 3, step 5. A delivery has its own status (:class:`DeliveryStatus`), attempt
 count and lease. Ordering rule, the same head-of-lane idea as for messages with the lane being
-the destination: a delivery may be claimed only when no earlier delivery (lower id) to the same
-destination still owes an outcome (``pending`` or ``retrying``). ``failed`` and ``dead`` do not
-block the lane: they wait for a human (``hub deliveries retry``).
+the destination: a delivery may be leased only when no earlier delivery (lower id) to the same
+destination still owes an outcome (``pending`` or ``retrying``), and its destination is not
+paused. ``failed`` and ``dead`` do not block the lane: they wait for a human
+(``hub deliveries retry``).
 
-A claim does not change the status; it sets ``lease_until``. A worker that dies mid-send leaves a
-lease that simply expires: the delivery is claimable again, and :func:`release_expired` marks the
-open attempt *abandoned*. PostgreSQL adds ``FOR UPDATE SKIP LOCKED`` to the claim; SQLite's
-``BEGIN IMMEDIATE`` already serialises claims.
+Taking a lease does not change the status; it sets ``lease_until``. A worker that dies mid-send
+leaves a lease that simply expires: the delivery is leasable again, and :func:`release_expired`
+marks the open attempt *abandoned*. PostgreSQL adds ``FOR UPDATE SKIP LOCKED`` to the lease;
+SQLite's ``BEGIN IMMEDIATE`` already serialises leases.
+
+A delivery made for a domain event keeps its ``outbox_id``; a unique index on
+``(outbox_id, destination_id)`` makes "one delivery per event and destination" a database fact,
+whatever the relay retries. ``retry_from`` is where the destination's retry horizon counts from
+(creation, or the last manual retry).
 """
 
 from __future__ import annotations
@@ -21,28 +27,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from hub.errors import Conflict, NotFound, ValidationError
+from hub.errors import Conflict, NotFound
+from hub.store.destinations import KINDS, Destination, get_destination_by_id
 from hub.store.lifecycle import DELIVERY_TRANSITIONS, DeliveryStatus
-from hub.store.prepared import run
 from hub.store.tables import attempts, deliveries, destinations, messages
+
+__all__ = ["KINDS", "DeliveryRecord", "Destination", "Leased"]
 
 # Deliveries that still owe their destination lane an outcome.
 OPEN: frozenset[DeliveryStatus] = frozenset({DeliveryStatus.PENDING, DeliveryStatus.RETRYING})
 REQUEUEABLE: frozenset[DeliveryStatus] = frozenset({DeliveryStatus.FAILED, DeliveryStatus.DEAD})
 _OPEN = [s.value for s in OPEN]
-KINDS = ("mllp", "http", "file")
-
-
-@dataclass(frozen=True, slots=True)
-class Destination:
-    id: int
-    name: str
-    kind: str
-    address: str
-    facility: str
-    application: str
-    enabled: bool
-    options: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +57,18 @@ class DeliveryRecord:
     updated_at: datetime
     sent_at: datetime | None
     type: str = ""
+    protocol: str = ""
+    outbox_id: int | None = None
+    retry_from: datetime | None = None
+    headers: dict[str, str] | None = None
+
+    @property
+    def horizon_start(self) -> datetime:
+        return self.retry_from or self.created_at
 
 
 @dataclass(frozen=True, slots=True)
-class Claimed:
+class Leased:
     """A leased delivery with what the sender needs: the destination and the exact bytes."""
 
     delivery: DeliveryRecord
@@ -75,85 +78,15 @@ class Claimed:
     attempt_number: int
 
 
-def _destination(row: Any) -> Destination:
-    m = row._mapping
-    return Destination(
-        id=int(m["id"]),
-        name=m["name"],
-        kind=m["kind"],
-        address=m["address"],
-        facility=m["facility"],
-        application=m["application"],
-        enabled=bool(m["enabled"]),
-        options=dict(m["options"] or {}),
-    )
-
-
-def add_destination(
+def create(
     conn: Connection,
     *,
-    name: str,
-    kind: str,
-    address: str,
+    destination_id: int,
+    message_id: int,
+    control_id: str,
     now: datetime,
-    facility: str = "",
-    application: str = "",
-    options: dict[str, Any] | None = None,
-) -> int:
-    if kind not in KINDS:
-        raise ValidationError(f"unknown destination kind {kind!r}; one of {', '.join(KINDS)}")
-    if not name or len(name) > 100:
-        raise ValidationError("destination name must be 1 to 100 characters")
-    exists = conn.execute(sa.select(destinations.c.id).where(destinations.c.name == name)).first()
-    if exists is not None:
-        raise Conflict(f"destination {name!r} already exists", code="destination_exists")
-    return int(
-        conn.execute(
-            sa.insert(destinations)
-            .values(
-                name=name,
-                kind=kind,
-                address=address,
-                facility=facility,
-                application=application,
-                enabled=1,
-                options=options or {},
-                created_at=now,
-            )
-            .returning(destinations.c.id)
-        ).scalar_one()
-    )
-
-
-def get_destination(conn: Connection, name: str) -> Destination:
-    row = conn.execute(sa.select(destinations).where(destinations.c.name == name)).first()
-    if row is None:
-        raise NotFound(f"no destination named {name!r}")
-    return _destination(row)
-
-
-def list_destinations(conn: Connection, *, enabled_only: bool = False) -> list[Destination]:
-    q = _ENABLED_DESTINATIONS if enabled_only else _ALL_DESTINATIONS
-    return [_destination(r) for r in run(conn, q)]
-
-
-_ALL_DESTINATIONS = sa.select(destinations).order_by(destinations.c.id)
-# every inbound SIU asks for these (to tell the other EHRs)
-_ENABLED_DESTINATIONS = _ALL_DESTINATIONS.where(destinations.c.enabled == 1)
-
-
-def set_enabled(conn: Connection, name: str, enabled: bool) -> Destination:
-    dest = get_destination(conn, name)
-    conn.execute(
-        sa.update(destinations)
-        .where(destinations.c.id == dest.id)
-        .values(enabled=1 if enabled else 0)
-    )
-    return get_destination(conn, name)
-
-
-def create(
-    conn: Connection, *, destination_id: int, message_id: int, control_id: str, now: datetime
+    outbox_id: int | None = None,
+    headers: dict[str, str] | None = None,
 ) -> int:
     return int(
         conn.execute(
@@ -166,16 +99,41 @@ def create(
                 attempt_count=0,
                 created_at=now,
                 updated_at=now,
+                retry_from=now,
+                outbox_id=outbox_id,
+                headers=headers or None,
             )
             .returning(deliveries.c.id)
         ).scalar_one()
     )
 
 
+def for_event(conn: Connection, outbox_id: int, destination_id: int) -> int | None:
+    """The delivery already made for this event and destination, if any (relay dedup)."""
+    found = conn.execute(
+        sa.select(deliveries.c.id).where(
+            deliveries.c.outbox_id == outbox_id, deliveries.c.destination_id == destination_id
+        )
+    ).scalar()
+    return None if found is None else int(found)
+
+
+def of_event(conn: Connection, outbox_id: int) -> list[int]:
+    return [
+        int(i)
+        for i in conn.execute(
+            sa.select(deliveries.c.id)
+            .where(deliveries.c.outbox_id == outbox_id)
+            .order_by(deliveries.c.id)
+        ).scalars()
+    ]
+
+
 _COLS = [
     *deliveries.c,
     destinations.c.name.label("destination"),
     sa.func.coalesce(messages.c.type, "").label("type"),
+    sa.func.coalesce(messages.c.protocol, "").label("protocol"),
 ]
 
 
@@ -203,6 +161,10 @@ def _record(row: sa.Row[Any]) -> DeliveryRecord:
         updated_at=m["updated_at"],
         sent_at=m["sent_at"],
         type=m["type"],
+        protocol=m["protocol"],
+        outbox_id=m["outbox_id"],
+        retry_from=m["retry_from"],
+        headers=dict(m["headers"]) if m["headers"] else None,
     )
 
 
@@ -237,7 +199,7 @@ def search(
 
 
 def _head_query(now: datetime, for_update: bool) -> sa.Select[Any]:
-    """Claimable deliveries that are the head of their destination's lane."""
+    """Leasable deliveries: the head of their destination's lane, the destination not paused."""
     earlier = deliveries.alias("earlier")
     blocked = (
         sa.select(sa.literal(1))
@@ -264,18 +226,18 @@ def _head_query(now: datetime, for_update: bool) -> sa.Select[Any]:
 
 
 def has_due(conn: Connection, now: datetime) -> bool:
-    """Is any delivery claimable now? A read-only look (workers poll it while idle)."""
+    """Is any delivery leasable now? A read-only look (workers poll it while idle)."""
     return conn.execute(_head_query(now, for_update=False)).first() is not None
 
 
-def claim(
+def lease(
     conn: Connection,
     *,
     now: datetime,
     lease_until: datetime,
     worker: str,
     delivery_id: int | None = None,
-) -> Claimed | None:
+) -> Leased | None:
     """Lease one destination-lane head and open its attempt (stage ``deliver``)."""
     q = _head_query(now, for_update=conn.dialect.name == "postgresql")
     if delivery_id is not None:
@@ -293,9 +255,7 @@ def claim(
         )
     )
     rec = get(conn, delivery_id)
-    dest = _destination(
-        conn.execute(sa.select(destinations).where(destinations.c.id == rec.destination_id)).one()
-    )
+    dest = get_destination_by_id(conn, rec.destination_id)
     raw = conn.execute(sa.select(messages.c.raw).where(messages.c.id == rec.message_id)).scalar()
     # Attempt numbers keep counting across a manual retry (which resets attempt_count for
     # the retry policy); an attempt after such a retry is marked as a replay.
@@ -320,7 +280,7 @@ def claim(
             .returning(attempts.c.id)
         ).scalar_one()
     )
-    return Claimed(rec, dest, bytes(raw or b""), attempt_id, prior + 1)
+    return Leased(rec, dest, bytes(raw or b""), attempt_id, prior + 1)
 
 
 def _abandon_open_attempts(conn: Connection, message_id: int | None, now: datetime) -> int:
@@ -345,7 +305,7 @@ def _abandon_open_attempts(conn: Connection, message_id: int | None, now: dateti
 
 def finish(
     conn: Connection,
-    claimed: Claimed,
+    leased: Leased,
     new: DeliveryStatus,
     *,
     now: datetime,
@@ -355,7 +315,7 @@ def finish(
     error_text: str | None = None,
 ) -> bool:
     """Record one attempt's outcome; ``False`` if the lease was lost to another worker."""
-    current = claimed.delivery.status
+    current = leased.delivery.status
     if new not in DELIVERY_TRANSITIONS[current]:
         raise Conflict(f"illegal delivery transition {current} -> {new}", code="illegal_transition")
     values: dict[str, Any] = {
@@ -368,19 +328,19 @@ def finish(
     }
     if new is DeliveryStatus.SENT:
         values["sent_at"] = now
-    # attempt_count guards against a worker whose lease expired and was re-claimed meanwhile.
+    # attempt_count guards against a worker whose lease expired and was leased again meanwhile.
     result = conn.execute(
         sa.update(deliveries)
         .where(
-            deliveries.c.id == claimed.delivery.id,
+            deliveries.c.id == leased.delivery.id,
             deliveries.c.status == current.value,
-            deliveries.c.attempt_count == claimed.delivery.attempt_count,
+            deliveries.c.attempt_count == leased.delivery.attempt_count,
         )
         .values(**values)
     )
     conn.execute(
         sa.update(attempts)
-        .where(attempts.c.id == claimed.attempt_id)
+        .where(attempts.c.id == leased.attempt_id)
         .values(outcome=outcome, ended_at=now, error_code=error_code, error_text=error_text)
     )
     return result.rowcount == 1
@@ -404,6 +364,7 @@ def requeue(conn: Connection, delivery_id: int, *, now: datetime) -> DeliverySta
             next_attempt_at=None,
             lease_until=None,
             updated_at=now,
+            retry_from=now,  # a fresh horizon
         )
     )
     return rec.status
@@ -432,7 +393,7 @@ def release_expired(conn: Connection, now: datetime) -> list[int]:
 def next_due_at(conn: Connection, now: datetime) -> datetime | None:
     """When the next retry falls due (the worker sleeps until then at most).
 
-    Only future times count: a retry already due but not claimable (its destination disabled,
+    Only future times count: a retry already due but not leasable (its destination paused,
     a lease held by another worker) must not make idle workers spin.
     """
     return conn.execute(

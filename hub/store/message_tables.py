@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -125,10 +126,31 @@ destinations = Table(
     Column("address", String(500), nullable=False),  # host:port, URL or directory
     Column("facility", String(200), nullable=False, server_default=""),  # EHR's own facility
     Column("application", String(200), nullable=False, server_default=""),
-    Column("enabled", Integer, nullable=False, server_default="1"),
+    Column("enabled", Integer, nullable=False, server_default="1"),  # 0: paused
     Column("options", JSON, nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
+    # seconds a delivery is retried before it is dead-lettered; NULL: HUB_DELIVERY_RETRY_HORIZON
+    Column("retry_horizon", Float, nullable=True),
 )
+
+# Domain events written in the same transaction as the PM change that caused them; the relay
+# (hub.queue.outbox) turns each into deliveries through the registered subscribers.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("event", String(64), nullable=False),  # e.g. AppointmentBooked
+    Column("payload", JSON, nullable=False),  # the event's fields (ids, origin): no PHI
+    Column("status", String(16), nullable=False),  # pending | relayed | failed
+    Column("attempt_count", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime(), nullable=True),
+    Column("last_error_code", String(64), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("relayed_at", UTCDateTime(), nullable=True),
+    Column("result", JSON, nullable=True),  # per subscriber: deliveries made, destinations skipped
+)
+Index("ix_outbox_status", outbox.c.status, outbox.c.id)
 
 deliveries = Table(
     "deliveries",
@@ -146,8 +168,18 @@ deliveries = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("sent_at", UTCDateTime(), nullable=True),
+    # the event that caused it: one delivery per (event, destination), never two
+    Column("outbox_id", Id, ForeignKey("outbox.id"), nullable=True),
+    Column("headers", JSON, nullable=True),  # HTTP headers the subscriber asked for
+    Column("retry_from", UTCDateTime(), nullable=True),  # the retry horizon counts from here
 )
 Index("ix_deliveries_status", deliveries.c.status, deliveries.c.next_attempt_at)
+Index(
+    "uq_deliveries_outbox_destination",
+    deliveries.c.outbox_id,
+    deliveries.c.destination_id,
+    unique=True,
+)
 # Destination lanes: "is an earlier delivery to this destination still pending?"
 Index("ix_deliveries_destination", deliveries.c.destination_id, deliveries.c.id)
 

@@ -11,6 +11,7 @@ from hub.store.message_tables import (
     message_patients,
     messages,
     metadata,
+    outbox,
 )
 
 __all__ = [
@@ -23,5 +24,6 @@ __all__ = [
     "message_patients",
     "messages",
     "metadata",
+    "outbox",
     "pm_tables",
 ]

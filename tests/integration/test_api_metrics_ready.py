@@ -13,7 +13,7 @@ from test_api_support import bearer, client, ingest, plugin, process_all, token
 
 from hub.clock import FixedClock
 from hub.config import Settings
-from hub.store import deliveries
+from hub.store import deliveries, destinations
 from hub.store.keys import Role
 from hub.store.tables import deliveries as delivery_table
 from hub.store.tables import messages
@@ -67,10 +67,10 @@ def test_metrics_count_retrying_work_and_deliveries(make_hub, tmp_path: Path) ->
         uow.conn.execute(
             sa.update(messages).where(messages.c.id == second).values(status="retrying")
         )
-        ehr = deliveries.add_destination(
+        ehr = destinations.add_destination(
             uow.conn, name="ehr-a", kind="mllp", address="127.0.0.1:1", now=clock.now()
         )
-        deliveries.add_destination(
+        destinations.add_destination(
             uow.conn, name="ehr-idle", kind="mllp", address="127.0.0.1:2", now=clock.now()
         )
         made = [

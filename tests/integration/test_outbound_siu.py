@@ -27,6 +27,7 @@ from hub.adapters.hl7v2.tokenizer import Message, parse
 from hub.adapters.transport.mllp import FrameDecoder, frame
 from hub.bootstrap import Hub
 from hub.cli import app
+from hub.clock import FixedClock
 from hub.config import Settings
 from hub.services.appointments import AppointmentService, BookRequest
 from hub.services.deliver import DeliveryAdmin
@@ -147,7 +148,7 @@ def wait_for(check: Callable[[], Any], timeout: float = 10.0) -> Any:
 
 
 def fast(settings: Settings, **extra: Any) -> Settings:
-    return settings.model_copy(update={"retry_max_attempts": 50, **extra})
+    return settings.model_copy(update={"delivery_backoff_max": 2.0, **extra})
 
 
 def add_patient(hub: Hub, mrn: str = "MRN1001", facility: str = "NORTHCLINIC") -> None:
@@ -181,7 +182,9 @@ def add_dest(hub: Hub, name: str, port: int, facility: str = "NORTHCLINIC") -> N
 
 def service(hub: Hub) -> AppointmentService:
     assert hub.deliveries is not None
-    return AppointmentService(uow=hub.uow, clock=hub.clock, wake=hub.deliveries.wake)
+    return AppointmentService(
+        uow=hub.uow, clock=hub.clock, wake=hub.deliveries.wake, relay=hub.outbox.relay_through
+    )
 
 
 def book(hub: Hub, filler: str, *, channel: str | None = None, minutes: int = 30) -> list[int]:
@@ -411,7 +414,9 @@ def test_destination_order_holds_across_a_retry(
 
     ehr = Receiver(answer=drop_first)
     receivers.append(ehr)
-    hub = started(make_hub, fast(any_db_settings, retry_base_delay=0.3, retry_max_delay=0.3))
+    hub = started(
+        make_hub, fast(any_db_settings, delivery_backoff_base=0.3, delivery_backoff_max=0.3)
+    )
     add_dest(hub, "north", ehr.port)
     ids = [book(hub, f"APPT-6{n}")[0] for n in range(3)]  # queued before any worker runs
     hub.start_background()
@@ -433,12 +438,12 @@ def test_expired_lease_is_released_and_the_attempt_abandoned(
     add_dest(hub, "north", ehr.port)
     [did] = book(hub, "APPT-7")
     now = datetime.now(UTC)
-    with hub.uow() as uow:  # a worker claims, then dies mid-send
-        claimed = dstore.claim(
+    with hub.uow() as uow:  # a worker takes the lease, then dies mid-send
+        leased = dstore.lease(
             uow.conn, now=now, lease_until=now - timedelta(seconds=1), worker="gone"
         )
         uow.commit()
-    assert claimed is not None and claimed.delivery.id == did
+    assert leased is not None and leased.delivery.id == did
     assert hub.deliveries is not None
     assert hub.deliveries.sweep() == 1
     assert hub.deliveries.run_until_idle() == 1
@@ -448,7 +453,7 @@ def test_expired_lease_is_released_and_the_attempt_abandoned(
     assert len(ehr.received) == 1
 
 
-def test_disabled_destination_waits(
+def test_paused_destination_queues_and_waits(
     any_db_settings: Settings, make_hub: Callable[..., Hub], receivers: list[Receiver]
 ) -> None:
     ehr = Receiver()
@@ -457,14 +462,17 @@ def test_disabled_destination_waits(
     add_dest(hub, "north", ehr.port)
     [did] = book(hub, "APPT-8")
     admin = DeliveryAdmin(uow=hub.uow, clock=hub.clock)
-    admin.set_enabled("north", False)
+    admin.set_enabled("north", False)  # disable is pause's alias
     assert hub.deliveries is not None
     assert hub.deliveries.run_until_idle() == 0
     assert status_is(hub, did, DeliveryStatus.PENDING)
-    assert book(hub, "APPT-9") == []  # no deliveries are created for a disabled destination
+    # a paused destination still queues (in order) what happens meanwhile: nothing is lost
+    [did2] = book(hub, "APPT-9")
+    assert hub.deliveries.run_until_idle() == 0
     admin.set_enabled("north", True)
-    assert hub.deliveries.run_until_idle() == 1
-    assert status_is(hub, did, DeliveryStatus.SENT)
+    assert hub.deliveries.run_until_idle() == 2
+    assert status_is(hub, did, DeliveryStatus.SENT) and status_is(hub, did2, DeliveryStatus.SENT)
+    assert [m.get("SCH-2") for m in ehr.received] == ["APPT-8", "APPT-9"]
 
 
 def test_cli_destinations_appointments_and_deliveries(
@@ -496,20 +504,22 @@ def test_cli_destinations_appointments_and_deliveries(
     out = run("appointments", "book", "--patient", "MRN1001", "--facility", "NORTHCLINIC",
               "--start", "2026-11-23T09:30:00-05:00", "--minutes", "40", "--provider", "DRX",
               "--location", "ROOM2", "--type", "NEWPT", "--reason", "check-up")  # fmt: skip
-    assert "queued for 1 destination(s)" in out
+    assert "queued for 2 destination(s)" in out  # the paused one queues too
     filler = out.split("filler id ", 1)[1].split(":", 1)[0]
     run("appointments", "reschedule", filler, "--start", "2026-11-24T10:00:00+00:00")
     run("appointments", "cancel", filler, "--reason", "weather")
     skipped = run("appointments", "book", "--patient", "MRN1001", "--facility", "NORTHCLINIC",
                   "--start", "2026-11-25T10:00:00+00:00", "--minutes", "10",
                   "--channel", "NORTHCLINIC")  # fmt: skip
-    assert "queued for 0 destination(s)" in skipped and "not echoed to north" in skipped
+    assert "queued for 1 destination(s)" in skipped and "not echoed to north" in skipped
     naive = CliRunner().invoke(app, ["appointments", "reschedule", filler, "--start",
                                      "2026-11-24T10:00:00"], env=env)  # fmt: skip
     assert naive.exit_code == 1
     assert "--start needs a UTC offset" in str(naive.exception)
 
-    pending = json.loads(run("deliveries", "list", "--status", "pending", "--json"))
+    pending = json.loads(
+        run("deliveries", "list", "--status", "pending", "--destination", "north", "--json")
+    )
     assert [d["type"] for d in pending] == ["SIU^S15", "SIU^S13", "SIU^S12"]
     assert hub.deliveries is not None
     assert hub.deliveries.run_until_idle() == 3
@@ -517,22 +527,33 @@ def test_cli_destinations_appointments_and_deliveries(
     assert ehr.received[0].get("SCH-11.4") == "20261123143000+0000"  # stored and sent in UTC
     assert ehr.received[0].get("AIP-3.1") == "DRX"
     assert ehr.received[1].get("SCH-9") == "40"
-    sent = json.loads(run("deliveries", "list", "--json"))
+    sent = json.loads(run("deliveries", "list", "--destination", "north", "--json"))
     assert {d["status"] for d in sent} == {"sent"}
+    waiting = json.loads(run("deliveries", "list", "--destination", "old", "--json"))
+    assert {d["status"] for d in waiting} == {"pending"} and len(waiting) == 4  # paused
     assert "sent" in run("deliveries", "list")
 
 
-def test_dead_after_max_attempts_then_retry_revives_it(
+def test_dead_after_the_retry_horizon_then_retry_revives_it(
     any_db_settings: Settings, make_hub: Callable[..., Hub], receivers: list[Receiver]
 ) -> None:
     port = free_port()
-    hub = started(make_hub, fast(any_db_settings, retry_max_attempts=2))
-    add_dest(hub, "north", port)
-    hub.start_background()
+    clock = FixedClock(datetime.now(UTC))
+    hub = make_hub(fast(any_db_settings), clock=clock)
+    add_patient(hub)
+    DeliveryAdmin(uow=hub.uow, clock=hub.clock).add_destination(
+        "north", kind="mllp", address=f"127.0.0.1:{port}", retry_horizon=60, actor="test"
+    )
+    assert hub.deliveries is not None
     [did] = book(hub, "APPT-10")
-    wait_for(lambda: status_is(hub, did, DeliveryStatus.DEAD), timeout=15)
+    assert hub.deliveries.run_until_idle() == 1  # refused: retried (1 + backoff < 60 s)
+    assert status_is(hub, did, DeliveryStatus.RETRYING)
+    clock.advance(59)  # the next backoff (>= 1 s) would end past the 60 s horizon
+    assert hub.deliveries.run_until_idle() == 1
+    assert status_is(hub, did, DeliveryStatus.DEAD)
     assert [a["outcome"] for a in deliver_attempts(hub, did)] == ["retry", "dead"]
     assert delivery(hub, did).next_attempt_at is None
+    hub.start_background()
 
     ehr = Receiver(port)
     receivers.append(ehr)

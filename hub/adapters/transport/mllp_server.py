@@ -140,8 +140,10 @@ class MllpServer:
         except (OSError, ssl.SSLError) as exc:
             log.info("mllp connection error", extra={"peer": peer, "code": type(exc).__name__})
         finally:
-            del self._conns[task]
+            # closed before it stops counting: a peer told "no connections left" must find
+            # its socket already closed, not about to be (it would send into a reset)
             await _close_writer(writer)
+            del self._conns[task]
 
     async def _serve(
         self, conn: _Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter

@@ -7,14 +7,15 @@ from datetime import UTC, datetime
 import pytest
 
 from hub.adapters.hl7v2.ack import build_ack
+from hub.adapters.hl7v2.ack_judge import judge_reply
 from hub.adapters.hl7v2.errors import error_for, location
 from hub.adapters.hl7v2.tokenizer import parse
+from hub.adapters.transport.base import Outcome
+from hub.adapters.transport.mllp_out import split_address
 from hub.errors import DeliveryError, ValidationError
-from hub.queue.deliveries import judge_reply, split_address
 from hub.queue.retry import Action, RetryPolicy
 from hub.services.appointments import is_own_channel, new_control_id
 from hub.store.deliveries import Destination
-from hub.store.lifecycle import DeliveryStatus
 
 NOW = datetime(2026, 11, 22, 16, 0, tzinfo=UTC)
 SENT = (
@@ -37,14 +38,14 @@ def ack(code: str, *, errors: tuple[object, ...] = (), acked: str | None = None)
 @pytest.mark.parametrize("code", ["AA", "CA"])
 def test_accept_with_matching_msa2_is_sent(code: str) -> None:
     j = judge_reply(ack(code), "CTL42")
-    assert j.status is DeliveryStatus.SENT and j.error is None
+    assert j.outcome is Outcome.SENT and j.error is None
 
 
 @pytest.mark.parametrize("code", ["AE", "AR", "CE", "CR"])
 def test_reject_fails_with_codes_but_no_free_text(code: str) -> None:
     err = error_for(101, "PID-3 value 'MRN777 Testperson' missing", location("PID", 3))
     j = judge_reply(ack(code, errors=(err,)), "CTL42")
-    assert j.status is DeliveryStatus.FAILED
+    assert j.outcome is Outcome.REJECTED
     assert j.error is not None
     assert j.error.code == f"ack_{code.lower()}"
     assert "101 Required field missing at PID-3" in str(j.error)
@@ -54,7 +55,7 @@ def test_reject_fails_with_codes_but_no_free_text(code: str) -> None:
 
 def test_wrong_msa2_is_not_a_delivery() -> None:
     j = judge_reply(ack("AA", acked="OTHER1"), "CTL42")
-    assert j.status is None
+    assert j.outcome is Outcome.RETRY
     assert isinstance(j.error, DeliveryError) and j.error.code == "ack_mismatch"
     assert RetryPolicy(max_attempts=3).decide(j.error, 1).action is Action.RETRY
 
@@ -62,7 +63,7 @@ def test_wrong_msa2_is_not_a_delivery() -> None:
 @pytest.mark.parametrize("reply", [b"", b"garbage", b"MSH|^~\\&|X|Y|||||ACK|1|P|2.5.1\r"])
 def test_unreadable_reply_is_retried(reply: bytes) -> None:
     j = judge_reply(reply, "CTL42")
-    assert j.status is None and isinstance(j.error, DeliveryError)
+    assert j.outcome is Outcome.RETRY and isinstance(j.error, DeliveryError)
     assert j.error.code == "ack_unreadable"
 
 

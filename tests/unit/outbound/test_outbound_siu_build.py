@@ -78,7 +78,8 @@ def test_s12_fields_parse_back() -> None:
     assert msg.get("PID-5.2") == "Alex"
     assert msg.get("PID-7") == "19800102"
     assert msg.get("PID-8") == "F"
-    assert msg.get("AIS-3") == "FOLLOWUP"
+    assert msg.get("AIS-3") == "APPT"  # the service, not the type (SCH-8); issue 10 item 21
+    assert msg.get("SCH-16") == "HUB" and msg.get("SCH-20") == "HUB"
     assert msg.get("AIS-4") == "20261123143000+0000"
     assert msg.get("AIS-7") == "45"
     assert msg.get("AIG-3") == "1234567893"

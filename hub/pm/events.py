@@ -1,0 +1,68 @@
+"""Domain events: facts about PM changes that other systems may need to hear about.
+
+Pure dataclasses (no database, no protocol). A PM change emits its event into the ``outbox``
+table in the *same* transaction (:func:`hub.store.outbox.emit`), so the event exists if and only
+if the change committed; subscribers (SIU forwarding today; FHIR subscriptions and 837P batches
+next) turn events into deliveries later (docs/adr/0008).
+
+An event names what changed by id and where the change came from (``origin``: the channel, e.g.
+an EHR's facility, whose own destination is not told; ``None`` when the PM itself changed it).
+It carries no patient data: subscribers read the current PM state when they build.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from hub.errors import ValidationError
+
+
+@dataclass(frozen=True, slots=True)
+class DomainEvent:
+    """Base of every event; subclasses are stored by class name (:data:`EVENT_TYPES`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppointmentEvent(DomainEvent):
+    appointment_id: int
+    origin: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AppointmentBooked(AppointmentEvent):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class AppointmentRescheduled(AppointmentEvent):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class AppointmentCancelled(AppointmentEvent):
+    pass
+
+
+# Stored name -> type. New events are added here (their names are stored: never rename one).
+EVENT_TYPES: dict[str, type[DomainEvent]] = {
+    t.__name__: t for t in (AppointmentBooked, AppointmentRescheduled, AppointmentCancelled)
+}
+
+
+def event_name(event: DomainEvent) -> str:
+    return type(event).__name__
+
+
+def to_payload(event: DomainEvent) -> dict[str, Any]:
+    return asdict(event)
+
+
+def from_payload(name: str, payload: dict[str, Any]) -> DomainEvent:
+    kind = EVENT_TYPES.get(name)
+    if kind is None:
+        raise ValidationError(f"unknown domain event {name!r}", code="unknown_event")
+    try:
+        return kind(**payload)
+    except TypeError:
+        raise ValidationError(f"malformed {name} payload", code="bad_event") from None

@@ -1,0 +1,174 @@
+"""HL7 v2 outbound: SIU forwarding as an outbox subscriber, and the HL7 answer judge.
+
+Registered by the HL7 v2 plug-in (:func:`register_outbound`):
+
+- the judge :func:`~hub.adapters.hl7v2.ack_judge.judge_hl7_ack` for HL7 v2 payloads over MLLP
+  (MSA-1 AA/CA and MSA-2 equal to the sent MSH-10);
+- the subscriber :func:`siu_forwarding`: an appointment booked, rescheduled or cancelled
+  becomes SIU^S12 / S13 / S15, one message per MLLP destination (MSH-5/MSH-6 name the receiver
+  and MSH-10 is checked against that receiver's MSA-2, so every destination gets its own bytes),
+  except the destination whose feed the change came from (``origin``, see
+  :func:`~hub.services.deliver.is_own_channel`): echoing it back would loop.
+
+The SIU is built when the event is relayed, from the PM as it is then (the event carries ids,
+not data); the builder is :func:`hub.mappings.pm_hl7v2.build_siu`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import tzinfo
+from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from hub.adapters.hl7v2.ack_judge import judge_hl7_ack
+from hub.errors import NotFound, ValidationError
+from hub.mappings.pm_hl7v2 import (
+    SiuAppointment,
+    SiuEndpoint,
+    SiuEvent,
+    SiuLocation,
+    SiuPatient,
+    SiuProvider,
+    build_siu,
+)
+from hub.pm.events import (
+    AppointmentBooked,
+    AppointmentCancelled,
+    AppointmentEvent,
+    AppointmentRescheduled,
+    DomainEvent,
+)
+from hub.queue.deliveries import DeliveryWorker
+from hub.queue.outbox import EventContext, Fanout, OutboxRelay, Subscriber
+from hub.services.deliver import OutboundPayload, enqueue, is_own_channel, new_control_id
+from hub.store.deliveries import Destination
+from hub.store.destinations import list_destinations
+from hub.store.pm_tables import appointments, locations, patients, providers
+
+PROTOCOL = "hl7v2"
+
+SIU_FOR: dict[type[AppointmentEvent], SiuEvent] = {
+    AppointmentBooked: SiuEvent.BOOK,
+    AppointmentRescheduled: SiuEvent.RESCHEDULE,
+    AppointmentCancelled: SiuEvent.CANCEL,
+}
+
+
+class OutboundHubLike(Protocol):
+    @property
+    def deliveries(self) -> DeliveryWorker | None: ...
+
+    @property
+    def outbox(self) -> OutboxRelay: ...
+
+
+def register_outbound(hub: OutboundHubLike) -> None:
+    if hub.deliveries is not None:
+        hub.deliveries.judges.register("mllp", judge_hl7_ack, protocol=PROTOCOL)
+    hub.outbox.subscribe("hl7v2-siu", siu_forwarding(), event=AppointmentEvent)
+
+
+def siu_forwarding(control_ids: Callable[[], str] = new_control_id) -> Subscriber:
+    def forward(event: DomainEvent, ctx: EventContext) -> Fanout:
+        fan = Fanout()
+        if not isinstance(event, AppointmentEvent):
+            return fan
+        siu_event = SIU_FOR.get(type(event))
+        if siu_event is None:
+            return fan
+        targets: list[Destination] = []
+        for dest in list_destinations(ctx.conn, kind="mllp"):
+            if is_own_channel(event.origin, dest):
+                fan.skipped.append(dest.name)
+            else:
+                targets.append(dest)
+        if not targets:  # the common case for inbound SIU: nothing to build
+            return fan
+        appt = load_appointment(ctx.conn, event.appointment_id)
+        for dest in targets:
+
+            def build(dest: Destination = dest) -> OutboundPayload:
+                control_id = control_ids()
+                raw = build_siu(siu_event, appt, endpoint(dest), now=ctx.now, control_id=control_id)
+                return OutboundPayload(
+                    protocol=PROTOCOL,
+                    raw=raw,
+                    control_id=control_id,
+                    type=f"SIU^{siu_event.value}",
+                    sender=str(dest.options.get("sending_facility", "PM")),
+                    patient_refs=(appt.patient.mrn,),
+                    meta={"appointment_id": event.appointment_id},
+                )
+
+            fan.delivery_ids.append(enqueue(dest, ctx, build))
+        return fan
+
+    return forward
+
+
+def endpoint(dest: Destination) -> SiuEndpoint:
+    opts = dest.options
+    tz: tzinfo | None = None
+    if opts.get("timezone"):
+        try:
+            tz = ZoneInfo(str(opts["timezone"]))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValidationError(
+                f"destination {dest.name!r} has an unknown timezone", code="invalid"
+            ) from None
+    base = SiuEndpoint(
+        receiving_application=dest.application,
+        receiving_facility=dest.facility,
+        sending_application=str(opts.get("sending_application", "HUB")),
+        sending_facility=str(opts.get("sending_facility", "PM")),
+        processing_id=str(opts.get("processing_id", "P")),
+    )
+    return base if tz is None else replace(base, tz=tz)
+
+
+def load_appointment(conn: Connection, appointment_id: int) -> SiuAppointment:
+    """The appointment as the SIU builder's input (to move onto the scheduling repository's
+    typed reads once it exists)."""
+    a = conn.execute(sa.select(appointments).where(appointments.c.id == appointment_id)).first()
+    if a is None:
+        raise NotFound(f"appointment {appointment_id} not found")
+    if a.patient_id is None or a.start is None:
+        raise ValidationError(
+            f"appointment {appointment_id} has no patient or start; it cannot be sent as SIU",
+            code="required_field_missing",
+        )
+    p = conn.execute(sa.select(patients).where(patients.c.id == a.patient_id)).one()
+    patient = SiuPatient(
+        mrn=p.mrn,
+        assigning_authority=p.facility,
+        family_name=p.family_name or "",
+        given_name=p.given_name or "",
+        middle_name=p.middle_name or "",
+        birth_date=p.birth_date,
+        sex=p.sex or "",
+    )
+    provider = None
+    if a.provider_id is not None:
+        pr = conn.execute(sa.select(providers).where(providers.c.id == a.provider_id)).one()
+        provider = SiuProvider(pr.npi or pr.local_id or str(pr.id), pr.family_name, pr.given_name)
+    location = None
+    if a.location_id is not None:
+        lo = conn.execute(sa.select(locations).where(locations.c.id == a.location_id)).one()
+        location = SiuLocation(lo.code, lo.facility, lo.name)
+    return SiuAppointment(
+        filler_id=a.filler_id or f"PM{a.id}",
+        patient=patient,
+        start=a.start,
+        minutes=a.minutes or 0,
+        placer_id=a.placer_id or "",
+        filler_authority=a.source_system,
+        type=a.type or "",
+        reason=a.reason or "",
+        provider=provider,
+        location=location,
+    )
