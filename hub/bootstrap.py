@@ -2,22 +2,30 @@
 
 Nothing is built at import time anywhere in the hub; entry points (CLI, API, Celery worker)
 and tests call :func:`bootstrap`, tests passing fakes (a fixed clock, a null dispatcher, their
-own processors) into the same function.
+own protocol plug-ins) into the same function.
+
+Protocols are :class:`~hub.protocols.contract.ProtocolPlugin` declarations: the shipped ones
+(:func:`default_plugins`) and any named in ``HUB_PLUGINS``. Each is built here once with the
+core services; its processors, peeker and listeners are registered, and the API and CLI mount
+its routers and commands from :attr:`Hub.plugins`.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import random
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlalchemy.engine import Engine
 
 from hub.clock import Clock, SystemClock
 from hub.config import Settings
+from hub.errors import ConfigError
+from hub.protocols.contract import Core, Listener, ProtocolPlugin, ProtocolRuntime
 from hub.queue.deliveries import DeliveryWorker, JudgeRegistry
 from hub.queue.delivery_retry import HorizonPolicy
 from hub.queue.dispatch import Dispatcher, WakeupDispatcher
@@ -28,14 +36,17 @@ from hub.queue.registry import ProcessorRegistry
 from hub.queue.retry import RetryPolicy
 from hub.queue.sweeper import Sweeper
 from hub.services.ingest import IngestService
+from hub.services.receive import Ingestor
 from hub.services.replay import Peeker, ReplayService
 from hub.store.db import UnitOfWork, create_engine, is_sqlite
 from hub.store.migrate import upgrade
 
 log = logging.getLogger(__name__)
 
-# A plugin registers processors and peekers for one protocol: fn(hub) -> None.
-Plugin = Callable[["Hub"], None]
+# A start-up hook named in ``HUB_PLUGINS`` that is not a protocol: instrumentation for tests
+# and operations (e.g. an extra Celery boot step), called with the built hub. Protocol parts
+# never come this way: they fill :class:`ProtocolPlugin`.
+Hook = Callable[["Hub"], None]
 
 
 @dataclass
@@ -55,13 +66,41 @@ class Hub:
     workers: EmbeddedWorkers | None = None
     deliveries: DeliveryWorker | None = None  # outbound sends; runs in embedded and broker mode
     celery: Any = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    plugins: tuple[ProtocolPlugin, ...] = ()
+    protocols: dict[str, ProtocolRuntime] = field(default_factory=dict)
     # Long-running async services `hub serve` runs beside the HTTP server (the MLLP listener,
-    # the file-drop watcher): each is ``async fn(hub, stop: asyncio.Event) -> None``.
-    services: list[Callable[..., Awaitable[None]]] = field(default_factory=list)
+    # later the file-drop watcher), from the protocols' runtimes.
+    listeners: list[Listener] = field(default_factory=list)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine)
+
+    def receiver(self, protocol: str) -> Ingestor:
+        """The protocol's receiver: bytes in, stored, answer out."""
+        try:
+            return self.protocols[protocol].receiver
+        except KeyError:
+            raise ConfigError(f"protocol {protocol!r} is not installed") from None
+
+    def install(self, plugin: ProtocolPlugin) -> None:
+        """Build one protocol plug-in and register its processors, peeker and listeners."""
+        if plugin.name in self.protocols:
+            raise ConfigError(f"two protocol plug-ins are named {plugin.name!r}")
+        core = Core(self.settings, self.clock, self.uow, self.ingest, self.registry)
+        runtime = plugin.build(core)
+        for spec in runtime.processors:
+            self.registry.register(
+                plugin.name, spec.message_type, spec.process, prepare=spec.prepare
+            )
+        self.peekers[plugin.name] = runtime.receiver.peek
+        self.listeners.extend(runtime.listeners)
+        for judge in runtime.judges:
+            if self.deliveries is not None:
+                self.deliveries.judges.register(judge.kind, judge.judge, protocol=plugin.name)
+        for sub in runtime.subscribers:
+            self.outbox.subscribe(sub.name, sub.subscriber, event=sub.event)
+        self.protocols[plugin.name] = runtime
+        self.plugins = (*self.plugins, plugin)
 
     def start_background(self) -> None:
         """Embedded workers (no broker) and the sweeper."""
@@ -80,13 +119,19 @@ class Hub:
         self.engine.dispose()
 
 
-def default_plugins() -> list[Plugin]:
-    """Protocol plugins shipped with the hub. Imported here, not at module level: services sit
-    below bootstrap, and nothing is imported or built before the composition root runs. A
-    broken plugin must fail start-up loudly, never leave the hub running without a protocol."""
-    from hub.services.hl7v2 import register as hl7v2_register
+def default_plugins() -> list[ProtocolPlugin]:
+    """Protocol plug-ins shipped with the hub. Imported here, not at module level: nothing is
+    imported or built before the composition root runs. A broken plug-in must fail start-up
+    loudly, never leave the hub running without a protocol."""
+    from hub.protocols.hl7v2 import plugin as hl7v2
 
-    return [hl7v2_register]
+    return [hl7v2]
+
+
+def available_plugins(settings: Settings) -> list[ProtocolPlugin]:
+    """The shipped plug-ins and the protocol plug-ins named in ``HUB_PLUGINS``."""
+    extra, _hooks = load_plugins(settings.plugins)
+    return [*default_plugins(), *extra]
 
 
 def bootstrap(
@@ -94,7 +139,7 @@ def bootstrap(
     *,
     clock: Clock | None = None,
     dispatcher: Dispatcher | None = None,
-    plugins: Iterable[Plugin] | None = None,
+    plugins: Iterable[ProtocolPlugin] | None = None,
     migrate: bool = True,
     embedded_workers: bool | None = None,
     rng: random.Random | None = None,
@@ -167,11 +212,15 @@ def bootstrap(
         from hub.queue.celery_app import register_task
 
         register_task(celery_app, lambda mid: pipeline.drain_lane(_worker_name(), mid))
-    for plugin in [
-        *(default_plugins() if plugins is None else plugins),
-        *load_plugins(settings.plugins),
-    ]:
-        plugin(hub)
+    try:
+        extra, hooks = load_plugins(settings.plugins)
+        for plugin in [*(default_plugins() if plugins is None else plugins), *extra]:
+            hub.install(plugin)
+        for hook in hooks:
+            hook(hub)
+    except BaseException:
+        hub.stop()  # a broken plug-in fails start-up without leaving the engine open
+        raise
     return hub
 
 
@@ -212,20 +261,32 @@ def _delivery_worker(settings: Settings, hub: Hub, rng: random.Random) -> Delive
     )
 
 
-def load_plugins(spec: str) -> list[Plugin]:
-    """``HUB_PLUGINS``: "pkg.module:function,..." imported at bootstrap (never at import time)."""
+def load_plugins(spec: str) -> tuple[list[ProtocolPlugin], list[Hook]]:
+    """``HUB_PLUGINS``: "pkg.module:name,..." imported at bootstrap (never at import time).
+
+    Each name is a :class:`ProtocolPlugin`, or a start-up :data:`Hook` (a function of the hub).
+    """
     import importlib
 
-    from hub.errors import ConfigError
-
-    found: list[Plugin] = []
+    plugins: list[ProtocolPlugin] = []
+    hooks: list[Hook] = []
     for item in filter(None, (part.strip() for part in spec.split(","))):
         module_name, _, attr = item.partition(":")
         try:
-            found.append(getattr(importlib.import_module(module_name), attr or "register"))
+            found: object = getattr(importlib.import_module(module_name), attr or "plugin")
         except (ImportError, AttributeError) as exc:
             raise ConfigError(f"HUB_PLUGINS: cannot load {item!r}: {type(exc).__name__}") from exc
-    return found
+        if isinstance(found, ProtocolPlugin):
+            plugins.append(found)
+        elif _is_hook(found):
+            hooks.append(found)
+        else:
+            raise ConfigError(f"HUB_PLUGINS: {item!r} is neither a ProtocolPlugin nor a function")
+    return plugins, hooks
+
+
+def _is_hook(found: object) -> TypeGuard[Hook]:
+    return inspect.isfunction(found)
 
 
 def _worker_name() -> str:

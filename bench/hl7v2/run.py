@@ -304,7 +304,7 @@ def bench_ingest(n: int, tmp: Path) -> None:
             dispatcher=NullDispatcher(),
             embedded_workers=False,
         )
-        service = hub.extras["hl7v2"]
+        service = hub.receiver("hl7v2")
 
         async def start_hub(svc: Any = service) -> int:
             async def handler(frame: bytes, peer: str) -> bytes | None:
@@ -337,7 +337,7 @@ def bench_end_to_end(n: int, tmp: Path, workers: int = 4) -> None:
 
     msgs = generate(n, seed=23)
     hub = bootstrap(Settings(data_dir=tmp / f"e2e{workers}", workers=workers))
-    service = hub.extras["hl7v2"]
+    service = hub.receiver("hl7v2")
     hub.start_background()
     t0 = time.perf_counter()
     for raw in msgs:
@@ -367,7 +367,7 @@ def bench_backlog(n: int, tmp: Path, workers: int = 1) -> None:
     msgs = generate(n, seed=31)
     settings = Settings(data_dir=tmp / f"backlog{workers}", workers=workers)
     loader = bootstrap(settings, dispatcher=NullDispatcher(), embedded_workers=False)
-    service = loader.extras["hl7v2"]
+    service = loader.receiver("hl7v2")
     for raw in msgs:
         service.handle(raw)
     loader.stop()
@@ -446,7 +446,7 @@ def bench_end_to_end_distributed(
     )
     try:
         time.sleep(4)  # let the worker connect before the clock starts
-        service = hub.extras["hl7v2"]
+        service = hub.receiver("hl7v2")
         t0 = time.perf_counter()
         for raw in msgs:
             service.handle(raw)

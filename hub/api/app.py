@@ -1,10 +1,13 @@
-"""The FastAPI application factory. Protocol routers are added when their modules exist."""
+"""The FastAPI application factory. Each protocol plug-in's routers are mounted from the hub's
+plug-ins (:attr:`hub.bootstrap.Hub.plugins`), built with an :class:`ApiKit` lending them the
+API's auth guards and problem answers; the factory itself never names a protocol."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 
 from hub import __version__
 from hub.api import guard, problems
@@ -13,7 +16,8 @@ from hub.api.routes_admin import router as admin_router
 from hub.api.routes_health import router as health_router
 from hub.api.routes_messages import router as messages_router
 from hub.bootstrap import Hub
-from hub.store.keys import Role
+from hub.config import Settings
+from hub.store.keys import ApiKey, Role
 
 
 def create_app(hub: Hub) -> FastAPI:
@@ -28,18 +32,42 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(messages_router)
     app.include_router(admin_router)
     app.include_router(_openapi_router(app))
-    for router in _protocol_routers():
-        app.include_router(router)
+    kit = ApiKit(hub.settings)
+    document_routes: list[str] = []
+    for plugin in hub.plugins:
+        receiver = hub.receiver(plugin.name)
+        for make_router in plugin.routers:
+            router = make_router(kit, receiver)
+            document_routes.extend(getattr(r, "path", "") for r in router.routes)
+            app.include_router(router)
     settings = hub.settings
+    # a protocol route's documents may be as large as a frame, larger than an API call's JSON
+    document_limit = max(settings.http_max_body_bytes, settings.mllp_max_frame_bytes)
     guard.install(
         app,
         tokens=app.state.tokens,
         max_body=settings.http_max_body_bytes,
         body_timeout=settings.http_body_timeout,
-        # a protocol route's documents may be larger than an API call's JSON
-        body_limits={"/hl7v2": settings.mllp_max_frame_bytes},
+        body_limits={path: document_limit for path in document_routes if path},
     )
     return app
+
+
+class ApiKit:
+    """The API's half of :class:`hub.protocols.contract.ApiKit`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    def require(self, *roles: Role) -> Callable[[Request], ApiKey]:
+        return require(*roles)
+
+    def problem(self, status: int, title: str, detail: str, *, code: str) -> Response:
+        return problems.problem(status, title, detail, code=code)
 
 
 def _openapi_router(app: FastAPI) -> APIRouter:
@@ -52,10 +80,3 @@ def _openapi_router(app: FastAPI) -> APIRouter:
         return app.openapi()
 
     return router
-
-
-def _protocol_routers() -> list[APIRouter]:
-    from hub.api.routes_hl7v2 import router as hl7v2_router
-
-    routers: list[APIRouter] = [hl7v2_router]
-    return routers

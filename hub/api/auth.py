@@ -15,6 +15,7 @@ from fastapi import Request
 
 from hub.bootstrap import Hub
 from hub.errors import Forbidden, Unauthorized
+from hub.services.reads import Actor
 from hub.store import keys
 from hub.store.keys import ApiKey, Role
 
@@ -121,4 +122,5 @@ def require(*roles: Role) -> RoleGuard:
 
 
 def actor_of(key: ApiKey) -> str:
-    return f"key:{key.id}:{key.name}"
+    """The audit log's name for a key's holder: ``key:<id>:<name>``."""
+    return str(Actor.api_key(key.id, key.name))

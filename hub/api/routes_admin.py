@@ -10,8 +10,9 @@ from pydantic import BaseModel, Field
 from hub.api.auth import TokenCache, actor_of, require
 from hub.api.deps import get_hub
 from hub.bootstrap import Hub
-from hub.services import keys as key_service
+from hub.services.keys import KeyService
 from hub.services.merges import undo_merge
+from hub.services.reads import Actor
 from hub.store.keys import ApiKey, KeyInfo, Role
 from hub.store.messages import MAX_ID
 
@@ -41,7 +42,7 @@ class UndoMerge(BaseModel):
 
 @router.get("/keys", dependencies=[Depends(require(Role.ADMIN))])
 def list_keys(hub: Hub = Depends(get_hub)) -> dict[str, Any]:
-    return {"items": [_key_json(k) for k in key_service.list_keys(hub.uow)]}
+    return {"items": [_key_json(k) for k in KeyService(uow=hub.uow, clock=hub.clock).list()]}
 
 
 @router.post("/keys/{key_id}/revoke")
@@ -53,7 +54,8 @@ def revoke_key(
     key: ApiKey = Depends(require(Role.ADMIN)),
 ) -> dict[str, Any]:
     reason = body.reason if body else ""
-    info = key_service.revoke_key(hub.uow, hub.clock, key_id, actor=actor_of(key), reason=reason)
+    service = KeyService(uow=hub.uow, clock=hub.clock)
+    info = service.revoke(key_id, actor=Actor.api_key(key.id, key.name), reason=reason)
     tokens: TokenCache = request.app.state.tokens
     tokens.invalidate()  # effective at once on this node; elsewhere within the cache's TTL
     return _key_json(info)

@@ -15,8 +15,8 @@ from hub.api.deps import get_hub
 from hub.bootstrap import Hub
 from hub.errors import ValidationError
 from hub.services import query, replay_preview
+from hub.services.reads import Actor, ReadService
 from hub.services.review import resolve_message
-from hub.store import audit
 from hub.store.keys import ApiKey, Role
 from hub.store.messages import MAX_ID, MessageFilter
 
@@ -58,7 +58,7 @@ def list_messages(
         limit=limit,
         offset=offset,
     )
-    items = query.list_messages(hub.uow, flt)
+    items = _reads(hub).messages(flt, _actor(key))  # by patient: an audited PHI search
     return {"items": items, "count": len(items), "limit": limit, "offset": offset}
 
 
@@ -66,19 +66,15 @@ def list_messages(
 def get_message(
     message_id: MessageId, hub: Hub = Depends(get_hub), key: ApiKey = Depends(require(Role.READER))
 ) -> dict[str, Any]:
-    detail = query.message_detail(hub.uow, message_id)
-    with hub.uow() as uow:  # raw content is PHI: every view is audited
-        audit.append(
-            uow.conn,
-            at=hub.clock.now(),
-            actor=actor_of(key),
-            action="phi.view",
-            object_type="message",
-            object_id=message_id,
-            detail={"via": "api"},
-        )
-        uow.commit()
-    return detail
+    return _reads(hub).message(message_id, _actor(key))  # raw content is PHI: audited
+
+
+def _reads(hub: Hub) -> ReadService:
+    return ReadService(uow=hub.uow, clock=hub.clock)
+
+
+def _actor(key: ApiKey) -> Actor:
+    return Actor.api_key(key.id, key.name)
 
 
 class ReplayOne(BaseModel):

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from hub.cli.common import echo_json, open_hub
+from hub.cli.common import cli_actor, echo_json, open_hub
 from hub.errors import ValidationError
-from hub.services import keys as key_service
+from hub.services.keys import KeyService, parse_role
 from hub.services.merges import undo_merge
-from hub.store.keys import Role
 
 
 def install(app: typer.Typer) -> None:
@@ -26,15 +25,11 @@ def _install_keys(app: typer.Typer) -> None:
         name: str = typer.Option(..., help="who or what uses this token"),
     ) -> None:
         """Create a token; it is printed once, alone on the last line."""
-        try:
-            role_ = Role(role)
-        except ValueError:
-            raise ValidationError(f"unknown role {role!r}: use admin, feed or reader") from None
+        role_ = parse_role(role)
         hub = open_hub()
         try:
-            key, token = key_service.create_key(
-                hub.uow, hub.clock, name=name, role=role_, actor="cli"
-            )
+            service = KeyService(uow=hub.uow, clock=hub.clock)
+            key, token = service.create(name=name, role=role_, actor=cli_actor())
         finally:
             hub.stop()
         typer.echo(f"created {role_.value} key {key.id} ({name}); the token is shown once:")
@@ -48,7 +43,7 @@ def _install_keys(app: typer.Typer) -> None:
         """Every key with its role and state; tokens are never shown (only their prefix)."""
         hub = open_hub()
         try:
-            found = key_service.list_keys(hub.uow, include_revoked=not active)
+            found = KeyService(uow=hub.uow, clock=hub.clock).list(include_revoked=not active)
         finally:
             hub.stop()
         if as_json:
@@ -82,7 +77,8 @@ def _install_keys(app: typer.Typer) -> None:
         """Revoke a key: refused at once by this database, everywhere within a second."""
         hub = open_hub()
         try:
-            info = key_service.revoke_key(hub.uow, hub.clock, key_id, actor="cli", reason=reason)
+            service = KeyService(uow=hub.uow, clock=hub.clock)
+            info = service.revoke(key_id, actor=cli_actor(), reason=reason)
         finally:
             hub.stop()
         typer.echo(f"revoked {info.role.value} key {info.id} ({info.name})")
@@ -102,7 +98,7 @@ def _install_patients(app: typer.Typer) -> None:
             raise ValidationError("--reason must not be empty", code="reason_required")
         hub = open_hub()
         try:
-            survivor, merged = undo_merge(hub.uow, merge_id, "cli", hub.clock, reason)
+            survivor, merged = undo_merge(hub.uow, merge_id, str(cli_actor()), hub.clock, reason)
         finally:
             hub.stop()
         typer.echo(f"undid merge {merge_id}: patient {merged} restored beside patient {survivor}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from hub.cli.common import open_hub
-from hub.store import audit
+from hub.services import audit_log
 
 
 def install(app: typer.Typer) -> None:
@@ -16,9 +16,10 @@ def install(app: typer.Typer) -> None:
     def verify() -> None:
         """Check the hash chain; exit 1 naming the first bad row."""
         hub = open_hub()
-        with hub.uow() as uow:
-            result = audit.verify(uow.conn)
-        hub.stop()
+        try:
+            result = audit_log.verify(hub.uow)
+        finally:
+            hub.stop()
         if result.ok:
             typer.echo(f"audit chain intact: {result.rows} rows")
             return

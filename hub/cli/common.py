@@ -1,8 +1,10 @@
-"""Helpers shared by CLI commands: settings, a hub without workers, JSON output."""
+"""Helpers shared by CLI commands: settings, a hub without workers, JSON output, the actor."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,8 +12,10 @@ import typer
 
 from hub import logs
 from hub.bootstrap import Hub, bootstrap
-from hub.config import load_settings
+from hub.config import Settings, load_settings
+from hub.protocols.contract import ProtocolRuntime
 from hub.queue.dispatch import Dispatcher
+from hub.services.reads import Actor
 
 
 def open_hub(*, workers: bool = False, dispatcher: Dispatcher | None = None) -> Hub:
@@ -22,6 +26,30 @@ def open_hub(*, workers: bool = False, dispatcher: Dispatcher | None = None) -> 
 
 def echo_json(value: Any) -> None:
     typer.echo(json.dumps(value, indent=2, default=str))
+
+
+def cli_actor() -> Actor:
+    """Who runs this command: the operating-system user and host, for the audit log."""
+    return Actor.cli_user()
+
+
+class CliKit:
+    """The CLI's half of :class:`hub.protocols.contract.CliKit`, lent to protocol commands."""
+
+    def settings(self) -> Settings:
+        return load_settings()
+
+    @contextmanager
+    def open(self, protocol: str) -> Iterator[ProtocolRuntime]:
+        hub = open_hub()
+        try:
+            hub.receiver(protocol)  # ConfigError when the protocol is not installed
+            yield hub.protocols[protocol]
+        finally:
+            hub.stop()
+
+    def echo_json(self, value: object) -> None:
+        echo_json(value)
 
 
 def as_utc(value: datetime | None) -> datetime | None:

@@ -1,8 +1,11 @@
-"""``hub conformance run``: the conformance corpus as a pass/fail table (exit 1 on a failure)."""
+"""``hub conformance run``: each protocol's conformance corpus as a pass/fail table (exit 1 on a
+failure). A protocol takes part when its plug-in has a conformance driver; its corpus is
+``conformance/<protocol name>``."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import typer
@@ -12,17 +15,26 @@ from rich.table import Table
 from hub.bootstrap import bootstrap
 from hub.clock import Clock
 from hub.config import Settings
+from hub.errors import ConfigError
+from hub.protocols.contract import ProtocolPlugin
 from hub.queue.dispatch import NullDispatcher
-from hub.services.conformance import CaseResult, HubLike, default_corpus, run_corpus
+from hub.services.conformance import CaseHub, CaseResult, corpus_root, run_corpus
 
 
-def make_hub(settings: Settings, clock: Clock) -> HubLike:
+def make_hub(settings: Settings, clock: Clock) -> CaseHub:
     """A hub whose messages are processed only when the runner asks (no background workers)."""
-    return bootstrap(settings, clock=clock, dispatcher=NullDispatcher(), embedded_workers=False)
+    hub = bootstrap(settings, clock=clock, dispatcher=NullDispatcher(), embedded_workers=False)
+
+    def drain() -> None:
+        while hub.pipeline.run_next("conformance") is not None:
+            pass
+
+    receivers = {name: runtime.receiver for name, runtime in hub.protocols.items()}
+    return CaseHub(receivers=receivers, drain=drain, engine=hub.engine, stop=hub.stop)
 
 
-def _table(results: list[CaseResult]) -> Table:
-    table = Table(title="HL7 v2 conformance")
+def _table(title: str, results: list[CaseResult]) -> Table:
+    table = Table(title=title)
     table.add_column("case")
     table.add_column("messages", justify="right")
     table.add_column("result")
@@ -33,9 +45,10 @@ def _table(results: list[CaseResult]) -> Table:
     return table
 
 
-def install(app: typer.Typer) -> None:
+def install(app: typer.Typer, plugins: Sequence[ProtocolPlugin]) -> None:
     group = typer.Typer(no_args_is_help=True, help="conformance corpus")
     app.add_typer(group, name="conformance")
+    drivers = {p.name: p.conformance for p in plugins if p.conformance is not None}
 
     @group.command("run")
     def run(
@@ -43,9 +56,25 @@ def install(app: typer.Typer) -> None:
         update: bool = typer.Option(False, "--update", help="rewrite golden files (review them!)"),
         corpus: Path = typer.Option(None, "--corpus", help="corpus folder (default: the repo's)"),
         only: str = typer.Option(None, "--only", help="run cases whose name contains this"),
+        protocol: str = typer.Option(
+            None, "--protocol", help="one protocol (default: every one with a corpus)"
+        ),
     ) -> None:
         """Send every corpus case through a fresh hub and compare with its golden result."""
-        results = run_corpus(corpus or default_corpus(), make_hub, update=update, only=only)
+        if protocol is not None and protocol not in drivers:
+            raise ConfigError(f"no conformance driver for protocol {protocol!r}")
+        names = [protocol] if protocol else list(drivers)
+        runs = {
+            name: run_corpus(
+                corpus if corpus and protocol else corpus_root() / name,
+                make_hub,
+                drivers[name],
+                update=update,
+                only=only,
+            )
+            for name in names
+        }
+        results = [r for found in runs.values() for r in found]
         failed = [r for r in results if not r.passed]
         if as_json:
             typer.echo(
@@ -63,7 +92,8 @@ def install(app: typer.Typer) -> None:
             )
         else:
             console = Console()
-            console.print(_table(results))
+            for name, found in runs.items():
+                console.print(_table(f"{name} conformance", found))
             console.print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
         if failed:
             raise typer.Exit(1)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import typer
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from hub.cli.common import as_utc, echo_json, open_hub
+from hub.cli.common import as_utc, cli_actor, echo_json, open_hub
 from hub.services import query
+from hub.services.reads import ReadService
 from hub.services.review import resolve_message
-from hub.store import audit
 from hub.store.lifecycle import Status
 from hub.store.messages import MessageFilter
 
@@ -34,22 +35,22 @@ def install(app: typer.Typer) -> None:
         limit: int = typer.Option(50, min=1, max=100_000),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
-        """Newest first."""
-        hub = open_hub()
-        items = query.list_messages(
-            hub.uow,
-            MessageFilter(
-                status=query.parse_status(status),
-                type=type,
-                patient=patient,
-                sender=sender,
-                control_id=control_id,
-                since=as_utc(since),
-                until=as_utc(until),
-                limit=limit,
-            ),
+        """Newest first. A search by --patient is audited (it shows who has records here)."""
+        flt = MessageFilter(
+            status=query.parse_status(status),
+            type=type,
+            patient=patient,
+            sender=sender,
+            control_id=control_id,
+            since=as_utc(since),
+            until=as_utc(until),
+            limit=limit,
         )
-        hub.stop()
+        hub = open_hub()
+        try:
+            items = ReadService(uow=hub.uow, clock=hub.clock).messages(flt, cli_actor())
+        finally:
+            hub.stop()
         if as_json:
             echo_json(items)
             return
@@ -76,57 +77,14 @@ def install(app: typer.Typer) -> None:
     def show(message_id: int, as_json: bool = typer.Option(False, "--json")) -> None:
         """Metadata, attempts, error and raw content (the view is audited)."""
         hub = open_hub()
-        detail = query.message_detail(hub.uow, message_id)
-        with hub.uow() as uow:
-            audit.append(
-                uow.conn,
-                at=hub.clock.now(),
-                actor="cli",
-                action="phi.view",
-                object_type="message",
-                object_id=message_id,
-                detail={"via": "cli"},
-            )
-            uow.commit()
-        hub.stop()
+        try:
+            detail = ReadService(uow=hub.uow, clock=hub.clock).message(message_id, cli_actor())
+        finally:
+            hub.stop()
         if as_json:
             echo_json(detail)
             return
-        for k in (
-            "id",
-            "status",
-            "type",
-            "protocol",
-            "sender",
-            "receiver",
-            "control_id",
-            "received_at",
-            "updated_at",
-            "lane_key",
-            "attempts",
-            "next_attempt_at",
-            "error_code",
-            "error",
-            "revision_of",
-            "revisions",
-            "duplicate_of",
-            "sha256",
-        ):
-            value = detail[k]
-            if isinstance(value, list):
-                value = " ".join(str(v) for v in value)
-            typer.echo(f"{k:>16}: {value if value is not None else ''}")
-        typer.echo("\nattempts:")
-        for a in detail["attempt_log"]:
-            typer.echo(
-                f"  #{a['number']} {a['stage']} {a['outcome'] or 'open'} "
-                f"{a['started_at']} {a['error_code'] or ''} {a['error_text'] or ''}"
-            )
-        typer.echo("\nraw:")
-        typer.echo(detail["raw"].replace("\r", "\n"))
-        if detail["answer"]:
-            typer.echo("\nanswer:")
-            typer.echo(detail["answer"].replace("\r", "\n"))
+        _print_detail(detail)
 
     @messages.command("resolve")
     def resolve(
@@ -136,7 +94,47 @@ def install(app: typer.Typer) -> None:
         """Close a held or failed message without replaying it (status ``resolved``, audited)."""
         hub = open_hub()
         try:
-            was = resolve_message(hub.uow, hub.clock, message_id, actor="cli", reason=reason)
+            was = resolve_message(
+                hub.uow, hub.clock, message_id, actor=str(cli_actor()), reason=reason
+            )
         finally:
             hub.stop()
         typer.echo(f"resolved message {message_id} (was {was})")
+
+
+def _print_detail(detail: dict[str, Any]) -> None:
+    for k in (
+        "id",
+        "status",
+        "type",
+        "protocol",
+        "sender",
+        "receiver",
+        "control_id",
+        "received_at",
+        "updated_at",
+        "lane_key",
+        "attempts",
+        "next_attempt_at",
+        "error_code",
+        "error",
+        "revision_of",
+        "revisions",
+        "duplicate_of",
+        "sha256",
+    ):
+        value = detail[k]
+        if isinstance(value, list):
+            value = " ".join(str(v) for v in value)
+        typer.echo(f"{k:>16}: {value if value is not None else ''}")
+    typer.echo("\nattempts:")
+    for a in detail["attempt_log"]:
+        typer.echo(
+            f"  #{a['number']} {a['stage']} {a['outcome'] or 'open'} "
+            f"{a['started_at']} {a['error_code'] or ''} {a['error_text'] or ''}"
+        )
+    typer.echo("\nraw:")
+    typer.echo(detail["raw"].replace("\r", "\n"))
+    if detail["answer"]:
+        typer.echo("\nanswer:")
+        typer.echo(detail["answer"].replace("\r", "\n"))

@@ -17,7 +17,7 @@ import typer
 from rich.progress import Progress
 
 from hub.bootstrap import Hub
-from hub.cli.common import as_utc, open_hub
+from hub.cli.common import as_utc, cli_actor, open_hub
 from hub.errors import ValidationError
 from hub.services import query, replay_preview
 from hub.services.replay_preview import Preview
@@ -74,7 +74,7 @@ def _dry_run(hub: Hub, ids: list[int]) -> None:
         + " ".join(str(i) for i in ids[:50])
         + (" ..." if len(ids) > 50 else "")
     )
-    shown = replay_preview.preview(hub.uow, hub.clock, hub.registry, ids, actor="cli")
+    shown = replay_preview.preview(hub.uow, hub.clock, hub.registry, ids, actor=str(cli_actor()))
     for p in shown:
         _print_preview(p)
     if len(ids) > len(shown):
@@ -105,7 +105,7 @@ def _show(value: Any) -> str:
 def _replay(hub: Hub, ids: list[int], *, reason: str, wait: float) -> None:
     with Progress(transient=True) as progress:
         task = progress.add_task("replaying", total=len(ids))
-        for _ in hub.replay.replay(ids, actor="cli", reason=reason):
+        for _ in hub.replay.replay(ids, actor=str(cli_actor()), reason=reason):
             progress.advance(task)
     if wait <= 0 or not ids:
         typer.echo(f"replayed {len(ids)} message(s): queued; workers will process them in order")
@@ -116,11 +116,16 @@ def _replay(hub: Hub, ids: list[int], *, reason: str, wait: float) -> None:
             if time.monotonic() > deadline:
                 break
             hub.pipeline.drain_lane("cli-replay", message_id)
-    found = query.outcomes(hub.uow, ids)
+    found = _outcomes(hub, ids)
     while any(m["status"] in _PENDING for m in found.values()) and time.monotonic() < deadline:
         time.sleep(0.2)
-        found = query.outcomes(hub.uow, ids)
+        found = _outcomes(hub, ids)
     _print_outcomes(ids, found)
+
+
+def _outcomes(hub: Hub, ids: list[int]) -> dict[int, dict[str, Any]]:
+    with hub.uow() as u:
+        return query.outcomes(u.conn, ids)
 
 
 def _print_outcomes(ids: list[int], found: dict[int, dict[str, Any]]) -> None:

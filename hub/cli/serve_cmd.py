@@ -45,7 +45,7 @@ async def _serve(hub: Hub) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     tasks: list[asyncio.Future[None]] = [
-        asyncio.ensure_future(service(hub, stop)) for service in hub.services
+        asyncio.ensure_future(listener(stop)) for listener in hub.listeners
     ]
     http = asyncio.create_task(server.serve())
     await stop.wait()

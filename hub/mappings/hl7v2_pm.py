@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 
 from hub.adapters.hl7v2.tokenizer import Message
-from hub.errors import Location, UnsupportedError
+from hub.errors import Hl7Location, UnsupportedError
 from hub.mappings.hl7v2_adt import ADT_TRIGGERS, map_adt
 from hub.mappings.hl7v2_dft import DFT_TRIGGERS, map_dft
 from hub.mappings.hl7v2_siu import SIU_TRIGGERS, map_siu
@@ -38,6 +38,6 @@ def map_message(msg: Message, *, now: datetime, tz: tzinfo = UTC) -> list[PmChan
         raise UnsupportedError(
             "message type not mapped to the PM model",
             code=code,
-            location=Location("MSH-9", segment="MSH", sequence=1, field=9),
+            location=Hl7Location("MSH", field=9),
         )
     return family[1](msg, now=now, tz=tz)

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 
 from hub.adapters.hl7v2.tokenizer import NULL, Message, Segment
-from hub.errors import Location, ValidationError
+from hub.errors import Hl7Location, Location, ValidationError
 from hub.pm.changes import CLEAR, Identifier, LocationRef, PatientKey, ProviderRef
 
 # HL7 table 0203 identifier types that mean "medical record number"
@@ -39,17 +39,10 @@ def loc(
     occurrence: int = 1,
     component: int | None = None,
     repetition: int | None = None,
-) -> Location:
-    """An ERR-2 style location; ``path`` reads like ``PID-3`` or ``FT1[2]-4``."""
-    occ = f"[{occurrence}]" if occurrence > 1 else ""
-    rep = f"[{repetition}]" if repetition and repetition > 1 else ""
-    comp = f".{component}" if component else ""
-    return Location(
-        path=f"{segment}{occ}-{field}{rep}{comp}",
-        segment=segment,
-        sequence=occurrence,
-        field=field,
-        component=component,
+) -> Hl7Location:
+    """An ERR-2 style location; it reads like ``PID-3`` or ``FT1[2]-4``."""
+    return Hl7Location(
+        segment, sequence=occurrence, field=field, repetition=repetition, component=component
     )
 
 

@@ -1,13 +1,16 @@
 """The conformance runner behind ``hub conformance run`` and tests/conformance.
 
-A corpus directory (``conformance/hl7v2``) holds ``cases.json``: each case names one or more
-message files sent in order. Each case runs on a fresh hub (a new SQLite database, a fixed
-clock): every message goes through the real HL7 v2 ingest (:class:`Hl7v2Service.handle`, so
-the ACK and lane are the live ones), then the pipeline runs in this thread until idle. The
-outcome, i.e. per message its ACK code, ERR codes/locations, final status and error code, plus
-the PM rows, is compared with ``golden/<case>.json``. A case may also state ``expect`` (ACK code,
-table 0357 code, location) for its last message: checked against the ACK, or, for errors only
-found while mapping (after an AA), against the processing failure.
+A corpus directory (``conformance/<protocol>``, e.g. ``conformance/hl7v2``) holds ``cases.json``:
+each case names one or more message files sent in order. Each case runs on a fresh hub (a new
+SQLite database, a fixed clock): every message goes through the protocol's real receiver (so the
+answer and lane are the live ones), then the pipeline runs in this thread until idle. The
+outcome, i.e. per message its answer code, error codes/locations, final status and error code,
+plus the PM rows, is compared with ``golden/<case>.json``. A case may also state ``expect``
+(answer code, error code, location) for its last message: checked against the answer, or, for
+errors only found while mapping (after an accept), against the processing failure.
+
+The runner is protocol-neutral; what it needs to read a protocol's answers is that protocol's
+:class:`ConformanceDriver` (HL7 v2: :mod:`hub.protocols.hl7v2.conformance`).
 
 Volatile columns (``created_at``, ``updated_at``, ``merged_at``) are dropped; ids are kept
 because every case starts from an empty database and a fixed clock, so they are deterministic.
@@ -16,9 +19,8 @@ because every case starts from an empty database and a fixed clock, so they are 
 from __future__ import annotations
 
 import json
-import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -28,12 +30,9 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from hub.adapters.hl7v2.ack import parse_ack
-from hub.adapters.hl7v2.errors import code_0357
 from hub.clock import Clock, FixedClock
 from hub.config import Settings
-from hub.errors import HubError
-from hub.queue.pipeline import Pipeline
+from hub.services.receive import Ingestor
 from hub.store import messages as message_store
 from hub.store import pm_tables
 
@@ -50,19 +49,44 @@ DUMPED_TABLES = (
     pm_tables.organizations,
     pm_tables.merge_records,
 )
-_LOCATED = re.compile(r" at ([A-Z0-9]{3}(?:\[\d+\])?-[\d.\[\]]+)$")  # str(HubError)
 _VOLATILE = frozenset({"created_at", "updated_at", "merged_at"})
 
 
-class HubLike(Protocol):
+@dataclass(frozen=True, slots=True)
+class AnswerSummary:
+    """A protocol's answer as the goldens record it: its code (HL7 MSA-1) and its errors, each
+    ``{"code": int, "location": str, "severity": str}``."""
+
+    code: str
+    errors: list[dict[str, Any]]
+
+
+class ConformanceDriver(Protocol):
+    """How the runner reads one protocol's answers and stored failures."""
+
+    def read_answer(self, answer: bytes) -> AnswerSummary: ...
+
+    def failure(self, error_code: str | None, location: str) -> tuple[str, int, str]:
+        """The (answer code, error code, location) a processing failure stands for."""
+        ...
+
+    def located(self, error_text: str) -> str:
+        """The location cited at the end of a stored error text ('' if none)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class CaseHub:
+    """A fresh hub for one case: the protocols' receivers, a way to run the pipeline until
+    idle, the database to dump, and how to stop it."""
+
+    receivers: Mapping[str, Ingestor]
+    drain: Callable[[], None]
     engine: Engine
-    pipeline: Pipeline
-    extras: dict[str, Any]
-
-    def stop(self) -> None: ...
+    stop: Callable[[], None]
 
 
-HubFactory = Callable[[Settings, Clock], HubLike]
+HubFactory = Callable[[Settings, Clock], CaseHub]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,23 +113,32 @@ def load_cases(corpus: Path) -> list[Case]:
     ]
 
 
-def default_corpus() -> Path:
-    return Path(__file__).resolve().parents[2] / "conformance" / "hl7v2"
+def corpus_root() -> Path:
+    """The repository's ``conformance/`` folder: one corpus per protocol, named after it."""
+    return Path(__file__).resolve().parents[2] / "conformance"
 
 
-def run_case(corpus: Path, case: Case, make_hub: HubFactory, *, update: bool = False) -> CaseResult:
+def run_case(
+    corpus: Path,
+    case: Case,
+    make_hub: HubFactory,
+    driver: ConformanceDriver,
+    *,
+    update: bool = False,
+) -> CaseResult:
+    """Run one case of ``corpus`` (whose folder name is the protocol's name)."""
     with tempfile.TemporaryDirectory(prefix="hub-conf-") as tmp:
         settings = Settings(data_dir=Path(tmp), database_url=f"sqlite:///{tmp}/hub.db")
         hub = make_hub(settings, FixedClock(CLOCK_START))
         try:
-            outcome = _execute(corpus, case, hub)
+            outcome = _execute(corpus, case, hub, driver)
         finally:
             hub.stop()
     golden_path = corpus / "golden" / f"{case.name}.json"
     if update:
         golden_path.parent.mkdir(parents=True, exist_ok=True)
         golden_path.write_text(json.dumps(outcome, indent=1, sort_keys=True) + "\n")
-    problems = _check_expect(case, outcome)
+    problems = _check_expect(case, outcome, driver)
     if not golden_path.exists():
         problems.append("no golden file (run with --update, then review it)")
     else:
@@ -117,47 +150,42 @@ def run_case(corpus: Path, case: Case, make_hub: HubFactory, *, update: bool = F
 
 
 def run_corpus(
-    corpus: Path, make_hub: HubFactory, *, update: bool = False, only: str | None = None
+    corpus: Path,
+    make_hub: HubFactory,
+    driver: ConformanceDriver,
+    *,
+    update: bool = False,
+    only: str | None = None,
 ) -> list[CaseResult]:
     return [
-        run_case(corpus, case, make_hub, update=update)
+        run_case(corpus, case, make_hub, driver, update=update)
         for case in load_cases(corpus)
         if only is None or only in case.name
     ]
 
 
-def _execute(corpus: Path, case: Case, hub: HubLike) -> dict[str, Any]:
-    service = hub.extras["hl7v2"]
+def _execute(corpus: Path, case: Case, hub: CaseHub, driver: ConformanceDriver) -> dict[str, Any]:
+    receiver = hub.receivers[corpus.name]
     results: list[dict[str, Any]] = []
     for rel in case.messages:
-        answer = service.handle((corpus / rel).read_bytes())
-        while hub.pipeline.run_next("conformance") is not None:
-            pass
-        if not answer:  # MSH-15/16 "NE": the sender asked for no ACK
+        answer = receiver.handle((corpus / rel).read_bytes())
+        hub.drain()
+        if not answer:  # HL7 MSH-15/16 "NE": the sender asked for no answer
             results.append({"file": rel, "ack": "", "errors": []})
             continue
-        ack = parse_ack(answer)
-        results.append({"file": rel, "ack": ack.code, "errors": [_err(e) for e in ack.errors]})
+        read = driver.read_answer(answer)
+        results.append({"file": rel, "ack": read.code, "errors": read.errors})
     with hub.engine.connect() as conn:
         stored = message_store.search(conn, message_store.MessageFilter(limit=1000))
         by_id = sorted(stored, key=lambda m: m.id)
         for entry, rec in zip(results, by_id, strict=False):
-            where = _LOCATED.search(rec.last_error or "")
             entry.update(
                 status=rec.status.value,
                 error_code=rec.last_error_code,
-                error_location=where.group(1) if where else "",
+                error_location=driver.located(rec.last_error or ""),
             )
         tables = {t.name: _dump(conn, t) for t in DUMPED_TABLES}
     return {"messages": results, "tables": {k: v for k, v in tables.items() if v}}
-
-
-def _err(error: HubError) -> dict[str, Any]:
-    return {
-        "code": code_0357(error),
-        "location": str(error.location or ""),
-        "severity": error.severity.value,
-    }
 
 
 def _dump(conn: sa.Connection, table: sa.Table) -> list[dict[str, Any]]:
@@ -173,9 +201,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _check_expect(case: Case, outcome: dict[str, Any]) -> list[str]:
-    """The stated expectation for the last message: its ACK (AE/AR + ERR), or when the ACK was
-    AA, its processing failure (the error code mapped to table 0357)."""
+def _check_expect(case: Case, outcome: dict[str, Any], driver: ConformanceDriver) -> list[str]:
+    """The stated expectation for the last message: its answer (HL7: AE/AR + ERR), or when it
+    was an accept, its processing failure (HL7: the error code mapped to table 0357)."""
     if not case.expect:
         return []
     last = outcome["messages"][-1]
@@ -184,14 +212,9 @@ def _check_expect(case: Case, outcome: dict[str, Any]) -> list[str]:
         (last["ack"], e["code"], e["location"]) for e in last["errors"] if e["severity"] != "W"
     ]
     if last["ack"] in ("AA", "CA", "") and last.get("status") == "failed":
-        seen.append(_processing_failure(last))
+        seen.append(driver.failure(last.get("error_code"), last.get("error_location", "")))
     target = (want["ack"], int(want["code"]), want["location"])
     return [] if target in seen else [f"expected {target}, got {seen or last['ack']}"]
-
-
-def _processing_failure(entry: dict[str, Any]) -> tuple[str, int, str]:
-    code = code_0357(HubError("", code=entry.get("error_code") or "internal"))
-    return ("AR" if 200 <= code <= 203 else "AE", code, entry.get("error_location", ""))
 
 
 def _first_difference(want: Any, got: Any, path: str) -> str:

@@ -1,6 +1,6 @@
 """HL7 v2 outbound: SIU forwarding as an outbox subscriber, and the HL7 answer judge.
 
-Registered by the HL7 v2 plug-in (:func:`register_outbound`):
+Declared by the HL7 v2 plug-in (:mod:`hub.protocols.hl7v2`) in its runtime:
 
 - the judge :func:`~hub.adapters.hl7v2.ack_judge.judge_hl7_ack` for HL7 v2 payloads over MLLP
   (MSA-1 AA/CA and MSA-2 equal to the sent MSH-10);
@@ -19,13 +19,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import tzinfo
-from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from hub.adapters.hl7v2.ack_judge import judge_hl7_ack
 from hub.errors import NotFound, ValidationError
 from hub.mappings.pm_hl7v2 import (
     SiuAppointment,
@@ -43,8 +41,7 @@ from hub.pm.events import (
     AppointmentRescheduled,
     DomainEvent,
 )
-from hub.queue.deliveries import DeliveryWorker
-from hub.queue.outbox import EventContext, Fanout, OutboxRelay, Subscriber
+from hub.queue.outbox import EventContext, Fanout, Subscriber
 from hub.services.deliver import OutboundPayload, enqueue, is_own_channel, new_control_id
 from hub.store.deliveries import Destination
 from hub.store.destinations import list_destinations
@@ -57,20 +54,6 @@ SIU_FOR: dict[type[AppointmentEvent], SiuEvent] = {
     AppointmentRescheduled: SiuEvent.RESCHEDULE,
     AppointmentCancelled: SiuEvent.CANCEL,
 }
-
-
-class OutboundHubLike(Protocol):
-    @property
-    def deliveries(self) -> DeliveryWorker | None: ...
-
-    @property
-    def outbox(self) -> OutboxRelay: ...
-
-
-def register_outbound(hub: OutboundHubLike) -> None:
-    if hub.deliveries is not None:
-        hub.deliveries.judges.register("mllp", judge_hl7_ack, protocol=PROTOCOL)
-    hub.outbox.subscribe("hl7v2-siu", siu_forwarding(), event=AppointmentEvent)
 
 
 def siu_forwarding(control_ids: Callable[[], str] = new_control_id) -> Subscriber:

@@ -24,14 +24,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Protocol
-from zoneinfo import ZoneInfo
 
 from hub.adapters.hl7v2.tokenizer import Message, parse
 from hub.adapters.hl7v2.validate import Mode, validate_structure
 from hub.clock import Clock
-from hub.errors import HubError, Location, MappingError, ParseError, Severity
-from hub.mappings.hl7v2_pm import SUPPORTED_TYPES, map_message
+from hub.errors import Hl7Location, HubError, MappingError, ParseError, Severity
+from hub.mappings.hl7v2_pm import map_message
 from hub.pm.changes import MergePatients, PmChange, UpsertAppointment
 from hub.pm.events import (
     AppointmentBooked,
@@ -39,13 +37,11 @@ from hub.pm.events import (
     AppointmentEvent,
     AppointmentRescheduled,
 )
-from hub.queue.registry import Prepare, ProcessContext, Processor, ProcessorRegistry
+from hub.queue.registry import Prepare, ProcessContext, Processor
 from hub.store import messages as message_store
 from hub.store.messages import MessageRecord
 from hub.store.outbox import emit
 from hub.store.pm_repo import apply_changes, find_appointment, find_patient
-
-PROTOCOL = "hl7v2"
 
 FORWARD: dict[str, type[AppointmentEvent]] = {
     "S12": AppointmentBooked,
@@ -54,21 +50,6 @@ FORWARD: dict[str, type[AppointmentEvent]] = {
     "S15": AppointmentCancelled,
     "S17": AppointmentCancelled,
 }
-
-
-class SettingsLike(Protocol):
-    practice_timezone: str
-
-    def validation_for(self, sender: str) -> Mode: ...
-
-
-class HubLike(Protocol):
-    """What registration needs of :class:`hub.bootstrap.Hub` (services sit below bootstrap)."""
-
-    registry: ProcessorRegistry
-
-    @property
-    def settings(self) -> SettingsLike: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +101,7 @@ def _unknown_merges(ctx: ProcessContext, changes: Sequence[PmChange]) -> list[Hu
             "A40: the merged patient (MRG-1) is not known; the survivor was created or updated "
             "and no merge was recorded",
             code="merge_unknown_patient",
-            location=Location("MRG-1", segment="MRG", field=1),
+            location=Hl7Location("MRG", field=1),
             severity=Severity.WARNING,
         )
         for change in changes
@@ -161,11 +142,3 @@ def _announce(
         appointment_id = find_appointment(ctx.conn, change.source_system, change.filler_id)
         if appointment_id is not None:
             emit(ctx.conn, event(appointment_id, origin=change.source_system), now=now)
-
-
-def register_processors(hub: HubLike) -> None:
-    settings = hub.settings
-    tz, validation = ZoneInfo(settings.practice_timezone), settings.validation_for
-    processor, prepare = make_processor(tz, validation), make_prepare(tz, validation)
-    for message_type in SUPPORTED_TYPES:
-        hub.registry.register(PROTOCOL, message_type, processor, prepare=prepare)

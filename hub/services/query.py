@@ -1,7 +1,8 @@
 """Read models for the admin API, CLI and console: messages as plain JSON-able dicts.
 
-``status`` is always the lifecycle name. Raw bytes are returned only by :func:`message_detail`
-(it is the caller's job to audit that view: raw messages carry PHI).
+``status`` is always the lifecycle name. Raw bytes are returned only by :func:`detail_of`, which
+takes a connection: entrypoints read PHI through :class:`hub.services.reads.ReadService`, which
+writes the audit event in the same transaction.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ import base64
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from hub.errors import ValidationError
 from hub.store import messages as store
-from hub.store.db import UnitOfWorkFactory
 from hub.store.lifecycle import Status
-from hub.store.messages import MessageFilter, MessageRecord
+from hub.store.messages import MessageRecord
 
 
 def parse_status(value: str | None) -> Status | None:
@@ -57,11 +59,6 @@ def summary(rec: MessageRecord) -> dict[str, Any]:
     }
 
 
-def list_messages(uow: UnitOfWorkFactory, flt: MessageFilter) -> list[dict[str, Any]]:
-    with uow() as u:
-        return [summary(r) for r in store.search(u.conn, flt)]
-
-
 def decode_raw(raw: bytes) -> tuple[str, str]:
     """(text, encoding) for display: UTF-8 if it decodes, else base64."""
     try:
@@ -70,21 +67,17 @@ def decode_raw(raw: bytes) -> tuple[str, str]:
         return base64.b64encode(raw).decode("ascii"), "base64"
 
 
-def message_detail(uow: UnitOfWorkFactory, message_id: int) -> dict[str, Any]:
-    with uow() as u:
-        rec = store.get(u.conn, message_id, with_raw=True)
-        out = summary(rec)
-        out["attempt_log"] = [
-            {
-                k: (_iso(v) if isinstance(v, datetime) else v)
-                for k, v in a.items()
-                if k != "message_id"
-            }
-            for a in store.attempts_of(u.conn, message_id)
-        ]
-        out["patients"] = store.patient_refs(u.conn, message_id)
-        out["revisions"] = store.revisions_of(u.conn, message_id)
-        out["meta"] = rec.meta
+def detail_of(conn: Connection, message_id: int) -> dict[str, Any]:
+    """Metadata, attempts, patients, raw content and answer of one message (PHI: audit it)."""
+    rec = store.get(conn, message_id, with_raw=True)
+    out = summary(rec)
+    out["attempt_log"] = [
+        {k: (_iso(v) if isinstance(v, datetime) else v) for k, v in a.items() if k != "message_id"}
+        for a in store.attempts_of(conn, message_id)
+    ]
+    out["patients"] = store.patient_refs(conn, message_id)
+    out["revisions"] = store.revisions_of(conn, message_id)
+    out["meta"] = rec.meta
     assert rec.raw is not None
     out["raw"], out["raw_encoding"] = decode_raw(rec.raw)
     if rec.answer is not None:
@@ -94,8 +87,7 @@ def message_detail(uow: UnitOfWorkFactory, message_id: int) -> dict[str, Any]:
     return out
 
 
-def outcomes(uow: UnitOfWorkFactory, ids: list[int]) -> dict[int, dict[str, Any]]:
-    """The current summary of each of ``ids`` (id lists are queried in chunks)."""
-    with uow() as u:
-        found = store.search(u.conn, MessageFilter(ids=ids, limit=None, newest_first=False))
+def outcomes(conn: Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The current summary of each of ``ids`` (id lists are queried in chunks); no raw content."""
+    found = store.search(conn, store.MessageFilter(ids=ids, limit=None, newest_first=False))
     return {r.id: summary(r) for r in found}

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from hub.errors import Conflict, Location, MappingError, NotFound, ValidationError
+from hub.errors import Conflict, Hl7Location, MappingError, NotFound, ValidationError
 from hub.pm.changes import (
     CLEAR,
     AddCharge,
@@ -202,7 +202,7 @@ def _require_patient(conn: Connection, key: PatientKey) -> int:
         raise MappingError(
             "patient not known",
             code="unknown_key",
-            location=Location("PID-3", segment="PID", sequence=1, field=3),
+            location=Hl7Location("PID", field=3),
         )
     return found
 
@@ -315,7 +315,7 @@ def upsert_encounter(conn: Connection, ch: UpsertEncounter, stamp: Stamp) -> int
         raise ValidationError(
             "encounter not known",
             code="unknown_key",
-            location=Location("PV1-19", segment="PV1", sequence=1, field=19),
+            location=Hl7Location("PV1", field=19),
         )
     values = _values(ch.fields)
     attending = resolve_provider(conn, ch.attending, stamp)
@@ -350,7 +350,7 @@ def upsert_appointment(conn: Connection, ch: UpsertAppointment, stamp: Stamp) ->
         raise ValidationError(
             "appointment not known",
             code="unknown_key",
-            location=Location("SCH-2", segment="SCH", sequence=1, field=2),
+            location=Hl7Location("SCH", field=2),
         )
     values = _values(ch.fields)
     if ch.patient is not None:
@@ -415,13 +415,13 @@ def change_identifier(conn: Connection, ch: ChangeIdentifier, stamp: Stamp) -> N
         raise ValidationError(
             "prior identifier not known",
             code="unknown_key",
-            location=Location("MRG-1", segment="MRG", sequence=1, field=1),
+            location=Hl7Location("MRG", field=1),
         )
     if new_id is not None and new_id != old_id:
         raise ValidationError(
             "new identifier already in use",
             code="duplicate_key",
-            location=Location("PID-3", segment="PID", sequence=1, field=3),
+            location=Hl7Location("PID", field=3),
         )
     _upsert(conn, patients, old_id, {"mrn": ch.new.value}, stamp)
     t = patient_identifiers.c

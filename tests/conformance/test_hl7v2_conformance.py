@@ -5,15 +5,16 @@ from __future__ import annotations
 import pytest
 
 from hub.cli.conformance_cmd import make_hub
-from hub.services.conformance import default_corpus, load_cases, run_case
+from hub.protocols.hl7v2.conformance import Hl7v2Conformance
+from hub.services.conformance import corpus_root, load_cases, run_case
 
-CORPUS = default_corpus()
+CORPUS = corpus_root() / "hl7v2"
 CASES = load_cases(CORPUS)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_case_matches_golden(case):  # type: ignore[no-untyped-def]
-    result = run_case(CORPUS, case, make_hub)
+    result = run_case(CORPUS, case, make_hub, Hl7v2Conformance())
     assert result.passed, result.detail
 
 

@@ -27,6 +27,7 @@ from hub.cli import app
 from hub.clock import SystemClock
 from hub.config import Settings
 from hub.errors import Conflict, NotFound, ValidationError
+from hub.services.reads import Actor
 from hub.store import audit
 from hub.store import pm_tables as t
 from hub.store.keys import Role
@@ -100,7 +101,7 @@ def test_revoke_elsewhere_reaches_this_node_within_its_cache_ttl(
             timeout=5,
             what="the revoked key to be refused",
         )
-    assert _audit(hub, "api_key", key_id)[0]["actor"] == "cli"
+    assert _audit(hub, "api_key", key_id)[0]["actor"] == str(Actor.cli_user())
 
 
 def test_keys_list_and_the_last_admin_is_kept(hub: Hub, env: dict[str, str]) -> None:
@@ -157,7 +158,7 @@ def test_unmerge_from_the_cli(hub: Hub, env: dict[str, str]) -> None:
     event = _audit(hub, "merge", merge_id)[0]
     assert (event["action"], event["actor"], event["detail"]["reason"]) == (
         "merge.undone",
-        "cli",
+        str(Actor.cli_user()),
         "wrong twin",
     )
     again = run(app, ["patients", "unmerge", str(merge_id), "--reason", "x"], env=env)

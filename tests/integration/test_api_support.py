@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from support.plugins import simple_plugin
 
 from hub.api.app import create_app
 from hub.bootstrap import Hub
@@ -46,9 +47,7 @@ def _peek(raw: bytes) -> Inbound:
     )
 
 
-def plugin(hub: Hub) -> None:
-    hub.registry.register(PROTOCOL, "*", _process)
-    hub.peekers[PROTOCOL] = _peek
+plugin = simple_plugin(PROTOCOL, _process, _peek)
 
 
 def ingest(

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from conftest import HubFactory
+from support.plugins import simple_plugin
 
 from hub.clock import FixedClock
 from hub.config import Settings
@@ -48,7 +49,7 @@ def test_a_due_retry_is_claimed_before_newer_messages(make_hub: HubFactory, tmp_
     clock = FixedClock(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
     hub = make_hub(
         Settings(data_dir=tmp_path / "var", retry_base_delay=0.01, retry_max_delay=0.01),
-        plugins=[lambda h: h.registry.register("test", "*", processor)],
+        plugins=[simple_plugin("test", processor)],
         clock=clock,
     )
     retried = hub.ingest.ingest(Inbound(protocol="test", raw=b"r", control_id="R", lane_key="A"))

@@ -24,7 +24,7 @@ from hub.api.app import create_app
 from hub.bootstrap import Hub
 from hub.config import Settings
 from hub.errors import StoreUnavailable
-from hub.services.hl7v2 import Hl7v2Service, mllp_service
+from hub.services.receive import Ingestor, Receiver
 from hub.store import keys
 from hub.store.db import UnitOfWork
 from hub.store.keys import Role
@@ -51,9 +51,8 @@ def adt(
     ).encode()
 
 
-def service_of(hub: Hub) -> Hl7v2Service:
-    service: Hl7v2Service = hub.extras["hl7v2"]
-    return service
+def service_of(hub: Hub) -> Ingestor:
+    return hub.receiver("hl7v2")
 
 
 def rows(hub: Hub) -> list[sa.Row]:  # type: ignore[type-arg]
@@ -67,8 +66,8 @@ def hub(make_hub: HubFactory, sqlite_settings: Settings) -> Hub:
 
 
 def test_register_wires_service_peeker_mllp_and_processors(hub: Hub) -> None:
-    assert isinstance(hub.extras["hl7v2"], Hl7v2Service)
-    assert mllp_service in hub.services
+    assert isinstance(hub.receiver("hl7v2"), Receiver)
+    assert len(hub.listeners) == 1  # the MLLP listener
     assert ("hl7v2", "ADT^A04") in hub.registry.types()
     peeked = hub.peekers["hl7v2"](adt())
     assert (peeked.type, peeked.lane_key, peeked.control_id) == ("ADT^A04", "CLINIC/M500", "C100")
@@ -210,7 +209,8 @@ def test_mllp_service_answers_over_a_real_socket(make_hub: HubFactory, tmp_path:
 
     async def scenario() -> bytes:
         stop = asyncio.Event()
-        task = asyncio.create_task(mllp_service(hub, stop))
+        (listener,) = hub.listeners
+        task = asyncio.create_task(listener(stop))
         for _ in range(100):  # wait for the listener
             try:
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)

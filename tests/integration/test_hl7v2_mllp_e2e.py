@@ -22,7 +22,6 @@ from hub.adapters.hl7v2.ack import parse_ack
 from hub.adapters.hl7v2.tokenizer import parse
 from hub.bootstrap import Hub
 from hub.config import Settings
-from hub.services.hl7v2 import mllp_service
 from hub.store.lifecycle import PENDING, Status
 from hub.store.pm_tables import patients
 from hub.store.tables import audit_log, messages
@@ -41,7 +40,7 @@ def adt(control: str, mrn: str, given: str, trigger: str = "A08") -> bytes:
 
 
 class Listener:
-    """``mllp_service`` (what ``hub serve`` runs) in a background event loop."""
+    """The HL7 v2 plug-in's listener (what ``hub serve`` runs) in a background event loop."""
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
@@ -54,7 +53,8 @@ class Listener:
 
         async def main() -> None:
             self.stop_event = asyncio.Event()
-            await mllp_service(self.hub, self.stop_event)
+            (listener,) = self.hub.listeners
+            await listener(self.stop_event)
 
         self.loop.run_until_complete(main())
 

@@ -13,7 +13,6 @@ from hub.adapters.hl7v2.tokenizer import parse
 from hub.bootstrap import Hub
 from hub.config import Settings
 from hub.services.deliver import DeliveryAdmin
-from hub.services.hl7v2 import Hl7v2Service
 from hub.store import messages as store
 from hub.store.lifecycle import Status
 from hub.store.tables import messages
@@ -31,8 +30,7 @@ def run_all(hub: Hub) -> None:
 
 
 def send(hub: Hub, raw: str) -> int:
-    service: Hl7v2Service = hub.extras["hl7v2"]
-    ack = parse(service.handle(raw.encode()))
+    ack = parse(hub.receiver("hl7v2").handle(raw.encode()))
     assert ack.get("MSA-1") == "AA"
     return int(ack.get("MSH-10").removeprefix("ACK"))
 

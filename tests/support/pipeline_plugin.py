@@ -27,8 +27,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from hub.errors import TransientError, ValidationError
+from hub.protocols.contract import Core
 from hub.queue.registry import ProcessContext
 from hub.services.ingest import Inbound
+from support.plugins import simple_plugin
 
 PROTOCOL = "test"
 
@@ -114,7 +116,10 @@ def process(ctx: ProcessContext) -> None:
         )
 
 
-def register(hub: Any) -> None:
-    effects_metadata.create_all(hub.engine, checkfirst=True)
-    hub.registry.register(PROTOCOL, "*", process)
-    hub.peekers[PROTOCOL] = peek
+def _create_effects(core: Core) -> None:
+    with core.uow() as uow:
+        effects_metadata.create_all(uow.conn, checkfirst=True)
+        uow.commit()
+
+
+register = simple_plugin(PROTOCOL, process, peek, setup=_create_effects)

@@ -25,7 +25,7 @@ from datetime import datetime
 from hub.adapters.hl7v2.errors import TEXT_0357, ack_code, code_0357, enhanced_code, error_for
 from hub.adapters.hl7v2.escape import DEFAULT_DELIMITERS, Delimiters, escape
 from hub.adapters.hl7v2.tokenizer import Message, Segment, parse
-from hub.errors import HubError, Location, ParseError, Severity
+from hub.errors import Hl7Location, HubError, Location, ParseError, Severity
 
 DEFAULT_VERSION = "2.5.1"
 _ACCEPTED = frozenset({"AA", "CA"})
@@ -146,11 +146,12 @@ def _err(error: HubError, d: Delimiters, old: bool) -> str:
 
 
 def _erl(loc: Location | None, c: str) -> str:
-    if loc is None or not loc.segment:
+    """ERR-2 (ERL). Only an HL7 location has one; any other kind leaves the field empty."""
+    if not isinstance(loc, Hl7Location) or not loc.segment:
         return ""
-    parts = [loc.segment, str(loc.sequence or 1)]
+    parts = [loc.segment, str(loc.sequence)]
     if loc.field is not None:
-        parts += [str(loc.field), "1"]
+        parts += [str(loc.field), str(loc.repetition or 1)]
         if loc.component is not None:
             parts.append(str(loc.component))
             if loc.subcomponent is not None:
@@ -159,10 +160,12 @@ def _erl(loc: Location | None, c: str) -> str:
 
 
 def _eld(loc: Location | None, number: int, text: str, d: Delimiters) -> str:
+    """ERR-1 (ELD, before v2.5): segment^sequence^field^code."""
     c, s = d.component, d.subcomponent
-    segment = (loc.segment or "") if loc is not None else ""
-    sequence = str(loc.sequence or 1) if loc is not None and loc.segment else ""
-    field = str(loc.field) if loc is not None and loc.field is not None else ""
+    hl7 = loc if isinstance(loc, Hl7Location) and loc.segment else None
+    segment = hl7.segment if hl7 is not None else ""
+    sequence = str(hl7.sequence) if hl7 is not None else ""
+    field = str(hl7.field) if hl7 is not None and hl7.field is not None else ""
     return c.join((segment, sequence, field, f"{number}{s}{text}{s}HL70357"))
 
 
@@ -198,7 +201,7 @@ def parse_ack(data: bytes | str) -> AckResult:
         raise ParseError(
             "not an acknowledgment: no MSA segment",
             code="segment_sequence",
-            location=Location("MSA", segment="MSA", sequence=1),
+            location=Hl7Location("MSA"),
         )
     errors = tuple(_read_err(seg) for seg in msg.all("ERR"))
     return AckResult(
@@ -221,7 +224,7 @@ def _read_err(seg: Segment) -> HubError:
     return error_for(number, message, _read_location(seg), severity)
 
 
-def _read_location(seg: Segment) -> Location | None:
+def _read_location(seg: Segment) -> Hl7Location | None:
     fld = 2 if seg.get(2, 1) else 1  # ERR-2 (ERL) or ERR-1 (ELD)
     segment = seg.get(fld, 1)
     if not segment:
@@ -232,11 +235,11 @@ def _read_location(seg: Segment) -> Location | None:
         return int(value) if value.isdigit() else None
 
     field = num(3)
-    component = num(5) if fld == 2 else None
-    sub = num(6) if fld == 2 else None
-    path = segment + (f"-{field}" if field is not None else "")
-    if field is not None and component is not None:
-        path += f".{component}" + (f".{sub}" if sub is not None else "")
-    return Location(
-        path, segment=segment, sequence=num(2), field=field, component=component, subcomponent=sub
+    return Hl7Location(
+        segment,
+        sequence=num(2) or 1,
+        field=field,
+        repetition=num(4) if fld == 2 and field is not None else None,
+        component=num(5) if fld == 2 and field is not None else None,
+        subcomponent=num(6) if fld == 2 and field is not None else None,
     )

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from hub.errors import (
     Conflict,
+    Hl7Location,
     HubError,
     Location,
     ParseError,
@@ -95,22 +96,15 @@ def location(
     component: int | None = None,
     subcomponent: int | None = None,
     sequence: int = 1,
-) -> Location:
-    """A Location in HL7 notation: ``PID-3``, ``SCH-11.4``."""
-    path = segment
-    if field is not None:
-        path += f"-{field}"
-        if component is not None:
-            path += f".{component}"
-            if subcomponent is not None:
-                path += f".{subcomponent}"
-    return Location(
-        path,
-        segment=segment,
+) -> Hl7Location:
+    """A location in HL7 notation: ``PID-3``, ``SCH-11.4`` (the sequence goes to ERR-2 only)."""
+    return Hl7Location(
+        segment,
         sequence=sequence,
         field=field,
         component=component,
         subcomponent=subcomponent,
+        sequence_in_text=False,
     )
 
 

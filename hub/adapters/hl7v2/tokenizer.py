@@ -22,7 +22,7 @@ from functools import lru_cache
 
 from hub.adapters.hl7v2.escape import Delimiters, unescape
 from hub.adapters.hl7v2.structure import structure_for
-from hub.errors import Location, ParseError
+from hub.errors import Hl7Location, LineLocation, ParseError
 
 __all__ = [
     "NULL",
@@ -285,7 +285,7 @@ def parse(
         raise ParseError(
             "no MSH segment at the start of the message",
             code="segment_sequence",
-            location=Location("MSH", segment="MSH", sequence=1),
+            location=Hl7Location("MSH"),
         )
     delims = _delimiters(text)
     # With any CR in the text, CR (or CRLF) ends segments and a lone LF is data.
@@ -304,7 +304,7 @@ def parse(
             raise ParseError(
                 f"line {number} is not an HL7 segment",
                 code="segment_sequence",
-                location=Location(f"line {number}", sequence=number),
+                location=LineLocation(number),
             )
         segments.append(Segment(line, delims, codec))
     return Message(segments, delims, codec)
@@ -328,7 +328,7 @@ def _delimiters(text: str) -> Delimiters:
         raise ParseError(
             "invalid field separator or encoding characters",
             code="data_type",
-            location=Location("MSH-2", segment="MSH", sequence=1, field=2),
+            location=Hl7Location("MSH", field=2),
         )
     return Delimiters(
         field=fs,
@@ -357,7 +357,7 @@ def _decode(data: bytes, charset: str | None, default_charset: str) -> tuple[str
     raise ParseError(  # pragma: no cover - latin-1 decodes any bytes
         "cannot decode the message",
         code="data_type",
-        location=Location("MSH-18", segment="MSH", sequence=1, field=18),
+        location=Hl7Location("MSH", field=18),
     )
 
 

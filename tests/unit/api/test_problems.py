@@ -10,8 +10,8 @@ from hub.api.problems import hub_error_response, status_for
 from hub.errors import (
     Conflict,
     Forbidden,
+    Hl7Location,
     HubError,
-    Location,
     MappingError,
     NotFound,
     ParseError,
@@ -41,7 +41,7 @@ def test_status_for(exc: HubError, status: int) -> None:
 
 def test_problem_body() -> None:
     r = hub_error_response(
-        ValidationError("PID-3 is required", code="required", location=Location("PID-3"))
+        ValidationError("PID-3 is required", code="required", location=Hl7Location("PID", field=3))
     )
     assert r.media_type == "application/problem+json"
     body = json.loads(bytes(r.body))

@@ -1,5 +1,6 @@
-"""``HUB_PLUGINS`` loads extra processors at bootstrap (how a Celery worker subprocess gets the
-test processor); a wrong entry is a clear configuration error, not a traceback."""
+"""``HUB_PLUGINS`` loads extra protocol plug-ins (and start-up hooks) at bootstrap (how a Celery
+worker subprocess gets the test processor); a wrong entry is a clear configuration error, not a
+traceback."""
 
 from __future__ import annotations
 
@@ -11,15 +12,22 @@ from hub.errors import ConfigError
 
 
 def test_empty_means_none() -> None:
-    assert load_plugins("") == []
-    assert load_plugins(" , ") == []
+    assert load_plugins("") == ([], [])
+    assert load_plugins(" , ") == ([], [])
 
 
 def test_module_function_pairs_load_in_order() -> None:
     import support.pipeline_plugin as plugin
+    from support import crash_once
 
-    found = load_plugins("support.pipeline_plugin:register, support.pipeline_plugin:peek")
-    assert found == [plugin.register, plugin.peek]
+    found = load_plugins("support.pipeline_plugin:register, support.crash_once:register")
+    assert found == ([plugin.register], [crash_once.register])
+
+
+def test_an_entry_that_is_neither_plugin_nor_function_is_refused() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_plugins("support.pipeline_plugin:PROTOCOL")
+    assert "neither" in str(info.value)
 
 
 @pytest.mark.parametrize("spec", ["no_such_module_xyz:register", "support.pipeline_plugin:nope"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.cli.hl7v2_cmd import ack_code, split_messages, wants_no_ack
+from hub.protocols.hl7v2.cli import ack_code, split_messages, wants_no_ack
 
 A = b"MSH|^~\\&|EHR|CLINIC|HUB|PM|20240101||ADT^A04|C1|P|2.5.1"
 B = b"MSH|^~\\&|EHR|CLINIC|HUB|PM|20240101||ADT^A08|C2|P|2.5.1"

@@ -20,8 +20,8 @@ import typer
 
 from hub.adapters.transport.mllp_client import MllpClient
 from hub.adapters.transport.tls import client_ssl_context
-from hub.config import load_settings
 from hub.errors import DeliveryError
+from hub.protocols.contract import CliKit
 
 _BOM = b"\xef\xbb\xbf"
 _BATCH_SEGMENTS = (b"FHS", b"BHS", b"BTS", b"FTS")
@@ -106,7 +106,7 @@ def _send_all(client: MllpClient, files: list[Path], tally: _Tally) -> None:
                 _print_ack(reply, tally)
 
 
-def install(app: typer.Typer) -> None:
+def install(app: typer.Typer, kit: CliKit) -> None:
     @app.command("send")
     def send(
         files: list[Path] = typer.Argument(
@@ -124,7 +124,7 @@ def install(app: typer.Typer) -> None:
         timeout: float = typer.Option(30.0, min=0.1, help="seconds to wait for each ACK"),
     ) -> None:
         """Send HL7 v2 messages over MLLP on one connection and print each ACK."""
-        settings = load_settings()
+        settings = kit.settings()
         client = MllpClient(
             host or settings.mllp_host,
             port if port is not None else settings.mllp_port,

@@ -1,0 +1,141 @@
+"""The contract every protocol fills (DESIGN.md section 2: "each protocol is a plug-in of one
+typed shape").
+
+A :class:`ProtocolPlugin` is a declaration, made before any hub exists, so ``hub --help`` can list
+its commands without a database:
+
+* ``name``: the protocol's name, as stored on every message (``hl7v2``);
+* ``build``: called once per hub by the composition root with the :class:`Core` services; it
+  returns the :class:`ProtocolRuntime`: the receiver (the core's store-then-answer flow around
+  the protocol's header peek and answer renderer, see :mod:`hub.services.receive`), the
+  processors with their prepare steps, and the listeners ``hub serve`` runs (MLLP);
+* ``routers``: factories of FastAPI routers, mounted by the app factory with an :class:`ApiKit`
+  (auth guards, problem answers) and the protocol's receiver;
+* ``commands``: installers of typer commands, called by the CLI root with a :class:`CliKit`;
+* ``conformance``: the driver that reads the protocol's answers for the conformance runner.
+
+Routers and commands are declared as factories taking a kit, so a protocol package sits below
+the API and CLI layers and still enforces their auth and output rules without importing them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+import typer
+from fastapi import APIRouter, Request, Response
+
+from hub.adapters.transport.base import Judge
+from hub.clock import Clock
+from hub.config import Settings
+from hub.pm.events import DomainEvent
+from hub.queue.outbox import Subscriber
+from hub.queue.registry import Prepare, Processor, ProcessorRegistry
+from hub.services.conformance import ConformanceDriver
+from hub.services.ingest import IngestService
+from hub.services.receive import IngestAdapter, Ingestor, Receiver
+from hub.store.db import UnitOfWorkFactory
+from hub.store.keys import ApiKey, Role
+
+D = TypeVar("D")
+
+# A long-running async service of ``hub serve`` (the MLLP listener): runs until the event is set.
+Listener = Callable[[asyncio.Event], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Core:
+    """What the core lends a protocol when its plug-in is built."""
+
+    settings: Settings
+    clock: Clock
+    uow: UnitOfWorkFactory
+    ingest: IngestService
+    registry: ProcessorRegistry  # read only: which message types have a processor
+
+    def receiver(self, adapter: IngestAdapter[D]) -> Receiver[D]:
+        """The core's receive flow (store, then answer) around the protocol's adapter."""
+        return Receiver(self.ingest, adapter)
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessorSpec:
+    """One processor for a message type (``ADT^A01``, ``ADT^*`` or ``*``) and its prepare step
+    (the pure part: parse, validate, map; run before the processing transaction opens)."""
+
+    message_type: str
+    process: Processor
+    prepare: Prepare | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JudgeSpec:
+    """How this protocol's answer is read back from a destination of ``kind`` (``mllp``):
+    the delivery queue asks the judge whether a send was accepted (HL7: MSA-1 and MSA-2)."""
+
+    kind: str
+    judge: Judge
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberSpec:
+    """An outbox subscriber: turns domain events of type ``event`` into deliveries."""
+
+    name: str
+    subscriber: Subscriber
+    event: type[DomainEvent]
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolRuntime:
+    """A protocol's parts inside one hub."""
+
+    receiver: Ingestor
+    processors: Sequence[ProcessorSpec] = ()
+    listeners: Sequence[Listener] = ()
+    judges: Sequence[JudgeSpec] = ()
+    subscribers: Sequence[SubscriberSpec] = ()
+
+
+class ApiKit(Protocol):
+    """What the API lends a protocol's routers."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    def require(self, *roles: Role) -> Callable[[Request], ApiKey]:
+        """A dependency: the caller's key if its role is one of ``roles`` (admin always)."""
+        ...
+
+    def problem(self, status: int, title: str, detail: str, *, code: str) -> Response:
+        """An ``application/problem+json`` answer."""
+        ...
+
+
+class CliKit(Protocol):
+    """What the CLI lends a protocol's commands."""
+
+    def settings(self) -> Settings: ...
+
+    def open(self, protocol: str) -> AbstractContextManager[ProtocolRuntime]:
+        """A hub without workers, for one command; yields the protocol's runtime."""
+        ...
+
+    def echo_json(self, value: object) -> None: ...
+
+
+RouterFactory = Callable[[ApiKit, Ingestor], APIRouter]
+CommandInstaller = Callable[[typer.Typer, CliKit], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolPlugin:
+    name: str
+    build: Callable[[Core], ProtocolRuntime]
+    routers: Sequence[RouterFactory] = ()
+    commands: Sequence[CommandInstaller] = ()
+    conformance: ConformanceDriver | None = None

@@ -1,0 +1,1 @@
+"""X12 5010 as a protocol plug-in (its own issue): fills hub.protocols.contract."""

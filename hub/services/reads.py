@@ -1,0 +1,100 @@
+"""Audited reads: every read that shows PHI goes through :class:`ReadService`.
+
+A message's raw content and detail, and a search of messages by patient, are PHI views: the
+service reads and writes the audit event (``phi.view`` / ``phi.search``) with the real
+:class:`Actor` (the API key's id and name, or the CLI's operating-system user and host) in one
+transaction, so there is no view without its audit row. Entrypoints (API, CLI, the coming
+console) call this service and never write audit rows themselves: an import-linter contract
+keeps ``hub.store.audit`` out of ``hub.api`` and ``hub.cli``.
+
+Audit details carry ids and hashes only: a patient searched for is recorded by the SHA-256 of
+the identifier asked for, never the identifier itself.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+from hub.clock import Clock
+from hub.services import query
+from hub.store import audit
+from hub.store import messages as store
+from hub.store.db import UnitOfWorkFactory
+from hub.store.messages import MessageFilter
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who reads or changes something, as the audit log names it.
+
+    ``key:<id>:<name>`` for an API key, ``cli:<user>@<host>`` for someone at the command line.
+    """
+
+    via: str  # "api" or "cli"
+    id: str
+    name: str
+
+    @classmethod
+    def api_key(cls, key_id: int, name: str) -> Actor:
+        return cls("api", str(key_id), name)
+
+    @classmethod
+    def cli_user(cls, user: str | None = None, host: str | None = None) -> Actor:
+        try:
+            who = user or getpass.getuser()
+        except (KeyError, OSError):  # no passwd entry (containers) and no LOGNAME/USER
+            who = "unknown"
+        return cls("cli", who, host or socket.gethostname())
+
+    def __str__(self) -> str:
+        if self.via == "cli":
+            return f"cli:{self.id}@{self.name}"
+        return f"key:{self.id}:{self.name}"
+
+
+def patient_hash(identifier: str) -> str:
+    """The SHA-256 (hex) of a patient identifier: what the audit log keeps of a search."""
+    return hashlib.sha256(identifier.encode()).hexdigest()
+
+
+class ReadService:
+    def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self.uow = uow
+        self.clock = clock
+
+    def message(self, message_id: int, actor: Actor) -> dict[str, Any]:
+        """One message with its raw content, attempts and answer: audited ``phi.view``."""
+        with self.uow() as u:
+            detail = query.detail_of(u.conn, message_id)
+            audit.append(
+                u.conn,
+                at=self.clock.now(),
+                actor=str(actor),
+                action="phi.view",
+                object_type="message",
+                object_id=message_id,
+                detail={"via": actor.via},
+            )
+            u.commit()
+        return detail
+
+    def messages(self, flt: MessageFilter, actor: Actor) -> list[dict[str, Any]]:
+        """Message summaries; a search by patient is a PHI access: audited ``phi.search``."""
+        with self.uow() as u:
+            found = [query.summary(r) for r in store.search(u.conn, flt)]
+            if flt.patient:
+                audit.append(
+                    u.conn,
+                    at=self.clock.now(),
+                    actor=str(actor),
+                    action="phi.search",
+                    object_type="patient",
+                    object_id=patient_hash(flt.patient),
+                    detail={"via": actor.via, "results": len(found)},
+                )
+                u.commit()
+        return found
