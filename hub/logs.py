@@ -38,6 +38,8 @@ SAFE_FIELDS = frozenset(
         "code",
         "role",
         "key_id",
+        "duplicate_of",
+        "protocol",
     }
 )
 

@@ -86,6 +86,14 @@ def _message_gauges(reg: CollectorRegistry, conn: Connection, now: datetime) -> 
         ["stage", "outcome"],
         registry=reg,
     )
+    held_unanswered = Gauge(
+        "hub_held_unanswered",
+        "Held suspected duplicates whose sender asked for no answer (HL7 MSH-15 NE)",
+        ["protocol"],
+        registry=reg,
+    )
+    for protocol, n in store.held_unanswered_counts(conn):
+        held_unanswered.labels(protocol).set(n)
     pending = 0
     for protocol, direction, status, mtype, n in metric_counts.messages_by_direction(conn):
         by_status.labels(protocol, direction, status, mtype).set(n)

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from datetime import datetime, tzinfo
 from typing import Any
 
+from hub.adapters.hl7v2.fields import SEXES, read_coded
 from hub.adapters.hl7v2.tokenizer import Message, Segment
 from hub.mappings import hl7v2_values as v
 from hub.pm.changes import (
@@ -33,7 +34,6 @@ from hub.pm.changes import (
 )
 from hub.pm.enums import EncounterStatus
 
-SEXES = frozenset("FMOUAN")  # HL7 table 0001
 # IN1-17 is the *insured's* relationship to the patient (HL7 table 0063); the coverage row keeps
 # the *patient's* relationship to the subscriber (X12 PAT01 / FHIR Coverage.relationship), so a
 # parent as insured makes the patient a child. Some senders put X12 individual relationship
@@ -89,9 +89,7 @@ def patient_fields(pid: Segment, tz: tzinfo) -> dict[str, object]:
     _put(fields, "birth_date", v.opt_date(pid, 7))
     sex = v.nullable(pid, 8)
     if isinstance(sex, str):
-        sex = sex.upper()
-        if sex not in SEXES:
-            raise v.fail("table_value", "administrative sex not in table 0001", v.loc("PID", 8))
+        sex = read_coded(sex, SEXES, v.loc("PID", 8), "table 0001")
     _put(fields, "sex", sex)
     _put(fields, "address", CLEAR if v.field_is_null(pid, 11) else address(pid, 11))
     _put(fields, "telecom", _telecom_field(pid))

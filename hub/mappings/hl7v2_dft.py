@@ -53,9 +53,7 @@ def _charge(
     if code is None:
         raise v.fail("required_field_missing", "FT1-25 or FT1-7 is required", where(25))
     raw_units = v.opt(ft1, 10)
-    units = v.parse_decimal(raw_units, where(10)) if raw_units else Decimal(1)
-    if units <= 0:
-        raise v.fail("data_type", "quantity must be positive", where(10))
+    units = v.parse_decimal(raw_units, where(10), positive=True) if raw_units else Decimal(1)
     amount = _amount(ft1, units, where)
     modifiers = tuple(
         m for r in range(1, ft1.repetitions(26) + 1) if (m := v.opt(ft1, 26, 1, 1, r))

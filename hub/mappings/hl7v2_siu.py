@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, tzinfo
 
+from hub.adapters.hl7v2.fields import DURATION_UNITS
 from hub.adapters.hl7v2.tokenizer import Message, Segment
 from hub.mappings import hl7v2_values as v
 from hub.mappings.hl7v2_adt import patient_fields
@@ -40,23 +41,6 @@ _FILLER_STATUS = {
     "DC": AppointmentStatus.CANCELLED,
     "DELETED": AppointmentStatus.DELETED,
     "NOSHOW": AppointmentStatus.NOSHOW,
-}
-# duration units (ISO+ / ANSI as senders write them) in minutes
-_UNIT_MINUTES = {
-    "MIN": 1.0,
-    "M": 1.0,
-    "MINUTES": 1.0,
-    "MINUTE": 1.0,
-    "H": 60.0,
-    "HR": 60.0,
-    "HOURS": 60.0,
-    "HOUR": 60.0,
-    "S": 1 / 60,
-    "SEC": 1 / 60,
-    "SECONDS": 1 / 60,
-    "D": 1440.0,
-    "DAY": 1440.0,
-    "DAYS": 1440.0,
 }
 _TQ_DURATION = re.compile(r"^([SMHDW])(\d+)$")
 _PERSON_RESOURCES = frozenset({"P", "PROV", "PROVIDER", "PHYSICIAN", "PRACTITIONER", "PERSON"})
@@ -159,7 +143,7 @@ def _duration(seg: Segment, value_field: int, unit_field: int) -> float | None:
         return None
     amount = v.parse_decimal(raw, v.loc(seg.name, value_field))
     unit = (v.opt(seg, unit_field) or "MIN").upper()
-    per = _UNIT_MINUTES.get(unit)
+    per = DURATION_UNITS.get(unit)
     if per is None:
         raise v.fail("table_value", "unknown duration unit", v.loc(seg.name, unit_field))
     return float(amount) * per

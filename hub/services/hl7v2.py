@@ -15,9 +15,12 @@ Outcomes and their ACKs:
 * invalid (light checks): stored as failed, AE/AR with ERR (table 0357 code and location);
 * unparseable (no MSH, bad encoding characters): stored as failed with type "", AR with ERR
   located at MSH, using the default delimiters ``|^~\\&``;
-* byte-identical resend: the stored original ACK, not processed again;
-* same sender + MSH-10 with different bytes: stored and held for review, AA with an ERR
-  warning (205, duplicate key) at MSH-10.
+* resend (the same canonical form, :mod:`hub.adapters.hl7v2.canonical`: framing, BOM and line
+  endings aside, the same bytes): the stored original ACK, not processed again; a resend of a
+  refused message gets the same AE/AR again;
+* same sender + MSH-10 with different content: stored and held for review, AA with an ERR
+  warning (205, duplicate key) at MSH-10; unless the first message with that MSH-10 was refused
+  (AE/AR), in which case this is the sender's corrected resend and is stored as new.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import logging
 from collections.abc import Sequence
 
 from hub.adapters.hl7v2.ack import build_ack, build_batch_ack
+from hub.adapters.hl7v2.canonical import canonical
 from hub.adapters.hl7v2.checks import check
 from hub.adapters.hl7v2.peek import peek
 from hub.adapters.hl7v2.tokenizer import Message, is_batch, parse, split_batch
@@ -78,7 +82,8 @@ class Hl7v2Service:
         try:
             msg = parse(raw, default_charset=self.default_charset)
         except ParseError as err:
-            return Inspection(Inbound(protocol=PROTOCOL, raw=raw, rejected=err), None, (err,))
+            inbound = Inbound(protocol=PROTOCOL, raw=raw, rejected=err, canonical=canonical(raw))
+            return Inspection(inbound, None, (err,))
         errors = check(msg, self.supported())
         rejected = next((e for e in errors if e.severity in (Severity.ERROR, Severity.FATAL)), None)
         head = peek(msg)
@@ -94,6 +99,7 @@ class Hl7v2Service:
             patient_refs=head.patient_refs,
             meta={"structure": head.structure, "version": head.version},
             rejected=rejected,
+            canonical=canonical(raw),
         )
         return Inspection(inbound, msg, tuple(errors))
 

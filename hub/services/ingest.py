@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 
 class IngestOutcome(StrEnum):
     STORED = "stored"  # new, queued for processing
-    DUPLICATE = "duplicate"  # byte-identical resend: original answer, not processed again
-    HELD = "held"  # same sender + control id, different bytes: stored, held for review
+    DUPLICATE = "duplicate"  # resend (same canonical form): original answer, not processed again
+    HELD = "held"  # same sender + control id as an accepted message, other content: held
     REJECTED = "rejected"  # bad input: stored as failed with its reason, answered AE/AR
 
 
@@ -50,6 +50,9 @@ class Inbound:
     meta: dict[str, Any] | None = None
     rejected: HubError | None = None  # set when the adapter already knows the input is bad
     revision_of: int | None = None
+    # The adapter's canonical form of ``raw`` (None: raw itself). Resends are recognised by it,
+    # so framing differences (BOM, line endings) do not make a resend look new.
+    canonical: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,19 +77,21 @@ class IngestService:
         self, inbound: Inbound, answer: AnswerBuilder | None = None, *, actor: str = "feed"
     ) -> Stored:
         sha = hashlib.sha256(inbound.raw).hexdigest()
+        form = inbound.canonical if inbound.canonical is not None else inbound.raw
+        canonical_sha = sha if form is inbound.raw else hashlib.sha256(form).hexdigest()
         now = self.clock.now()
         with self.uow() as uow:
             lanes.lock_lanes(
                 uow.conn,
                 inbound.lane_key,
                 inbound.lane_key2,
-                f"sha256:{sha}",
+                f"sha256:{canonical_sha}",
                 # without a control id there is no held-duplicate check to protect
                 inbound.control_id
                 and f"control:{inbound.protocol}|{inbound.sender}|{inbound.control_id}",
             )
             if inbound.revision_of is None:
-                identical = store.find_identical(uow.conn, inbound.protocol, sha)
+                identical = store.find_identical(uow.conn, inbound.protocol, canonical_sha)
                 if identical is not None:
                     uow.commit()
                     log.info("duplicate resend", extra={"message_id": identical[0], "sha256": sha})
@@ -98,6 +103,7 @@ class IngestService:
                     protocol=inbound.protocol,
                     raw=inbound.raw,
                     sha256=sha,
+                    canonical_sha256=canonical_sha,
                     status=status,
                     received_at=now,
                     sender=inbound.sender,
@@ -159,6 +165,18 @@ class IngestService:
                 "type": inbound.type,
             },
         )
+        if outcome is IngestOutcome.HELD and body is None:
+            # The sender asked for no answer (HL7 MSH-15 NE), so nobody hears of the hold but
+            # from here and from /metrics (hub_held_unanswered).
+            log.warning(
+                "held suspected duplicate, no answer sent to the sender",
+                extra={
+                    "message_id": message_id,
+                    "duplicate_of": dup_of,
+                    "protocol": inbound.protocol,
+                    "control_id": inbound.control_id[:64],
+                },
+            )
         if outcome is IngestOutcome.STORED:
             self.dispatcher.dispatch(message_id)
         return Stored(message_id, outcome, body, sha)

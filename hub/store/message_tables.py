@@ -49,7 +49,10 @@ messages = Table(
     Column("sender", String(200), nullable=False, server_default=""),
     Column("receiver", String(200), nullable=False, server_default=""),
     Column("control_id", String(200), nullable=False, server_default=""),
-    Column("sha256", String(64), nullable=False),
+    Column("sha256", String(64), nullable=False),  # of the raw bytes as received
+    # Of the adapter's canonical form (HL7 v2: no BOM, CR segment ends, no trailing blanks):
+    # what a resend is recognised by. Inbound only; see docs/adr/0001-store-then-ack.md.
+    Column("canonical_sha256", String(64), nullable=True),
     Column("type", String(64), nullable=False, server_default=""),
     Column("lane_key", String(300), nullable=True),
     # A message about two patients (an A40 merge) waits in both lanes: the second one here.
@@ -73,6 +76,7 @@ Index("ix_messages_status", messages.c.status, messages.c.id)
 Index("ix_messages_type", messages.c.type)
 Index("ix_messages_sender_control", messages.c.sender, messages.c.control_id)
 Index("ix_messages_sha256", messages.c.sha256)
+Index("ix_messages_canonical_sha256", messages.c.canonical_sha256)
 Index("ix_messages_received_at", messages.c.received_at)
 Index("ix_messages_lane", messages.c.lane_key, messages.c.id)
 # Lane heads: only pending rows matter for ordering, so keep that index small.

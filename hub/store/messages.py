@@ -49,6 +49,7 @@ class NewMessage:
     meta: dict[str, Any] | None = None
     last_error_code: str | None = None
     last_error: str | None = None
+    canonical_sha256: str | None = None  # inbound: what resends are recognised by
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,10 +122,20 @@ _SET_ANSWER = (
 )
 _FIND_IDENTICAL = (
     sa.select(messages.c.id, messages.c.answer)
-    .where(messages.c.sha256 == sa.bindparam("b_sha"), messages.c.protocol == sa.bindparam("b_p"))
+    .where(
+        messages.c.canonical_sha256 == sa.bindparam("b_sha"),
+        messages.c.protocol == sa.bindparam("b_p"),
+        messages.c.direction == "in",
+    )
     .where(messages.c.revision_of.is_(None))
     .order_by(messages.c.id)
     .limit(1)
+)
+# Refused at ingest (AE/AR): failed with an "ingest" attempt. Such a message was never
+# accepted, so its control id stays free for the sender's corrected resend.
+_REFUSED_AT_INGEST = sa.and_(
+    messages.c.status == Status.FAILED.value,
+    sa.exists().where(attempts.c.message_id == messages.c.id, attempts.c.stage == "ingest"),
 )
 _FIND_CONTROL = (
     sa.select(messages.c.id)
@@ -133,6 +144,7 @@ _FIND_CONTROL = (
         messages.c.sender == sa.bindparam("b_sender"),
         messages.c.control_id == sa.bindparam("b_control"),
         messages.c.direction == "in",
+        sa.not_(_REFUSED_AT_INGEST),
     )
     .order_by(messages.c.id)
     .limit(1)
@@ -147,6 +159,7 @@ def insert(conn: Connection, new: NewMessage) -> int:
         "receiver": new.receiver[:200],
         "control_id": new.control_id[:200],
         "sha256": new.sha256,
+        "canonical_sha256": new.canonical_sha256,
         "type": new.type[:64],
         "lane_key": new.lane_key[:300] if new.lane_key else None,
         "lane_key2": new.lane_key2[:300] if new.lane_key2 else None,
@@ -172,15 +185,23 @@ def set_answer(conn: Connection, message_id: int, answer: bytes) -> None:
     run(conn, _SET_ANSWER, {"b_id": message_id, "b_answer": answer})
 
 
-def find_identical(conn: Connection, protocol: str, sha256: str) -> tuple[int, bytes | None] | None:
-    """The first stored message with exactly these bytes (a resend), with its answer."""
-    row = run(conn, _FIND_IDENTICAL, {"b_sha": sha256, "b_p": protocol}).first()
+def find_identical(
+    conn: Connection, protocol: str, canonical_sha256: str
+) -> tuple[int, bytes | None] | None:
+    """The first inbound message with this canonical form (a resend), with its answer.
+
+    A resend of a message refused at ingest finds that message, so the same bad bytes get the
+    same AE/AR again."""
+    params = {"b_sha": canonical_sha256, "b_p": protocol}
+    row = run(conn, _FIND_IDENTICAL, params).first()
     return (int(row.id), row.answer) if row else None
 
 
 def find_same_control_id(
     conn: Connection, protocol: str, sender: str, control_id: str
 ) -> int | None:
+    """The first inbound message from ``sender`` with this control id that was not refused at
+    ingest: a message answered AE/AR does not hold its corrected resend (same MSH-10)."""
     if not control_id:
         return None
     params = {"b_p": protocol, "b_sender": sender[:200], "b_control": control_id[:200]}
@@ -383,6 +404,16 @@ def counts_by_status_type(conn: Connection) -> list[tuple[str, str, str, int]]:
     return [(r[0], r[1], r[2], int(r[3])) for r in rows]
 
 
+def held_unanswered_counts(conn: Connection) -> list[tuple[str, int]]:
+    """Held messages whose sender got no answer (HL7 MSH-15 NE), by protocol: nobody was told."""
+    rows = conn.execute(
+        sa.select(messages.c.protocol, sa.func.count())
+        .where(messages.c.status == Status.HELD.value, messages.c.answer.is_(None))
+        .group_by(messages.c.protocol)
+    )
+    return [(r[0], int(r[1])) for r in rows]
+
+
 def oldest_pending_received_at(conn: Connection) -> datetime | None:
     return conn.execute(
         sa.select(sa.func.min(messages.c.received_at)).where(messages.c.status.in_(_PENDING))
@@ -390,9 +421,9 @@ def oldest_pending_received_at(conn: Connection) -> datetime | None:
 
 
 def attempt_outcomes(conn: Connection) -> list[tuple[str, str, int]]:
+    # a literal, not a bind parameter: PostgreSQL cannot match two parameters in GROUP BY
+    outcome = sa.func.coalesce(attempts.c.outcome, sa.literal_column("'open'"))
     rows = conn.execute(
-        sa.select(
-            attempts.c.stage, sa.func.coalesce(attempts.c.outcome, "open"), sa.func.count()
-        ).group_by(attempts.c.stage, sa.func.coalesce(attempts.c.outcome, "open"))
+        sa.select(attempts.c.stage, outcome, sa.func.count()).group_by(attempts.c.stage, outcome)
     )
     return [(r[0], r[1], int(r[2])) for r in rows]

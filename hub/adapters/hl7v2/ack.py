@@ -7,9 +7,13 @@ Rules followed (HL7 v2.5 chapter 2, sections 2.9 and 2.14):
   CR, only when MSH-15 asks for it: AL always (also when MSH-15 is empty), NE never, ER only on
   an error or reject, SU only on success (table 0155). Application-level ACKs (MSH-16) are not
   sent by the hub.
+* MSH-15 and MSH-16 are read trimmed: a sender's ``" "`` is empty, not enhanced mode.
 * The ACK's MSH swaps sending and receiving application/facility (copied as sent), uses the
-  message's delimiters, MSH-11 and MSH-12; MSH-9 is ``ACK^<trigger>^ACK`` (``ACK^<trigger>`` for
-  v2.3, ``ACK`` for v2.1/2.2, which have no components there); MSA-2 is the message's MSH-10.
+  message's delimiters and MSH-11; MSH-12 echoes the message's version when it is one the hub
+  knows (2.1 to 2.8.2), else it is :data:`DEFAULT_VERSION`, so that a sender's parser can read
+  the ACK that refuses its version (the ERR carries 203); MSH-9 is ``ACK^<trigger>^ACK``
+  (``ACK^<trigger>`` for v2.3, ``ACK`` for v2.1/2.2, which have no components there); MSA-2 is
+  the message's MSH-10.
 * One ERR segment per error: ERR-2 location (ERL: segment^sequence^field^repetition^component^
   subcomponent), ERR-3 table 0357 code (``101^Required field missing^HL70357``), ERR-4 severity
   (table 0516), ERR-8 the hub's own PHI-free text. Receivers before v2.5 read ERR-1 (ELD:
@@ -22,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from hub.adapters.hl7v2.checks import SUPPORTED_VERSIONS
 from hub.adapters.hl7v2.errors import TEXT_0357, ack_code, code_0357, enhanced_code, error_for
 from hub.adapters.hl7v2.escape import DEFAULT_DELIMITERS, Delimiters, escape
 from hub.adapters.hl7v2.tokenizer import Message, Segment, parse
@@ -47,14 +52,15 @@ class AckResult:
 
 
 def is_enhanced(msg: Message) -> bool:
-    return bool(msg.accept_ack_type or msg.application_ack_type)
+    # trimmed: some senders pad MSH-15/16 with a space, which asks for nothing (table 0155)
+    return bool(msg.accept_ack_type.strip() or msg.application_ack_type.strip())
 
 
 def accept_ack_wanted(msg: Message, code: str) -> bool:
     """Whether MSH-15 (table 0155) asks for an accept ACK with this outcome."""
     if not is_enhanced(msg):
         return True
-    condition = msg.accept_ack_type or "AL"
+    condition = msg.accept_ack_type.strip() or "AL"
     if condition == "NE":
         return False
     if condition == "ER":
@@ -83,7 +89,7 @@ def build_ack(
             return None
         code = enhanced_code(code)
     d = msg.delimiters if msg is not None else DEFAULT_DELIMITERS
-    version = (msg.version if msg is not None else "") or DEFAULT_VERSION
+    version = ack_version(msg)
     lines = [_msh(msg, d, version, control_id, now)]
     acked = escape(msg.control_id, d) if msg is not None else ""
     lines.append(d.field.join(("MSA", code, acked)))
@@ -91,6 +97,13 @@ def build_ack(
     lines.extend(_err(e, d, old) for e in errors)
     encoding = msg.encoding if msg is not None else "utf-8"
     return ("\r".join(lines) + "\r").encode(encoding, errors="replace")
+
+
+def ack_version(msg: Message | None) -> str:
+    """MSH-12 of the ACK: the message's own version when known, else :data:`DEFAULT_VERSION`
+    (an ACK saying ``9.9`` would be unreadable to the very sender it answers)."""
+    version = msg.version.strip() if msg is not None else ""
+    return version if version in SUPPORTED_VERSIONS else DEFAULT_VERSION
 
 
 def _msh(msg: Message | None, d: Delimiters, version: str, control_id: str, now: datetime) -> str:

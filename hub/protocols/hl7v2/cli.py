@@ -7,8 +7,10 @@ section 2.5.3). Batch envelope segments (FHS, BHS, BTS, FTS; section 2.10.3) are
 message inside the batch is sent on its own and acknowledged on its own.
 
 The summary counts enhanced-mode codes with their original-mode twins (CA with AA, CE with
-AE, CR with AR; HL7 table 0008). Exit code 1 when any message was not accepted (AA / CA) or
-could not be sent.
+AE, CR with AR; HL7 table 0008). An ACK carrying ERR 205 (table 0357, duplicate key) means the
+hub stored the message but holds it for review, as a suspected duplicate of an earlier message
+with the same MSH-10: it is printed as "held" and counted apart. Exit code 1 when any message
+was not accepted (AA / CA), was held, or could not be sent.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from pathlib import Path
 
 import typer
 
+from hub.adapters.hl7v2.ack import parse_ack
+from hub.adapters.hl7v2.errors import code_0357
 from hub.adapters.transport.mllp_client import MllpClient
 from hub.adapters.transport.tls import client_ssl_context
-from hub.errors import DeliveryError
+from hub.errors import DeliveryError, HubError
 from hub.protocols.contract import CliKit
 
 _BOM = b"\xef\xbb\xbf"
@@ -54,6 +58,14 @@ def wants_no_ack(message: bytes) -> bool:
     return len(fields) > 14 and fields[14].strip() == b"NE"
 
 
+def ack_control_id(reply: bytes) -> str:
+    """MSA-2 (the acknowledged MSH-10), or "" when unreadable."""
+    try:
+        return parse_ack(reply).control_id_acked
+    except HubError:
+        return ""
+
+
 def ack_code(reply: bytes) -> str | None:
     """MSA-1 of an ACK, or None when the reply has no MSA segment."""
     sep = reply[3:4] if reply.startswith(b"MSH") and len(reply) > 3 else b"|"
@@ -64,15 +76,25 @@ def ack_code(reply: bytes) -> str | None:
     return None
 
 
+def is_held(reply: bytes) -> bool:
+    """The ACK carries ERR 205 (duplicate key): stored, but held for review."""
+    try:
+        return any(code_0357(e) == 205 for e in parse_ack(reply).errors)
+    except HubError:
+        return False
+
+
 @dataclass
 class _Tally:
     sent: int = 0
     codes: dict[str, int] = field(default_factory=lambda: {"AA": 0, "AE": 0, "AR": 0})
+    held: int = 0
     failed: bool = False
 
     def summary(self) -> str:
         c = self.codes
-        return f"sent {self.sent}, AA {c['AA']}, AE {c['AE']}, AR {c['AR']}"
+        held = f", held {self.held}" if self.held else ""
+        return f"sent {self.sent}, AA {c['AA']}, AE {c['AE']}, AR {c['AR']}{held}"
 
 
 def _print_ack(reply: bytes, tally: _Tally) -> None:
@@ -87,6 +109,14 @@ def _print_ack(reply: bytes, tally: _Tally) -> None:
         tally.failed = True
         if code is None:
             typer.echo("hub send: reply has no MSA segment", err=True)
+    if is_held(reply):
+        tally.held += 1
+        tally.failed = True
+        typer.echo(
+            f"held: message {ack_control_id(reply)!r} was stored but is held for review "
+            "(ERR 205: its MSH-10 was already used with different content)",
+            err=True,
+        )
 
 
 def _send_all(client: MllpClient, files: list[Path], tally: _Tally) -> None:

@@ -227,3 +227,31 @@ def test_batch_ack_wraps_acks() -> None:
     assert out.startswith(b"BHS|^~\\&|||||20240304050607+0000\r")
     assert out.endswith(b"BTS|2\r")
     assert out.count(b"MSA|AA|CTRL-77") == 2
+
+
+@pytest.mark.parametrize(("msh15", "msh16"), [(" ", ""), ("", " "), (" ", "  ")])
+def test_blank_msh15_and_msh16_are_original_mode(msh15: str, msh16: str) -> None:
+    ack = build_ack(parse(message(msh15=msh15, msh16=msh16)), [], control_id="A", now=NOW)
+    assert ack is not None
+    assert segments(ack)[1][1] == "AA"
+
+
+def test_padded_msh15_is_read_trimmed() -> None:
+    assert build_ack(parse(message(msh15=" NE ", msh16="AL")), [], control_id="A", now=NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [("9.9", "2.5.1"), ("2.9", "2.5.1"), ("", "2.5.1"), ("2.3", "2.3"), ("2.8.2", "2.8.2")],
+)
+def test_ack_version_is_one_the_sender_can_parse(version: str, expected: str) -> None:
+    from hl7apy.parser import parse_message
+
+    err = error_for(203, "unsupported HL7 version", location("MSH", 12, 1))
+    errors = [] if version == expected else [err]
+    ack = build_ack(parse(message(version=version)), errors, control_id="A", now=NOW)
+    assert ack is not None
+    assert segments(ack)[0][11] == expected
+    parsed = parse_message(ack.decode(), find_groups=False)
+    assert parsed.msh.msh_12.to_er7() == expected
+    assert parsed.msa.msa_1.to_er7() == ("AA" if not errors else "AR")

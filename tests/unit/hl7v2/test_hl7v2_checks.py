@@ -84,10 +84,13 @@ def test_dates_in_later_segments_carry_their_location() -> None:
         "MSH|^~\\&|EHR|CLINIC|HUB|PR|20240101||SIU^S12|C1|P|2.5\r"
         "SCH|1|F1|||||||||^^^2024013210\rAIS|1||CODE|20240101\rAIS|2||CODE|2024XX\r"
     )
-    assert codes(siu) == [(102, "SCH-11.4"), (102, "AIS-4")]
+    # SCH-11.4 is read only without AIS-4 / TQ1-7 (hl7v2_siu), so here only AIS[2]-4 counts
+    assert codes(siu) == [(102, "AIS-4")]
     errors = check(parse(siu), SUPPORTED)
-    assert errors[1].location is not None
-    assert errors[1].location.sequence == 2
+    assert errors[0].location is not None
+    assert errors[0].location.sequence == 2
+    v23 = siu.split("\rAIS|", maxsplit=1)[0] + "\r"
+    assert codes(v23) == [(102, "SCH-11.4")]
 
 
 def test_merge_needs_mrg1_and_siu_needs_sch2_and_dft_needs_ft1() -> None:
@@ -185,9 +188,17 @@ def test_dft_without_a_transaction_date_is_refused_at_the_ack() -> None:
     raw = (
         "MSH|^~\\&|EHR|CLINIC|HUB|PM|20260105083000||DFT^P03^DFT_P03|D1|P|2.5.1\r"
         "EVN|P03|20260105083000\rPID|1||M1^^^CLINIC^MR\r"
-        "FT1|1|T1||20260105|CG|||1|||||||||||||||99213\r"
-        "FT1|2|T2|||CG|||1|||||||||||||||99214\r"
+        "FT1|1|T1||20260105|CG|||||1|125.00||||||||||||||99213\r"
+        "FT1|2|T2|||CG|||||1|80.00||||||||||||||99214\r"
     )
     errors = check(parse(raw), {"DFT^P03"})
     assert [(e.code, str(e.location)) for e in errors] == [("required_field_missing", "FT1-4")]
     assert errors[0].location is not None and errors[0].location.sequence == 2
+
+
+@pytest.mark.parametrize("control", ["", " ", '""'])
+def test_missing_control_id_is_ar_101_at_msh10(control: str) -> None:
+    msg = parse(adt().replace("|C1|P|", f"|{control}|P|"))
+    errors = check(msg, SUPPORTED)
+    assert [(code_0357(e), str(e.location)) for e in errors] == [(101, "MSH-10")]
+    assert ack_code(errors) == "AR"

@@ -219,3 +219,26 @@ def test_split_batch() -> None:
 def test_bad_path_is_a_programming_error() -> None:
     with pytest.raises(ValueError):
         parse(TEXT).get("PID")
+
+
+@pytest.mark.parametrize(
+    "framed",
+    [
+        b"\xef\xbb\xbfMSH|^~\\&|A\rPID|1\r",
+        b"MSH|^~\\&|A\nPID|1\n",
+        b"MSH|^~\\&|A\r\nPID|1\r\n\r\n",
+        b"\nMSH|^~\\&|A\r\rPID|1",
+        b"MSH|^~\\&|A\rPID|1 \t\r\n",
+    ],
+)
+def test_canonical_form_ignores_framing(framed: bytes) -> None:
+    from hub.adapters.hl7v2.canonical import canonical
+
+    assert canonical(framed) == b"MSH|^~\\&|A\rPID|1\r"
+
+
+def test_canonical_form_keeps_content() -> None:
+    from hub.adapters.hl7v2.canonical import canonical
+
+    assert canonical(b"MSH|^~\\&|A\rPID|1| x \r") == b"MSH|^~\\&|A\rPID|1| x\r"
+    assert canonical(b"MSH|^~\\&|A\rPID|1|a b\r") != canonical(b"MSH|^~\\&|A\rPID|1|ab\r")
