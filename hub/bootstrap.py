@@ -38,6 +38,7 @@ from hub.queue.sweeper import Sweeper
 from hub.services.ingest import IngestService
 from hub.services.receive import Ingestor
 from hub.services.replay import Peeker, ReplayService
+from hub.services.synchronous import SynchronousService
 from hub.store.db import UnitOfWork, create_engine, is_sqlite
 from hub.store.migrate import upgrade
 
@@ -65,6 +66,8 @@ class Hub:
     outbox: OutboxRelay
     workers: EmbeddedWorkers | None = None
     deliveries: DeliveryWorker | None = None  # outbound sends; runs in embedded and broker mode
+    # store-and-process within the caller's request (FHIR REST writes; ADR 0010)
+    synchronous: SynchronousService | None = None
     celery: Any = None
     plugins: tuple[ProtocolPlugin, ...] = ()
     protocols: dict[str, ProtocolRuntime] = field(default_factory=dict)
@@ -91,6 +94,10 @@ class Hub:
         for spec in runtime.processors:
             self.registry.register(
                 plugin.name, spec.message_type, spec.process, prepare=spec.prepare
+            )
+        for split in runtime.splitters:
+            self.registry.register_splitter(
+                plugin.name, split.document_type, split.split, peek_item=split.peek_item
             )
         self.peekers[plugin.name] = runtime.receiver.peek
         self.listeners.extend(runtime.listeners)
@@ -172,13 +179,18 @@ def bootstrap(
         clock=clock,
         dispatcher=dispatcher,
         lease_seconds=settings.lease_seconds,
-        # SQLite has one writer: look for work in read-only snapshots, claim under the lock
+        # SQLite has one writer: look for work in read-only snapshots, lease under the lock
         peek_uow=partial(UnitOfWork, engine, read_only=True) if is_sqlite(engine) else None,
     )
     ingest = IngestService(uow=uow, clock=clock, dispatcher=dispatcher)
     peekers: dict[str, Peeker] = {}
     replay = ReplayService(
-        uow=uow, clock=clock, dispatcher=dispatcher, ingest=ingest, peekers=peekers
+        uow=uow,
+        clock=clock,
+        dispatcher=dispatcher,
+        ingest=ingest,
+        peekers=peekers,
+        item_peeker=registry.item_peeker,
     )
     sweeper = Sweeper(uow=uow, clock=clock, dispatcher=dispatcher, interval=settings.sweep_interval)
     use_embedded = embedded_workers if embedded_workers is not None else not settings.broker_url
@@ -206,6 +218,9 @@ def bootstrap(
         outbox=OutboxRelay(uow=uow, clock=clock, peek_uow=pipeline.peek_uow),
         workers=workers,
         celery=celery_app,
+    )
+    hub.synchronous = SynchronousService(
+        uow=uow, ingest=ingest, pipeline=pipeline, dispatcher=dispatcher
     )
     hub.deliveries = _delivery_worker(settings, hub, rng or random.Random())
     if celery_app is not None:

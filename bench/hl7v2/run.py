@@ -210,12 +210,12 @@ class _FloorServer(_BareServer):
             ).fetchall()
             c.execute(
                 "SELECT id FROM messages WHERE protocol = ? AND sender = ? AND control_id = ? "
-                "AND direction = 'in' ORDER BY id LIMIT 1",
+                "AND direction = 'in' AND document_id IS NULL ORDER BY id LIMIT 1",
                 ("hl7v2", "EHR|CLINIC", f"C{self.n}"),
             ).fetchall()
             (mid,) = c.execute(
                 "INSERT INTO messages (protocol, direction, sender, receiver, control_id, sha256,"
-                " type, lane_key, status, received_at, updated_at, raw, meta) "
+                " type, lanes, status, received_at, updated_at, raw, meta) "
                 "VALUES (?, 'in', ?, ?, ?, ?, ?, ?, 'received', ?, ?, ?, ?) RETURNING id",
                 (
                     "hl7v2",
@@ -224,13 +224,17 @@ class _FloorServer(_BareServer):
                     f"C{self.n}",
                     sha,
                     "ADT^A04",
-                    f"CLINIC|{self.n % 500}",
+                    f'["CLINIC|{self.n % 500}"]',
                     now,
                     now,
                     raw,
                     '{"structure": "ADT_A01", "version": "2.5.1"}',
                 ),
             ).fetchone()
+            c.execute(
+                "INSERT INTO lane_keys (key, message_id) VALUES (?, ?)",
+                (f"CLINIC|{self.n % 500}", mid),
+            )
             c.execute(
                 "INSERT INTO message_patients (message_id, patient_ref) VALUES (?, ?)",
                 (mid, f"MRN{self.n % 500}"),

@@ -34,7 +34,7 @@ from hub.clock import Clock
 from hub.config import Settings
 from hub.pm.events import DomainEvent
 from hub.queue.outbox import Subscriber
-from hub.queue.registry import Prepare, Processor, ProcessorRegistry
+from hub.queue.registry import ItemPeeker, Prepare, Processor, ProcessorRegistry, Splitter
 from hub.services.conformance import ConformanceDriver
 from hub.services.ingest import IngestService
 from hub.services.receive import IngestAdapter, Ingestor, Receiver
@@ -73,6 +73,16 @@ class ProcessorSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class SplitterSpec:
+    """Documents of ``document_type`` (an X12 835, a FHIR batch Bundle) are split after storage
+    into work items (ADR 0009); ``peek_item`` re-reads an edited item's bytes."""
+
+    document_type: str
+    split: Splitter
+    peek_item: ItemPeeker | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class JudgeSpec:
     """How this protocol's answer is read back from a destination of ``kind`` (``mllp``):
     the delivery queue asks the judge whether a send was accepted (HL7: MSA-1 and MSA-2)."""
@@ -99,6 +109,7 @@ class ProtocolRuntime:
     listeners: Sequence[Listener] = ()
     judges: Sequence[JudgeSpec] = ()
     subscribers: Sequence[SubscriberSpec] = ()
+    splitters: Sequence[SplitterSpec] = ()
 
 
 class ApiKit(Protocol):

@@ -3,7 +3,7 @@
 The task carries only the message id (never the payload, never PHI). ``acks_late`` with
 ``reject_on_worker_lost`` means a worker killed mid-task leaves the task on the broker; and
 should the broker itself lose it (a Redis restart without persistence), the sweeper dispatches
-the lane head again. The database decides what is claimable, so a duplicate task is harmless.
+the lane head again. The database decides what is leasable, so a duplicate task is harmless.
 """
 
 from __future__ import annotations

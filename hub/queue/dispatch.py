@@ -1,7 +1,7 @@
 """How stored work wakes a worker. The database is the source of truth; a dispatch is a hint.
 
 Losing a dispatch (broker down, process killed) only delays a message: the sweeper finds every
-claimable lane head and dispatches it again.
+leasable lane head and dispatches it again.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ class Dispatcher(Protocol):
 
 
 class WakeupDispatcher:
-    """Embedded mode: wake the in-process workers; they claim lane heads themselves.
+    """Embedded mode: wake the in-process workers; they lease lane heads themselves.
 
     Each dispatch wakes *one* idle worker (a token on a condition), not all of them: waking
     every worker per ingested message made all of them run the "any lane head" query at once

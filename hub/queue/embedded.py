@@ -12,11 +12,11 @@ log = logging.getLogger(__name__)
 
 
 class EmbeddedWorkers:
-    """``count`` threads that claim lane heads until told to stop.
+    """``count`` threads that lease lane heads until told to stop.
 
-    Each turn a worker claims up to ``batch`` heads (one per lane) and applies them in one
+    Each turn a worker leases up to ``batch`` heads (one per lane) and applies them in one
     transaction (:meth:`Pipeline.run_batch`). A worker that has caught up with ingest (a batch
-    smaller than ``batch``) waits ``linger`` seconds before its next claim, so the next batch
+    smaller than ``batch``) waits ``linger`` seconds before its next lease, so the next batch
     gathers several messages: one transaction per message at the pace of ingest had cost more
     than the wait (bench/hl7v2: end to end ~450 -> ~600 msgs/s). Idle workers sleep on the
     dispatcher's event,
@@ -62,7 +62,7 @@ class EmbeddedWorkers:
             try:
                 outcomes = self.pipeline.run_batch(name, limit=self.batch)
             except Exception:  # DB down: back off and try again, never die
-                log.exception("worker %s could not claim", name)
+                log.exception("worker %s could not lease", name)
                 self._stop.wait(1.0)
                 continue
             if not outcomes:
@@ -76,7 +76,7 @@ class EmbeddedWorkers:
                 self._stop.wait(self.linger)
 
     def run_until_idle(self, name: str = "inline", limit: int = 1_000_000) -> int:
-        """Process in the calling thread until nothing is claimable (tests, CLI one-shots)."""
+        """Process in the calling thread until nothing is leasable (tests, CLI one-shots)."""
         done = 0
         while done < limit and self.pipeline.run_next(name) is not None:
             done += 1

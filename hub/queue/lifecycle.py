@@ -1,8 +1,8 @@
 """The message lifecycle (defined in :mod:`hub.store.lifecycle`, where it is persisted)."""
 
 from hub.store.lifecycle import (
-    CLAIMABLE,
     DELIVERY_TRANSITIONS,
+    LEASABLE,
     PENDING,
     REPLAYABLE,
     RESOLVABLE,
@@ -14,8 +14,8 @@ from hub.store.lifecycle import (
 )
 
 __all__ = [
-    "CLAIMABLE",
     "DELIVERY_TRANSITIONS",
+    "LEASABLE",
     "PENDING",
     "REPLAYABLE",
     "RESOLVABLE",

@@ -1,19 +1,21 @@
-"""Claim a lane head, run its processor, record the outcome: DESIGN.md section 3, step 4 and 6.
+"""Lease a lane head, run its processor, record the outcome: DESIGN.md section 3, step 4 and 6.
 
-Three short transactions per message:
+Three short transactions per unit of work (a single-unit message or a document's work item):
 
-1. claim: status ``processing`` with a lease, and an attempt row (survives a crash: the sweeper
+1. lease: status ``processing`` with a lease, and an attempt row (survives a crash: the sweeper
    marks it *abandoned* once the lease expires);
 2. process: the processor's PM changes, the ``processed`` status, the attempt's end and the audit
    event commit together, so a change is applied exactly once or not at all;
 3. only on error: the retry decision (``retrying`` with ``next_attempt_at``, ``failed`` or
    ``dead``), the attempt's error and the audit event.
+
+A document with a splitter (ADR 0009) is leased the same way; its processing is the split
+(:mod:`hub.queue.split`), in bounded batches of short transactions.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,22 +24,17 @@ from sqlalchemy.engine import Connection
 from hub.clock import Clock
 from hub.errors import StoreUnavailable, safe_error_text
 from hub.queue.dispatch import Dispatcher
-from hub.queue.registry import ProcessContext, ProcessorRegistry
+from hub.queue.registry import ProcessContext, ProcessorRegistry, Splitter
 from hub.queue.retry import Action, RetryPolicy, is_transient
-from hub.store import audit, lanes
+from hub.queue.settle import LeaseLost, Outcome, settle
+from hub.queue.split import split_document
+from hub.store import items, lanes
 from hub.store import messages as store
 from hub.store.db import UnitOfWorkFactory, savepoint
 from hub.store.lifecycle import Status
 from hub.store.messages import MessageRecord
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    message_id: int
-    status: Status
-    lane_key: str | None
 
 
 class Pipeline:
@@ -51,6 +48,7 @@ class Pipeline:
         dispatcher: Dispatcher,
         lease_seconds: float = 60.0,
         peek_uow: UnitOfWorkFactory | None = None,
+        split_batch: int = 200,
     ) -> None:
         self.uow = uow
         self.registry = registry
@@ -59,15 +57,16 @@ class Pipeline:
         self.dispatcher = dispatcher
         self.lease = timedelta(seconds=lease_seconds)
         self.peek_uow = peek_uow
+        self.split_batch = split_batch
 
     def run_next(
         self, worker: str, *, message_id: int | None = None, lane_key: str | None = None
     ) -> Outcome | None:
-        """Claim and process one lane head; ``None`` when nothing is claimable."""
-        claimed = self._claim(worker, message_id=message_id, lane_key=lane_key)
-        if claimed is None:
+        """Lease and process one lane head; ``None`` when nothing is leasable."""
+        leased = self._lease(worker, message_id=message_id, lane_key=lane_key)
+        if leased is None:
             return None
-        rec, attempt_id = claimed
+        rec, attempt_id = leased
         return self._process(rec, attempt_id)
 
     def drain_lane(self, worker: str, first: int, *, limit: int = 20) -> int:
@@ -87,26 +86,27 @@ class Pipeline:
         return done + (1 if outcome is not None else 0)
 
     def _dispatch_lane_head(self, lane_key: str) -> None:
-        with self.uow() as uow:
+        # a read: on SQLite in a read-only snapshot, never a turn at the single writer
+        with (self.peek_uow or self.uow)() as uow:
             head = lanes.peek_head(uow.conn, now=self.clock.now(), lane_key=lane_key)
         if head is not None:
             self.dispatcher.dispatch(head)
 
-    def _claim(
+    def _lease(
         self, worker: str, *, message_id: int | None, lane_key: str | None
     ) -> tuple[MessageRecord, int] | None:
         now = self.clock.now()
         if self.peek_uow is not None and message_id is None:
             # SQLite: look for a head in a read-only snapshot first, so an idle worker's empty
-            # claim never queues for the single writer lock (ingest waits there). The write
-            # transaction below re-checks that the message is still a claimable head.
+            # lease never queues for the single writer lock (ingest waits there). The write
+            # transaction below re-checks that the message is still a leasable head.
             with self.peek_uow() as ro:
                 message_id = lanes.peek_head(ro.conn, now=now, lane_key=lane_key)
             if message_id is None:
                 return None
             lane_key = None
         with self.uow() as uow:
-            rec = lanes.claim(
+            rec = lanes.lease(
                 uow.conn,
                 now=now,
                 lease_until=now + self.lease,
@@ -120,16 +120,26 @@ class Pipeline:
         return rec, attempt_id
 
     def _process(self, rec: MessageRecord, attempt_id: int) -> Outcome:
+        splitter = self.splitter_for(rec)
+        if splitter is not None:
+            return split_document(self, rec, attempt_id, splitter)
         try:
             prepared = self._prepare(rec)
             with self.uow() as uow:
                 self._apply(uow.conn, rec, attempt_id, prepared)
                 uow.commit()
         except LeaseLost:
-            return self._lost(rec)
+            return self.lost(rec)
         except Exception as exc:  # every failure is recorded; none escapes the worker
-            return self._record_failure(rec, attempt_id, exc)
+            return self.record_failure(rec, attempt_id, exc)
         return self._processed(rec)
+
+    def splitter_for(self, rec: MessageRecord) -> Splitter | None:
+        """A document's splitter; None for a single unit and for an item (never split again,
+        whatever its type)."""
+        if rec.document_id is not None:
+            return None
+        return self.registry.lookup_splitter(rec.protocol, rec.type)
 
     def _prepare(self, rec: MessageRecord) -> Any:
         """The processor's pure step (parse, validate, map), before any transaction."""
@@ -138,12 +148,13 @@ class Pipeline:
 
     def _apply(self, conn: Connection, rec: MessageRecord, attempt_id: int, prepared: Any) -> None:
         """Run the processor and record ``processed``, in the caller's transaction."""
+        items.lock_documents(conn, [rec.document_id])  # lock order: see items.lock_documents
         if not lanes.still_ours(conn, rec.id, attempt_id):
             raise LeaseLost(rec.id)
         processor = self.registry.lookup(rec.protocol, rec.type)
         ctx = ProcessContext(rec, conn, self.clock, rec.replay_requested, prepared=prepared)
         processor(ctx)
-        _settle(
+        settle(
             conn,
             rec,
             attempt_id,
@@ -163,37 +174,45 @@ class Pipeline:
 
     def _processed(self, rec: MessageRecord) -> Outcome:
         log.info("message processed", extra={"message_id": rec.id, "type": rec.type})
-        if rec.lane_key2:
-            # a merge unblocks the second patient's lane too; wake its head now rather than
-            # leave it for the sweeper (the drain that called us follows lane_key only)
-            self._dispatch_lane_head(rec.lane_key2)
-        return Outcome(rec.id, Status.PROCESSED, rec.lane_key)
+        self.wake_other_lanes(rec)
+        return Outcome(rec.id, Status.PROCESSED, rec.lane_keys)
+
+    def wake_other_lanes(self, rec: MessageRecord) -> None:
+        # a unit of several lanes (an A40 merge, a claim item with its patient) unblocks them
+        # all; wake their heads now rather than leave them for the sweeper (the drain that
+        # called us follows the first key only)
+        for key in rec.lane_keys[1:]:
+            self._dispatch_lane_head(key)
 
     # --- several heads in one transaction (embedded workers) ----------------------------------
 
     def run_batch(self, worker: str, *, limit: int = 8) -> list[Outcome]:
-        """Claim up to ``limit`` lane heads (one per lane) and apply them in one transaction.
+        """Lease up to ``limit`` lane heads (one per lane) and apply them in one transaction.
 
-        The claim still commits first (every attempt is on record before any work, as in
+        The lease still commits first (every attempt is on record before any work, as in
         :meth:`run_next`); then each message runs inside its own savepoint, so one that fails
         is rolled back alone and recorded after the commit, exactly as a single one would be.
         One commit, writer-lock turn and audit-head turn for the lot instead of one each: on
         SQLite the commit is the largest cost of a message (bench/hl7v2, ADR 0007).
         """
-        claimed = self._claim_batch(worker, limit)
-        if len(claimed) <= 1:
-            return [self._process(rec, attempt) for rec, attempt in claimed]
+        leased = self._lease_batch(worker, limit)
+        # documents split in their own short transactions, never inside a shared one
+        docs = [c for c in leased if self.splitter_for(c[0]) is not None]
+        if docs or len(leased) <= 1:
+            units = [c for c in leased if c not in docs]
+            return [self._process(rec, attempt) for rec, attempt in docs + units]
         done: list[MessageRecord] = []
         lost: list[MessageRecord] = []
         failed: list[tuple[MessageRecord, int, BaseException]] = []
         ready: list[tuple[MessageRecord, int, Any]] = []
-        for rec, attempt_id in claimed:  # the pure steps first, outside the transaction
+        for rec, attempt_id in leased:  # the pure steps first, outside the transaction
             try:
                 ready.append((rec, attempt_id, self._prepare(rec)))
             except Exception as exc:  # recorded after the commit, as in _process
                 failed.append((rec, attempt_id, exc))
         try:
             with self.uow() as uow:
+                items.lock_documents(uow.conn, [rec.document_id for rec, _, _ in ready])
                 for rec, attempt_id, prepared in ready:
                     try:
                         with savepoint(uow.conn):
@@ -206,22 +225,22 @@ class Pipeline:
                         done.append(rec)
                 uow.commit()
         except Exception as exc:  # the shared transaction failed: nothing of it was applied
-            log.warning("batch transaction failed", extra={"count": len(claimed)})
+            log.warning("batch transaction failed", extra={"count": len(leased)})
             gone = StoreUnavailable("transaction failed") if not is_transient(exc) else exc
             lost_ids = {rec.id for rec in lost}
             known = {rec.id: err for rec, _, err in failed}
             failed = [
                 (rec, attempt_id, known.get(rec.id, gone))
-                for rec, attempt_id in claimed
+                for rec, attempt_id in leased
                 if rec.id not in lost_ids
             ]
             done = []
         outcomes = [self._processed(rec) for rec in done]
-        outcomes += [self._lost(rec) for rec in lost]
-        outcomes += [self._record_failure(rec, aid, exc) for rec, aid, exc in failed]
+        outcomes += [self.lost(rec) for rec in lost]
+        outcomes += [self.record_failure(rec, aid, exc) for rec, aid, exc in failed]
         return outcomes
 
-    def _claim_batch(self, worker: str, limit: int) -> list[tuple[MessageRecord, int]]:
+    def _lease_batch(self, worker: str, limit: int) -> list[tuple[MessageRecord, int]]:
         now = self.clock.now()
         ids: list[int] | None = None
         if self.peek_uow is not None:
@@ -229,26 +248,26 @@ class Pipeline:
                 ids = lanes.peek_heads(ro.conn, now=now, limit=limit)
             if not ids:
                 return []
-        claimed: list[tuple[MessageRecord, int]] = []
+        leased: list[tuple[MessageRecord, int]] = []
         with self.uow() as uow:
             if ids is None:
                 ids = lanes.peek_heads(uow.conn, now=now, limit=limit)
             for message_id in ids:
-                rec = lanes.claim(
+                rec = lanes.lease(
                     uow.conn, now=now, lease_until=now + self.lease, message_id=message_id
                 )
                 if rec is not None:
-                    claimed.append((rec, _open_attempt(uow.conn, rec, worker, now)))
+                    leased.append((rec, _open_attempt(uow.conn, rec, worker, now)))
             uow.commit()
-        return claimed
+        return leased
 
-    def _lost(self, rec: MessageRecord) -> Outcome:
+    def lost(self, rec: MessageRecord) -> Outcome:
         # Our lease expired and the sweeper handed the message back (another worker may hold it
         # now): apply nothing, record nothing; the new owner's attempt decides.
         log.warning("lease lost; not applied", extra={"message_id": rec.id})
-        return Outcome(rec.id, Status.RECEIVED, None)
+        return Outcome(rec.id, Status.RECEIVED)
 
-    def _record_failure(self, rec: MessageRecord, attempt_id: int, exc: BaseException) -> Outcome:
+    def record_failure(self, rec: MessageRecord, attempt_id: int, exc: BaseException) -> Outcome:
         number = rec.attempt_count + 1
         decision = self.policy.decide(exc, number)
         code, text = safe_error_text(exc)
@@ -262,9 +281,10 @@ class Pipeline:
             now + timedelta(seconds=decision.delay) if decision.action is Action.RETRY else None
         )
         with self.uow() as uow:
+            items.lock_documents(uow.conn, [rec.document_id])
             if not lanes.still_ours(uow.conn, rec.id, attempt_id):
-                return self._lost(rec)
-            _settle(
+                return self.lost(rec)
+            settle(
                 uow.conn,
                 rec,
                 attempt_id,
@@ -284,13 +304,13 @@ class Pipeline:
         )
         if next_at is not None:
             self.dispatcher.dispatch(rec.id, countdown=decision.delay)
-        elif rec.lane_key2:
-            self._dispatch_lane_head(rec.lane_key2)  # failed/dead no longer block the lanes
-        return Outcome(rec.id, status, rec.lane_key)
+        else:
+            self.wake_other_lanes(rec)  # failed/dead no longer block the lanes
+        return Outcome(rec.id, status, rec.lane_keys)
 
 
 def _open_attempt(conn: Connection, rec: MessageRecord, worker: str, now: datetime) -> int:
-    """The attempt row a claim commits before any work (the sweeper closes it if we die)."""
+    """The attempt row a lease commits before any work (the sweeper closes it if we die)."""
     return store.start_attempt(
         conn,
         rec.id,
@@ -299,53 +319,4 @@ def _open_attempt(conn: Connection, rec: MessageRecord, worker: str, now: dateti
         worker=worker,
         now=now,
         replay=rec.replay_requested,
-    )
-
-
-class LeaseLost(Exception):
-    """Internal: the claim was taken back by the sweeper before this worker finished."""
-
-
-def _settle(
-    conn: Connection,
-    rec: MessageRecord,
-    attempt_id: int,
-    *,
-    now: datetime,
-    status: Status,
-    outcome: str,
-    next_at: datetime | None = None,
-    message_error: tuple[str | None, str | None] = (None, None),
-    attempt_error: tuple[str | None, str | None] = (None, None),
-    detail: dict[str, Any],
-) -> None:
-    """End a claim: the message leaves PROCESSING, its attempt closes, the audit log says so.
-    The three writes every ending makes, in the caller's transaction."""
-    store.transition(
-        conn,
-        rec.id,
-        Status.PROCESSING,
-        status,
-        now=now,
-        lease_until=None,
-        next_attempt_at=next_at,
-        last_error_code=message_error[0],
-        last_error=message_error[1],
-    )
-    store.end_attempt(
-        conn,
-        attempt_id,
-        outcome=outcome,
-        now=now,
-        error_code=attempt_error[0],
-        error_text=attempt_error[1],
-    )
-    audit.append(
-        conn,
-        at=now,
-        actor="pipeline",
-        action=f"message.{status.value}",
-        object_type="message",
-        object_id=rec.id,
-        detail=detail,
     )

@@ -9,11 +9,18 @@ database. The pipeline runs it before opening the processing transaction and han
 to the processor as ``ctx.prepared``, so the single SQLite writer (and PostgreSQL's row locks)
 is held only for the part that writes. An error in prepare fails or retries the message exactly
 as one raised by the processor would.
+
+A document type of many independent units (an X12 835's claims, a FHIR batch Bundle's entries)
+registers a *splitter* instead of a processor for the document (ADR 0009): the pipeline stores
+what it yields as work items, each processed by the processor registered for its item type.
+A splitter is a pure, deterministic generator over the document's bytes (a resumed split skips
+the items already stored by position), and it yields a bad unit as an item (whose processor
+then fails it alone) rather than raising, which would fail the rest of the document.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +48,23 @@ Processor = Callable[[ProcessContext], None]
 Prepare = Callable[[MessageRecord, Clock], Any]
 
 
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    """One unit of work a splitter found in a document (no PHI beyond identifiers)."""
+
+    type: str  # the item's message type: the registry finds its processor by it
+    raw: bytes  # the item's own bytes (its slice of the document): replayed and edited alone
+    lane_keys: tuple[str, ...] = ()  # e.g. the claim, the patient, or both
+    control_id: str = ""  # the item's reference within the document (e.g. CLP01)
+    patient_refs: tuple[str, ...] = ()
+
+
+# A document's bytes in, its items out, lazily (a 30,000-claim file is never held whole).
+Splitter = Callable[[MessageRecord], Iterable[WorkItem]]
+# Re-reads an edited item's bytes (its type, lane keys, control id): edit-and-replay.
+ItemPeeker = Callable[[bytes, str], WorkItem]
+
+
 class ProcessorRegistry:
     """Look-up order: exact ``ADT^A01``, then the family ``ADT^*``, then ``*`` for the protocol."""
 
@@ -48,6 +72,8 @@ class ProcessorRegistry:
         self._by_key: dict[tuple[str, str], Processor] = {}
         self._prepare: dict[tuple[str, str], Prepare] = {}
         self._supported: dict[str, frozenset[str]] = {}  # per protocol, dropped on register
+        self._splitters: dict[tuple[str, str], Splitter] = {}
+        self._item_peekers: dict[str, ItemPeeker] = {}
 
     def register(
         self,
@@ -63,6 +89,35 @@ class ProcessorRegistry:
         else:
             self._prepare[(protocol, message_type)] = prepare
         self._supported.clear()
+
+    def register_splitter(
+        self,
+        protocol: str,
+        document_type: str,
+        splitter: Splitter,
+        *,
+        peek_item: ItemPeeker | None = None,
+    ) -> None:
+        """Documents of ``document_type`` (exact, ``X^*`` or ``*``) are split into work items;
+        ``peek_item`` re-reads an edited item of this protocol."""
+        self._splitters[(protocol, document_type)] = splitter
+        if peek_item is not None:
+            self._item_peekers[protocol] = peek_item
+        self._supported.clear()
+
+    def lookup_splitter(self, protocol: str, message_type: str) -> Splitter | None:
+        """The splitter for this document type, or None for a single-unit message."""
+        if not self._splitters:  # HL7 v2 registers none: one dict test per message
+            return None
+        family = message_type.split("^", 1)[0] + "^*"
+        for key in ((protocol, message_type), (protocol, family), (protocol, "*")):
+            found = self._splitters.get(key)
+            if found is not None:
+                return found
+        return None
+
+    def item_peeker(self, protocol: str) -> ItemPeeker | None:
+        return self._item_peekers.get(protocol)
 
     def lookup(self, protocol: str, message_type: str) -> Processor:
         return self._by_key[self._key(protocol, message_type)]
@@ -88,6 +143,6 @@ class ProcessorRegistry:
         """The message types with a processor for ``protocol`` (asked on every ACK: cached)."""
         found = self._supported.get(protocol)
         if found is None:
-            found = frozenset(t for p, t in self._by_key if p == protocol)
+            found = frozenset(t for p, t in [*self._by_key, *self._splitters] if p == protocol)
             self._supported[protocol] = found
         return found

@@ -1,7 +1,7 @@
 """The sweeper: the reason a lost broker message or a killed worker only delays a message.
 
 Every ``interval`` it (1) hands back messages whose worker's lease expired, and (2) dispatches
-every claimable lane head that has waited longer than ``stale_after`` (a dispatch that was lost,
+every leasable lane head that has waited longer than ``stale_after`` (a dispatch that was lost,
 a retry whose time has come).
 """
 
@@ -40,7 +40,7 @@ class Sweeper:
     def sweep(self) -> tuple[int, int]:
         """One pass; returns (leases released, heads dispatched)."""
         now = self.clock.now()
-        released = 0
+        released: list[int] = []
         with self.uow() as uow:
             for message_id in lanes.expired_leases(uow.conn, now):
                 if lanes.release_lease(uow.conn, message_id, now):
@@ -52,15 +52,18 @@ class Sweeper:
                         object_type="message",
                         object_id=message_id,
                     )
-                    released += 1
+                    released.append(message_id)
             uow.commit()
         with self.uow() as uow:
             heads = lanes.due_heads(uow.conn, now, older_than=now - self.stale_after)
-        for message_id in heads:
+        # a unit handed back just now is dispatched at once (its updated_at is now, so the
+        # stale-head scan would leave it for another interval)
+        wake = sorted(set(heads) | set(released))
+        for message_id in wake:
             self.dispatcher.dispatch(message_id)
-        if released or heads:
-            log.info("sweep", extra={"released": released, "dispatched": len(heads)})
-        return released, len(heads)
+        if released or wake:
+            log.info("sweep", extra={"released": len(released), "dispatched": len(wake)})
+        return len(released), len(wake)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="hub-sweeper", daemon=True)

@@ -44,8 +44,9 @@ class Inbound:
     receiver: str = ""
     control_id: str = ""
     type: str = ""
-    lane_key: str | None = None
-    lane_key2: str | None = None  # a second patient's lane (A40 merge: the MRG patient)
+    # The lanes this unit waits in (ADR 0005, 0009): a patient, a claim, both; any number
+    # (an A40 merge: both patients). Empty: ordered on its own.
+    lane_keys: tuple[str, ...] = ()
     patient_refs: tuple[str, ...] = ()
     meta: dict[str, Any] | None = None
     rejected: HubError | None = None  # set when the adapter already knows the input is bad
@@ -53,6 +54,11 @@ class Inbound:
     # The adapter's canonical form of ``raw`` (None: raw itself). Resends are recognised by it,
     # so framing differences (BOM, line endings) do not make a resend look new.
     canonical: bytes | None = None
+
+    @property
+    def lane_key(self) -> str | None:
+        """The first lane key (a patient's lane, for HL7 v2), if any."""
+        return self.lane_keys[0] if self.lane_keys else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +80,16 @@ class IngestService:
         self.dispatcher = dispatcher
 
     def ingest(
-        self, inbound: Inbound, answer: AnswerBuilder | None = None, *, actor: str = "feed"
+        self,
+        inbound: Inbound,
+        answer: AnswerBuilder | None = None,
+        *,
+        actor: str = "feed",
+        dispatch: bool = True,
     ) -> Stored:
+        """Store ``inbound`` and answer it. ``dispatch=False`` leaves waking a worker to the
+        caller (the synchronous path processes the message itself, or dispatches when it
+        cannot); the sweeper finds the message anyway should the caller die."""
         sha = hashlib.sha256(inbound.raw).hexdigest()
         form = inbound.canonical if inbound.canonical is not None else inbound.raw
         canonical_sha = sha if form is inbound.raw else hashlib.sha256(form).hexdigest()
@@ -83,8 +97,7 @@ class IngestService:
         with self.uow() as uow:
             lanes.lock_lanes(
                 uow.conn,
-                inbound.lane_key,
-                inbound.lane_key2,
+                *inbound.lane_keys,
                 f"sha256:{canonical_sha}",
                 # without a control id there is no held-duplicate check to protect
                 inbound.control_id
@@ -110,8 +123,7 @@ class IngestService:
                     receiver=inbound.receiver,
                     control_id=inbound.control_id,
                     type=inbound.type,
-                    lane_key=inbound.lane_key,
-                    lane_key2=inbound.lane_key2,
+                    lane_keys=inbound.lane_keys,
                     patient_refs=inbound.patient_refs,
                     meta=inbound.meta,
                     revision_of=inbound.revision_of,
@@ -177,7 +189,7 @@ class IngestService:
                     "control_id": inbound.control_id[:64],
                 },
             )
-        if outcome is IngestOutcome.STORED:
+        if outcome is IngestOutcome.STORED and dispatch:
             self.dispatcher.dispatch(message_id)
         return Stored(message_id, outcome, body, sha)
 

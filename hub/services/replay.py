@@ -3,18 +3,26 @@
 Replaying puts messages back to ``received``: the lanes then process them in original (id)
 order. An edited replay stores the edited bytes as a new revision linked to the original and
 processes that. Who, when, what and why go to the audit log.
+
+Documents of many items (ADR 0009): an item replays alone, like a message, and its document's
+summary goes back to ``split``. Replaying a document whose split completed replays its
+replayable items (the split is not repeated); one whose split failed is split again, resuming
+after the items already stored. An edited item is stored as a revision of the original item in
+the same document, re-read by the protocol's item peeker.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from hub.clock import Clock
 from hub.errors import Conflict, ValidationError
 from hub.queue.dispatch import Dispatcher
+from hub.queue.registry import ItemPeeker
 from hub.services.ingest import Inbound, IngestOutcome, IngestService
-from hub.store import audit
+from hub.store import audit, items, lanes
 from hub.store import messages as store
 from hub.store.db import UnitOfWorkFactory
 from hub.store.lifecycle import REPLAYABLE, SUPERSEDABLE, Status
@@ -38,12 +46,14 @@ class ReplayService:
         dispatcher: Dispatcher,
         ingest: IngestService,
         peekers: dict[str, Peeker],
+        item_peeker: Callable[[str], ItemPeeker | None] | None = None,
     ) -> None:
         self.uow = uow
         self.clock = clock
         self.dispatcher = dispatcher
         self.ingest = ingest
         self.peekers = peekers
+        self.item_peeker = item_peeker
 
     def plan(self, flt: store.MessageFilter) -> ReplayPlan:
         """What a replay would touch, in original order; pending messages are skipped."""
@@ -63,13 +73,15 @@ class ReplayService:
         """Re-queue ``ids`` in ascending order; yields each id once queued (for progress)."""
         # an id given twice would fail its second transition (received -> received) and abort
         # the batch after earlier batches were committed
-        ordered = sorted(set(ids))
+        ordered = sorted(set(self._units(ids)))
         for start in range(0, len(ordered), batch):
             chunk = ordered[start : start + batch]
             now = self.clock.now()
             with self.uow() as uow:
-                for message_id in chunk:
-                    rec = store.get(uow.conn, message_id, with_raw=False)
+                recs = [store.get(uow.conn, i, with_raw=False) for i in chunk]
+                items.lock_documents(uow.conn, [r.document_id for r in recs])
+                for rec in recs:
+                    message_id = rec.id
                     if rec.status not in REPLAYABLE:
                         raise Conflict(
                             f"message {message_id} is {rec.status}; only "
@@ -85,6 +97,8 @@ class ReplayService:
                         next_attempt_at=None,
                         replay_requested=1,
                     )
+                    if rec.document_id is not None:  # the document is pending again
+                        items.summarise(uow.conn, rec.document_id, now)
                     audit.append(
                         uow.conn,
                         at=now,
@@ -99,11 +113,27 @@ class ReplayService:
                 self.dispatcher.dispatch(message_id)
                 yield message_id
 
+    def _units(self, ids: Sequence[int]) -> list[int]:
+        """The units a replay of ``ids`` puts back: a split document stands for its items."""
+        found: list[int] = []
+        with self.uow() as uow:
+            for message_id in ids:
+                rec = store.get(uow.conn, message_id, with_raw=False)
+                if items.is_summary(rec.status, rec.last_error_code) and items.has_items(
+                    uow.conn, message_id
+                ):
+                    found.extend(items.replayable_items(uow.conn, message_id))
+                else:
+                    found.append(message_id)
+        return found
+
     def replay_edited(self, message_id: int, raw: bytes, *, actor: str, reason: str = "") -> int:
         """Store ``raw`` as a new revision of ``message_id`` and queue it; the original becomes
         ``superseded`` (unless it is still pending: then it keeps its own course)."""
         with self.uow() as uow:
             original = store.get(uow.conn, message_id, with_raw=False)
+        if original.document_id is not None:
+            return self._replay_edited_item(original, raw, actor=actor, reason=reason)
         peek = self.peekers.get(original.protocol)
         if peek is None:
             raise ValidationError(
@@ -134,3 +164,52 @@ class ReplayService:
             )
             uow.commit()
         return stored.message_id
+
+    def _replay_edited_item(
+        self, original: store.MessageRecord, raw: bytes, *, actor: str, reason: str
+    ) -> int:
+        """An edited item: a revision in the same document, in the lanes its bytes name."""
+        peek = self.item_peeker(original.protocol) if self.item_peeker is not None else None
+        if peek is None or original.document_id is None:
+            raise ValidationError(
+                f"editing {original.protocol} items is not supported", code="edit_unsupported"
+            )
+        item = peek(raw, original.type)
+        sha = hashlib.sha256(raw).hexdigest()
+        now = self.clock.now()
+        with self.uow() as uow:
+            items.lock_documents(uow.conn, [original.document_id])
+            lanes.lock_lanes(uow.conn, *item.lane_keys)
+            revision = store.insert(
+                uow.conn,
+                store.NewMessage(
+                    protocol=original.protocol,
+                    raw=raw,
+                    sha256=sha,
+                    status=Status.RECEIVED,
+                    received_at=now,
+                    sender=original.sender,
+                    receiver=original.receiver,
+                    control_id=item.control_id,
+                    type=item.type,
+                    lane_keys=item.lane_keys,
+                    patient_refs=item.patient_refs,
+                    # every revision names the original item: the summary asks "was a
+                    # revision of it processed?" by that one id
+                    revision_of=original.revision_of or original.id,
+                    document_id=original.document_id,
+                ),
+            )
+            audit.append(
+                uow.conn,
+                at=now,
+                actor=actor,
+                action="message.edit",
+                object_type="message",
+                object_id=original.id,
+                detail={"revision": revision, "sha256": sha, "reason": reason},
+            )
+            items.summarise(uow.conn, original.document_id, now)
+            uow.commit()
+        self.dispatcher.dispatch(revision)
+        return revision

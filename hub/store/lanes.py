@@ -1,11 +1,15 @@
-"""Lanes: which stored message may run next, and the claim that hands it to one worker.
+"""Lanes: which stored unit of work may run next, and the lease that hands it to one worker.
 
-Ordering rule (DESIGN.md section 3, step 4): a message may be claimed only when it is the *head
-of its lane*, i.e. no earlier message (lower id) of the same lane is still pending; a merge
-(``lane_key2``) waits in both lanes. Heads are unique per lane, so any number of workers may
-claim concurrently; PostgreSQL adds ``FOR UPDATE SKIP LOCKED`` so two workers never wait on the
-same head, SQLite's ``BEGIN IMMEDIATE`` already serialises claims. A claim is fenced by its
-attempt (:func:`still_ours`), so a worker whose lease was taken back applies nothing.
+A unit of work is a single-unit message or a work item split from a document (ADR 0009); it
+has a set of lane keys (a patient, a claim, both; any number). Ordering rule (DESIGN.md
+section 3, steps 3a and 4): a unit may be leased only when it is the *head of all its lanes*,
+i.e. no earlier (lower id) pending unit shares any of its keys; an A40 merge (both patients'
+keys) waits in both lanes. Heads never share a key, so any number of workers may lease
+concurrently; PostgreSQL adds ``FOR UPDATE SKIP LOCKED`` so two workers never wait on the same
+head, SQLite's ``BEGIN IMMEDIATE`` already serialises leases. A lease is fenced by its attempt
+(:func:`still_ours`), so a worker whose lease was taken back applies nothing.
+
+"Lease" is the queue's verb for taking work; "claim" means a billing claim (docs/glossary.md).
 """
 
 from __future__ import annotations
@@ -17,11 +21,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from hub.store.lifecycle import CLAIMABLE_VALUES, PENDING_VALUES, Status
+from hub.store.lifecycle import LEASABLE_VALUES, Status
 from hub.store.locks import lock_keys
 from hub.store.messages import MessageRecord, _record
 from hub.store.prepared import Row, run
-from hub.store.tables import attempts, messages
+from hub.store.tables import attempts, lane_keys, messages
 from hub.store.types import UTCDateTime
 
 
@@ -31,19 +35,21 @@ def _literal_in(values: tuple[str, ...]) -> sa.BindParameter[Any]:
     return sa.bindparam(None, list(values), expanding=True, literal_execute=True)
 
 
-def _pending_in_lane(earlier_col: Any, key_col: Any) -> Any:
-    """EXISTS an earlier pending message with ``earlier_col = key_col``.
+def _blocked() -> Any:
+    """EXISTS an earlier pending unit sharing any of this message's lane keys.
 
-    One equality per EXISTS (instead of one OR over both lane columns) lets each probe use the
-    partial (lane, id) indexes: with the OR, PostgreSQL scanned every earlier row per candidate
-    (~200 ms per claim at 2,000 queued; regression-tested by the ordering tests' throughput).
-    The status list is rendered literally so the planner can match the partial index predicate.
+    ``lane_keys`` holds only pending units' keys, so no status test is needed: the probe reads
+    this message's own rows (index on message_id), then, per key, the primary key
+    (key, message_id) for a lower id. A key set of any size costs two index probes per key;
+    there is no OR over lane columns (which made PostgreSQL scan every earlier row per
+    candidate, ~200 ms a lease at 2,000 queued: ADR 0007).
     """
-    earlier = earlier_col.table
-    pending = _literal_in(PENDING_VALUES)
+    mine = lane_keys.alias("mine")
+    earlier = lane_keys.alias("earlier")
     return (
-        sa.select(sa.literal(1))
-        .where(earlier_col == key_col, earlier.c.id < messages.c.id, earlier.c.status.in_(pending))
+        sa.select(sa.literal_column("1"))
+        .select_from(mine.join(earlier, earlier.c.key == mine.c.key))
+        .where(mine.c.message_id == messages.c.id, earlier.c.message_id < messages.c.id)
         .exists()
     )
 
@@ -51,29 +57,21 @@ def _pending_in_lane(earlier_col: Any, key_col: Any) -> Any:
 def _head_query(
     now: datetime | sa.BindParameter[Any], for_update: bool, status: Status | None = None
 ) -> sa.Select[Any]:
-    """Claimable messages that are the head of their lane (of both lanes, for a merge).
+    """Leasable units that head every lane they belong to.
 
     With one ``status`` the (status, id) index already yields rows in id order and the scan
     stops at the first head; ``status IN (...) ORDER BY id`` made SQLite collect and sort every
-    queued row first, which dominated claims while ingest ran ahead of the workers.
+    queued row first, which dominated leases while ingest ran ahead of the workers.
     """
-    earlier = messages.alias("earlier")
-    has_second = messages.c.lane_key2.is_not(None)
-    blocked = sa.or_(
-        _pending_in_lane(earlier.c.lane_key, messages.c.lane_key),
-        _pending_in_lane(earlier.c.lane_key2, messages.c.lane_key),
-        sa.and_(has_second, _pending_in_lane(earlier.c.lane_key, messages.c.lane_key2)),
-        sa.and_(has_second, _pending_in_lane(earlier.c.lane_key2, messages.c.lane_key2)),
-    )
     q = (
         sa.select(*messages.c)
         .where(
             messages.c.status == status.value
             if status is not None
-            else messages.c.status.in_(_literal_in(CLAIMABLE_VALUES))
+            else messages.c.status.in_(_literal_in(LEASABLE_VALUES))
         )
         .where(sa.or_(messages.c.next_attempt_at.is_(None), messages.c.next_attempt_at <= now))
-        .where(~blocked)
+        .where(~_blocked())
         .order_by(messages.c.id)
         .limit(1)
     )
@@ -83,23 +81,20 @@ def _head_query(
 
 
 # Retries that fall due go first, so a steady stream of new messages cannot starve them. Order
-# across lanes carries no meaning; within a lane only the head is ever claimable.
-_CLAIM_ORDER = (Status.RETRYING, Status.RECEIVED)
+# across lanes carries no meaning; within a lane only the head is ever leasable.
+_LEASE_ORDER = (Status.RETRYING, Status.RECEIVED)
 
 
 @functools.cache
-def _claim_query(by: str, for_update: bool, status: Status | None = None) -> sa.Select[Any]:
-    """The claim query, built once per shape: ``by`` is "any", "id" or "lane"."""
+def _lease_query(by: str, for_update: bool, status: Status | None = None) -> sa.Select[Any]:
+    """The lease query, built once per shape: ``by`` is "any" or "id"."""
     q = _head_query(sa.bindparam("b_now", type_=UTCDateTime()), for_update, status)
     if by == "id":
         q = q.where(messages.c.id == sa.bindparam("b_mid"))
-    elif by == "lane":
-        lane: sa.BindParameter[str] = sa.bindparam("b_lane")
-        q = q.where(sa.or_(messages.c.lane_key == lane, messages.c.lane_key2 == lane))
     return q
 
 
-_MARK_CLAIMED = (
+_MARK_LEASED = (
     sa.update(messages)
     .where(messages.c.id == sa.bindparam("b_id"))
     .values(
@@ -110,15 +105,19 @@ _MARK_CLAIMED = (
         replay_requested=0,
     )
 )
+# Another unit sharing one of my keys is being processed (a pending row of a shared key whose
+# unit is ``processing``): through my own lane rows, so the statement has one fixed shape.
+_mine = lane_keys.alias("mine")
+_other = lane_keys.alias("other")
 _RUNNING_IN_LANES = (
     sa.select(messages.c.id)
-    .where(messages.c.status == Status.PROCESSING.value, messages.c.id != sa.bindparam("b_id"))
-    .where(
-        sa.or_(
-            messages.c.lane_key.in_([sa.bindparam("b_k1"), sa.bindparam("b_k2")]),
-            messages.c.lane_key2.in_([sa.bindparam("b_k1"), sa.bindparam("b_k2")]),
+    .select_from(
+        _mine.join(_other, _other.c.key == _mine.c.key).join(
+            messages, messages.c.id == _other.c.message_id
         )
     )
+    .where(_mine.c.message_id == sa.bindparam("b_id"), _other.c.message_id != _mine.c.message_id)
+    .where(messages.c.status == Status.PROCESSING.value)
     .limit(1)
 )
 _STATUS = sa.select(messages.c.status).where(messages.c.id == sa.bindparam("b_id"))
@@ -130,7 +129,7 @@ _OPEN_ATTEMPT = sa.select(attempts.c.id).where(
 )
 
 
-def claim(
+def lease(
     conn: Connection,
     *,
     now: datetime,
@@ -138,52 +137,47 @@ def claim(
     message_id: int | None = None,
     lane_key: str | None = None,
 ) -> MessageRecord | None:
-    """Claim one lane head (optionally a given message, or the head of a given lane)."""
-    by = "id" if message_id is not None else "lane" if lane_key is not None else "any"
+    """Lease one lane head (optionally a given unit, or the head of a given lane) until
+    ``lease_until``: status ``processing``, fenced by the attempt the caller opens."""
     for_update = conn.dialect.name == "postgresql"
-    row = _first_head(
-        conn, by, now, message_id=message_id, lane_key=lane_key, for_update=for_update
-    )
+    row = _first_head(conn, now, message_id=message_id, lane_key=lane_key, for_update=for_update)
     if row is None:
         return None
     rec = _record(row, with_raw=True)
     if _lane_busy(conn, rec):
         return None
-    run(conn, _MARK_CLAIMED, {"b_id": rec.id, "b_lease": lease_until, "b_now": now})
+    run(conn, _MARK_LEASED, {"b_id": rec.id, "b_lease": lease_until, "b_now": now})
     return rec
 
 
 def _first_head(
     conn: Connection,
-    by: str,
     now: datetime,
     *,
     message_id: int | None,
     lane_key: str | None,
     for_update: bool,
 ) -> Row | None:
-    if by == "lane":
-        # A lane's head is its earliest pending message: two probes of the partial lane
-        # indexes, then the by-id query checks it is claimable and heads its other lane too.
+    if lane_key is not None:
+        # A lane's head is its earliest pending unit: one probe of the lane_keys primary key,
+        # then the by-id query checks it is leasable and heads its other lanes too.
         # (Filtering the status scan by lane read every queued row of other lanes first.)
-        message_id = earliest_pending(conn, str(lane_key))
+        message_id = earliest_pending(conn, lane_key)
         if message_id is None:
             return None
-        by = "id"
-    params = {"b_now": now, "b_mid": message_id, "b_lane": lane_key}
-    if by == "id":  # one row either way: no need to split by status
-        return run(conn, _claim_query(by, for_update), params).first()
-    for status in _CLAIM_ORDER:
-        row = run(conn, _claim_query(by, for_update, status), params).first()
+    params = {"b_now": now, "b_mid": message_id}
+    if message_id is not None:  # one row either way: no need to split by status
+        return run(conn, _lease_query("id", for_update), params).first()
+    for status in _LEASE_ORDER:
+        row = run(conn, _lease_query("any", for_update, status), params).first()
         if row is not None:
             return row
     return None
 
 
 def peek_head(conn: Connection, *, now: datetime, lane_key: str | None = None) -> int | None:
-    """The id a claim would take, read without claiming (the caller then claims that id)."""
-    by = "lane" if lane_key is not None else "any"
-    row = _first_head(conn, by, now, message_id=None, lane_key=lane_key, for_update=False)
+    """The id a lease would take, read without leasing (the caller then leases that id)."""
+    row = _first_head(conn, now, message_id=None, lane_key=lane_key, for_update=False)
     return None if row is None else int(row.id)
 
 
@@ -194,10 +188,10 @@ def _heads_query(status: Status) -> sa.Select[Any]:
 
 
 def peek_heads(conn: Connection, *, now: datetime, limit: int) -> list[int]:
-    """Up to ``limit`` claimable heads, due retries first: one per lane (a lane has one head),
-    so a worker can claim them together and apply them in one transaction."""
+    """Up to ``limit`` leasable heads, due retries first: heads never share a lane key, so a
+    worker can lease them together and apply them in one transaction."""
     found: list[int] = []
-    for status in _CLAIM_ORDER:
+    for status in _LEASE_ORDER:
         rows = run(conn, _heads_query(status), {"b_now": now, "b_limit": limit - len(found)})
         found.extend(int(r.id) for r in rows)
         if len(found) >= limit:
@@ -206,28 +200,25 @@ def peek_heads(conn: Connection, *, now: datetime, limit: int) -> list[int]:
 
 
 def _lane_busy(conn: Connection, rec: MessageRecord) -> bool:
-    """Is a *later* message of the head's lane(s) being processed right now?
+    """Is a *later* unit sharing one of the head's lane keys being processed right now?
 
     Only a replay makes that possible: an old message put back to ``received`` becomes its
-    lane's head while a newer one may be mid-processing. A lane runs one message at a time,
-    so the replayed one waits. On PostgreSQL the lane lock makes two claims in one lane take
+    lane's head while a newer one may be mid-processing. A lane runs one unit at a time,
+    so the replayed one waits. On PostgreSQL the lane lock makes two leases in one lane take
     turns, so each sees the other's committed ``processing``.
     """
-    keys = [k for k in (rec.lane_key, rec.lane_key2) if k]
-    if not keys:
+    if not rec.lane_keys:
         return False
-    lock_lanes(conn, *keys)
-    params = {"b_id": rec.id, "b_k1": keys[0], "b_k2": keys[-1]}
-    busy = run(conn, _RUNNING_IN_LANES, params)
-    return busy.first() is not None
+    lock_lanes(conn, *rec.lane_keys)
+    return run(conn, _RUNNING_IN_LANES, {"b_id": rec.id}).first() is not None
 
 
 def still_ours(conn: Connection, message_id: int, attempt_id: int) -> bool:
-    """Fence a worker's claim: True while the message is ``processing`` under ``attempt_id``.
+    """Fence a worker's lease: True while the message is ``processing`` under ``attempt_id``.
 
     On PostgreSQL the message row stays locked until the caller's transaction ends, so the
     sweeper (which skips locked rows) cannot hand the message to another worker while this one
-    is applying it: a slow but alive worker keeps its claim, a dead one loses it. SQLite's
+    is applying it: a slow but alive worker keeps its lease, a dead one loses it. SQLite's
     ``BEGIN IMMEDIATE`` gives the same exclusion for the whole transaction.
     """
     q = _STATUS_FOR_UPDATE if conn.dialect.name == "postgresql" else _STATUS
@@ -251,6 +242,18 @@ def lock_lanes(conn: Connection, *lane_keys: str | None) -> None:
     concurrent identical resends cannot both miss each other and both be stored as new.
     """
     lock_keys(conn, *lane_keys)
+
+
+_EXTEND = (
+    sa.update(messages)
+    .where(messages.c.id == sa.bindparam("b_id"), messages.c.status == Status.PROCESSING.value)
+    .values(lease_until=sa.bindparam("b_lease"))
+)
+
+
+def extend_lease(conn: Connection, message_id: int, lease_until: datetime) -> None:
+    """A long job (a document's split) keeps its lease between its short transactions."""
+    run(conn, _EXTEND, {"b_id": message_id, "b_lease": lease_until})
 
 
 def expired_leases(conn: Connection, now: datetime) -> list[int]:
@@ -291,26 +294,18 @@ def release_lease(conn: Connection, message_id: int, now: datetime) -> bool:
 def due_heads(
     conn: Connection, now: datetime, *, older_than: datetime, limit: int = 500
 ) -> list[int]:
-    """Claimable lane heads waiting since before ``older_than``: the sweeper re-queues these."""
+    """Leasable lane heads waiting since before ``older_than``: the sweeper re-queues these."""
     q = _head_query(now, for_update=False).limit(None).limit(limit)
     q = q.where(messages.c.updated_at <= older_than)
     return [int(r.id) for r in conn.execute(q)]
 
 
-def _earliest(key_col: Any) -> sa.Select[Any]:
-    pending = _literal_in(PENDING_VALUES)
-    return sa.select(sa.func.min(messages.c.id)).where(
-        key_col == sa.bindparam("b_lane"), key_col.is_not(None), messages.c.status.in_(pending)
-    )
-
-
-_EARLIEST = _earliest(messages.c.lane_key)
-_EARLIEST2 = _earliest(messages.c.lane_key2)
+_EARLIEST = sa.select(sa.func.min(lane_keys.c.message_id)).where(
+    lane_keys.c.key == sa.bindparam("b_lane")
+)
 
 
 def earliest_pending(conn: Connection, lane_key: str) -> int | None:
-    """The lowest pending id in the lane (as first or second lane): the only possible head."""
-    params = {"b_lane": lane_key[:300]}
-    ids = [run(conn, q, params).scalar() for q in (_EARLIEST, _EARLIEST2)]
-    found = [int(i) for i in ids if i is not None]
-    return min(found) if found else None
+    """The lowest pending id in the lane: the only possible head (one primary-key probe)."""
+    found = run(conn, _EARLIEST, {"b_lane": lane_key[:300]}).scalar()
+    return None if found is None else int(found)

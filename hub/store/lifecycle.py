@@ -9,12 +9,21 @@
        │  └── processing        (lease expired: the worker died; the sweeper hands it back)
        └──► held                (suspected duplicate: same sender + control id, new bytes)
 
-    processed | failed | dead | held | resolved ──► received   (replay or release by an admin)
+    processed | failed | dead | held | resolved | superseded ──► received   (replay or release)
     processed | failed | dead | held ──► superseded   (an admin replayed an edited revision)
     failed | dead | held ──► resolved    (an admin closed it without replaying, with a reason)
 
-``superseded`` is final: the edited revision (``revision_of`` points back) carries the work on.
-``resolved`` can still be replayed if closing it was a mistake.
+``superseded``: the edited revision (``revision_of`` points back) carries the work on; the
+original leaves the failed and held lists, and is replayed only when asked for by id (if the
+revision was the mistake). ``resolved`` can likewise still be replayed.
+
+A *document* (a stored file of many items, ADR 0009) is leased and processed like a message,
+but its processing is the split into items: ``processing ──► split``. Its status then summarises
+its items (:func:`hub.store.items.summarise`): ``split`` while any item is pending, then
+``failed`` if an item failed or died (and no edited revision of it was processed), else
+``processed``; an item replayed puts its document back to ``split``::
+
+    processing ──► split ──► processed | failed ──► split   (an item replayed or edited)
 
 Deliveries have their own, smaller table: pending → sent | retrying → dead.
 """
@@ -34,6 +43,7 @@ class Status(StrEnum):
     FAILED = "failed"
     DEAD = "dead"
     HELD = "held"
+    SPLIT = "split"  # a document whose items carry the work (summary, never leased)
     SUPERSEDED = "superseded"
     RESOLVED = "resolved"
 
@@ -41,28 +51,40 @@ class Status(StrEnum):
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.RECEIVED: frozenset({Status.PROCESSING, Status.HELD, Status.FAILED}),
     Status.PROCESSING: frozenset(
-        {Status.PROCESSED, Status.FAILED, Status.RETRYING, Status.DEAD, Status.RECEIVED}
+        {
+            Status.PROCESSED,
+            Status.FAILED,
+            Status.RETRYING,
+            Status.DEAD,
+            Status.RECEIVED,
+            Status.SPLIT,
+        }
     ),
     Status.RETRYING: frozenset({Status.PROCESSING, Status.RECEIVED}),
-    Status.PROCESSED: frozenset({Status.RECEIVED, Status.SUPERSEDED}),
-    Status.FAILED: frozenset({Status.RECEIVED, Status.SUPERSEDED, Status.RESOLVED}),
+    Status.PROCESSED: frozenset({Status.RECEIVED, Status.SPLIT, Status.SUPERSEDED}),
+    Status.FAILED: frozenset({Status.RECEIVED, Status.SPLIT, Status.SUPERSEDED, Status.RESOLVED}),
     Status.DEAD: frozenset({Status.RECEIVED, Status.SUPERSEDED, Status.RESOLVED}),
     Status.HELD: frozenset({Status.RECEIVED, Status.FAILED, Status.SUPERSEDED, Status.RESOLVED}),
-    Status.SUPERSEDED: frozenset(),
+    Status.SPLIT: frozenset({Status.PROCESSED, Status.FAILED}),
+    Status.SUPERSEDED: frozenset({Status.RECEIVED}),
     Status.RESOLVED: frozenset({Status.RECEIVED}),
 }
 
-# A message in one of these states still owes its lane an outcome: later messages of the
-# same lane wait behind it. failed / dead / held do not block the lane (they need a human).
+# A unit of work in one of these states still owes its lanes an outcome: later work sharing a
+# lane key waits behind it (its keys are rows of ``lane_keys`` exactly while it is pending).
+# failed / dead / held do not block the lanes (they need a human); split neither (its items do).
 PENDING: frozenset[Status] = frozenset({Status.RECEIVED, Status.PROCESSING, Status.RETRYING})
-CLAIMABLE: frozenset[Status] = frozenset({Status.RECEIVED, Status.RETRYING})
-# PENDING in the order the partial lane indexes' predicates spell it. SQLite uses a partial
-# index only when the query repeats its predicate term; a frozenset's order changes with the
+# What a worker may *lease* (take for a while, fenced by its attempt). "Lease" is the queue's
+# verb for taking work; "claim" is reserved for billing claims (docs/glossary.md).
+LEASABLE: frozenset[Status] = frozenset({Status.RECEIVED, Status.RETRYING})
+# PENDING in the order partial indexes' predicates spell it. SQLite uses a partial index only
+# when the query repeats its predicate term; a frozenset's order changes with the
 # interpreter's hash seed, which silently turned index probes into scans in some runs.
 PENDING_VALUES: tuple[str, ...] = ("received", "processing", "retrying")
-CLAIMABLE_VALUES: tuple[str, ...] = ("received", "retrying")
+LEASABLE_VALUES: tuple[str, ...] = ("received", "retrying")
+FAILED_VALUES: tuple[str, ...] = ("failed", "dead")
 REPLAYABLE: frozenset[Status] = frozenset(
-    {Status.PROCESSED, Status.FAILED, Status.DEAD, Status.HELD, Status.RESOLVED}
+    {Status.PROCESSED, Status.FAILED, Status.DEAD, Status.HELD, Status.RESOLVED, Status.SUPERSEDED}
 )
 # What an edited revision replaces, and what an admin may close without replaying.
 SUPERSEDABLE: frozenset[Status] = frozenset(

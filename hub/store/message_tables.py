@@ -1,4 +1,5 @@
-"""Tables of the message store: messages, attempts, deliveries, destinations, audit, API keys.
+"""Tables of the message store: messages (and work items), lane keys, attempts, deliveries,
+destinations, audit, API keys.
 
 Search columns are indexed; search never reads ``raw``.
 """
@@ -21,7 +22,6 @@ from sqlalchemy import (
     text,
 )
 
-from hub.store.lifecycle import PENDING_VALUES
 from hub.store.types import UTCDateTime
 
 # Deterministic constraint names so Alembic migrations are identical on SQLite and PostgreSQL.
@@ -33,9 +33,6 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 metadata = MetaData(naming_convention=NAMING)
-
-# The partial lane indexes' predicate; queries that should use them repeat it term for term.
-PENDING_SQL = "status IN (" + ",".join(f"'{v}'" for v in PENDING_VALUES) + ")"
 
 # BigInteger ids on PostgreSQL, INTEGER PRIMARY KEY (rowid) on SQLite.
 Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -54,9 +51,10 @@ messages = Table(
     # what a resend is recognised by. Inbound only; see docs/adr/0001-store-then-ack.md.
     Column("canonical_sha256", String(64), nullable=True),
     Column("type", String(64), nullable=False, server_default=""),
-    Column("lane_key", String(300), nullable=True),
-    # A message about two patients (an A40 merge) waits in both lanes: the second one here.
-    Column("lane_key2", String(300), nullable=True),
+    # The unit's lane keys (a patient, a claim, both; any number), a JSON list. While the unit
+    # is pending its keys are also rows of ``lane_keys`` (the head probe reads those); this
+    # copy puts them back there when a replay makes it pending again.
+    Column("lanes", JSON, nullable=True),
     Column("status", String(16), nullable=False),
     Column("received_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
@@ -71,6 +69,10 @@ messages = Table(
     Column("raw", LargeBinary, nullable=False),
     Column("answer", LargeBinary, nullable=True),  # the ACK / response sent, for resends
     Column("meta", JSON, nullable=True),  # adapter-specific header facts (no PHI)
+    # A work item split from a stored document (ADR 0009): the document and the item's place
+    # in it. NULL for a single-unit message (every HL7 v2 message).
+    Column("document_id", Id, ForeignKey("messages.id"), nullable=True),
+    Column("item_index", Integer, nullable=True),
 )
 Index("ix_messages_status", messages.c.status, messages.c.id)
 Index("ix_messages_type", messages.c.type)
@@ -78,23 +80,46 @@ Index("ix_messages_sender_control", messages.c.sender, messages.c.control_id)
 Index("ix_messages_sha256", messages.c.sha256)
 Index("ix_messages_canonical_sha256", messages.c.canonical_sha256)
 Index("ix_messages_received_at", messages.c.received_at)
-Index("ix_messages_lane", messages.c.lane_key, messages.c.id)
-# Lane heads: only pending rows matter for ordering, so keep that index small.
+# Items of a document: one per place (a resumed split never inserts one twice), and the
+# document's summary probes (any item pending? any failed?). Partial, so a single-unit
+# message (document_id NULL) writes no entry in either.
+_ITEM_SQL = "document_id IS NOT NULL"
 Index(
-    "ix_messages_pending_lane",
-    messages.c.lane_key,
-    messages.c.id,
-    sqlite_where=text(PENDING_SQL),
-    postgresql_where=text(PENDING_SQL),
+    "ix_messages_document_item",
+    messages.c.document_id,
+    messages.c.item_index,
+    unique=True,
+    sqlite_where=text(_ITEM_SQL + " AND item_index IS NOT NULL"),
+    postgresql_where=text(_ITEM_SQL + " AND item_index IS NOT NULL"),
+)
+Index(
+    "ix_messages_document_status",
+    messages.c.document_id,
+    messages.c.status,
+    sqlite_where=text(_ITEM_SQL),
+    postgresql_where=text(_ITEM_SQL),
+)
+# "Was an edited revision of this item processed?" (the document summary asks it).
+Index(
+    "ix_messages_revision_of",
+    messages.c.revision_of,
+    sqlite_where=text("revision_of IS NOT NULL"),
+    postgresql_where=text("revision_of IS NOT NULL"),
 )
 
-Index(
-    "ix_messages_pending_lane2",
-    messages.c.lane_key2,
-    messages.c.id,
-    sqlite_where=text("lane_key2 IS NOT NULL AND " + PENDING_SQL),
-    postgresql_where=text("lane_key2 IS NOT NULL AND " + PENDING_SQL),
+# Lanes (ADR 0005, 0009): one row per lane key of each *pending* unit of work, written when it
+# becomes pending and deleted when it leaves, so the table stays as small as the backlog. The
+# head rule "no earlier pending unit shares any of my keys" is two index probes per key: my
+# rows by message_id, then the primary key (key, message_id) for a lower id. No status join,
+# no OR (ADR 0007: the OR over two lane columns cost ~200 ms a lease on PostgreSQL).
+lane_keys = Table(
+    "lane_keys",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    Column("message_id", Id, primary_key=True, autoincrement=False),
+    sqlite_with_rowid=False,
 )
+Index("ix_lane_keys_message", lane_keys.c.message_id)
 
 message_patients = Table(
     "message_patients",

@@ -1,6 +1,6 @@
 """The message store: insert, duplicate look-up, status changes, attempts, search.
 
-Which message may run next (lane heads, claims, leases) lives in :mod:`hub.store.lanes`.
+Which message may run next (lane heads, leases) lives in :mod:`hub.store.lanes`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from hub.errors import Conflict, NotFound
-from hub.store.lifecycle import PENDING_VALUES, Status, check_transition
+from hub.store.lifecycle import PENDING, PENDING_VALUES, Status, check_transition
 from hub.store.prepared import Row, run, run_many
-from hub.store.tables import attempts, message_patients, messages
+from hub.store.tables import attempts, lane_keys, message_patients, messages
 
 _PENDING = list(PENDING_VALUES)
 
@@ -39,8 +39,7 @@ class NewMessage:
     receiver: str = ""
     control_id: str = ""
     type: str = ""
-    lane_key: str | None = None
-    lane_key2: str | None = None
+    lane_keys: tuple[str, ...] = ()
     direction: str = "in"
     patient_refs: tuple[str, ...] = ()
     answer: bytes | None = None
@@ -49,6 +48,8 @@ class NewMessage:
     meta: dict[str, Any] | None = None
     last_error_code: str | None = None
     last_error: str | None = None
+    document_id: int | None = None  # set on a work item split from a document (ADR 0009)
+    item_index: int | None = None
     canonical_sha256: str | None = None  # inbound: what resends are recognised by
 
 
@@ -62,8 +63,7 @@ class MessageRecord:
     control_id: str
     sha256: str
     type: str
-    lane_key: str | None
-    lane_key2: str | None
+    lane_keys: tuple[str, ...]
     status: Status
     received_at: datetime
     updated_at: datetime
@@ -77,6 +77,13 @@ class MessageRecord:
     meta: dict[str, Any] | None
     raw: bytes | None = None
     answer: bytes | None = None
+    document_id: int | None = None
+    item_index: int | None = None
+
+    @property
+    def lane_key(self) -> str | None:
+        """The first lane key (the one a Celery task follows), if any."""
+        return self.lane_keys[0] if self.lane_keys else None
 
 
 _SUMMARY_COLS = [c for c in messages.c if c.name not in ("raw", "answer")]
@@ -93,8 +100,7 @@ def _record(row: sa.Row[Any] | Row, *, with_raw: bool = False) -> MessageRecord:
         control_id=m["control_id"],
         sha256=m["sha256"],
         type=m["type"],
-        lane_key=m["lane_key"],
-        lane_key2=m["lane_key2"],
+        lane_keys=tuple(m["lanes"] or ()),
         status=Status(m["status"]),
         received_at=m["received_at"],
         updated_at=m["updated_at"],
@@ -108,6 +114,8 @@ def _record(row: sa.Row[Any] | Row, *, with_raw: bool = False) -> MessageRecord:
         meta=m["meta"],
         raw=m["raw"] if with_raw else None,
         answer=m["answer"] if with_raw else None,
+        document_id=m["document_id"],
+        item_index=m["item_index"],
     )
 
 
@@ -144,6 +152,7 @@ _FIND_CONTROL = (
         messages.c.sender == sa.bindparam("b_sender"),
         messages.c.control_id == sa.bindparam("b_control"),
         messages.c.direction == "in",
+        messages.c.document_id.is_(None),
         sa.not_(_REFUSED_AT_INGEST),
     )
     .order_by(messages.c.id)
@@ -151,7 +160,13 @@ _FIND_CONTROL = (
 )
 
 
+def clean_keys(keys: Iterable[str | None]) -> tuple[str, ...]:
+    """Lane keys as stored: non-empty, at most 300 characters, each once, in given order."""
+    return tuple(dict.fromkeys(k[:300] for k in keys if k))
+
+
 def insert(conn: Connection, new: NewMessage) -> int:
+    keys = clean_keys(new.lane_keys)
     values = {
         "protocol": new.protocol,
         "direction": new.direction,
@@ -161,8 +176,7 @@ def insert(conn: Connection, new: NewMessage) -> int:
         "sha256": new.sha256,
         "canonical_sha256": new.canonical_sha256,
         "type": new.type[:64],
-        "lane_key": new.lane_key[:300] if new.lane_key else None,
-        "lane_key2": new.lane_key2[:300] if new.lane_key2 else None,
+        "lanes": list(keys) or None,
         "status": new.status.value,
         "received_at": new.received_at,
         "updated_at": new.received_at,
@@ -173,12 +187,39 @@ def insert(conn: Connection, new: NewMessage) -> int:
         "meta": new.meta,
         "last_error_code": new.last_error_code,
         "last_error": new.last_error,
+        "document_id": new.document_id,
+        "item_index": new.item_index,
     }
     message_id = int(run(conn, _INSERT, values).scalar_one())
+    if keys and new.status in PENDING:
+        enter_lanes(conn, message_id, keys)
     refs = sorted({r[:200] for r in new.patient_refs if r})
     if refs:
         run_many(conn, _INSERT_REFS, [{"message_id": message_id, "patient_ref": r} for r in refs])
     return message_id
+
+
+_ENTER_LANES = sa.insert(lane_keys)
+_LEAVE_LANES = sa.delete(lane_keys).where(lane_keys.c.message_id == sa.bindparam("b_id"))
+_KEYS_OF = sa.select(messages.c.lanes).where(messages.c.id == sa.bindparam("b_id"))
+
+
+def enter_lanes(conn: Connection, message_id: int, keys: Sequence[str]) -> None:
+    """The unit becomes pending: its keys join the lanes (rows of ``lane_keys``)."""
+    if len(keys) == 1:
+        run(conn, _ENTER_LANES, {"key": keys[0], "message_id": message_id})
+    elif keys:
+        run_many(conn, _ENTER_LANES, [{"key": k, "message_id": message_id} for k in keys])
+
+
+def _follow_lanes(conn: Connection, message_id: int, current: Status, new: Status) -> None:
+    """Keep ``lane_keys`` holding exactly the pending units' keys across a transition."""
+    was, now = current in PENDING, new in PENDING
+    if was and not now:
+        run(conn, _LEAVE_LANES, {"b_id": message_id})
+    elif now and not was:
+        keys = run(conn, _KEYS_OF, {"b_id": message_id}).scalar()
+        enter_lanes(conn, message_id, list(keys or ()))
 
 
 def set_answer(conn: Connection, message_id: int, answer: bytes) -> None:
@@ -237,6 +278,7 @@ def transition(
     result = run(conn, _TRANSITION, {**params, "updated_at": now, **values})
     if result.rowcount != 1:
         raise Conflict(f"message {message_id} is no longer {current}", code="stale_status")
+    _follow_lanes(conn, message_id, current, new)
 
 
 def start_attempt(

@@ -42,7 +42,7 @@ def _peek(raw: bytes) -> Inbound:
         sender=fields[1],
         control_id=fields[2],
         type=fields[3],
-        lane_key=f"{fields[1]}/{fields[4]}",
+        lane_keys=(f"{fields[1]}/{fields[4]}",),
         patient_refs=(fields[4],),
     )
 

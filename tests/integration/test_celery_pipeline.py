@@ -19,7 +19,7 @@ from support import pipeline_plugin as plugin
 from support.celery_worker import WorkerPool
 from support.ordering import (
     assert_each_applied_once,
-    assert_killed_claims_abandoned,
+    assert_killed_leases_abandoned,
     open_attempts,
     processed_count,
     stream,
@@ -132,7 +132,7 @@ def test_worker_killed_mid_stream(producer: Hub, workers: WorkerPool) -> None:
     finish(producer, workers, total, feeder, problems)
 
     assert_each_applied_once(producer.engine, total)
-    assert_killed_claims_abandoned(producer.engine, in_flight)
+    assert_killed_leases_abandoned(producer.engine, in_flight)
 
 
 def redis_up() -> bool:

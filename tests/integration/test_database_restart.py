@@ -7,7 +7,7 @@
    the name of the last update sent for them (lane order held), and the listener still serves.
 2. ``hub worker`` (Celery, Redis) processing while PostgreSQL restarts, fed through the ingest
    service, which retries what it could not store: each stored message applied exactly once,
-   every lane in order, the interrupted claims recovered by the sweeper.
+   every lane in order, the interrupted leases recovered by the sweeper.
 
 All people and identifiers are synthetic.
 """

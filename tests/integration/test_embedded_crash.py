@@ -1,6 +1,6 @@
 """The embedded default (SQLite, in-process workers applying batches) killed mid-stream:
 ``hub serve`` gets SIGKILL while a batch is being applied, is started again, and every stored
-message is applied exactly once, in lane order; the killed claims are recorded as abandoned."""
+message is applied exactly once, in lane order; the killed leases are recorded as abandoned."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from support import pipeline_plugin as plugin
 from support.ordering import (
     assert_each_applied_once,
-    assert_killed_claims_abandoned,
+    assert_killed_leases_abandoned,
     open_attempts,
     stream,
     wait_until,
@@ -91,4 +91,4 @@ def test_serve_killed_mid_batch_applies_everything_once(producer: Hub, serve: Se
         print(serve.logs())
         raise
     assert_each_applied_once(producer.engine, total)
-    assert_killed_claims_abandoned(producer.engine, in_flight)
+    assert_killed_leases_abandoned(producer.engine, in_flight)

@@ -70,7 +70,11 @@ def test_register_wires_service_peeker_mllp_and_processors(hub: Hub) -> None:
     assert len(hub.listeners) == 1  # the MLLP listener
     assert ("hl7v2", "ADT^A04") in hub.registry.types()
     peeked = hub.peekers["hl7v2"](adt())
-    assert (peeked.type, peeked.lane_key, peeked.control_id) == ("ADT^A04", "CLINIC/M500", "C100")
+    assert (peeked.type, peeked.lane_keys, peeked.control_id) == (
+        "ADT^A04",
+        ("CLINIC/M500",),
+        "C100",
+    )
 
 
 def test_stored_before_ack_then_resend_and_held(
@@ -82,7 +86,7 @@ def test_stored_before_ack_then_resend_and_held(
     [row] = rows(hub)  # committed: visible to a new transaction, with this very ACK
     assert bytes(row.answer) == ack
     assert (row.status, row.type, row.control_id) == (Status.RECEIVED.value, "ADT^A04", "C100")
-    assert (row.sender, row.lane_key) == ("EHR|CLINIC", "CLINIC/M500")
+    assert (row.sender, row.lanes) == ("EHR|CLINIC", ["CLINIC/M500"])
     result = parse_ack(ack)
     assert (result.code, result.control_id_acked, result.control_id) == (
         "AA",

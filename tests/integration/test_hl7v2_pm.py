@@ -33,7 +33,7 @@ def send(hub: Hub, raw: bytes) -> int:
             sender=msg.msh.get(3),
             control_id=msg.control_id,
             type=msg.type,
-            lane_key=lane,
+            lane_keys=(lane,) if lane else (),
         )
     )
     while hub.pipeline.run_next("test") is not None:

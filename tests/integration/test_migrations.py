@@ -3,6 +3,7 @@ migrated schema equals :data:`hub.store.tables.metadata` (a forgotten migration 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -77,3 +78,39 @@ def test_the_comparison_catches_a_model_change_without_migration(engine: Engine)
         "add_column",
         "add_table",
     ]
+
+
+def test_0004_moves_lane_columns_into_key_sets_and_back(engine: Engine) -> None:
+    """Pending messages' lane_key/lane_key2 become lane_keys rows; settled ones keep their keys
+    in messages.lanes only; the downgrade restores the two columns."""
+    upgrade(engine, "0003_canonical_sha256")
+    insert = sa.text(
+        "INSERT INTO messages (id, protocol, sha256, status, received_at, updated_at, raw,"
+        " lane_key, lane_key2) VALUES (:id, 'hl7v2', 'x', :status, :at, :at, :raw, :k1, :k2)"
+    )
+    at = "2026-12-02 09:00:00.000000+00:00"
+    with engine.begin() as conn:
+        conn.execute(
+            insert,
+            {"id": 1, "status": "received", "at": at, "raw": b"a", "k1": "F/M1", "k2": "F/M2"},
+        )
+        conn.execute(
+            insert,
+            {"id": 2, "status": "processed", "at": at, "raw": b"b", "k1": "F/M1", "k2": None},
+        )
+        conn.execute(
+            insert, {"id": 3, "status": "retrying", "at": at, "raw": b"c", "k1": None, "k2": None}
+        )
+    upgrade(engine)
+    with engine.connect() as conn:
+        keys = conn.execute(sa.text("SELECT key, message_id FROM lane_keys ORDER BY key")).all()
+        lanes = dict(conn.execute(sa.text("SELECT id, lanes FROM messages")).all())
+    assert [tuple(k) for k in keys] == [("F/M1", 1), ("F/M2", 1)]
+    decoded = {
+        k: v if isinstance(v, list) or v is None else json.loads(v) for k, v in lanes.items()
+    }
+    assert decoded == {1: ["F/M1", "F/M2"], 2: ["F/M1"], 3: None}
+    downgrade(engine, "0003_canonical_sha256")
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT id, lane_key, lane_key2 FROM messages ORDER BY id"))
+        assert [tuple(r) for r in rows] == [(1, "F/M1", "F/M2"), (2, "F/M1", None), (3, None, None)]

@@ -136,7 +136,7 @@ def test_a_failed_shared_commit_retries_every_message_and_applies_none(hub: Hub)
 def test_a_caught_up_worker_lets_a_batch_gather(
     make_hub: Callable[..., Hub], tmp_path: Any
 ) -> None:
-    """Messages arriving one by one while the worker lingers are claimed together."""
+    """Messages arriving one by one while the worker lingers are leased together."""
     settings = Settings(data_dir=tmp_path / "var", workers=1, worker_batch=8, worker_linger=0.3)
     hub = make_hub(settings, plugins=[plugin.register], dispatcher=None)
     hub.start_background()
@@ -145,10 +145,10 @@ def test_a_caught_up_worker_lets_a_batch_gather(
     while _status(hub).get(first) != Status.PROCESSED.value:
         assert time.monotonic() < deadline
         time.sleep(0.01)
-    # the worker found a batch of one: it now waits up to 0.3 s before claiming again
+    # the worker found a batch of one: it now waits up to 0.3 s before leasing again
     later = [_ingest(hub, lane, 1) for lane in "BCDEF"]
     while any(_status(hub).get(i) != Status.PROCESSED.value for i in later):
         assert time.monotonic() < deadline
         time.sleep(0.01)
-    claims = {a["started_at"] for a in _rows(hub, attempts) if a["message_id"] in later}
-    assert len(claims) <= 2, f"{len(later)} messages took {len(claims)} claims"
+    leases = {a["started_at"] for a in _rows(hub, attempts) if a["message_id"] in later}
+    assert len(leases) <= 2, f"{len(later)} messages took {len(leases)} leases"

@@ -48,21 +48,21 @@ def rows(hub: Hub, table: sa.Table, **where: Any) -> list[Any]:
 def test_expired_lease_cannot_apply_twice(
     any_db_settings: Settings, make_hub: Callable[..., Hub]
 ) -> None:
-    """Worker A stalls after its claim, the sweeper hands the message to worker B; A must not
+    """Worker A stalls after its lease, the sweeper hands the message to worker B; A must not
     apply it when it wakes up (before the fix both applied and A marked it processed)."""
     clock = FixedClock(T0)
     hub = make_hub(any_db_settings, clock=clock, plugins=[plugin.register], embedded_workers=False)
     mid = hub.ingest.ingest(inbound("L1", 1)).message_id
-    claim_a = hub.pipeline._claim("A", message_id=None, lane_key=None)
-    assert claim_a is not None
+    lease_a = hub.pipeline._lease("A", message_id=None, lane_key=None)
+    assert lease_a is not None
     clock.advance(hub.settings.lease_seconds + 1)
     assert hub.sweeper.sweep()[0] == 1  # A's lease released
-    claim_b = hub.pipeline._claim("B", message_id=None, lane_key=None)
-    assert claim_b is not None and claim_b[0].id == mid
+    lease_b = hub.pipeline._lease("B", message_id=None, lane_key=None)
+    assert lease_b is not None and lease_b[0].id == mid
 
-    late = hub.pipeline._process(*claim_a)
+    late = hub.pipeline._process(*lease_a)
     assert late.status is Status.RECEIVED  # "lost": nothing applied, nothing recorded
-    assert hub.pipeline._process(*claim_b).status is Status.PROCESSED
+    assert hub.pipeline._process(*lease_b).status is Status.PROCESSED
     assert [e.message_id for e in rows(hub, effects)] == [mid]
     assert [(a.worker, a.outcome) for a in rows(hub, attempts, message_id=mid)] == [
         ("A", "abandoned"),
@@ -70,25 +70,25 @@ def test_expired_lease_cannot_apply_twice(
     ]
 
 
-def test_failure_of_a_lost_claim_is_not_recorded(
+def test_failure_of_a_lost_lease_is_not_recorded(
     any_db_settings: Settings, make_hub: Callable[..., Hub]
 ) -> None:
     clock = FixedClock(T0)
     hub = make_hub(any_db_settings, clock=clock, plugins=[plugin.register], embedded_workers=False)
     mid = hub.ingest.ingest(inbound("L1", 1, mode="perm")).message_id
-    claim_a = hub.pipeline._claim("A", message_id=None, lane_key=None)
-    assert claim_a is not None
+    lease_a = hub.pipeline._lease("A", message_id=None, lane_key=None)
+    assert lease_a is not None
     clock.advance(hub.settings.lease_seconds + 1)
     hub.sweeper.sweep()
-    claim_b = hub.pipeline._claim("B", message_id=None, lane_key=None)
-    assert claim_b is not None
-    hub.pipeline._process(*claim_a)  # A's permanent failure must not fail B's claim
+    lease_b = hub.pipeline._lease("B", message_id=None, lane_key=None)
+    assert lease_b is not None
+    hub.pipeline._process(*lease_a)  # A's permanent failure must not fail B's lease
     with hub.uow() as uow:
         assert store.get(uow.conn, mid).status is Status.PROCESSING
-    assert hub.pipeline._process(*claim_b).status is Status.FAILED
+    assert hub.pipeline._process(*lease_b).status is Status.FAILED
 
 
-def test_slow_but_alive_worker_keeps_its_claim(
+def test_slow_but_alive_worker_keeps_its_lease(
     any_db_settings: Settings, make_hub: Callable[..., Hub]
 ) -> None:
     """A processor slower than the lease, with the sweeper running: on PostgreSQL the sweeper
@@ -252,7 +252,7 @@ def test_concurrent_identical_resends_store_once(
         plugins=[plugin.register],
         embedded_workers=False,
     )
-    laneless = replace(inbound("L1", 1), lane_key=None, patient_refs=())
+    laneless = replace(inbound("L1", 1), lane_keys=(), patient_refs=())
     outcomes: list[IngestOutcome] = []
 
     def second() -> None:
@@ -294,7 +294,7 @@ def test_replayed_message_waits_for_its_lanes_running_message(
     first = hub.ingest.ingest(inbound("L1", 1)).message_id
     second = hub.ingest.ingest(inbound("L1", 2)).message_id
     assert hub.pipeline.run_next("w") is not None
-    running = hub.pipeline._claim("w2", message_id=None, lane_key=None)
+    running = hub.pipeline._lease("w2", message_id=None, lane_key=None)
     assert running is not None and running[0].id == second
     assert list(hub.replay.replay([first], actor="admin")) == [first]
     assert hub.pipeline.run_next("w3") is None  # lane L1 is busy with message 2

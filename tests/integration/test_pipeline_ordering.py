@@ -43,6 +43,6 @@ def test_two_thousand_messages_fifty_lanes_four_workers(
     assert errors == []
     wait_until(lambda: processed_count(hub.engine) == 2000, timeout=240, what="2000 processed")
     assert assert_each_applied_once(hub.engine, 2000).merges == 40
-    # no worker ever failed to claim ("database is locked" on SQLite) or lost a lease, and no
+    # no worker ever failed to lease ("database is locked" on SQLite) or lost a lease, and no
     # message needed a retry
     assert [r.getMessage() for r in caplog.records if r.name.startswith("hub.")] == []

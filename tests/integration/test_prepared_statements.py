@@ -1,6 +1,6 @@
 """Prepared statements (hub.store.prepared) against the real schema on SQLite and PostgreSQL:
 same values in and out as SQLAlchemy gives, driver errors as SQLAlchemy's, and the lane probes
-on the partial indexes whatever the interpreter's hash seed."""
+on their indexes whatever the interpreter's hash seed."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from conftest import HubFactory
 
 from hub.config import Settings
 from hub.store import lanes
-from hub.store.lifecycle import PENDING, PENDING_VALUES, Status
+from hub.store import messages as store
+from hub.store.lifecycle import Status
 from hub.store.prepared import _Form, run, run_many
 from hub.store.tables import message_patients, messages
 
@@ -107,25 +108,42 @@ def test_driver_errors_surface_as_sqlalchemy_errors(
         assert "raw bytes" not in str(err.value)
 
 
-def test_lane_probes_use_the_partial_indexes(make_hub: HubFactory, tmp_path: Path) -> None:
-    assert set(PENDING_VALUES) == {s.value for s in PENDING}
+def _unit(now: datetime, keys: tuple[str, ...], n: int) -> store.NewMessage:
+    return store.NewMessage(
+        protocol="test",
+        raw=b"r%d" % n,
+        sha256=f"{n:064d}",
+        status=Status.RECEIVED,
+        received_at=now,
+        lane_keys=keys,
+    )
+
+
+def test_lane_probes_use_the_lane_keys_indexes(make_hub: HubFactory, tmp_path: Path) -> None:
+    """The head rule reads lane_keys by its primary key and its message_id index: never a scan
+    of lane_keys or of messages by lane (ADR 0007, 0008)."""
     hub = make_hub(Settings(data_dir=tmp_path / "var"), plugins=[])
     now = datetime.now(UTC)
     with hub.uow() as uow:
         ids = [
-            run(uow.conn, _INSERT, _row(now, lane_key=f"F|{i % 5}", sha256=f"{i:064d}")).scalar()
-            for i in range(50)
+            store.insert(uow.conn, _unit(now, (f"F|{i % 5}", f"C|{i % 7}"), i)) for i in range(50)
         ]
         uow.commit()
     with hub.uow() as uow:
-        plans = []
-        for stmt in (lanes._EARLIEST, lanes._EARLIEST2):
-            sql = _Form(stmt, uow.conn.dialect, None).sql
-            rows = uow.conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, ("F|1",)).all()
-            plans.append(" / ".join(str(r[-1]) for r in rows))
+        sql = _Form(lanes._EARLIEST, uow.conn.dialect, None).sql
+        rows = uow.conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, ("F|1",)).all()
+        earliest = " / ".join(str(r[-1]) for r in rows)
+        head = lanes._lease_query("any", False, Status.RECEIVED)
+        form = _Form(head, uow.conn.dialect, None)
+        params = ("received", now, 1, 0)  # status, now, limit, offset
+        rows = uow.conn.exec_driver_sql("EXPLAIN QUERY PLAN " + form.sql, params).all()
+        head_plan = " / ".join(str(r[-1]) for r in rows)
         assert lanes.earliest_pending(uow.conn, "F|1") == ids[1]
-    assert "INDEX ix_messages_pending_lane (" in plans[0], plans[0]
-    assert "INDEX ix_messages_pending_lane2 (" in plans[1], plans[1]
+        assert lanes.peek_head(uow.conn, now=now) == ids[0]
+    assert "PRIMARY KEY" in earliest or "INDEX" in earliest, earliest
+    assert "SCAN lane_keys" not in earliest, earliest
+    assert "ix_lane_keys_message" in head_plan, head_plan
+    assert "SCAN earlier" not in head_plan and "SCAN mine" not in head_plan, head_plan
 
 
 @pytest.mark.parametrize("seed", ["1", "2", "3"])
@@ -135,7 +153,8 @@ def test_partial_index_use_does_not_depend_on_the_hash_seed(seed: str, tmp_path:
         "from sqlalchemy.dialects import sqlite;"
         "from hub.store.prepared import _Form;"
         "from hub.store import lanes;"
-        "print(_Form(lanes._EARLIEST, sqlite.dialect(), None).sql)"
+        "from hub.store import items;"
+        "print(_Form(items._ANY_PENDING, sqlite.dialect(), None).sql)"
     )
     env = {**os.environ, "PYTHONHASHSEED": seed}
     out = subprocess.run(
@@ -150,8 +169,8 @@ def test_a_due_head_is_found_after_a_retry_delay(make_hub: HubFactory, tmp_path:
     hub = make_hub(Settings(data_dir=tmp_path / "var"), plugins=[])
     now = datetime.now(UTC)
     with hub.uow() as uow:
-        first = run(uow.conn, _INSERT, _row(now, lane_key="L", sha256="1" * 64)).scalar()
-        run(uow.conn, _INSERT, _row(now, lane_key="L", sha256="2" * 64))
+        first = store.insert(uow.conn, _unit(now, ("L",), 1))
+        store.insert(uow.conn, _unit(now, ("L",), 2))
         uow.conn.execute(
             sa.update(messages)
             .where(messages.c.id == first)

@@ -120,14 +120,14 @@ def assert_each_applied_once(engine: Engine, total: int) -> Report:
 
 
 def open_attempts(engine: Engine) -> set[int]:
-    """Attempts that have started and not ended (claims in flight)."""
+    """Attempts that have started and not ended (leases in flight)."""
     with engine.connect() as conn:
         q = sa.select(attempts.c.id).where(attempts.c.ended_at.is_(None))
         return {int(r.id) for r in conn.execute(q)}
 
 
-def assert_killed_claims_abandoned(engine: Engine, in_flight: set[int]) -> None:
-    """The claims a kill left open ended as abandoned (lease expired), and none is open now."""
+def assert_killed_leases_abandoned(engine: Engine, in_flight: set[int]) -> None:
+    """The leases a kill left open ended as abandoned (lease expired), and none is open now."""
     with engine.connect() as conn:
         killed = conn.execute(sa.select(attempts).where(attempts.c.id.in_(in_flight))).all()
     assert {(a.outcome, a.error_code) for a in killed} == {("abandoned", "lease_expired")}

@@ -73,8 +73,7 @@ def peek(raw: bytes) -> Inbound:
         sender="SYNTH",
         control_id=f"{body['lane']}-{body['seq']}" + (f"-{body['n']}" if body.get("n") else ""),
         type="TEST^M01" if lane2 else "TEST^A01",
-        lane_key=body["lane"],
-        lane_key2=lane2,
+        lane_keys=tuple(x for x in (body["lane"], lane2) if x),
         patient_refs=tuple(x for x in (body["lane"], lane2) if x),
     )
 

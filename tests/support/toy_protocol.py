@@ -65,7 +65,7 @@ def inspect(raw: bytes) -> Inspection[list[str]]:
         sender=fields[1],
         control_id=fields[2],
         type=fields[3],
-        lane_key=f"{fields[1]}/{fields[4]}",
+        lane_keys=(f"{fields[1]}/{fields[4]}",),
         patient_refs=(fields[4],),
         rejected=errors[0] if errors else None,
     )

@@ -3,7 +3,7 @@
 Lane key (DESIGN.md section 3, step 4) = sending facility (MSH-4.1) + "/" + MRN, where the MRN
 is the PID-3 repetition whose identifier type code (CX-5) is ``MR``, else the first repetition.
 A merge or identifier change (A40, A47: MRG-1 is the other patient) waits in that patient's
-lane too (``lane_key2``). No MRN means no lane: the message is ordered on its own.
+lane too (a second lane key). No MRN means no lane: the message is ordered on its own.
 """
 
 from __future__ import annotations
@@ -21,9 +21,12 @@ class Header:
     type: str
     structure: str
     version: str
-    lane_key: str | None
-    lane_key2: str | None
+    lane_keys: tuple[str, ...]  # the patient's lane; a merge's MRG patient second
     patient_refs: tuple[str, ...]
+
+    @property
+    def lane_key(self) -> str | None:
+        return self.lane_keys[0] if self.lane_keys else None
 
 
 def peek(msg: Message) -> Header:
@@ -39,8 +42,7 @@ def peek(msg: Message) -> Header:
         type=msg.type,
         structure=msg.structure,
         version=msg.version,
-        lane_key=lane,
-        lane_key2=lane2 if lane2 != lane else None,
+        lane_keys=tuple(dict.fromkeys(k for k in (lane, lane2) if k)),
         patient_refs=_patient_refs(msg),
     )
 

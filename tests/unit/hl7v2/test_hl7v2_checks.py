@@ -132,8 +132,7 @@ def test_peek_lanes_and_refs() -> None:
     assert head.receiver == "HUB|PR"
     assert head.type == "ADT^A40"
     assert head.structure == "ADT_A39"
-    assert head.lane_key == "CLINIC/M1"
-    assert head.lane_key2 == "CLINIC/OLD1"
+    assert head.lane_keys == ("CLINIC/M1", "CLINIC/OLD1")
     assert head.patient_refs == ("X9", "M1", "OLD1", "OLDX")
 
 
@@ -141,8 +140,7 @@ def test_peek_without_mr_uses_first_and_without_pid_no_lane() -> None:
     assert peek(parse(adt(pid3="A7^^^X^PI~B8^^^X^PN"))).lane_key == "CLINIC/A7"
     no_pid = "MSH|^~\\&|EHR|CLINIC|HUB|PR|20240101||SIU^S12|C1|P|2.5\rSCH|1|F1\r"
     head = peek(parse(no_pid))
-    assert head.lane_key is None
-    assert head.lane_key2 is None
+    assert head.lane_keys == ()
     assert head.patient_refs == ()
 
 

@@ -66,3 +66,25 @@ def test_supported_types_follow_registrations() -> None:
     registry.register("x12", "835", lambda ctx: None)
     assert registry.supported("hl7v2") == {"ADT^A01", "SIU^*"}
     assert registry.supported("x12") == {"835"}
+
+
+def test_splitters_are_looked_up_like_processors_and_absent_for_single_units() -> None:
+    from hub.queue.registry import WorkItem
+
+    def split_835(doc: object) -> list[WorkItem]:
+        return [WorkItem(type="835^CLP", raw=b"CLP*1~", lane_keys=("claim:1",))]
+
+    def peek(raw: bytes, type_: str) -> WorkItem:
+        return WorkItem(type=type_, raw=raw)
+
+    reg = ProcessorRegistry()
+    reg.register("hl7v2", "*", named("protocol"))
+    assert reg.lookup_splitter("hl7v2", "ADT^A01") is None  # no splitter registered at all
+    reg.register_splitter("x12", "835^*", split_835, peek_item=peek)
+    assert reg.lookup_splitter("x12", "835^005010X221A1") is split_835
+    # an item's type may fall in the family: the pipeline never splits an item (document_id)
+    assert reg.lookup_splitter("x12", "835^CLP") is split_835
+    assert reg.lookup_splitter("x12", "277^CA") is None
+    assert reg.lookup_splitter("hl7v2", "ADT^A01") is None
+    assert reg.item_peeker("x12") is peek and reg.item_peeker("hl7v2") is None
+    assert "835^*" in reg.supported("x12")

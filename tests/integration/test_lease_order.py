@@ -1,5 +1,5 @@
-"""Claims on the embedded store: read-only look-ups never queue behind the writer, and a retry
-that has fallen due is claimed before newer messages of other lanes."""
+"""Leases on the embedded store: read-only look-ups never queue behind the writer, and a retry
+that has fallen due is leased before newer messages of other lanes."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def test_read_only_unit_of_work_does_not_wait_for_the_writer(
     t.join(5)
 
 
-def test_a_due_retry_is_claimed_before_newer_messages(make_hub: HubFactory, tmp_path: Path) -> None:
+def test_a_due_retry_is_leased_before_newer_messages(make_hub: HubFactory, tmp_path: Path) -> None:
     fail_once = {"first": True}
 
     def processor(ctx: ProcessContext) -> None:
@@ -52,11 +52,13 @@ def test_a_due_retry_is_claimed_before_newer_messages(make_hub: HubFactory, tmp_
         plugins=[simple_plugin("test", processor)],
         clock=clock,
     )
-    retried = hub.ingest.ingest(Inbound(protocol="test", raw=b"r", control_id="R", lane_key="A"))
+    retried = hub.ingest.ingest(
+        Inbound(protocol="test", raw=b"r", control_id="R", lane_keys=("A",))
+    )
     first = hub.pipeline.run_next("w")
     assert first is not None and first.status is Status.RETRYING
     newer = [
-        hub.ingest.ingest(Inbound(protocol="test", raw=b"n%d" % i, lane_key=f"L{i}")).message_id
+        hub.ingest.ingest(Inbound(protocol="test", raw=b"n%d" % i, lane_keys=(f"L{i}",))).message_id
         for i in range(3)
     ]
     assert hub.pipeline.run_next("w") is not None  # not yet due: a newer message goes first
