@@ -47,6 +47,11 @@ class Settings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
+    # Every HTTP request body is bounded (413) and must arrive within the timeout (408); idle
+    # keep-alive connections are closed after their own timeout (issue 10, item 8).
+    http_max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    http_body_timeout: float = Field(default=30.0, gt=0)
+    http_keepalive_timeout: int = Field(default=5, ge=1)
     mllp_host: str = "127.0.0.1"
     mllp_port: int = Field(default=2575, ge=0, le=65535)
     mllp_tls_cert: Path | None = None

@@ -10,8 +10,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 
 from hub import __version__
-from hub.api import problems
+from hub.api import guard, problems
 from hub.api.auth import TokenCache, require
+from hub.api.routes_admin import router as admin_router
 from hub.api.routes_health import router as health_router
 from hub.api.routes_messages import router as messages_router
 from hub.bootstrap import Hub
@@ -29,12 +30,26 @@ def create_app(hub: Hub) -> FastAPI:
     problems.install(app)
     app.include_router(health_router)
     app.include_router(messages_router)
+    app.include_router(admin_router)
     app.include_router(_openapi_router(app))
     kit = ApiKit(hub.settings)
+    document_routes: list[str] = []
     for plugin in hub.plugins:
         receiver = hub.receiver(plugin.name)
         for make_router in plugin.routers:
-            app.include_router(make_router(kit, receiver))
+            router = make_router(kit, receiver)
+            document_routes.extend(getattr(r, "path", "") for r in router.routes)
+            app.include_router(router)
+    settings = hub.settings
+    # a protocol route's documents may be as large as a frame, larger than an API call's JSON
+    document_limit = max(settings.http_max_body_bytes, settings.mllp_max_frame_bytes)
+    guard.install(
+        app,
+        tokens=app.state.tokens,
+        max_body=settings.http_max_body_bytes,
+        body_timeout=settings.http_body_timeout,
+        body_limits={path: document_limit for path in document_routes if path},
+    )
     return app
 
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from sqlalchemy.engine import Connection
 
 from hub.api.auth import require
 from hub.api.deps import get_hub
@@ -18,7 +19,9 @@ from hub.bootstrap import Hub
 from hub.queue.registry import ProcessorRegistry
 from hub.services import audit_log
 from hub.store import messages as store
+from hub.store import metric_counts
 from hub.store.keys import Role
+from hub.store.lifecycle import PENDING_VALUES, DeliveryStatus
 
 router = APIRouter()
 
@@ -83,15 +86,24 @@ def ready(hub: Hub = Depends(get_hub)) -> JSONResponse:
 def metrics(hub: Hub = Depends(get_hub)) -> Response:
     """Prometheus text, built from the database on each scrape (the DB is the truth)."""
     reg = CollectorRegistry()
+    with hub.uow() as uow:
+        _message_gauges(reg, uow.conn, hub.clock.now(), hub.registry)
+        _delivery_gauges(reg, metric_counts.delivery_queues(uow.conn), hub.clock.now())
+    return Response(generate_latest(reg), media_type=CONTENT_TYPE_LATEST)
+
+
+def _message_gauges(
+    reg: CollectorRegistry, conn: Connection, now: datetime, registry: ProcessorRegistry
+) -> None:
     by_status = Gauge(
         "hub_messages",
-        "Stored messages by protocol, status and type",
-        ["protocol", "status", "type"],
+        "Stored messages by protocol, direction (in | out), status and type",
+        ["protocol", "direction", "status", "type"],
         registry=reg,
     )
     depth = Gauge(
         "hub_queue_depth",
-        "Messages waiting to be processed (received, processing, retrying)",
+        "Messages waiting to be processed (received, processing, and retrying after a failure)",
         registry=reg,
     )
     age = Gauge("hub_queue_oldest_age_seconds", "Age of the oldest waiting message", registry=reg)
@@ -107,35 +119,63 @@ def metrics(hub: Hub = Depends(get_hub)) -> Response:
         ["protocol"],
         registry=reg,
     )
-    with hub.uow() as uow:
-        for protocol, n in store.held_unanswered_counts(uow.conn):
-            held_unanswered.labels(protocol).set(n)
-        pending = 0
-        for (protocol, status, label), n in _by_label(
-            hub.registry, store.counts_by_status_type(uow.conn)
-        ).items():
-            by_status.labels(protocol, status, label).set(n)
-            if status in ("received", "processing", "retrying"):
-                pending += n
-        oldest: datetime | None = store.oldest_pending_received_at(uow.conn)
-        for stage, outcome, n in store.attempt_outcomes(uow.conn):
-            outcomes.labels(stage, outcome).set(n)
+    for protocol, n in store.held_unanswered_counts(conn):
+        held_unanswered.labels(protocol).set(n)
+    pending = 0
+    for (protocol, direction, status, label), n in _by_label(
+        registry, metric_counts.messages_by_direction(conn)
+    ).items():
+        by_status.labels(protocol, direction, status, label).set(n)
+        if status in PENDING_VALUES:
+            pending += n
+    oldest: datetime | None = store.oldest_pending_received_at(conn)
+    for stage, outcome, n in store.attempt_outcomes(conn):
+        outcomes.labels(stage, outcome).set(n)
     depth.set(pending)
-    age.set((hub.clock.now() - oldest).total_seconds() if oldest else 0)
-    return Response(generate_latest(reg), media_type=CONTENT_TYPE_LATEST)
+    age.set((now - oldest).total_seconds() if oldest else 0)
+
+
+def _delivery_gauges(
+    reg: CollectorRegistry, queues: list[metric_counts.DestinationQueue], now: datetime
+) -> None:
+    by_status = Gauge(
+        "hub_deliveries",
+        "Outbound deliveries per destination and status (pending, retrying, sent, dead, ...)",
+        ["destination", "status"],
+        registry=reg,
+    )
+    depth = Gauge(
+        "hub_delivery_queue_depth",
+        "Deliveries still owed to a destination (pending or retrying)",
+        ["destination"],
+        registry=reg,
+    )
+    age = Gauge(
+        "hub_delivery_oldest_age_seconds",
+        "Age of the oldest pending or retrying delivery per destination",
+        ["destination"],
+        registry=reg,
+    )
+    for q in queues:
+        for status in DeliveryStatus:
+            by_status.labels(q.destination, status.value).set(q.by_status.get(status.value, 0))
+        depth.labels(q.destination).set(q.waiting)
+        oldest = q.oldest_waiting
+        age.labels(q.destination).set((now - oldest).total_seconds() if oldest else 0)
 
 
 def _by_label(
-    registry: ProcessorRegistry, rows: list[tuple[str, str, str, int]]
-) -> Counter[tuple[str, str, str]]:
-    """Counts summed per (protocol, status, type label), at most MAX_TYPE_LABELS types each."""
-    out: Counter[tuple[str, str, str]] = Counter()
+    registry: ProcessorRegistry, rows: list[tuple[str, str, str, str, int]]
+) -> Counter[tuple[str, str, str, str]]:
+    """Counts summed per (protocol, direction, status, type label), at most MAX_TYPE_LABELS
+    types per protocol."""
+    out: Counter[tuple[str, str, str, str]] = Counter()
     labels: dict[str, set[str]] = {}
-    for protocol, status, mtype, n in sorted(rows, key=lambda row: -row[3]):
+    for protocol, direction, status, mtype, n in sorted(rows, key=lambda row: -row[4]):
         label = type_label(registry, protocol, mtype or "")
         seen = labels.setdefault(protocol, set())
         if label not in seen and len(seen) >= MAX_TYPE_LABELS:
             label = OTHER
         seen.add(label)
-        out[(protocol, status, label)] += n
+        out[(protocol, direction, status, label)] += n
     return out

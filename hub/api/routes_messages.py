@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field
 
 from hub.api.auth import actor_of, require
 from hub.api.deps import get_hub
 from hub.bootstrap import Hub
 from hub.errors import ValidationError
-from hub.services import query
+from hub.services import query, replay_preview
 from hub.services.reads import Actor, ReadService
+from hub.services.review import resolve_message
 from hub.store.keys import ApiKey, Role
-from hub.store.messages import MessageFilter
+from hub.store.messages import MAX_ID, MessageFilter
 
 router = APIRouter(prefix="/api")
+
+# Bounds a request can name (issue 10, item 8): 64-bit ids, a page offset no scan should pass,
+# and as many ids in one replay as its ``limit`` allows.
+MAX_OFFSET = 10_000_000
+MAX_IDS = 100_000
+MessageId = Annotated[int, Path(ge=1, le=MAX_ID, description="a message id")]
+ListedId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 @router.get("/messages")
@@ -32,7 +42,7 @@ def list_messages(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
     hub: Hub = Depends(get_hub),
     key: ApiKey = Depends(require(Role.READER)),
 ) -> dict[str, Any]:
@@ -54,7 +64,7 @@ def list_messages(
 
 @router.get("/messages/{message_id}")
 def get_message(
-    message_id: int, hub: Hub = Depends(get_hub), key: ApiKey = Depends(require(Role.READER))
+    message_id: MessageId, hub: Hub = Depends(get_hub), key: ApiKey = Depends(require(Role.READER))
 ) -> dict[str, Any]:
     return _reads(hub).message(message_id, _actor(key))  # raw content is PHI: audited
 
@@ -68,13 +78,13 @@ def _actor(key: ApiKey) -> Actor:
 
 
 class ReplayOne(BaseModel):
-    reason: str = ""
+    reason: str = Field(default="", max_length=1000)
     raw: str | None = Field(default=None, description="edited message; stored as a new revision")
 
 
 @router.post("/messages/{message_id}/replay")
 def replay_one(
-    message_id: int,
+    message_id: MessageId,
     body: ReplayOne | None = None,
     hub: Hub = Depends(get_hub),
     key: ApiKey = Depends(require(Role.ADMIN)),
@@ -90,7 +100,7 @@ def replay_one(
 
 
 class ReplayFilter(BaseModel):
-    ids: list[int] = Field(default_factory=list)
+    ids: list[ListedId] = Field(default_factory=list, max_length=MAX_IDS)
     status: str | None = None
     type: str | None = None
     sender: str | None = None
@@ -99,7 +109,7 @@ class ReplayFilter(BaseModel):
     until: datetime | None = None
     limit: int = Field(default=10_000, ge=1, le=100_000)
     dry_run: bool = False
-    reason: str = ""
+    reason: str = Field(default="", max_length=1000)
 
 
 @router.post("/replay")
@@ -126,10 +136,15 @@ def replay_filter(
     )
     plan = hub.replay.plan(flt)
     if body.dry_run:
+        shown = replay_preview.preview(
+            hub.uow, hub.clock, hub.registry, plan.ids, actor=actor_of(key)
+        )
         return {
             "dry_run": True,
             "would_replay": plan.ids,
             "skipped": [{"id": i, "reason": r} for i, r in plan.skipped],
+            # per message (the first few): the PM changes it would make, and the diff
+            "previews": jsonable_encoder([dataclasses.asdict(p) for p in shown]),
         }
     done = list(hub.replay.replay(plan.ids, actor=actor_of(key), reason=body.reason))
     return {
@@ -137,3 +152,19 @@ def replay_filter(
         "replayed": done,
         "skipped": [{"id": i, "reason": r} for i, r in plan.skipped],
     }
+
+
+class Resolve(BaseModel):
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+@router.post("/messages/{message_id}/resolve")
+def resolve_one(
+    message_id: MessageId,
+    body: Resolve,
+    hub: Hub = Depends(get_hub),
+    key: ApiKey = Depends(require(Role.ADMIN)),
+) -> dict[str, Any]:
+    """Close a held or failed message without replaying it (audited)."""
+    was = resolve_message(hub.uow, hub.clock, message_id, actor=actor_of(key), reason=body.reason)
+    return {"id": message_id, "status": "resolved", "was": was.value}

@@ -21,6 +21,7 @@ from hub.cli import (
     db_cmd,
     messages_cmd,
     outbound_cmd,
+    replay_cmd,
     serve_cmd,
 )
 from hub.cli.common import CliKit
@@ -39,6 +40,7 @@ def build_app(plugins: Sequence[ProtocolPlugin]) -> typer.Typer:
     db_cmd.install(root)
     admin.install(root)
     messages_cmd.install(root)
+    replay_cmd.install(root)
     audit_cmd.install(root)
     outbound_cmd.install(root)
     conformance_cmd.install(root, plugins)

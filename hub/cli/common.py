@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import typer
@@ -49,3 +50,10 @@ class CliKit:
 
     def echo_json(self, value: object) -> None:
         echo_json(value)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """A time given without an offset on the command line is UTC (the store's time zone)."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value

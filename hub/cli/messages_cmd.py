@@ -1,4 +1,4 @@
-"""``hub messages list|show`` and ``hub replay``."""
+"""``hub messages list|show|resolve`` (``hub replay`` lives in :mod:`hub.cli.replay_cmd`)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from typing import Any
 import typer
 from rich import box
 from rich.console import Console
-from rich.progress import Progress
 from rich.table import Table
 
-from hub.cli.common import cli_actor, echo_json, open_hub
-from hub.errors import ValidationError
+from hub.cli.common import as_utc, cli_actor, echo_json, open_hub
 from hub.services import query
 from hub.services.reads import ReadService
+from hub.services.review import resolve_message
+from hub.store.lifecycle import Status
 from hub.store.messages import MessageFilter
 
 
@@ -25,12 +25,13 @@ def install(app: typer.Typer) -> None:
     @messages.command("list")
     def list_(
         *,
-        status: str | None = typer.Option(
-            None, help="received, processing, processed, retrying, failed, dead, held"
-        ),
+        status: str | None = typer.Option(None, help=", ".join(s.value for s in Status)),
         type: str | None = typer.Option(None, "--type", help="ADT, ADT^A08, SIU^S12, ..."),
         patient: str | None = typer.Option(None, help="patient identifier (MRN)"),
         sender: str | None = typer.Option(None),
+        control_id: str | None = typer.Option(None, "--control-id", help="MSH-10 as sent"),
+        since: datetime | None = typer.Option(None, help="received at or after (ISO 8601, UTC)"),
+        until: datetime | None = typer.Option(None, help="received before (ISO 8601, UTC)"),
         limit: int = typer.Option(50, min=1, max=100_000),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
@@ -40,6 +41,9 @@ def install(app: typer.Typer) -> None:
             type=type,
             patient=patient,
             sender=sender,
+            control_id=control_id,
+            since=as_utc(since),
+            until=as_utc(until),
             limit=limit,
         )
         hub = open_hub()
@@ -82,51 +86,20 @@ def install(app: typer.Typer) -> None:
             return
         _print_detail(detail)
 
-    @app.command("replay")
-    def replay(
-        *,
-        ids: list[int] = typer.Argument(None, help="message ids (or use a filter)"),
-        status: str | None = typer.Option(None),
-        type: str | None = typer.Option(None, "--type"),
-        since: datetime | None = typer.Option(None, help="received at or after (ISO 8601)"),
-        reason: str = typer.Option("", help="why; goes to the audit log"),
-        dry_run: bool = typer.Option(False, "--dry-run", help="list what would replay"),
-        limit: int = typer.Option(100_000, min=1),
+    @messages.command("resolve")
+    def resolve(
+        message_id: int,
+        reason: str = typer.Option(..., help="why it needs no replay; goes to the audit log"),
     ) -> None:
-        """Replay from stored raw bytes, in original order, through the lanes."""
-        if not ids and not any([status, type, since]):
-            raise ValidationError("give message ids or a filter (--status, --type, --since)")
-        if since is not None and since.tzinfo is None:
-            from datetime import UTC
-
-            since = since.replace(tzinfo=UTC)
+        """Close a held or failed message without replaying it (status ``resolved``, audited)."""
         hub = open_hub()
-        plan = hub.replay.plan(
-            MessageFilter(
-                ids=ids or (),
-                status=query.parse_status(status),
-                type=type,
-                since=since,
-                limit=limit,
-                newest_first=False,
+        try:
+            was = resolve_message(
+                hub.uow, hub.clock, message_id, actor=str(cli_actor()), reason=reason
             )
-        )
-        for mid, why in plan.skipped:
-            typer.echo(f"skip {mid}: {why}", err=True)
-        if dry_run:
-            typer.echo(
-                f"would replay {len(plan.ids)} message(s): "
-                + " ".join(str(i) for i in plan.ids[:50])
-                + (" ..." if len(plan.ids) > 50 else "")
-            )
+        finally:
             hub.stop()
-            return
-        with Progress(transient=False) as progress:
-            task = progress.add_task("replaying", total=len(plan.ids))
-            for _ in hub.replay.replay(plan.ids, actor=str(cli_actor()), reason=reason):
-                progress.advance(task)
-        hub.stop()
-        typer.echo(f"replayed {len(plan.ids)} message(s); workers will process them in order")
+        typer.echo(f"resolved message {message_id} (was {was})")
 
 
 def _print_detail(detail: dict[str, Any]) -> None:
@@ -146,10 +119,14 @@ def _print_detail(detail: dict[str, Any]) -> None:
         "error_code",
         "error",
         "revision_of",
+        "revisions",
         "duplicate_of",
         "sha256",
     ):
-        typer.echo(f"{k:>16}: {detail[k] if detail[k] is not None else ''}")
+        value = detail[k]
+        if isinstance(value, list):
+            value = " ".join(str(v) for v in value)
+        typer.echo(f"{k:>16}: {value if value is not None else ''}")
     typer.echo("\nattempts:")
     for a in detail["attempt_log"]:
         typer.echo(

@@ -15,6 +15,7 @@ import uvicorn
 
 from hub import logs
 from hub.api.app import create_app
+from hub.api.server import uvicorn_config
 from hub.bootstrap import Hub, bootstrap
 from hub.config import load_settings
 from hub.errors import ConfigError
@@ -38,15 +39,7 @@ def _first_start_hint(hub: Hub) -> None:
 async def _serve(hub: Hub) -> None:
     settings = hub.settings
     app = create_app(hub)
-    config = uvicorn.Config(
-        app,
-        host=settings.http_host,
-        port=settings.http_port,
-        log_config=None,
-        access_log=False,
-        lifespan="off",
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn_config(app, settings))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -28,9 +28,9 @@ from datetime import datetime, tzinfo
 from hub.adapters.hl7v2.tokenizer import Message, parse
 from hub.adapters.hl7v2.validate import Mode, validate_structure
 from hub.clock import Clock
-from hub.errors import HubError, ParseError, Severity
+from hub.errors import Hl7Location, HubError, MappingError, ParseError, Severity
 from hub.mappings.hl7v2_pm import locate, map_message
-from hub.pm.changes import PmChange, UpsertAppointment
+from hub.pm.changes import MergePatients, PmChange, UpsertAppointment
 from hub.pm.events import (
     AppointmentBooked,
     AppointmentCancelled,
@@ -41,7 +41,7 @@ from hub.queue.registry import Prepare, ProcessContext, Processor
 from hub.store import messages as message_store
 from hub.store.messages import MessageRecord
 from hub.store.outbox import emit
-from hub.store.pm_repo import SqlPm, Stamp, find_appointment
+from hub.store.pm_repo import SqlPm, Stamp, find_appointment, find_patient
 
 FORWARD: dict[str, type[AppointmentEvent]] = {
     "S12": AppointmentBooked,
@@ -84,12 +84,32 @@ def make_processor(tz: tzinfo, validation: Callable[[str], Mode]) -> Processor:
             ctx.prepared if isinstance(ctx.prepared, Prepared) else prepare(ctx.message, ctx.clock)
         )
         ctx.warnings.extend(done.warnings)
+        ctx.warnings.extend(_unknown_merges(ctx, done.changes))
         # a PM error gets the HL7 location of the key that failed (the PM raises without one)
         SqlPm(ctx.conn, Stamp(ctx.message.id, done.now)).apply_all(done.changes, on_error=locate)
         if done.msg.message_code == "SIU":
             _announce(ctx, done.msg.trigger, done.changes, done.now)
 
     return process
+
+
+def _unknown_merges(ctx: ProcessContext, changes: Sequence[PmChange]) -> list[HubError]:
+    """A40 policy (docs/glossary.md, "merge"): a merged patient (MRG-1) the PM does not know
+    has nothing to move, so no merge is recorded; the survivor (PID-3) is still created or
+    updated, and the attempt carries this warning so an analyst sees the merge did not happen."""
+    return [
+        MappingError(
+            "A40: the merged patient (MRG-1) is not known; the survivor was created or updated "
+            "and no merge was recorded",
+            code="merge_unknown_patient",
+            location=Hl7Location("MRG", field=1),
+            severity=Severity.WARNING,
+        )
+        for change in changes
+        if isinstance(change, MergePatients)
+        and change.merged != change.survivor
+        and find_patient(ctx.conn, change.merged) is None
+    ]
 
 
 def _validate(rec: MessageRecord, msg: Message, raw: bytes, mode: Mode) -> list[HubError]:

@@ -79,6 +79,7 @@ def detail_of(conn: Connection, message_id: int) -> dict[str, Any]:
         for a in store.attempts_of(conn, message_id)
     ]
     out["patients"] = store.patient_refs(conn, message_id)
+    out["revisions"] = store.revisions_of(conn, message_id)
     out["meta"] = rec.meta
     assert rec.raw is not None
     out["raw"], out["raw_encoding"] = decode_raw(rec.raw)
@@ -87,3 +88,9 @@ def detail_of(conn: Connection, message_id: int) -> dict[str, Any]:
     else:
         out["answer"] = None
     return out
+
+
+def outcomes(conn: Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The current summary of each of ``ids`` (id lists are queried in chunks); no raw content."""
+    found = store.search(conn, store.MessageFilter(ids=ids, limit=None, newest_first=False))
+    return {r.id: summary(r) for r in found}

@@ -25,7 +25,7 @@ from hub.services.ingest import Inbound, IngestOutcome, IngestService
 from hub.store import audit, items, lanes
 from hub.store import messages as store
 from hub.store.db import UnitOfWorkFactory
-from hub.store.lifecycle import REPLAYABLE, Status
+from hub.store.lifecycle import REPLAYABLE, SUPERSEDABLE, Status
 
 # Re-reads the header of edited bytes (lane, type, control id); registered per protocol.
 Peeker = Callable[[bytes], Inbound]
@@ -58,8 +58,7 @@ class ReplayService:
     def plan(self, flt: store.MessageFilter) -> ReplayPlan:
         """What a replay would touch, in original order; pending messages are skipped."""
         with self.uow() as uow:
-            ids = store.search_ids(uow.conn, flt)
-            recs = [store.get(uow.conn, i, with_raw=False) for i in ids]
+            recs = store.search(uow.conn, replace(flt, newest_first=False, offset=0))
         ok = [r.id for r in recs if r.status in REPLAYABLE and r.direction == "in"]
         skipped = [
             (r.id, f"status is {r.status}")
@@ -86,7 +85,7 @@ class ReplayService:
                     if rec.status not in REPLAYABLE:
                         raise Conflict(
                             f"message {message_id} is {rec.status}; only "
-                            "processed, failed, dead or held messages replay",
+                            "processed, failed, dead, held or resolved messages replay",
                             code="not_replayable",
                         )
                     store.transition(
@@ -129,7 +128,8 @@ class ReplayService:
         return found
 
     def replay_edited(self, message_id: int, raw: bytes, *, actor: str, reason: str = "") -> int:
-        """Store ``raw`` as a new revision of ``message_id`` and queue it."""
+        """Store ``raw`` as a new revision of ``message_id`` and queue it; the original becomes
+        ``superseded`` (unless it is still pending: then it keeps its own course)."""
         with self.uow() as uow:
             original = store.get(uow.conn, message_id, with_raw=False)
         if original.document_id is not None:
@@ -147,6 +147,12 @@ class ReplayService:
         stored = self.ingest.ingest(revision, actor=actor)
         assert stored.outcome is IngestOutcome.STORED
         with self.uow() as uow:
+            # the original leaves the failed / held lists: its revision carries the work on
+            current = store.get(uow.conn, message_id, with_raw=False).status
+            if current in SUPERSEDABLE:
+                store.transition(
+                    uow.conn, message_id, current, Status.SUPERSEDED, now=self.clock.now()
+                )
             audit.append(
                 uow.conn,
                 at=self.clock.now(),

@@ -64,3 +64,40 @@ def count_admins(conn: Connection) -> int:
             .where(api_keys.c.role == Role.ADMIN.value, api_keys.c.revoked_at.is_(None))
         ).scalar_one()
     )
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    """A key as ``hub keys list`` shows it: never the token, only its first characters."""
+
+    id: int
+    name: str
+    role: Role
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def list_keys(conn: Connection, *, include_revoked: bool = True) -> list[KeyInfo]:
+    c = api_keys.c
+    q = sa.select(c.id, c.name, c.role, c.prefix, c.created_at, c.revoked_at).order_by(c.id)
+    if not include_revoked:
+        q = q.where(c.revoked_at.is_(None))
+    return [
+        KeyInfo(int(r.id), r.name, Role(r.role), r.prefix, r.created_at, r.revoked_at)
+        for r in conn.execute(q)
+    ]
+
+
+def get_key(conn: Connection, key_id: int) -> KeyInfo | None:
+    return next((k for k in list_keys(conn) if k.id == key_id), None) if key_id > 0 else None
+
+
+def revoke(conn: Connection, key_id: int, *, now: datetime) -> bool:
+    """Revoke an active key; False if it was already revoked (or never existed)."""
+    result = conn.execute(
+        sa.update(api_keys)
+        .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return result.rowcount == 1

@@ -9,7 +9,13 @@
        │  └── processing        (lease expired: the worker died; the sweeper hands it back)
        └──► held                (suspected duplicate: same sender + control id, new bytes)
 
-    processed | failed | dead | held ──► received   (replay or release by an admin)
+    processed | failed | dead | held | resolved | superseded ──► received   (replay or release)
+    processed | failed | dead | held ──► superseded   (an admin replayed an edited revision)
+    failed | dead | held ──► resolved    (an admin closed it without replaying, with a reason)
+
+``superseded``: the edited revision (``revision_of`` points back) carries the work on; the
+original leaves the failed and held lists, and is replayed only when asked for by id (if the
+revision was the mistake). ``resolved`` can likewise still be replayed.
 
 A *document* (a stored file of many items, ADR 0009) is leased and processed like a message,
 but its processing is the split into items: ``processing ──► split``. Its status then summarises
@@ -38,6 +44,8 @@ class Status(StrEnum):
     DEAD = "dead"
     HELD = "held"
     SPLIT = "split"  # a document whose items carry the work (summary, never leased)
+    SUPERSEDED = "superseded"
+    RESOLVED = "resolved"
 
 
 TRANSITIONS: dict[Status, frozenset[Status]] = {
@@ -53,11 +61,13 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
         }
     ),
     Status.RETRYING: frozenset({Status.PROCESSING, Status.RECEIVED}),
-    Status.PROCESSED: frozenset({Status.RECEIVED, Status.SPLIT}),
-    Status.FAILED: frozenset({Status.RECEIVED, Status.SPLIT}),
-    Status.DEAD: frozenset({Status.RECEIVED}),
-    Status.HELD: frozenset({Status.RECEIVED, Status.FAILED}),
+    Status.PROCESSED: frozenset({Status.RECEIVED, Status.SPLIT, Status.SUPERSEDED}),
+    Status.FAILED: frozenset({Status.RECEIVED, Status.SPLIT, Status.SUPERSEDED, Status.RESOLVED}),
+    Status.DEAD: frozenset({Status.RECEIVED, Status.SUPERSEDED, Status.RESOLVED}),
+    Status.HELD: frozenset({Status.RECEIVED, Status.FAILED, Status.SUPERSEDED, Status.RESOLVED}),
     Status.SPLIT: frozenset({Status.PROCESSED, Status.FAILED}),
+    Status.SUPERSEDED: frozenset({Status.RECEIVED}),
+    Status.RESOLVED: frozenset({Status.RECEIVED}),
 }
 
 # A unit of work in one of these states still owes its lanes an outcome: later work sharing a
@@ -74,7 +84,14 @@ PENDING_VALUES: tuple[str, ...] = ("received", "processing", "retrying")
 LEASABLE_VALUES: tuple[str, ...] = ("received", "retrying")
 FAILED_VALUES: tuple[str, ...] = ("failed", "dead")
 REPLAYABLE: frozenset[Status] = frozenset(
-    {Status.PROCESSED, Status.FAILED, Status.DEAD, Status.HELD}
+    {Status.PROCESSED, Status.FAILED, Status.DEAD, Status.HELD, Status.RESOLVED, Status.SUPERSEDED}
+)
+# What an edited revision replaces, and what an admin may close without replaying.
+SUPERSEDABLE: frozenset[Status] = frozenset(
+    s for s, to in TRANSITIONS.items() if Status.SUPERSEDED in to
+)
+RESOLVABLE: frozenset[Status] = frozenset(
+    s for s, to in TRANSITIONS.items() if Status.RESOLVED in to
 )
 
 

@@ -20,6 +20,13 @@ from hub.store.tables import attempts, lane_keys, message_patients, messages
 
 _PENDING = list(PENDING_VALUES)
 
+# Ids are 64-bit signed integers in both databases: a larger one can match nothing (and would
+# overflow the driver), so it is dropped before the query instead of failing it.
+MAX_ID = 2**63 - 1
+# An id list is queried in chunks: SQLite refuses more than 32766 bound variables in one
+# statement (older builds: 999), and a database error there would read as an outage.
+ID_CHUNK = 500
+
 
 @dataclass(frozen=True, slots=True)
 class NewMessage:
@@ -254,6 +261,8 @@ _END_ATTEMPT = sa.update(attempts).where(attempts.c.id == sa.bindparam("b_id"))
 
 
 def get(conn: Connection, message_id: int, *, with_raw: bool = True) -> MessageRecord:
+    if not 1 <= message_id <= MAX_ID:
+        raise NotFound(f"message {message_id} not found")
     row = run(conn, _GET_FULL if with_raw else _GET_SUMMARY, {"b_id": message_id}).first()
     if row is None:
         raise NotFound(f"message {message_id} not found")
@@ -345,10 +354,10 @@ class MessageFilter:
     newest_first: bool = True
 
 
-def _filtered(flt: MessageFilter, cols: Iterable[Any]) -> sa.Select[Any]:
+def _filtered(flt: MessageFilter, cols: Iterable[Any], ids: Sequence[int] = ()) -> sa.Select[Any]:
     q = sa.select(*cols)
-    if flt.ids:
-        q = q.where(messages.c.id.in_(list(flt.ids)))
+    if ids:
+        q = q.where(messages.c.id.in_(list(ids)))
     if flt.status is not None:
         q = q.where(messages.c.status == flt.status.value)
     if flt.type:
@@ -375,21 +384,50 @@ def _filtered(flt: MessageFilter, cols: Iterable[Any]) -> sa.Select[Any]:
     return q
 
 
+def _id_chunks(flt: MessageFilter) -> list[list[int]]:
+    wanted = sorted({i for i in flt.ids if 1 <= i <= MAX_ID})
+    return [wanted[i : i + ID_CHUNK] for i in range(0, len(wanted), ID_CHUNK)]
+
+
 def search(conn: Connection, flt: MessageFilter) -> list[MessageRecord]:
-    q = _filtered(flt, _SUMMARY_COLS)
-    q = q.order_by(messages.c.id.desc() if flt.newest_first else messages.c.id)
-    if flt.limit is not None:
-        q = q.limit(flt.limit)
-    if flt.offset:
-        q = q.offset(flt.offset)
-    return [_record(r) for r in conn.execute(q)]
+    order = messages.c.id.desc() if flt.newest_first else messages.c.id
+    if not flt.ids:
+        q = _filtered(flt, _SUMMARY_COLS).order_by(order)
+        if flt.limit is not None:
+            q = q.limit(flt.limit)
+        if flt.offset:
+            q = q.offset(flt.offset)
+        return [_record(r) for r in conn.execute(q)]
+    found = [
+        _record(r)
+        for chunk in _id_chunks(flt)
+        for r in conn.execute(_filtered(flt, _SUMMARY_COLS, chunk))
+    ]
+    found.sort(key=lambda rec: rec.id, reverse=flt.newest_first)
+    end = None if flt.limit is None else flt.offset + flt.limit
+    return found[flt.offset : end]
 
 
 def search_ids(conn: Connection, flt: MessageFilter) -> list[int]:
-    q = _filtered(flt, [messages.c.id]).order_by(messages.c.id)
-    if flt.limit is not None:
-        q = q.limit(flt.limit)
-    return [int(r.id) for r in conn.execute(q)]
+    if not flt.ids:
+        q = _filtered(flt, [messages.c.id]).order_by(messages.c.id)
+        if flt.limit is not None:
+            q = q.limit(flt.limit)
+        return [int(r.id) for r in conn.execute(q)]
+    found = sorted(
+        int(r.id)
+        for chunk in _id_chunks(flt)
+        for r in conn.execute(_filtered(flt, [messages.c.id], chunk))
+    )
+    return found if flt.limit is None else found[: flt.limit]
+
+
+def revisions_of(conn: Connection, message_id: int) -> list[int]:
+    """The edited revisions stored for ``message_id`` (their ``revision_of`` points to it)."""
+    rows = conn.execute(
+        sa.select(messages.c.id).where(messages.c.revision_of == message_id).order_by(messages.c.id)
+    )
+    return [int(r.id) for r in rows]
 
 
 def patient_refs(conn: Connection, message_id: int) -> list[str]:

@@ -12,6 +12,7 @@ from support.cli import assert_refused
 from test_api_support import bearer, client, env_for, ingest, plugin, process_all
 from typer.testing import CliRunner
 
+from hub.bootstrap import Hub
 from hub.cli import app
 from hub.config import Settings
 from hub.store import audit
@@ -28,7 +29,8 @@ def _keep_root_logging() -> Iterator[None]:
 
 def test_cli_end_to_end(any_db_settings: Settings, make_hub) -> None:  # type: ignore[no-untyped-def]
     s = any_db_settings
-    env = env_for(s.data_dir, s.database_url)
+    # the CLI's own hub processes replays in-process: it needs the test protocol's processor
+    env = {**env_for(s.data_dir, s.database_url), "HUB_PLUGINS": "test_api_support:plugin"}
     run = CliRunner().invoke
 
     r = run(app, ["db", "upgrade"], env=env)
@@ -80,20 +82,7 @@ def test_cli_end_to_end(any_db_settings: Settings, make_hub) -> None:  # type: i
     assert detail["status"] == "failed" and detail["attempt_log"][0]["error_code"] == "required"
     assert run(app, ["messages", "show", "2"], env=env).exit_code == 0
 
-    r = run(app, ["replay", "--status", "failed", "--dry-run"], env=env)
-    assert r.exit_code == 0 and "would replay 1 message(s): 2" in r.output
-    assert (
-        json.loads(run(app, ["messages", "show", "2", "--json"], env=env).output)["status"]
-        == "failed"
-    )
-    r = run(app, ["replay", "1", "3", "--reason", "cli test"], env=env)
-    assert r.exit_code == 0 and "replayed 2 message(s)" in r.output, r.output
-    statuses = {
-        m["id"]: m["status"]
-        for m in json.loads(run(app, ["messages", "list", "--json"], env=env).output)
-    }
-    assert statuses == {1: "received", 2: "failed", 3: "received"}
-    assert process_all(hub) == 2
+    _replay_and_report(env, hub)
 
     with hub.uow() as uow:
         actions = [e["action"] for e in audit.recent(uow.conn, limit=100)]
@@ -116,3 +105,28 @@ def listed_rows_at_80_columns(output: str) -> list[int]:
     """Ids of the rows whose id, status, type and time sit whole on one line of <= 80."""
     assert max(len(line) for line in output.splitlines()) <= 80
     return sorted(int(m[0]) for m in ROW.findall(output))
+
+
+def _replay_and_report(env: dict[str, str], hub: Hub) -> None:
+    run = CliRunner().invoke
+    r = run(app, ["replay", "--status", "failed", "--dry-run"], env=env)
+    assert r.exit_code == 0 and "would replay 1 message(s): 2" in r.output
+    assert "message 2 (ADT^A08, failed):\n  would fail: [required] PID-3 missing" in r.output
+    assert (
+        json.loads(run(app, ["messages", "show", "2", "--json"], env=env).output)["status"]
+        == "failed"
+    )
+    r = run(app, ["replay", "3", "--wait", "0", "--reason", "cli test"], env=env)
+    assert r.exit_code == 0, r.output
+    assert "replayed 1 message(s): queued; workers will process them in order" in r.output
+    # no broker: the command processes what it replayed (lane order) and prints each outcome
+    r = run(app, ["replay", "1", "2", "--reason", "cli test"], env=env)
+    assert r.exit_code == 0, r.output
+    assert "  1: processed\n  2: failed [required] PID-3 missing\n" in r.output
+    assert "replayed 2 message(s): 1 failed, 1 processed" in r.output
+    statuses = {
+        m["id"]: m["status"]
+        for m in json.loads(run(app, ["messages", "list", "--json"], env=env).output)
+    }
+    assert statuses == {1: "processed", 2: "failed", 3: "received"}
+    assert process_all(hub) == 1

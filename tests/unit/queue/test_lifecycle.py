@@ -15,6 +15,8 @@ from hub.queue.lifecycle import (
     LEASABLE,
     PENDING,
     REPLAYABLE,
+    RESOLVABLE,
+    SUPERSEDABLE,
     TRANSITIONS,
     Status,
     check_transition,
@@ -65,11 +67,20 @@ def test_replay_returns_to_received_and_no_state_is_a_dead_end() -> None:
     assert not allowed(S.RECEIVED, S.RECEIVED)  # a replay of a queued message is refused
 
 
+def test_superseded_and_resolved_leave_the_lists_but_not_the_record() -> None:
+    """Issue 10, items 19 and 22: an edited revision supersedes what it replaces; an admin
+    resolves without replaying what needs a human; both can still be replayed by id."""
+    assert {S.PROCESSED, S.FAILED, S.DEAD, S.HELD} == SUPERSEDABLE
+    assert {S.FAILED, S.DEAD, S.HELD} == RESOLVABLE
+    assert TRANSITIONS[S.SUPERSEDED] == TRANSITIONS[S.RESOLVED] == {S.RECEIVED}
+    assert not ({S.SUPERSEDED, S.RESOLVED} & PENDING)
+
+
 def test_state_sets() -> None:
     assert {S.RECEIVED, S.PROCESSING, S.RETRYING} == PENDING  # these block later lane members
     assert {S.RECEIVED, S.RETRYING} == LEASABLE
     assert LEASABLE <= PENDING
-    assert {S.PROCESSED, S.FAILED, S.DEAD, S.HELD} == REPLAYABLE
+    assert {S.PROCESSED, S.FAILED, S.DEAD, S.HELD, S.RESOLVED, S.SUPERSEDED} == REPLAYABLE
     assert not (REPLAYABLE & PENDING)
     assert S.SPLIT not in PENDING | REPLAYABLE  # a document's summary: its items carry the work
     # the ordered tuples the SQL is rendered from are the same sets
