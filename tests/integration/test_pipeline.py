@@ -162,6 +162,20 @@ def test_same_control_id_new_bytes_is_held(hub: Hub) -> None:
     assert [e["message_id"] for e in rows(hub, effects)] == [first.message_id]
 
 
+def test_a_held_message_is_released_by_replaying_it(hub: Hub) -> None:
+    """Issue 10 item 23: releasing a held message is a replay; a mutant that made held messages
+    unreplayable survived the suite."""
+    first = hub.ingest.ingest(inbound("L1", 1), ack)
+    held = hub.ingest.ingest(inbound("L1", 1, mode="transient:1"), ack)  # new bytes, applies
+    assert drain(hub) == 1 and msg(hub, held.message_id).status is Status.HELD
+    assert list(hub.replay.replay([held.message_id], actor="admin-1", reason="reviewed")) == [
+        held.message_id
+    ]
+    assert drain(hub) == 1  # processed as it was stored
+    assert msg(hub, held.message_id).status is Status.PROCESSED
+    assert [e["message_id"] for e in rows(hub, effects)] == [first.message_id, held.message_id]
+
+
 def test_transient_failure_retries_with_backoff_then_succeeds(hub: Hub, clock: FixedClock) -> None:
     mid = hub.ingest.ingest(inbound("L1", 1, mode="transient:3"), ack).message_id
     for number in (1, 2):
