@@ -112,7 +112,7 @@ def test_100k_repetitions_answered_ar_over_mllp(make_hub: HubFactory, tmp_path: 
     assert (error.location.segment, error.location.field) == ("PID", 3)
     big = stored(hub)[0]
     assert (big.status, big.type, big.control_id) == ("failed", "ADT^A04", "BIG1")
-    assert big.lane_key is None  # nothing past the header was read
+    assert not big.lanes  # nothing past the header was read: no patient lane
 
 
 def test_a_huge_msh9_is_rejected_and_kept_out_of_logs_audit_and_metrics(
