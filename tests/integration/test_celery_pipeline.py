@@ -192,7 +192,6 @@ def restart_redis_mid_stream(
         )
         wait_until(lambda: not redis_up(port), timeout=10, what="Redis to stop")
         cut = unprocessed_ids(producer)  # stored, not yet processed when Redis went down
-        feeding_during_outage = feeder.is_alive()
         time.sleep(1.0)  # ingest goes on meanwhile: dispatches fail fast, messages are stored
         subprocess.run(redis_start(port), check=True, timeout=10)
         wait_until(lambda: redis_up(port), timeout=10, what="Redis to start")
@@ -201,10 +200,10 @@ def restart_redis_mid_stream(
         if not redis_up(port):
             subprocess.run(redis_start(port), check=False, timeout=10)
     # the restart really interrupted the stream: the broker held tasks it lost, messages were
-    # waiting and the feeder still ingesting when it went, and the workers lost their
-    # connection (each consumer logs it and reconnects)
+    # waiting when it went (the feeder may be done by then: ingest outruns processing), and the
+    # workers lost their connection (each consumer logs it and reconnects)
     assert backlog > 0, "the broker held no task when Redis went down"
-    assert cut and feeding_during_outage, (len(cut), feeding_during_outage)
+    assert cut, "nothing was waiting when Redis went down: the restart interrupted nothing"
     logs = workers.logs(tail=None)
     assert CONNECTION_LOST in logs, logs[-3000:]
     assert not unprocessed_ids(producer) & cut  # those waiting at the cut were processed after
