@@ -9,7 +9,7 @@ Pure: text in, JSON-ready dicts out. A value that cannot be read raises
 from __future__ import annotations
 
 import re
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -77,7 +77,12 @@ def date_time(
         text = "-".join(p for p in (year, month, day) if p)
         parse_dtm(value[:8].ljust(8, "1") if month is None else value, where)  # a real date
         return text
-    return parse_dtm(value, where, tz).isoformat().replace("+00:00", "Z")
+    return instant(parse_dtm(value, where, tz))
+
+
+def instant(value: datetime) -> str:
+    """An aware datetime as FHIR text (UTC written ``Z``)."""
+    return value.isoformat().replace("+00:00", "Z")
 
 
 def date_only(seg: Segment, field: int, *, occurrence: int = 1) -> str | None:

@@ -150,7 +150,7 @@ def _times(ctx: Context, sch: Segment, minutes: int | None) -> tuple[str | None,
         start = dt.date_time(first, 6, ctx.tz) if first is not None else None
         end = None
     if start and not end and minutes and "T" in start:
-        end = (datetime.fromisoformat(start) + timedelta(minutes=minutes)).isoformat()
+        end = dt.instant(datetime.fromisoformat(start) + timedelta(minutes=minutes))
     return start, end
 
 

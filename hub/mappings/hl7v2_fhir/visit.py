@@ -42,12 +42,14 @@ PARTICIPANTS = (
     (9, "CON", "consultant"),
     (17, "ADM", "admitter"),
 )
+# table 0063, and the X12 INS02 codes some senders put in IN1-17 (18 self, 01 spouse, 19 child)
 SUBSCRIBER_RELATIONSHIP = {
     "SEL": "self",
+    "18": "self",
     "SPO": "spouse",
+    "01": "spouse",
     "CHD": "child",
-    "EME": "other",
-    "OTH": "other",
+    "19": "child",
 }
 
 
@@ -186,7 +188,7 @@ def coverage(ctx: Context, in1: Segment, occurrence: int) -> str | None:
                 }
             ]
         }
-        if relation == "SEL":
+        if SUBSCRIBER_RELATIONSHIP.get(relation) == "self":
             out["subscriber"] = {"reference": ctx.patient}
     return ctx.add(out)
 

@@ -11,7 +11,7 @@ mount their routers before :func:`.http.fallback`, which must stay last.
 from __future__ import annotations
 
 from hub.protocols.contract import Core, ProtocolPlugin, ProtocolRuntime
-from hub.protocols.fhir import http
+from hub.protocols.fhir import convert, http
 from hub.protocols.fhir.gateway import FhirGateway
 from hub.protocols.fhir.ingest import PROTOCOL, adapter
 from hub.protocols.fhir.pm_reads import PmFhirReads
@@ -23,6 +23,7 @@ from hub.services.pm_reads import PmReadService
 def build(core: Core) -> ProtocolRuntime:
     registry = ResourceRegistry()
     register_reads(registry)
+    convert.register(registry)
     reads = PmFhirReads(PmReadService(uow=core.uow, clock=core.clock), registry)
     gateway = FhirGateway(
         receiver=core.receiver(adapter()),
@@ -34,4 +35,6 @@ def build(core: Core) -> ProtocolRuntime:
     return ProtocolRuntime(receiver=gateway)
 
 
-plugin = ProtocolPlugin(name=PROTOCOL, build=build, routers=[http.router, http.fallback])
+plugin = ProtocolPlugin(
+    name=PROTOCOL, build=build, routers=[convert.router, http.router, http.fallback]
+)
