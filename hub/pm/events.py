@@ -44,9 +44,26 @@ class AppointmentCancelled(AppointmentEvent):
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class PmEntityChanged(DomainEvent):
+    """A PM row changed (any channel): ``entity_type`` is its table as in ``pm_history``
+    (``patients``), ``version`` the version it reached. Emitted by the FHIR subscription
+    matcher only for types some subscription watches (hub.services.fhir_subscriptions)."""
+
+    entity_type: str
+    entity_id: int
+    version: int
+
+
 # Stored name -> type. New events are added here (their names are stored: never rename one).
 EVENT_TYPES: dict[str, type[DomainEvent]] = {
-    t.__name__: t for t in (AppointmentBooked, AppointmentRescheduled, AppointmentCancelled)
+    t.__name__: t
+    for t in (
+        AppointmentBooked,
+        AppointmentRescheduled,
+        AppointmentCancelled,
+        PmEntityChanged,
+    )
 }
 
 

@@ -10,13 +10,19 @@ mount their routers before :func:`.http.fallback`, which must stay last.
 
 from __future__ import annotations
 
-from hub.protocols.contract import Core, ProtocolPlugin, ProtocolRuntime
-from hub.protocols.fhir import convert, http
+import asyncio
+import contextlib
+
+from hub.pm.events import PmEntityChanged
+from hub.protocols.contract import Core, ProtocolPlugin, ProtocolRuntime, SubscriberSpec
+from hub.protocols.fhir import bulk, convert, http, subscriptions
 from hub.protocols.fhir.gateway import FhirGateway
 from hub.protocols.fhir.ingest import PROTOCOL, adapter
 from hub.protocols.fhir.pm_reads import PmFhirReads
 from hub.protocols.fhir.registry import ResourceRegistry
 from hub.protocols.fhir.resources import register_reads
+from hub.services.fhir_export import ExportService
+from hub.services.fhir_subscriptions import Matcher, SubscriptionService, notifier
 from hub.services.pm_reads import PmReadService
 
 
@@ -24,6 +30,8 @@ def build(core: Core) -> ProtocolRuntime:
     registry = ResourceRegistry()
     register_reads(registry)
     convert.register(registry)
+    subscriptions.register(registry)
+    bulk.register(registry)
     reads = PmFhirReads(PmReadService(uow=core.uow, clock=core.clock), registry)
     gateway = FhirGateway(
         receiver=core.receiver(adapter()),
@@ -31,10 +39,37 @@ def build(core: Core) -> ProtocolRuntime:
         reads=reads,
         settings=core.settings,
         clock=core.clock,
+        subscriptions=SubscriptionService(
+            uow=core.uow, clock=core.clock, served=frozenset(registry.specs) - {"Subscription"}
+        ),
+        exports=ExportService(
+            uow=core.uow, clock=core.clock, root=core.settings.data_dir / "exports"
+        ),
     )
-    return ProtocolRuntime(receiver=gateway)
+    matcher = Matcher(uow=core.uow, clock=core.clock)
+
+    async def match_changes(stop: asyncio.Event) -> None:
+        """Announce PM changes to subscriptions, about twice a second, until ``stop``."""
+        while not stop.is_set():
+            await asyncio.to_thread(matcher.poll)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=0.5)
+
+    return ProtocolRuntime(
+        receiver=gateway,
+        listeners=[match_changes],
+        subscribers=[SubscriberSpec("fhir-subscriptions", notifier(core.clock), PmEntityChanged)],
+    )
 
 
 plugin = ProtocolPlugin(
-    name=PROTOCOL, build=build, routers=[convert.router, http.router, http.fallback]
+    name=PROTOCOL,
+    build=build,
+    routers=[
+        convert.router,
+        subscriptions.router,
+        bulk.router,
+        http.router,
+        http.fallback,
+    ],
 )

@@ -15,6 +15,8 @@ from hub.config import Settings
 from hub.errors import ConfigError
 from hub.protocols.fhir.reads import FhirReads
 from hub.protocols.fhir.registry import ResourceRegistry
+from hub.services.fhir_export import ExportService
+from hub.services.fhir_subscriptions import SubscriptionService
 from hub.services.ingest import Inbound
 from hub.services.origin import Origin
 from hub.services.receive import Ingestor
@@ -27,6 +29,9 @@ class FhirGateway:
     reads: FhirReads
     settings: Settings
     clock: Clock
+    # rest-hook subscriptions and bulk export (hub.services.fhir_subscriptions, fhir_export)
+    subscriptions: SubscriptionService | None = None
+    exports: ExportService | None = None
 
     def handle(self, raw: bytes, origin: Origin | None = None) -> bytes:
         return self.receiver.handle(raw, origin)
