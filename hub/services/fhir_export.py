@@ -13,18 +13,21 @@ how many resources, never their content. Files are served only to the key that a
 
 from __future__ import annotations
 
+import json
 import logging
+import re
+import secrets
 import shutil
 import threading
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-from hub.adapters.fhir.formats import dump_json
 from hub.clock import Clock
 from hub.errors import FhirLocation, Forbidden, InputError, safe_error_text
 from hub.mappings.pm_fhir import TYPES
@@ -205,13 +208,31 @@ class ExportService:
                     still = store.get_export(uow.conn, job.id).status == RUNNING
                 if not still:
                     return None
-                for record in records:
-                    out.write(dump_json(tm.to_fhir(record)) + b"\n")
+                out.writelines(ndjson_line(tm.to_fhir(record)) for record in records)
                 count += len(records)
                 last = ids[-1]
         if not count:
             path.unlink(missing_ok=True)
         return count
+
+
+# A Decimal leaves json.dumps as the string "\u0000<nonce>:<digits>\u0000" and is put back as
+# a bare number: the C encoder, with decimals exact as written (FHIR datatypes.html#decimal).
+# The nonce is random per process, so no string in the data can pose as a decimal.
+_NONCE = secrets.token_hex(8)
+_DECIMAL = re.compile(r'"\\u0000' + _NONCE + r':(-?[0-9][0-9.Ee+-]*)\\u0000"')
+
+
+def _decimal(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return f"\x00{_NONCE}:{value}\x00"
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def ndjson_line(resource: dict[str, Any]) -> bytes:
+    """One resource as one NDJSON line (no insignificant whitespace, UTF-8, decimals exact)."""
+    text = json.dumps(resource, default=_decimal, separators=(",", ":"), ensure_ascii=False)
+    return _DECIMAL.sub(r"\1", text).encode("utf-8") + b"\n"
 
 
 def _thread(work: Callable[[], None]) -> None:

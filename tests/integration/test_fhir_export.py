@@ -153,3 +153,21 @@ def test_bad_requests_are_operation_outcomes(
     assert outcome["resourceType"] == "OperationOutcome"
     if expression:
         assert outcome["issue"][0]["expression"] == [expression]
+
+
+def test_ndjson_lines_keep_decimals_exact_and_strings_intact() -> None:
+    from decimal import Decimal
+
+    from hub.services.fhir_export import ndjson_line
+
+    resource = {
+        "resourceType": "Basic",
+        "amount": Decimal("25.00"),
+        "rate": [Decimal("-0.2000"), Decimal("1E+3")],
+        "posing": "\x00D1\x00",  # a string shaped like a marker stays a string
+        "text": 'quote " and é',
+    }
+    line = ndjson_line(resource)
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    assert b"25.00" in line and b"-0.2000" in line
+    assert formats.parse_json(line) == resource
