@@ -28,6 +28,7 @@ pytestmark = pytest.mark.integration
 
 TYPES = (
     "Patient",
+    "Location",
     "Practitioner",
     "PractitionerRole",
     "Organization",
@@ -247,6 +248,35 @@ def test_search_parameters_of_the_other_types(api: TestClient) -> None:
     assert len(search(api, f"Schedule?actor=Practitioner/{prac_id}")) == 1
 
 
+def test_locations_and_roles(api: TestClient) -> None:
+    (room,) = search(api, "Location?name=exam")
+    assert room["name"] == "Exam room 1"
+    assert room["identifier"] == [{"system": "urn:hub:local-id", "value": "ROOM1"}]
+    appts = get(
+        api, f"/fhir/Appointment?location=Location/{room['id']}&_include=Appointment:location"
+    )
+    modes = [(e["search"]["mode"], e["resource"]["resourceType"]) for e in appts["entry"]]
+    assert modes == [("match", "Appointment"), ("match", "Appointment"), ("include", "Location")]
+    roles = get(api, "/fhir/PractitionerRole?_include=PractitionerRole:practitioner")
+    assert [e["resource"]["resourceType"] for e in roles["entry"]] == [
+        "PractitionerRole",
+        "Practitioner",
+    ]
+
+
+def test_search_by_post_form(api: TestClient) -> None:
+    r = api.post(
+        "/fhir/Patient/_search",
+        content=b"family=quill&_count=1",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 200
+    bundle = formats.parse_json(r.content)
+    assert [e["resource"]["name"][0]["family"] for e in bundle["entry"]] == ["Quillfeathers"]
+    count = get(api, "/fhir/Appointment?_summary=count")
+    assert count["total"] == 2 and "entry" not in count
+
+
 def test_paging_with_total_and_next_links(api: TestClient) -> None:
     first = get(api, "/fhir/Appointment?_count=1&_sort=date")
     assert first["total"] == 2
@@ -270,7 +300,7 @@ def test_include_follows_the_references(api: TestClient) -> None:
     for e in bundle["entry"]:
         modes.setdefault(e["search"]["mode"], []).append(e["resource"]["resourceType"])
     assert modes["match"] == ["Appointment", "Appointment"]
-    assert sorted(modes["include"]) == ["Patient", "Practitioner"]  # each once
+    assert sorted(modes["include"]) == ["Location", "Patient", "Practitioner"]  # each once
     eob = get(api, "/fhir/ExplanationOfBenefit?_include=ExplanationOfBenefit:claim")
     assert [e["resource"]["resourceType"] for e in eob["entry"]] == [
         "ExplanationOfBenefit",
@@ -342,7 +372,7 @@ def test_auth_metadata_public_reads_need_a_reader(hub: Hub) -> None:
         statement = formats.parse_json(meta.content)
         assert statement["fhirVersion"] == "4.0.1"
         served = {r["type"] for r in statement["rest"][0]["resource"]}
-        assert served >= set(TYPES) | {"Location"}
+        assert served == set(TYPES)
         assert models.validate(statement) == []
         denied = anon.get("/fhir/Patient/1")
         assert denied.status_code == 401
