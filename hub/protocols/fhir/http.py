@@ -9,6 +9,7 @@ Every answer speaks JSON or XML (``_format``, ``Accept``); every error is an Ope
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import datetime
 from email.utils import format_datetime
 from typing import Any
@@ -35,11 +36,9 @@ def base_url(request: Request) -> str:
 
 def strict_handling(request: Request) -> bool:
     """``Prefer: handling=strict`` (FHIR search.html#errors): refuse unknown parameters."""
-    prefer = request.headers.get("prefer", "")
-    return any(
-        p.strip().lower() == "handling=strict"
-        for p in prefer.split(";")[:8] + prefer.split(",")[:8]
-    )
+    prefer = request.headers.get("prefer", "")[:200]
+    tokens = re.split(r"[;,]", prefer)
+    return any(t.strip().lower().replace(" ", "") == "handling=strict" for t in tokens)
 
 
 def query_pairs(request: Request) -> list[tuple[str, str]]:
