@@ -148,6 +148,9 @@ def fallback(kit: ApiKit, service: Ingestor) -> APIRouter:
     """Last of the FHIR routers: anything else under ``/fhir`` is a 404 OperationOutcome."""
     gateway_of(service)
     api = APIRouter(route_class=FhirRoute)
+    # any key may learn that a path does not exist; no one without a key (the front door then
+    # refuses before reading a body, as on every other route)
+    caller = Depends(kit.require(Role.READER, Role.FEED, answer=refusal))
 
     @api.api_route(
         "/fhir/{rest:path}",
@@ -155,7 +158,7 @@ def fallback(kit: ApiKit, service: Ingestor) -> APIRouter:
         response_class=Response,
         include_in_schema=False,
     )
-    async def unknown(request: Request, rest: str) -> Response:
+    async def unknown(request: Request, rest: str, key: ApiKey = caller) -> Response:
         return error_answer(request, NotFound("no such FHIR endpoint", code="not_found"))
 
     return api
