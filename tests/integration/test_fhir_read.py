@@ -397,3 +397,12 @@ def test_phi_reads_and_searches_are_audited(hub: Hub, api: TestClient) -> None:
     searched = [r.detail for r in rows if r.action == "phi.search"]
     assert any(d["fields"] == ["family"] for d in searched)
     assert all("quill" not in str(d).lower() for d in searched)  # the value asked is not kept
+
+
+def test_history_of_a_row_written_before_history_was_kept(hub: Hub, api: TestClient) -> None:
+    org = search(api, "Organization")[0]
+    with hub.engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM pm_history WHERE entity_type = 'organizations'"))
+    hist = get(api, f"/fhir/Organization/{org['id']}/_history")
+    assert [e["resource"] for e in hist["entry"]] == [org]
+    get(api, f"/fhir/Organization/{org['id']}/_history/{org['meta']['versionId']}")
