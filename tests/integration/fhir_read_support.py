@@ -85,6 +85,7 @@ def siu_booked(
         f"PID|1||{mrn}^^^{FACILITY}^MR||Quillfeather^Rowan",
         "RGS|1|A",
         f"AIS|1|A|99213^Office visit^CPT|{start}|||30|MIN",
+        f"AIL|1|A|ROOM1^^^{FACILITY}^^^^^Exam room 1|||{start}",
         f"AIP|1|A|1234567893^Attend^Ada^^^^^^NPI^L^^^NPI|MD|||{start}",
     )
 

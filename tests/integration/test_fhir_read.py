@@ -28,6 +28,7 @@ pytestmark = pytest.mark.integration
 
 TYPES = (
     "Patient",
+    "Location",
     "Practitioner",
     "PractitionerRole",
     "Organization",
@@ -247,6 +248,35 @@ def test_search_parameters_of_the_other_types(api: TestClient) -> None:
     assert len(search(api, f"Schedule?actor=Practitioner/{prac_id}")) == 1
 
 
+def test_locations_and_roles(api: TestClient) -> None:
+    (room,) = search(api, "Location?name=exam")
+    assert room["name"] == "Exam room 1"
+    assert room["identifier"] == [{"system": "urn:hub:local-id", "value": "ROOM1"}]
+    appts = get(
+        api, f"/fhir/Appointment?location=Location/{room['id']}&_include=Appointment:location"
+    )
+    modes = [(e["search"]["mode"], e["resource"]["resourceType"]) for e in appts["entry"]]
+    assert modes == [("match", "Appointment"), ("match", "Appointment"), ("include", "Location")]
+    roles = get(api, "/fhir/PractitionerRole?_include=PractitionerRole:practitioner")
+    assert [e["resource"]["resourceType"] for e in roles["entry"]] == [
+        "PractitionerRole",
+        "Practitioner",
+    ]
+
+
+def test_search_by_post_form(api: TestClient) -> None:
+    r = api.post(
+        "/fhir/Patient/_search",
+        content=b"family=quill&_count=1",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 200
+    bundle = formats.parse_json(r.content)
+    assert [e["resource"]["name"][0]["family"] for e in bundle["entry"]] == ["Quillfeathers"]
+    count = get(api, "/fhir/Appointment?_summary=count")
+    assert count["total"] == 2 and "entry" not in count
+
+
 def test_paging_with_total_and_next_links(api: TestClient) -> None:
     first = get(api, "/fhir/Appointment?_count=1&_sort=date")
     assert first["total"] == 2
@@ -270,7 +300,7 @@ def test_include_follows_the_references(api: TestClient) -> None:
     for e in bundle["entry"]:
         modes.setdefault(e["search"]["mode"], []).append(e["resource"]["resourceType"])
     assert modes["match"] == ["Appointment", "Appointment"]
-    assert sorted(modes["include"]) == ["Patient", "Practitioner"]  # each once
+    assert sorted(modes["include"]) == ["Location", "Patient", "Practitioner"]  # each once
     eob = get(api, "/fhir/ExplanationOfBenefit?_include=ExplanationOfBenefit:claim")
     assert [e["resource"]["resourceType"] for e in eob["entry"]] == [
         "ExplanationOfBenefit",
@@ -342,7 +372,7 @@ def test_auth_metadata_public_reads_need_a_reader(hub: Hub) -> None:
         statement = formats.parse_json(meta.content)
         assert statement["fhirVersion"] == "4.0.1"
         served = {r["type"] for r in statement["rest"][0]["resource"]}
-        assert served >= set(TYPES) | {"Location"}
+        assert served == set(TYPES)
         assert models.validate(statement) == []
         denied = anon.get("/fhir/Patient/1")
         assert denied.status_code == 401
@@ -367,3 +397,38 @@ def test_phi_reads_and_searches_are_audited(hub: Hub, api: TestClient) -> None:
     searched = [r.detail for r in rows if r.action == "phi.search"]
     assert any(d["fields"] == ["family"] for d in searched)
     assert all("quill" not in str(d).lower() for d in searched)  # the value asked is not kept
+
+
+def test_history_of_a_row_written_before_history_was_kept(hub: Hub, api: TestClient) -> None:
+    org = search(api, "Organization")[0]
+    with hub.engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM pm_history WHERE entity_type = 'organizations'"))
+    hist = get(api, f"/fhir/Organization/{org['id']}/_history")
+    assert [e["resource"] for e in hist["entry"]] == [org]
+    get(api, f"/fhir/Organization/{org['id']}/_history/{org['meta']['versionId']}")
+
+
+def test_hostile_search_input_is_bounded(api: TestClient) -> None:
+    many = "&".join(f"family=x{i}" for i in range(300))
+    urls = [
+        "/fhir/Patient?family=" + "q" * 20_000,
+        "/fhir/Patient?" + many,
+        "/fhir/Patient?_id=" + ",".join("9" * 40 for _ in range(50)),
+        "/fhir/Patient?_id=" + ",".join("1" for _ in range(51)),
+        "/fhir/Patient?identifier=" + "|" * 500,
+        "/fhir/Patient?family=%25%25_%5C",
+        "/fhir/Patient?_count=99999999999999",
+        "/fhir/Patient?_offset=99999999",
+        "/fhir/Patient?birthdate=" + "2" * 5000,
+        "/fhir/Patient?_sort=" + ",".join(["family"] * 100),
+        "/fhir/Appointment?actor=" + "/" * 1000,
+        "/fhir/Patient/" + "9" * 200,
+        "/fhir/Patient/1/_history/" + "9" * 200,
+    ]
+    for url in urls:
+        r = api.get(url)
+        assert r.status_code in (200, 400, 404), (url[:80], r.status_code)
+        body = formats.parse_json(r.content)
+        assert body["resourceType"] in ("Bundle", "OperationOutcome"), url[:80]
+    wild = search(api, "Patient?family=%25")  # a LIKE wildcard is a literal character here
+    assert wild == []
