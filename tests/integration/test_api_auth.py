@@ -51,6 +51,18 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/fhir/{type_name}/{id}"): READ,
     ("GET", "/fhir/{type_name}/{id}/_history"): READ,
     ("GET", "/fhir/{type_name}/{id}/_history/{vid}"): READ,
+    # HL7 v2 to FHIR (a translation: feeds and readers), subscriptions (PHI to an endpoint the
+    # caller names: admin), bulk export (readers; files and status only for the asking key)
+    ("POST", "/fhir/$convert-hl7v2"): frozenset(Role),
+    ("POST", "/fhir/Subscription"): ADMIN,
+    ("GET", "/fhir/Subscription"): ADMIN,
+    ("GET", "/fhir/Subscription/{sub_id}"): ADMIN,
+    ("DELETE", "/fhir/Subscription/{sub_id}"): ADMIN,
+    ("GET", "/fhir/$export"): READ,
+    ("GET", "/fhir/Patient/$export"): READ,
+    ("GET", "/fhir/$export-status/{job_id}"): READ,
+    ("DELETE", "/fhir/$export-status/{job_id}"): READ,
+    ("GET", "/fhir/$export-files/{job_id}/{name}"): READ,
     **{(m, "/fhir/{rest:path}"): ANY_KEY for m in ("GET", "POST", "PUT", "PATCH", "DELETE")},
 }
 
