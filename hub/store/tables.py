@@ -1,6 +1,6 @@
 """All tables, one :data:`metadata`: import from here."""
 
-from hub.store import pm_tables
+from hub.store import fhir_tables, pm_tables
 from hub.store.message_tables import (
     api_keys,
     attempts,
@@ -24,6 +24,7 @@ __all__ = [
     "audit_log",
     "deliveries",
     "destinations",
+    "fhir_tables",
     "lane_keys",
     "message_patients",
     "messages",

@@ -17,7 +17,15 @@ from typing import Any, Protocol
 
 from hub.errors import FhirLocation, MappingError, ValidationError
 from hub.pm.changes import CLEAR, PmChange
-from hub.pm.keys import LocationRef, PatientKey, ProviderRef
+from hub.pm.keys import (
+    AppointmentKey,
+    CoverageKey,
+    EncounterKey,
+    LocationRef,
+    OrganizationKey,
+    PatientKey,
+    ProviderRef,
+)
 
 Json = Mapping[str, Any]
 
@@ -27,30 +35,6 @@ FHIR_FACILITY = "fhir"
 # ``urn:hub:mrn:<facility>``. The PM keys a patient by (facility, MRN), so a FHIR patient with
 # such an identifier is the same patient (and waits in the same lane) as the HL7 one.
 MRN_SYSTEM_PREFIX = "urn:hub:mrn:"
-
-
-@dataclass(frozen=True, slots=True)
-class EncounterKey:
-    patient: PatientKey
-    visit_number: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class AppointmentKey:
-    source_system: str
-    filler_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class CoverageKey:
-    patient: PatientKey
-    priority: int
-
-
-@dataclass(frozen=True, slots=True)
-class OrganizationKey:
-    kind: str
-    local_id: str
 
 
 class Resolver(Protocol):
