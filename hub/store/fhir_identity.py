@@ -22,6 +22,7 @@ from hub.errors import Conflict, TransientError
 from hub.store.db import savepoint
 from hub.store.fhir_tables import fhir_identifiers, fhir_ids, fhir_results
 from hub.store.locks import lock_keys
+from hub.store.message_tables import messages
 from hub.store.pm_tables import patient_identifiers, patients, providers
 
 _i, _fi = fhir_ids.c, fhir_identifiers.c
@@ -215,3 +216,17 @@ def results_of(
         )
     )
     return {int(r.message_id): (int(r.status), dict(r.body)) for r in rows}
+
+
+def document_items(conn: Connection, document_id: int) -> list[Any]:
+    """A document's items, the latest revision per place (id, item_index, status, error)."""
+    m = messages.c
+    rows = conn.execute(
+        sa.select(m.id, m.item_index, m.status, m.last_error_code, m.last_error)
+        .where(m.document_id == document_id)
+        .order_by(m.item_index, m.id)
+    ).all()
+    latest: dict[int, Any] = {}
+    for row in rows:
+        latest[int(row.item_index)] = row
+    return [latest[i] for i in sorted(latest)]

@@ -126,3 +126,14 @@ class SqlResolver:
     def claim(self, reference: str) -> str | None:
         row = self.row(reference, "Claim")
         return None if row is None else str(row.patient_control_number)
+
+
+def row_version(conn: Connection, resource_type: str, entity_id: int) -> tuple[int, Any] | None:
+    """(version, updated_at) of the PM row behind a resource, None when there is none."""
+    table = TABLES.get(resource_type)
+    if table is None:
+        return None
+    row = conn.execute(
+        sa.select(table.c.version, table.c.updated_at).where(table.c.id == entity_id)
+    ).first()
+    return None if row is None else (int(row.version), row.updated_at)
