@@ -15,7 +15,6 @@ gathers their answers.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -27,7 +26,6 @@ from hub.errors import (
     UnsupportedError,
     ValidationError,
 )
-from hub.queue.registry import WorkItem
 from hub.services.fhir_interactions import Interaction, InteractionRunner, WriteResult
 from hub.store.messages import MessageRecord
 
@@ -212,61 +210,40 @@ def response_entry(result: WriteResult) -> dict[str, Any]:
 
 # --- batch: a document of items ------------------------------------------------------------
 
-ITEM_PREFIX = "entry^"
 
-
-def split_batch(rec: MessageRecord) -> Iterator[WorkItem]:
-    """One item per entry; its lanes were computed when the Bundle arrived (``meta``)."""
-    bundle = json.loads(rec.raw or b"{}")
-    lanes = (rec.meta or {}).get("entry_lanes") or []
+def split_entries(bundle: Mapping[str, Any]) -> Iterator[tuple[int, str, Any]]:
+    """(index, resource type of request.url, entry) of each entry; a bad entry is still an
+    item (its processor fails it alone, ADR 0009)."""
     for index, entry in enumerate(bundle.get("entry") or []):
-        request = entry.get("request") if isinstance(entry, dict) else None
-        url = request.get("url") if isinstance(request, dict) else None
-        kind = url.split("?", 1)[0].split("/", 1)[0] if isinstance(url, str) else ""
-        raw = json.dumps({"index": index, "entry": entry}, sort_keys=True).encode()
-        keys = tuple(lanes[index]) if index < len(lanes) else ()
-        yield WorkItem(
-            type=f"{ITEM_PREFIX}{kind[:40] or 'unknown'}",
-            raw=raw,
-            lane_keys=keys,
-            control_id=str(index),
-        )
+        request = entry.get("request") if isinstance(entry, Mapping) else None
+        url = request.get("url") if isinstance(request, Mapping) else None
+        kind = url.split("?", 1)[0].split("/", 1)[0][:40] if isinstance(url, str) else ""
+        yield index, kind or "unknown", entry
 
 
-def peek_item(raw: bytes, item_type: str) -> WorkItem:
-    """An edited batch item keeps its type; its lanes come again from its own bytes."""
-    return WorkItem(type=item_type, raw=raw)
-
-
-def run_item(runner: InteractionRunner, rec: MessageRecord) -> WriteResult:
-    body = json.loads(rec.raw or b"{}", parse_float=_decimal)
+def run_item(runner: InteractionRunner, rec: MessageRecord, body: Mapping[str, Any]) -> WriteResult:
+    """One batch entry (``{"index": i, "entry": {...}}``), alone."""
     index = int(body.get("index", rec.item_index or 0))
     entry = body.get("entry")
-    if not isinstance(entry, Mapping):
-        raise ValidationError(
-            "the entry is not an object",
-            code="invalid",
-            location=FhirLocation(f"Bundle.entry[{index}]"),
-        )
+    document = rec.document_id or rec.id
     try:
+        if not isinstance(entry, Mapping):
+            raise ValidationError("the entry is not an object", code="invalid")
         it = entry_interaction(entry, index)
-        if any(r.startswith("urn:") for r in _references(entry.get("resource"))):
+        resource = entry.get("resource")
+        if any(r.startswith("urn:") for r in _references(resource)):
             raise UnsupportedError(
                 "batch entries may not refer to each other (use a transaction)",
                 code="invalid",
                 location=FhirLocation("reference"),
             )
-        resource = entry.get("resource")
-        tx = TransactionRunner(runner, rec.document_id or rec.id)
-        rewritten = None if resource is None else _rewrite(resource, tx.resolve)
-        return runner.run(it, rewritten, f"{rec.document_id or rec.id}.{index}")
+        rewritten = (
+            None
+            if resource is None
+            else _rewrite(resource, TransactionRunner(runner, document).resolve)
+        )
+        return runner.run(it, rewritten, f"{document}.{index}")
     except HubError as exc:
         if isinstance(exc.location, FhirLocation) and exc.location.expression.startswith("Bundle."):
             raise
         raise relocate(exc, index) from exc
-
-
-def _decimal(text: str) -> Any:
-    from decimal import Decimal
-
-    return Decimal(text)

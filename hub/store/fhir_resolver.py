@@ -137,3 +137,24 @@ def row_version(conn: Connection, resource_type: str, entity_id: int) -> tuple[i
         sa.select(table.c.version, table.c.updated_at).where(table.c.id == entity_id)
     ).first()
     return None if row is None else (int(row.version), row.updated_at)
+
+
+def patient_of_row(conn: Connection, resource_type: str, entity_id: int) -> PatientKey | None:
+    """The patient a row belongs to (itself for a Patient), for the lane of a write about it."""
+    table = TABLES.get(resource_type)
+    if table is None:
+        return None
+    if resource_type == "Patient":
+        row = conn.execute(
+            sa.select(patients.c.facility, patients.c.mrn).where(patients.c.id == entity_id)
+        ).first()
+        return None if row is None else PatientKey(row.facility, row.mrn)
+    column = table.c.get("patient_id")
+    if column is None:
+        return None
+    row = conn.execute(
+        sa.select(patients.c.facility, patients.c.mrn)
+        .select_from(table.join(patients, patients.c.id == column))
+        .where(table.c.id == entity_id)
+    ).first()
+    return None if row is None else PatientKey(row.facility, row.mrn)

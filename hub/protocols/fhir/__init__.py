@@ -11,7 +11,8 @@ mount their routers before :func:`.http.fallback`, which must stay last.
 from __future__ import annotations
 
 from hub.protocols.contract import Core, ProtocolPlugin, ProtocolRuntime
-from hub.protocols.fhir import http
+from hub.protocols.fhir import bundles, http, validate, write_parts, writes
+from hub.protocols.fhir.aliases import AliasedReads
 from hub.protocols.fhir.gateway import FhirGateway
 from hub.protocols.fhir.ingest import PROTOCOL, adapter
 from hub.protocols.fhir.pm_reads import PmFhirReads
@@ -23,15 +24,34 @@ from hub.services.pm_reads import PmReadService
 def build(core: Core) -> ProtocolRuntime:
     registry = ResourceRegistry()
     register_reads(registry)
+    write_parts.register_writes(registry)
+    writes_service = write_parts.write_service(core)
     reads = PmFhirReads(PmReadService(uow=core.uow, clock=core.clock), registry)
     gateway = FhirGateway(
         receiver=core.receiver(adapter()),
         registry=registry,
-        reads=reads,
+        reads=AliasedReads(reads, writes_service),
         settings=core.settings,
         clock=core.clock,
+        writes=writes_service,
     )
-    return ProtocolRuntime(receiver=gateway)
+    return ProtocolRuntime(
+        receiver=gateway,
+        processors=write_parts.processors(),
+        splitters=write_parts.splitters(),
+    )
 
 
-plugin = ProtocolPlugin(name=PROTOCOL, build=build, routers=[http.router, http.fallback])
+plugin = ProtocolPlugin(
+    name=PROTOCOL,
+    build=build,
+    # the status URL before the reads (their /fhir/{type}/{id} would take it); the fallback last
+    routers=[
+        writes.status_router,
+        validate.router,
+        http.router,
+        writes.router,
+        bundles.router,
+        http.fallback,
+    ],
+)

@@ -15,6 +15,7 @@ from hub.config import Settings
 from hub.errors import ConfigError
 from hub.protocols.fhir.reads import FhirReads
 from hub.protocols.fhir.registry import ResourceRegistry
+from hub.services.fhir_writes import FhirWriteService
 from hub.services.ingest import Inbound
 from hub.services.origin import Origin
 from hub.services.receive import Ingestor
@@ -27,6 +28,8 @@ class FhirGateway:
     reads: FhirReads
     settings: Settings
     clock: Clock
+    # the write side (creates, updates, deletes, Bundles): hub.services.fhir_writes
+    writes: FhirWriteService | None = None
 
     def handle(self, raw: bytes, origin: Origin | None = None) -> bytes:
         return self.receiver.handle(raw, origin)
