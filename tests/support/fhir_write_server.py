@@ -10,13 +10,13 @@ from typing import Any
 
 import httpx
 import uvicorn
-from support.ordering import wait_until
 
 from hub.api.app import create_app
 from hub.api.server import uvicorn_config
 from hub.bootstrap import Hub
 from hub.store import keys
 from hub.store.keys import Role
+from support.ordering import wait_until
 
 
 @dataclass
