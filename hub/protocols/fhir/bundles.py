@@ -28,6 +28,7 @@ def router(kit: ApiKit, service: Ingestor) -> APIRouter:
     feed = Depends(kit.require(Role.FEED, answer=refusal))
     api = APIRouter(route_class=FhirRoute)
 
+    @api.post("/fhir/", response_class=Response, include_in_schema=False)
     @api.post("/fhir", response_class=Response)
     async def bundle(request: Request, key: ApiKey = feed) -> Response:
         writes = writes_of(gw)
