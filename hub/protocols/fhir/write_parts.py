@@ -20,7 +20,15 @@ from hub.services.fhir_writes import FhirWriteService
 def write_service(core: Core) -> FhirWriteService:
     if core.synchronous is None:
         raise ConfigError("FHIR writes need the synchronous path (Core.synchronous)")
-    return FhirWriteService(uow=core.uow, synchronous=core.synchronous, clock=core.clock)
+    settings = core.settings
+    return FhirWriteService(
+        uow=core.uow,
+        synchronous=core.synchronous,
+        clock=core.clock,
+        wait_seconds=settings.fhir_sync_wait,
+        async_entries=settings.fhir_async_entries,
+        max_entries=settings.fhir_bundle_max_entries,
+    )
 
 
 def processors() -> list[ProcessorSpec]:
