@@ -120,6 +120,7 @@ CASES: list[tuple[str, str, bytes, dict[str, str], int, str | None]] = [
 )
 def test_bad_writes_answer_an_outcome_naming_the_element(
     server: Server,
+    *,
     path: str,
     body: bytes,
     headers: dict[str, str],
