@@ -71,7 +71,8 @@ def test_validate_at_instance_level_checks_the_id_and_the_instance(server: Serve
 
 def test_an_xml_write_is_stored_as_sent_and_answers_in_xml(server: Server) -> None:
     body = (
-        b'<Patient xmlns="http://hl7.org/fhir"><identifier><system value="urn:hub:mrn:NORTHCLINIC"/>'
+        b'<Patient xmlns="http://hl7.org/fhir"><identifier>'
+        b'<system value="urn:hub:mrn:NORTHCLINIC"/>'
         b'<value value="X-1"/></identifier><name><family value="Xmltest"/></name>'
         b'<gender value="female"/></Patient>'
     )
