@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 from hub.errors import Conflict, FhirLocation, MappingError, UnsupportedError, ValidationError
 from hub.mappings.fhir_pm import TABLES, Target, map_delete, map_resource
 from hub.mappings.fhir_pm.common import identifiers
+from hub.mappings.fhir_pm.patient import authority_of
 from hub.store import fhir_identity as identity
 from hub.store.fhir_resolver import SqlResolver, row_version
 from hub.store.pm_repo import Stamp, apply_change
@@ -168,7 +169,10 @@ class InteractionRunner:
 
     def matches(self, resource_type: str, criteria: str, where: str) -> list[int]:
         system, value = parse_criteria(criteria, where)
-        found = identity.find_by_identifier(self.conn, resource_type, system, value)
+        authority = None if system is None else authority_of(system)
+        found = identity.find_by_identifier(
+            self.conn, resource_type, system, value, authority=authority
+        )
         return [e for e in found if row_version(self.conn, resource_type, e) is not None]
 
     def existing(self, it: Interaction) -> int | None:

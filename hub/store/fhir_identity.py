@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -84,7 +85,12 @@ def _lock(resource_type: str, system: str, value: str) -> str:
 
 
 def find_by_identifier(
-    conn: Connection, resource_type: str, system: str | None, value: str
+    conn: Connection,
+    resource_type: str,
+    system: str | None,
+    value: str,
+    *,
+    authority: str | None = None,
 ) -> list[int]:
     """Rows of ``resource_type`` carrying the identifier (``system`` None: any system).
 
@@ -97,7 +103,7 @@ def find_by_identifier(
         where.append(_fi.system == system)
     found = {int(r.entity_id) for r in conn.execute(sa.select(_fi.entity_id).where(*where))}
     if resource_type == "Patient":
-        found |= _patients(conn, system, value)
+        found |= _patients(conn, system, value, authority)
     if resource_type == "Practitioner" and system in (None, "http://hl7.org/fhir/sid/us-npi"):
         found |= {
             int(r.id)
@@ -106,17 +112,21 @@ def find_by_identifier(
     return sorted(found)
 
 
-def _patients(conn: Connection, system: str | None, value: str) -> set[int]:
+def _patients(conn: Connection, system: str | None, value: str, authority: str | None) -> set[int]:
+    """By the PM key (``urn:hub:mrn:<facility>``) or by a PID-3 identifier of ``authority``
+    (the system as the PM names it; the caller translates)."""
     pi = patient_identifiers.c
     query = sa.select(pi.patient_id).where(pi.value == value)
     if system is not None and system.startswith("urn:hub:mrn:"):
-        facility = system.removeprefix("urn:hub:mrn:")
+        facility = unquote(system.removeprefix("urn:hub:mrn:"))
         keyed = sa.select(patients.c.id).where(
             patients.c.facility == facility, patients.c.mrn == value
         )
         return {int(r.id) for r in conn.execute(keyed)}
     if system is not None:
-        query = query.where(pi.assigning_authority == system)
+        query = query.where(
+            pi.assigning_authority == (authority if authority is not None else system)
+        )
     active = sa.select(patients.c.id).where(
         patients.c.id.in_(query.scalar_subquery()), patients.c.merged_into_id.is_(None)
     )

@@ -69,11 +69,21 @@ def sequence(type_name: str) -> tuple[str, ...]:
 @functools.cache
 def element(type_name: str, name: str) -> ElementInfo | None:
     """What ``name`` is inside ``type_name``; None when the type has no such element."""
-    cls = model_class(type_name)
-    field = cls.model_fields.get(name)
-    if field is None or name.endswith("__ext") or name == "fhir_comments":
+    field = _fields(type_name).get(name)
+    if field is None:
         return None
     return _describe(name, field.annotation)
+
+
+@functools.cache
+def _fields(type_name: str) -> dict[str, Any]:
+    """The model's fields by their FHIR names (``class`` is the field ``class_fhir``)."""
+    out = {}
+    for key, field in model_class(type_name).model_fields.items():
+        if key.endswith("__ext") or key == "fhir_comments":
+            continue
+        out[field.alias or key] = field
+    return out
 
 
 def _unwrap(annotation: Any) -> tuple[Any, bool]:

@@ -8,6 +8,8 @@ facility), else the hub's own ``fhir`` facility with the minted id. All identifi
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from hub.mappings.fhir_pm.common import (
     FHIR_FACILITY,
     MRN_SYSTEM_PREFIX,
@@ -24,17 +26,41 @@ from hub.mappings.fhir_pm.common import (
     put,
     telecom,
 )
+from hub.mappings.pm_fhir.common import namespace_of
 from hub.pm.changes import Identifier, PatientKey, UpsertPatient
 from hub.pm.enums import AdministrativeGender
 
 GENDER = {g.value: g for g in AdministrativeGender}
 
 
+def facility_of(system: str) -> str | None:
+    """The facility of an MRN system (``urn:hub:mrn:<facility, URL-quoted>``), else None."""
+    if system.startswith(MRN_SYSTEM_PREFIX):
+        return unquote(system.removeprefix(MRN_SYSTEM_PREFIX))
+    return None
+
+
+def authority_of(system: str) -> str:
+    """The PM's assigning authority (PID-3.4) of an identifier system: the inverse of how the
+    read side writes one (:func:`hub.mappings.pm_fhir.common.authority_system`)."""
+    facility = facility_of(system)
+    if facility is not None:
+        return facility
+    return (namespace_of(system) or "") if system else ""
+
+
+def pm_identifier(system: str, value: str, type_code: str) -> Identifier:
+    if facility_of(system) is not None:
+        return Identifier(value, authority_of(system), type_code or "MR")
+    return Identifier(value, authority_of(system), type_code)
+
+
 def patient_key(resource: Json, minted: str) -> PatientKey:
     found = identifiers(resource)
     for system, value, _type in found:
-        if system.startswith(MRN_SYSTEM_PREFIX):
-            return PatientKey(system.removeprefix(MRN_SYSTEM_PREFIX), value)
+        facility = facility_of(system)
+        if facility is not None:
+            return PatientKey(facility, value)
     for system, value, type_code in found:
         if type_code == "MR":
             return PatientKey(system, value)
@@ -60,8 +86,6 @@ def map_patient(resource: Json, target: Target, resolver: Resolver) -> Mapped:
     fields["active"] = 0 if resource.get("active") is False else 1
     deceased = resource.get("deceasedBoolean") is True or "deceasedDateTime" in resource
     fields["deceased"] = 1 if deceased else 0
-    idents = tuple(
-        Identifier(value, system, type_code) for system, value, type_code in identifiers(resource)
-    )
+    idents = tuple(pm_identifier(s, v, t) for s, v, t in identifiers(resource))
     key = key_of(resource, target, resolver)
     return Mapped((UpsertPatient(key, idents, fields),), "patients")

@@ -26,6 +26,8 @@ def identifiers(p: Patient) -> list[dict[str, Any]]:
         }
     ]
     for ident in p.identifiers:
+        if ident.value == key.mrn and ident.assigning_authority in ("", key.facility):
+            continue  # the key itself, listed above
         item: dict[str, Any] = {"value": ident.value}
         if ident.type_code:
             item["type"] = {"coding": [{"system": V2_0203, "code": ident.type_code}]}

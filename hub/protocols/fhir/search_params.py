@@ -273,7 +273,7 @@ SORTABLE = {
     "start": Field.DATE,
     "status": Field.STATUS,
 }
-CONTROL = {"_format", "_pretty", "_summary", "_elements"}  # answered but not filtering
+CONTROL = {"_format", "_pretty"}  # how the answer is written, not what it holds
 
 
 @dataclass
@@ -309,6 +309,8 @@ def parse(
             offset = _int(name, value, low=0, high=10**9)
         elif name == "_total":
             with_total = value != "none"
+        elif name == "_summary" and value == "count":
+            count, with_total = 0, True  # FHIR search.html#summary: the total only
         elif name == "_sort":
             sort = _sorts(value, type_name)
         elif name == "_include":

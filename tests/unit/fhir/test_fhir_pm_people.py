@@ -44,7 +44,7 @@ def test_a_patient_with_an_mrn_is_keyed_like_the_hl7_patient_of_that_facility() 
     change = one(Target("Patient", "m1"), PATIENT)
     assert isinstance(change, UpsertPatient)
     assert change.key == PatientKey("NORTHCLINIC", "MRN-77")
-    assert Identifier("MRN-77", "urn:hub:mrn:NORTHCLINIC", "") in change.identifiers
+    assert Identifier("MRN-77", "NORTHCLINIC", "MR") in change.identifiers  # as HL7 PID-3
     assert change.fields["family_name"] == "Testperson"
     assert change.fields["given_name"] == "Ana"
     assert change.fields["middle_name"] == "Maria"
