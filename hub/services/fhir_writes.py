@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hub.adapters.fhir import outcome
@@ -315,7 +315,7 @@ class FhirWriteService:
         self, message_type: str, raw: bytes, fmt: Format, errors: list[HubError], actor: str
     ) -> WriteAnswer:
         inbound = self._inbound(message_type, raw, fmt, (), {})
-        rejected = Inbound(**{**_fields(inbound), "rejected": errors[0]})
+        rejected = replace(inbound, rejected=errors[0])
         body = outcome.from_errors(errors)
         stored = self.synchronous.ingest.ingest(
             rejected, lambda _mid, _o: Format.JSON.dump(body), actor=actor, dispatch=False
@@ -413,10 +413,6 @@ class FhirWriteService:
             )
         bundle = {"resourceType": "Bundle", "type": "batch-response", "entry": entries}
         return WriteAnswer(200, bundle, None, rec.id)
-
-
-def _fields(inbound: Inbound) -> dict[str, Any]:
-    return {name: getattr(inbound, name) for name in Inbound.__dataclass_fields__}
 
 
 def _as_checked(resource: Mapping[str, Any], types: Mapping[str, str]) -> Mapping[str, Any]:

@@ -165,3 +165,22 @@ def test_a_failed_write_is_stored_with_its_reason(server: Server) -> None:
             )
         ).one()
     assert (row.status, row.last_error_code) == (Status.FAILED.value, "invalid_code")
+
+
+def test_a_replayed_write_applies_the_same_interaction_again(server: Server) -> None:
+    with server.client() as http:
+        made = http.post(
+            "/Patient", json={"resourceType": "Patient", "gender": "male"}, headers=JSON
+        )
+        assert made.status_code == 201
+    hub = server.hub
+    with hub.uow() as uow:
+        first = uow.conn.execute(sa.select(messages.c.id)).scalar_one()
+    list(hub.replay.replay([first], actor="test", reason="replay test"))
+    while hub.pipeline.run_next("test") is not None:
+        pass
+    with hub.engine.connect() as conn:
+        status = conn.execute(sa.select(messages.c.status)).scalar_one()
+        # the minted key (no identifier: the message id) finds the same row: no duplicate
+        patients = conn.execute(sa.text("SELECT count(*) FROM patients")).scalar_one()
+    assert (status, patients) == ("processed", 1)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from conftest import HubFactory, free_port
 from support.fhir_write_server import Server, serve
@@ -116,3 +117,19 @@ def test_respond_async_on_a_single_write(server: Server) -> None:
         final = http.get(url)
     assert final.headers["location"].endswith("/_history/1")
     assert final.json()["name"][0]["family"] == "Validatetest"
+
+
+def test_the_capability_statement_states_the_writes(server: Server) -> None:
+    with httpx.Client() as http:  # public: no token
+        statement = http.get(f"{server.base}/metadata").json()
+    rest = statement["rest"][0]
+    assert {"transaction", "batch"} <= {i["code"] for i in rest["interaction"]}
+    by_type = {r["type"]: r for r in rest["resource"]}
+    for kind in ("Patient", "Practitioner", "Organization", "Location", "Coverage"):
+        codes = {i["code"] for i in by_type[kind]["interaction"]}
+        assert {"create", "update", "delete", "read"} <= codes, kind
+        assert by_type[kind]["conditionalCreate"] is True
+    for kind in ("Encounter", "Appointment", "Claim"):
+        assert "create" in {i["code"] for i in by_type[kind]["interaction"]}
+    assert "create" not in {i["code"] for i in by_type["ExplanationOfBenefit"]["interaction"]}
+    assert "validate" in {o["name"] for o in by_type["Patient"].get("operation", [])}
