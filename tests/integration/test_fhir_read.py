@@ -397,3 +397,38 @@ def test_phi_reads_and_searches_are_audited(hub: Hub, api: TestClient) -> None:
     searched = [r.detail for r in rows if r.action == "phi.search"]
     assert any(d["fields"] == ["family"] for d in searched)
     assert all("quill" not in str(d).lower() for d in searched)  # the value asked is not kept
+
+
+def test_history_of_a_row_written_before_history_was_kept(hub: Hub, api: TestClient) -> None:
+    org = search(api, "Organization")[0]
+    with hub.engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM pm_history WHERE entity_type = 'organizations'"))
+    hist = get(api, f"/fhir/Organization/{org['id']}/_history")
+    assert [e["resource"] for e in hist["entry"]] == [org]
+    get(api, f"/fhir/Organization/{org['id']}/_history/{org['meta']['versionId']}")
+
+
+def test_hostile_search_input_is_bounded(api: TestClient) -> None:
+    many = "&".join(f"family=x{i}" for i in range(300))
+    urls = [
+        "/fhir/Patient?family=" + "q" * 20_000,
+        "/fhir/Patient?" + many,
+        "/fhir/Patient?_id=" + ",".join("9" * 40 for _ in range(50)),
+        "/fhir/Patient?_id=" + ",".join("1" for _ in range(51)),
+        "/fhir/Patient?identifier=" + "|" * 500,
+        "/fhir/Patient?family=%25%25_%5C",
+        "/fhir/Patient?_count=99999999999999",
+        "/fhir/Patient?_offset=99999999",
+        "/fhir/Patient?birthdate=" + "2" * 5000,
+        "/fhir/Patient?_sort=" + ",".join(["family"] * 100),
+        "/fhir/Appointment?actor=" + "/" * 1000,
+        "/fhir/Patient/" + "9" * 200,
+        "/fhir/Patient/1/_history/" + "9" * 200,
+    ]
+    for url in urls:
+        r = api.get(url)
+        assert r.status_code in (200, 400, 404), (url[:80], r.status_code)
+        body = formats.parse_json(r.content)
+        assert body["resourceType"] in ("Bundle", "OperationOutcome"), url[:80]
+    wild = search(api, "Patient?family=%25")  # a LIKE wildcard is a literal character here
+    assert wild == []

@@ -9,6 +9,7 @@ Every answer speaks JSON or XML (``_format``, ``Accept``); every error is an Ope
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import datetime
 from email.utils import format_datetime
 from typing import Any
@@ -35,11 +36,9 @@ def base_url(request: Request) -> str:
 
 def strict_handling(request: Request) -> bool:
     """``Prefer: handling=strict`` (FHIR search.html#errors): refuse unknown parameters."""
-    prefer = request.headers.get("prefer", "")
-    return any(
-        p.strip().lower() == "handling=strict"
-        for p in prefer.split(";")[:8] + prefer.split(",")[:8]
-    )
+    prefer = request.headers.get("prefer", "")[:200]
+    tokens = re.split(r"[;,]", prefer)
+    return any(t.strip().lower().replace(" ", "") == "handling=strict" for t in tokens)
 
 
 def query_pairs(request: Request) -> list[tuple[str, str]]:
@@ -149,6 +148,9 @@ def fallback(kit: ApiKit, service: Ingestor) -> APIRouter:
     """Last of the FHIR routers: anything else under ``/fhir`` is a 404 OperationOutcome."""
     gateway_of(service)
     api = APIRouter(route_class=FhirRoute)
+    # any key may learn that a path does not exist; no one without a key (the front door then
+    # refuses before reading a body, as on every other route)
+    caller = Depends(kit.require(Role.READER, Role.FEED, answer=refusal))
 
     @api.api_route(
         "/fhir/{rest:path}",
@@ -156,7 +158,7 @@ def fallback(kit: ApiKit, service: Ingestor) -> APIRouter:
         response_class=Response,
         include_in_schema=False,
     )
-    async def unknown(request: Request, rest: str) -> Response:
+    async def unknown(request: Request, rest: str, key: ApiKey = caller) -> Response:
         return error_answer(request, NotFound("no such FHIR endpoint", code="not_found"))
 
     return api

@@ -51,6 +51,12 @@ def history(conn: Connection, kind: Kind, entity_id: int) -> list[tuple[HistoryE
     current = dict(rows[0]._mapping)
     table = SHAPES[kind].table
     entries = versions_of(conn, table, entity_id)
+    if not entries:  # a row written before history was kept: its current version only
+        changed = current.get("updated_at") or current.get("created_at")
+        if changed is None:
+            return []
+        only = HistoryEntry(table.name, entity_id, int(current["version"]), changed, {})
+        return [(only, load(conn, kind, [current])[0])]
     out = []
     for entry in reversed(entries):
         row = current if entry.version == int(current["version"]) else None
