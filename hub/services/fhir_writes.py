@@ -122,6 +122,8 @@ class FhirWriteService:
         max_entries: int = 10_000,
     ) -> None:
         self.uow = uow
+        # look-ups in read-only snapshots: on SQLite they never queue for the one writer
+        self.read_uow = synchronous.pipeline.peek_uow or uow
         self.synchronous = synchronous
         self.clock = clock
         self.wait_seconds = wait_seconds
@@ -253,17 +255,17 @@ class FhirWriteService:
         """The PM row a client-chosen id names (None for the server's own ids and unknowns)."""
         if identity.is_server_id(logical_id):
             return None
-        with self.uow() as uow:
+        with self.read_uow() as uow:
             return identity.entity_of(uow.conn, resource_type, logical_id)
 
     def logical_id_of(self, resource_type: str, entity_id: int) -> str:
-        with self.uow() as uow:
+        with self.read_uow() as uow:
             return identity.logical_id_of(uow.conn, resource_type, entity_id)
 
     # --- the asynchronous status URL ------------------------------------------------------
 
     def status(self, message_id: int) -> WriteAnswer:
-        with self.uow() as uow:
+        with self.read_uow() as uow:
             try:
                 rec = store.get(uow.conn, message_id, with_raw=False)
             except Exception:
@@ -276,7 +278,7 @@ class FhirWriteService:
 
     def _lanes(self, it: Interaction, resource: Mapping[str, Any] | None) -> tuple[str, ...]:
         found: list[str] = []
-        with self.uow() as uow:
+        with self.read_uow() as uow:
             resolver = SqlResolver(uow.conn)
             entity = None
             if it.logical_id is not None and it.method != "POST":
@@ -343,7 +345,7 @@ class FhirWriteService:
         deadline = time.monotonic() + (self.wait_seconds if wait else 0.0)
         pause = 0.005
         while True:
-            with self.uow() as uow:
+            with self.read_uow() as uow:
                 rec = store.get(uow.conn, message_id, with_raw=False)
                 done = self._answer(uow.conn, rec)
             if done is not None:
@@ -360,7 +362,7 @@ class FhirWriteService:
         if rec.status in PENDING:
             return pipeline.run_next("sync", message_id=rec.id) is not None
         progressed = False
-        with self.uow() as uow:
+        with self.read_uow() as uow:
             pending = [
                 int(r.id)
                 for r in identity.document_items(uow.conn, rec.id)
