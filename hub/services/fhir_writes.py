@@ -249,6 +249,38 @@ class FhirWriteService:
                 found.append(())  # a bad batch entry: its item fails alone
         return found
 
+    # --- edit-and-replay ----------------------------------------------------------------
+
+    def peek(self, raw: bytes) -> Inbound:
+        """Edited bytes as the write they name (edit-and-replay): a Bundle as itself, a
+        resource with an id as ``PUT Type/id``, one without as ``POST Type``."""
+        fmt = Format.XML if raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<" else Format.JSON
+        try:
+            document = parse(raw, fmt)
+            kind = str(document.get("resourceType") or "")
+            if kind == "Bundle":
+                bundle_kind = self._bundle_kind(document)
+                entries = document.get("entry") or []
+                per_entry = self._entry_lanes(entries)
+                meta: dict[str, Any] = {"entries": len(entries)}
+                if bundle_kind == "batch":
+                    meta["entry_lanes"] = [list(keys) for keys in per_entry]
+                    return self._inbound(BATCH, raw, fmt, (), meta)
+                lanes = tuple(dict.fromkeys(k for keys in per_entry for k in keys))
+                return self._inbound(TRANSACTION, raw, fmt, lanes, meta)
+            errors = check_resource(document)
+            if errors:
+                raise errors[0]
+            found = document.get("id")
+            it = Interaction(
+                "PUT" if isinstance(found, str) else "POST",
+                kind,
+                found if isinstance(found, str) else None,
+            )
+        except HubError as exc:
+            return replace(self._inbound(f"{WRITE}unknown", raw, fmt, (), {}), rejected=exc)
+        return self._inbound(f"{WRITE}{kind}", raw, fmt, self._lanes(it, document), it.as_meta())
+
     # --- ids --------------------------------------------------------------------------------
 
     def entity_of(self, resource_type: str, logical_id: str) -> int | None:

@@ -4,6 +4,7 @@ If-Match, Prefer, and every write stored raw, processed through the synchronous 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -15,6 +16,7 @@ from support.fhir_write_server import Server, serve
 from hub.config import Settings
 from hub.store.lifecycle import Status
 from hub.store.message_tables import messages
+from hub.store.messages import get as store_get
 
 pytestmark = pytest.mark.integration
 JSON = {"Content-Type": "application/fhir+json"}
@@ -184,3 +186,28 @@ def test_a_replayed_write_applies_the_same_interaction_again(server: Server) -> 
         # the minted key (no identifier: the message id) finds the same row: no duplicate
         patients = conn.execute(sa.text("SELECT count(*) FROM patients")).scalar_one()
     assert (status, patients) == ("processed", 1)
+
+
+def test_an_edited_write_replays_as_the_update_its_bytes_name(server: Server) -> None:
+    with server.client() as http:
+        made = http.post("/Patient", json=patient(gender="female"), headers=JSON)
+        pid = made.json()["id"]
+        refused = http.put(
+            f"/Patient/{pid}",
+            json=patient(id=pid, gender="F"),  # a typo the analyst will fix
+            headers=JSON,
+        )
+        assert refused.status_code == 400
+        hub = server.hub
+        with hub.uow() as uow:
+            failed = uow.conn.execute(
+                sa.select(messages.c.id).where(messages.c.status == "failed")
+            ).scalar_one()
+        fixed = json.dumps(patient(id=pid, gender="male")).encode()
+        revision = hub.replay.replay_edited(failed, fixed, actor="analyst", reason="typo")
+        while hub.pipeline.run_next("test") is not None:
+            pass
+        assert http.get(f"/Patient/{pid}").json()["gender"] == "male"
+    with hub.uow() as uow:
+        rec = store_get(uow.conn, revision)
+    assert (rec.type, rec.status.value) == ("write^Patient", "processed")

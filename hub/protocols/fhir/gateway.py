@@ -35,7 +35,8 @@ class FhirGateway:
         return self.receiver.handle(raw, origin)
 
     def peek(self, raw: bytes) -> Inbound:
-        return self.receiver.peek(raw)
+        # edit-and-replay: edited bytes are re-read as the write they name
+        return self.writes.peek(raw) if self.writes is not None else self.receiver.peek(raw)
 
 
 def gateway_of(service: Ingestor) -> FhirGateway:
