@@ -22,12 +22,19 @@ from urllib.parse import parse_qsl
 
 from sqlalchemy.engine import Connection
 
-from hub.errors import Conflict, FhirLocation, MappingError, UnsupportedError, ValidationError
+from hub.errors import (
+    Conflict,
+    FhirLocation,
+    MappingError,
+    TransientError,
+    UnsupportedError,
+    ValidationError,
+)
 from hub.mappings.fhir_pm import TABLES, Target, map_delete, map_resource
 from hub.mappings.fhir_pm.common import identifiers
 from hub.mappings.fhir_pm.patient import authority_of
 from hub.store import fhir_identity as identity
-from hub.store.fhir_resolver import SqlResolver, row_version
+from hub.store.fhir_resolver import SqlResolver, created_by, row_version
 from hub.store.pm_repo import Stamp, apply_change
 
 METHODS = ("POST", "PUT", "DELETE")
@@ -220,6 +227,9 @@ class InteractionRunner:
         assert resource is not None
         return self._write(it, resource, entity, minted)
 
+    def _created_now(self, resource_type: str, entity: int) -> bool:
+        return created_by(self.conn, resource_type, entity, self.stamp.message_id)
+
     def _check_version(self, it: Interaction, entity: int | None) -> None:
         if it.if_match is None:
             return
@@ -257,6 +267,15 @@ class InteractionRunner:
                 primary = got
         if primary is None:
             raise MappingError("the PM did not write the resource", code="not_written")
+        if entity is None and not self._created_now(it.resource_type, primary):
+            # The PM keys rows by business keys (facility + MRN, NPI, visit number...): a
+            # create that lands on an existing row would silently update it.
+            error = TransientError if it.if_none_exist else Conflict
+            raise error(
+                f"a {it.resource_type} with this business identifier exists; "
+                "use a conditional create or an update",
+                code="duplicate_key",
+            )
         if client_id is not None:
             identity.bind_id(self.conn, it.resource_type, client_id, primary, self.now)
         conditional = bool(it.if_none_exist or it.criteria)

@@ -32,6 +32,7 @@ from hub.store.pm_tables import (
     locations,
     organizations,
     patients,
+    pm_history,
     providers,
 )
 
@@ -158,3 +159,25 @@ def patient_of_row(conn: Connection, resource_type: str, entity_id: int) -> Pati
         .where(table.c.id == entity_id)
     ).first()
     return None if row is None else PatientKey(row.facility, row.mrn)
+
+
+def created_by(
+    conn: Connection, resource_type: str, entity_id: int, message_id: int | None
+) -> bool:
+    """Was the PM row behind a resource created by this message (now, or when it was first
+    processed: a replay of a create finds its own row)?"""
+    table = TABLES.get(resource_type)
+    if table is None or message_id is None:
+        return False
+    h = pm_history.c
+    found = conn.execute(
+        sa.select(h.id)
+        .where(
+            h.entity_type == table.name,
+            h.entity_id == entity_id,
+            h.version == 1,
+            h.message_id == message_id,
+        )
+        .limit(1)
+    ).first()
+    return found is not None

@@ -95,3 +95,41 @@ def test_the_store_binds_an_identifier_once_however_transactions_race(server: Se
     with server.hub.engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT entity_id FROM fhir_identifiers")).all()
     assert len(rows) == 1
+
+
+def test_a_plain_create_never_lands_on_an_existing_patient(server: Server) -> None:
+    """The PM keys a patient by facility + MRN: a second POST with the same MRN is refused
+    (409) instead of silently updating the first; a conditional create finds the patient an
+    HL7 v2 ADT made."""
+    from support.hl7_messages import adt
+
+    hub = server.hub
+    hub.receiver("hl7v2").handle(adt("C-RACE", mrn="M-HL7"))
+    wait_until_processed(server)
+    body = {
+        "resourceType": "Patient",
+        "identifier": [{"system": "urn:hub:mrn:NORTHCLINIC", "value": "M-HL7"}],
+    }
+    with server.client() as http:
+        again = http.post("/Patient", json=body, headers=JSON)
+        found = http.post(
+            "/Patient",
+            json=body,
+            headers={**JSON, "If-None-Exist": "identifier=urn:hub:mrn:NORTHCLINIC|M-HL7"},
+        )
+    assert again.status_code == 409, again.text
+    assert found.status_code == 200
+    assert found.json()["name"][0]["family"] == "Testperson"  # the ADT's PID-5
+
+
+def wait_until_processed(server: Server) -> None:
+    from support.ordering import wait_until
+
+    def done() -> bool:
+        with server.hub.engine.connect() as conn:
+            left = conn.execute(
+                sa.text("SELECT count(*) FROM messages WHERE status <> 'processed'")
+            ).scalar_one()
+        return left == 0
+
+    wait_until(done, timeout=30, what="the ADT to be processed")
