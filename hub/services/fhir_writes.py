@@ -31,42 +31,24 @@ from hub.errors import (
     FhirLocation,
     HubError,
     InputError,
-    MappingError,
     NotFound,
-    TransientError,
-    UnsupportedError,
     ValidationError,
 )
-from hub.mappings.fhir_pm import WRITABLE_TYPES, Target, identifier_lane, lane_keys
-from hub.mappings.fhir_pm.common import lane_of
 from hub.services.fhir_bundles import entry_interaction, response_entry, status_line
 from hub.services.fhir_checks import check_resource, parse
 from hub.services.fhir_interactions import Interaction, WriteResult, parse_criteria, parse_etag
+from hub.services.fhir_lanes import lanes_of
 from hub.services.fhir_processors import BATCH, TRANSACTION, WRITE
+from hub.services.fhir_stored_errors import stored_error
 from hub.services.ingest import Inbound, IngestOutcome
 from hub.services.synchronous import SynchronousService, SyncOutcome
 from hub.store import fhir_identity as identity
 from hub.store import messages as store
 from hub.store.db import UnitOfWorkFactory
-from hub.store.fhir_resolver import SqlResolver, patient_of_row
 from hub.store.lifecycle import PENDING, Status
 
 PROTOCOL = "fhir"
 STATUS_PATH = "_async"  # GET /fhir/_async/{message id}
-CONFLICT_CODES = frozenset(
-    {
-        "version_conflict",
-        "multiple_matches",
-        "in_use",
-        "claim_locked",
-        "duplicate_identifier",
-        "illegal_transition",
-        "precondition_failed",
-        "duplicate_key",
-    }
-)
-MAPPING_CODES = frozenset({"unknown_reference", "unknown_key", "unmappable", "not_written"})
-UNSUPPORTED_CODES = frozenset({"not_writable", "unsupported_parameter", "method_not_allowed"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,33 +59,6 @@ class WriteAnswer:
     message_id: int | None = None
     status_url: str | None = None  # relative to the FHIR base, for a 202
     headers: dict[str, str] = field(default_factory=dict)
-
-
-def stored_error(code: str | None, text: str | None) -> HubError:
-    """The error a processed message failed with, rebuilt from its stored code and text
-    (``[code] message at Patient.gender``): the OperationOutcome names the same element."""
-    code = code or "error"
-    message = text or code
-    if message.startswith(f"[{code}] "):
-        message = message[len(code) + 3 :]
-    location = None
-    head, sep, where = message.rpartition(" at ")
-    if sep and where and " " not in where:
-        message, location = head, FhirLocation(where)
-    kind: type[HubError] = ValidationError
-    if code in CONFLICT_CODES:
-        kind = Conflict
-    elif code in MAPPING_CODES:
-        kind = MappingError
-    elif code in UNSUPPORTED_CODES:
-        kind = UnsupportedError
-    elif code == "not_found":
-        kind = NotFound
-    elif code in ("store_unavailable", "transient", "stale_version"):
-        kind = TransientError
-    elif code == "internal":
-        kind = HubError
-    return kind(message, code=code, location=location)
 
 
 def failure(errors: Sequence[HubError], message_id: int | None = None) -> WriteAnswer:
@@ -240,13 +195,15 @@ class FhirWriteService:
 
     def _entry_lanes(self, entries: Sequence[Any]) -> list[tuple[str, ...]]:
         found: list[tuple[str, ...]] = []
-        for index, entry in enumerate(entries):
-            try:
-                it = entry_interaction(entry, index)
-                resource = entry.get("resource")
-                found.append(self._lanes(it, resource if isinstance(resource, Mapping) else None))
-            except HubError:
-                found.append(())  # a bad batch entry: its item fails alone
+        with self.read_uow() as uow:  # one snapshot for every entry
+            for index, entry in enumerate(entries):
+                try:
+                    it = entry_interaction(entry, index)
+                    resource = entry.get("resource")
+                    mapping = resource if isinstance(resource, Mapping) else None
+                    found.append(lanes_of(uow.conn, it, mapping))
+                except HubError:
+                    found.append(())  # a bad batch entry: its item fails alone
         return found
 
     # --- edit-and-replay ----------------------------------------------------------------
@@ -309,26 +266,8 @@ class FhirWriteService:
     # --- storing and answering ------------------------------------------------------------
 
     def _lanes(self, it: Interaction, resource: Mapping[str, Any] | None) -> tuple[str, ...]:
-        found: list[str] = []
         with self.read_uow() as uow:
-            resolver = SqlResolver(uow.conn)
-            entity = None
-            if it.logical_id is not None and it.method != "POST":
-                entity = identity.entity_of(uow.conn, it.resource_type, it.logical_id)
-            if entity is not None and (key := patient_of_row(uow.conn, it.resource_type, entity)):
-                found.append(lane_of(key))
-            if resource is not None and it.resource_type in WRITABLE_TYPES:
-                existing = None if entity is None else f"{it.resource_type}/{entity}"
-                try:
-                    target = Target(it.resource_type, it.logical_id or "new", existing)
-                    found.extend(lane_keys(resource, target, resolver))
-                except HubError:
-                    pass  # the processing reports it, located
-        for criteria in (it.criteria, it.if_none_exist):
-            if criteria is not None:
-                system, value = parse_criteria(criteria, "url")
-                found.append(identifier_lane(it.resource_type, system or "", value))
-        return tuple(dict.fromkeys(found))
+            return lanes_of(uow.conn, it, resource)
 
     @staticmethod
     def _inbound(

@@ -10,7 +10,7 @@ from hub.errors import Conflict, FhirLocation, HubError, MappingError, Validatio
 from hub.protocols.fhir.prefer import Prefer, prefer
 from hub.services.fhir_bundles import relocate, status_line
 from hub.services.fhir_interactions import Interaction, parse_criteria, parse_etag
-from hub.services.fhir_writes import stored_error
+from hub.services.fhir_stored_errors import stored_error
 
 
 @pytest.mark.parametrize(
