@@ -92,7 +92,9 @@ class Hub:
         """Build one protocol plug-in and register its processors, peeker and listeners."""
         if plugin.name in self.protocols:
             raise ConfigError(f"two protocol plug-ins are named {plugin.name!r}")
-        core = Core(self.settings, self.clock, self.uow, self.ingest, self.registry)
+        core = Core(
+            self.settings, self.clock, self.uow, self.ingest, self.registry, self.synchronous
+        )
         runtime = plugin.build(core)
         for spec in runtime.processors:
             self.registry.register(

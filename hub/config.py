@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     http_max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     http_body_timeout: float = Field(default=30.0, gt=0)
     http_keepalive_timeout: int = Field(default=5, ge=1)
+    # FHIR writes (ADR 0021): a Bundle of more entries is refused (413); one of more than
+    # ``fhir_async_entries`` answers 202 and runs through the queue; a write whose lane is busy
+    # is waited for up to ``fhir_sync_wait`` seconds before it answers 202.
+    fhir_bundle_max_entries: int = Field(default=10_000, ge=1)
+    fhir_async_entries: int = Field(default=200, ge=0)
+    fhir_sync_wait: float = Field(default=10.0, ge=0)
     mllp_host: str = "127.0.0.1"
     mllp_port: int = Field(default=2575, ge=0, le=65535)
     mllp_tls_cert: Path | None = None

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from hub.pm.billing import ClaimStatusEvent, EligibilityCheck, Remittance
+from hub.pm.billing import ClaimLine, ClaimStatusEvent, EligibilityCheck, Remittance
 from hub.pm.enums import AckResult, ClaimStatus
-from hub.pm.keys import PatientKey
+from hub.pm.keys import PatientKey, PayerRef, ProviderRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +82,27 @@ class RecordClaimStatus:
     new_status: ClaimStatus | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class UpsertClaim:
+    """A claim as a client wrote it (FHIR Claim), keyed by its patient control number. New:
+    created with its lines (``draft`` asked, or no payer: ``draft``; else ``ready``). Known and
+    still ``draft`` or ``ready``: its fields and lines are replaced. Known and submitted or
+    later: a :class:`hub.errors.Conflict` (``claim_locked``), as it has left the practice.
+    ``visit_number`` names the patient's encounter (None: no encounter);
+    ``coverage_priority`` the patient's coverage it bills."""
+
+    patient: PatientKey
+    patient_control_number: str
+    lines: tuple[ClaimLine, ...]
+    diagnosis_codes: tuple[str, ...] = ()
+    draft: bool = False
+    visit_number: str | None = None
+    coverage_priority: int | None = None
+    payer: PayerRef | None = None
+    rendering: ProviderRef | None = None
+    place_of_service: str | None = None
+
+
 BillingChange = (
     BuildClaim
     | MarkClaimsSubmitted
@@ -89,4 +110,5 @@ BillingChange = (
     | PostRemittance
     | RecordEligibility
     | RecordClaimStatus
+    | UpsertClaim
 )

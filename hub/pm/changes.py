@@ -162,6 +162,44 @@ class BookAppointment:
     filler_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class UpsertProvider:
+    """A practitioner written as itself (FHIR Practitioner): found by NPI, else local id, and
+    created when new; names, tax id and taxonomy fill or update (the rule of
+    :class:`ProviderRef`)."""
+
+    ref: ProviderRef
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertLocation:
+    """A place of service written as itself (FHIR Location): unique by (facility, code)."""
+
+    ref: LocationRef
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertOrganization:
+    """A practice, payer, facility or other organization keyed by (``kind``, ``local_id``);
+    ``fields`` may hold ``name``, ``npi``, ``tax_id``, ``payer_id``, ``address``, ``telecom``.
+    A payer written here is the row :class:`PayerRef` with the same local id finds."""
+
+    kind: str
+    local_id: str
+    fields: Fields = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteRecord:
+    """Remove a PM row a client named by its id (FHIR delete). Refused with a
+    :class:`hub.errors.Conflict` (code ``in_use``, the reason in the text) while other rows
+    depend on it (a patient with claims, an encounter with charges), and for a claim that has
+    left the practice (submitted or later). ``entity`` is the table name."""
+
+    entity: str
+    entity_id: int
+
+
 PmChange = (
     UpsertPatient
     | UpsertEncounter
@@ -171,5 +209,9 @@ PmChange = (
     | MergePatients
     | ChangeIdentifier
     | BookAppointment
+    | UpsertProvider
+    | UpsertLocation
+    | UpsertOrganization
+    | DeleteRecord
     | BillingChange
 )

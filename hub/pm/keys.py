@@ -61,6 +61,38 @@ class PayerRef:
     name: str
 
 
+@dataclass(frozen=True, slots=True)
+class EncounterKey:
+    """An encounter: its patient and visit number (PV1-19)."""
+
+    patient: PatientKey
+    visit_number: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AppointmentKey:
+    """An appointment: the filler's system and id (SCH-2)."""
+
+    source_system: str
+    filler_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageKey:
+    """A coverage: its patient and priority (IN1-1)."""
+
+    patient: PatientKey
+    priority: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrganizationKey:
+    """An organization: its kind (practice, payer, facility, other) and the sender's code."""
+
+    kind: str
+    local_id: str
+
+
 def is_npi(value: str) -> bool:
     """A 10-digit National Provider Identifier with a valid check digit (Luhn over the
     ``80840`` prefix, as CMS specifies)."""

@@ -20,6 +20,7 @@ from typing import Any
 from hub.errors import Conflict, HubError, MappingError, NotFound
 from hub.pm import convert
 from hub.pm import memory_billing as mb
+from hub.pm import memory_directory as md
 from hub.pm import memory_people as mp
 from hub.pm.billing import Claim, ClaimStatusEvent, EligibilityCheck, Remittance, Submission
 from hub.pm.changes import PmChange
@@ -98,6 +99,12 @@ class MemoryPm:
             old["version"] += 1
             self._log(table, old["id"], old["version"], changes)
         return int(old["id"])
+
+    def log_change(
+        self, table: str, row_id: int, version: int, changes: dict[str, list[Any]]
+    ) -> None:
+        """A history entry written by a handler itself (a delete: the row is gone)."""
+        self._log(table, row_id, version, changes)
 
     def _log(self, table: str, row_id: int, version: int, changes: dict[str, list[Any]]) -> None:
         s = self.stamp
@@ -316,6 +323,7 @@ class MemoryPm:
 _HANDLERS: dict[type[Any], Callable[[MemoryPm, Any], int | None]] = {
     **mp.HANDLERS,
     **mb.HANDLERS,
+    **md.HANDLERS,
 }
 
 

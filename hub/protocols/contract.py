@@ -39,6 +39,7 @@ from hub.queue.registry import ItemPeeker, Prepare, Processor, ProcessorRegistry
 from hub.services.conformance import ConformanceDriver
 from hub.services.ingest import IngestService
 from hub.services.receive import IngestAdapter, Ingestor, Receiver
+from hub.services.synchronous import SynchronousService
 from hub.store.db import UnitOfWorkFactory
 from hub.store.keys import ApiKey, Role
 
@@ -57,6 +58,8 @@ class Core:
     uow: UnitOfWorkFactory
     ingest: IngestService
     registry: ProcessorRegistry  # read only: which message types have a processor
+    # store, then process in the caller's request (FHIR REST writes; ADR 0010)
+    synchronous: SynchronousService | None = None
 
     def receiver(self, adapter: IngestAdapter[D]) -> Receiver[D]:
         """The core's receive flow (store, then answer) around the protocol's adapter."""

@@ -1,6 +1,6 @@
 """All tables, one :data:`metadata`: import from here."""
 
-from hub.store import fhir_subscriptions, pm_search_indexes, pm_tables
+from hub.store import fhir_subscriptions, fhir_tables, pm_search_indexes, pm_tables
 from hub.store.message_tables import (
     api_keys,
     attempts,
@@ -25,6 +25,7 @@ __all__ = [
     "deliveries",
     "destinations",
     "fhir_subscriptions",
+    "fhir_tables",
     "lane_keys",
     "message_patients",
     "messages",

@@ -15,7 +15,17 @@ import contextlib
 
 from hub.pm.events import PmEntityChanged
 from hub.protocols.contract import Core, ProtocolPlugin, ProtocolRuntime, SubscriberSpec
-from hub.protocols.fhir import bulk, convert, http, subscriptions
+from hub.protocols.fhir import (
+    bulk,
+    bundles,
+    convert,
+    http,
+    subscriptions,
+    validate,
+    write_parts,
+    writes,
+)
+from hub.protocols.fhir.aliases import AliasedReads
 from hub.protocols.fhir.gateway import FhirGateway
 from hub.protocols.fhir.ingest import PROTOCOL, adapter
 from hub.protocols.fhir.pm_reads import PmFhirReads
@@ -29,6 +39,8 @@ from hub.services.pm_reads import PmReadService
 def build(core: Core) -> ProtocolRuntime:
     registry = ResourceRegistry()
     register_reads(registry)
+    write_parts.register_writes(registry)
+    writes_service = write_parts.write_service(core)
     convert.register(registry)
     subscriptions.register(registry)
     bulk.register(registry)
@@ -36,9 +48,10 @@ def build(core: Core) -> ProtocolRuntime:
     gateway = FhirGateway(
         receiver=core.receiver(adapter()),
         registry=registry,
-        reads=reads,
+        reads=AliasedReads(reads, writes_service),
         settings=core.settings,
         clock=core.clock,
+        writes=writes_service,
         subscriptions=SubscriptionService(
             uow=core.uow, clock=core.clock, served=frozenset(registry.specs) - {"Subscription"}
         ),
@@ -59,17 +72,25 @@ def build(core: Core) -> ProtocolRuntime:
         receiver=gateway,
         listeners=[match_changes],
         subscribers=[SubscriberSpec("fhir-subscriptions", notifier(core.clock), PmEntityChanged)],
+        processors=write_parts.processors(),
+        splitters=write_parts.splitters(),
     )
 
 
 plugin = ProtocolPlugin(
     name=PROTOCOL,
     build=build,
+    # the status URL and the operations before the reads (their /fhir/{type} and
+    # /fhir/{type}/{id} would take $export, $convert-hl7v2, Subscription); the fallback last
     routers=[
+        writes.status_router,
+        validate.router,
         convert.router,
         subscriptions.router,
         bulk.router,
         http.router,
+        writes.router,
+        bundles.router,
         http.fallback,
     ],
 )

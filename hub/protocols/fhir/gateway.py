@@ -17,6 +17,7 @@ from hub.protocols.fhir.reads import FhirReads
 from hub.protocols.fhir.registry import ResourceRegistry
 from hub.services.fhir_export import ExportService
 from hub.services.fhir_subscriptions import SubscriptionService
+from hub.services.fhir_writes import FhirWriteService
 from hub.services.ingest import Inbound
 from hub.services.origin import Origin
 from hub.services.receive import Ingestor
@@ -29,6 +30,8 @@ class FhirGateway:
     reads: FhirReads
     settings: Settings
     clock: Clock
+    # the write side (creates, updates, deletes, Bundles): hub.services.fhir_writes
+    writes: FhirWriteService | None = None
     # rest-hook subscriptions and bulk export (hub.services.fhir_subscriptions, fhir_export)
     subscriptions: SubscriptionService | None = None
     exports: ExportService | None = None
@@ -37,7 +40,8 @@ class FhirGateway:
         return self.receiver.handle(raw, origin)
 
     def peek(self, raw: bytes) -> Inbound:
-        return self.receiver.peek(raw)
+        # edit-and-replay: edited bytes are re-read as the write they name
+        return self.writes.peek(raw) if self.writes is not None else self.receiver.peek(raw)
 
 
 def gateway_of(service: Ingestor) -> FhirGateway:

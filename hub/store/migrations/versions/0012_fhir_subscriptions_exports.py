@@ -2,7 +2,7 @@
 export jobs (issue 11 items 7 and 8)
 
 Revision ID: 0012_fhir_subscriptions_exports
-Revises: 0010_fhir_read
+Revises: 0011_fhir_identity
 Create Date: 2026-12-02
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import hub.store.types
 
 revision = "0012_fhir_subscriptions_exports"
-down_revision = "0010_fhir_read"
+down_revision = "0011_fhir_identity"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,109 @@
+"""A 1,000-entry FHIR transaction Bundle into the PM (issue 11, item 10's first figure).
+
+    .venv/bin/python -m bench.fhir_write.run [--entries 1000] [--database-url URL]
+
+Builds a transaction of patients (``urn:uuid`` full URLs), their encounters and appointments
+(pointing at the patients' urn:uuid), posts it through the write service exactly as
+``POST /fhir`` does (stored raw, one unit, processed in the request), and prints the wall time
+and the peak Python memory (tracemalloc) beside the issue's aim (<= 1.5 s). Synthetic data only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+from hub.adapters.fhir.negotiation import Format
+from hub.bootstrap import bootstrap
+from hub.config import Settings
+from hub.queue.dispatch import NullDispatcher
+
+AIM_SECONDS = 1.5
+
+
+def bundle(entries: int) -> dict[str, Any]:
+    found: list[dict[str, Any]] = []
+    for n in range(entries // 3 + 1):
+        if len(found) >= entries:
+            break
+        url = f"urn:uuid:00000000-0000-4000-8000-{n:012d}"
+        found.append(
+            {
+                "fullUrl": url,
+                "request": {"method": "POST", "url": "Patient"},
+                "resource": {
+                    "resourceType": "Patient",
+                    "identifier": [{"system": "urn:hub:mrn:BENCH", "value": f"B{n:06d}"}],
+                    "name": [{"family": "Benchperson", "given": ["Synth"]}],
+                    "gender": "female",
+                    "birthDate": "1970-01-01",
+                },
+            }
+        )
+        found.append(
+            {
+                "request": {"method": "POST", "url": "Encounter"},
+                "resource": {
+                    "resourceType": "Encounter",
+                    "status": "finished",
+                    "class": {"code": "AMB"},
+                    "identifier": [{"value": f"V{n:06d}"}],
+                    "subject": {"reference": url},
+                },
+            }
+        )
+        found.append(
+            {
+                "request": {"method": "POST", "url": "Appointment"},
+                "resource": {
+                    "resourceType": "Appointment",
+                    "status": "booked",
+                    "identifier": [{"system": "urn:bench", "value": f"A{n:06d}"}],
+                    "start": "2026-12-03T10:00:00Z",
+                    "minutesDuration": 20,
+                    "participant": [{"actor": {"reference": url}, "status": "accepted"}],
+                },
+            }
+        )
+    return {"resourceType": "Bundle", "type": "transaction", "entry": found[:entries]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--entries", type=int, default=1000)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(
+            data_dir=Path(tmp),
+            database_url=args.database_url,
+            fhir_async_entries=args.entries + 1,  # answered in the request
+        )
+        hub = bootstrap(settings, dispatcher=NullDispatcher())
+        try:
+            writes = hub.protocols["fhir"].receiver.writes  # type: ignore[attr-defined]
+            raw = json.dumps(bundle(args.entries)).encode()
+            tracemalloc.start()
+            start = time.perf_counter()
+            done = writes.bundle(raw, Format.JSON, actor="bench")
+            elapsed = time.perf_counter() - start
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            kind = "PostgreSQL" if args.database_url else "SQLite"
+            print(f"FHIR transaction of {args.entries} entries into the PM ({kind})")
+            print(f"  status {done.status}, {len(raw) / 1024:.0f} KiB body")
+            print(f"  wall {elapsed:.2f} s  (aim <= {AIM_SECONDS} s)")
+            print(
+                f"  {args.entries / elapsed:.0f} entries/s, peak Python memory {peak / 2**20:.1f} MiB"
+            )
+        finally:
+            hub.stop()
+
+
+if __name__ == "__main__":
+    main()
