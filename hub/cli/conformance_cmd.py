@@ -5,20 +5,34 @@ failure). A protocol takes part when its plug-in has a conformance driver; its c
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import tempfile
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from hub.api.app import create_app
 from hub.bootstrap import bootstrap
-from hub.clock import Clock
+from hub.clock import Clock, FixedClock
 from hub.config import Settings
 from hub.errors import ConfigError
 from hub.protocols.contract import ProtocolPlugin
 from hub.queue.dispatch import NullDispatcher
-from hub.services.conformance import CaseHub, CaseResult, corpus_root, run_corpus
+from hub.services.conformance import (
+    CLOCK_START,
+    CaseHub,
+    CaseResult,
+    ConformanceDriver,
+    corpus_root,
+    run_corpus,
+)
+from hub.store import keys
+from hub.store.keys import Role
 
 
 def make_hub(settings: Settings, clock: Clock) -> CaseHub:
@@ -31,6 +45,47 @@ def make_hub(settings: Settings, clock: Clock) -> CaseHub:
 
     receivers = {name: runtime.receiver for name, runtime in hub.protocols.items()}
     return CaseHub(receivers=receivers, drain=drain, engine=hub.engine, stop=hub.stop)
+
+
+@contextmanager
+def fresh_api() -> Iterator[Any]:
+    """A fresh hub (SQLite in a temporary folder, fixed clock, no workers) and an HTTP client
+    on its app with an admin token: for corpora checked through the API (FHIR)."""
+    with warnings.catch_warnings():  # starlette prefers httpx2, not packaged; httpx works
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from fastapi.testclient import TestClient  # only this command needs it
+
+    with tempfile.TemporaryDirectory(prefix="hub-conf-api-") as tmp:
+        settings = Settings(data_dir=Path(tmp), database_url=f"sqlite:///{tmp}/hub.db")
+        hub = bootstrap(
+            settings,
+            clock=FixedClock(CLOCK_START),
+            dispatcher=NullDispatcher(),
+            embedded_workers=False,
+        )
+        try:
+            with hub.uow() as uow:
+                _, token = keys.create(
+                    uow.conn, name="conformance", role=Role.ADMIN, now=CLOCK_START
+                )
+                uow.commit()
+            with TestClient(create_app(hub)) as client:
+                client.headers["Authorization"] = f"Bearer {token}"
+                yield client
+        finally:
+            hub.stop()
+
+
+def _run(
+    driver: ConformanceDriver, corpus: Path, *, update: bool, only: str | None
+) -> list[CaseResult]:
+    """The driver's own corpus runner when it has one (FHIR: documents, not messages with an
+    answer), else the message runner of :mod:`hub.services.conformance`."""
+    own = getattr(driver, "run_corpus", None)
+    if callable(own):
+        found: list[CaseResult] = own(corpus, fresh_api=fresh_api, update=update, only=only)
+        return found
+    return run_corpus(corpus, make_hub, driver, update=update, only=only)
 
 
 def _table(title: str, results: list[CaseResult]) -> Table:
@@ -65,10 +120,9 @@ def install(app: typer.Typer, plugins: Sequence[ProtocolPlugin]) -> None:
             raise ConfigError(f"no conformance driver for protocol {protocol!r}")
         names = [protocol] if protocol else list(drivers)
         runs = {
-            name: run_corpus(
-                corpus if corpus and protocol else corpus_root() / name,
-                make_hub,
+            name: _run(
                 drivers[name],
+                corpus if corpus and protocol else corpus_root() / name,
                 update=update,
                 only=only,
             )

@@ -26,6 +26,7 @@ from hub.protocols.fhir import (
     writes,
 )
 from hub.protocols.fhir.aliases import AliasedReads
+from hub.protocols.fhir.conformance import FhirConformance
 from hub.protocols.fhir.gateway import FhirGateway
 from hub.protocols.fhir.ingest import PROTOCOL, adapter
 from hub.protocols.fhir.pm_reads import PmFhirReads
@@ -80,6 +81,7 @@ def build(core: Core) -> ProtocolRuntime:
 plugin = ProtocolPlugin(
     name=PROTOCOL,
     build=build,
+    conformance=FhirConformance(),
     # the status URL and the operations before the reads (their /fhir/{type} and
     # /fhir/{type}/{id} would take $export, $convert-hl7v2, Subscription); the fallback last
     routers=[
