@@ -53,10 +53,11 @@ def seed(hub: Hub, n: int) -> None:
     rng = random.Random(7)
     batch = 5000
     with hub.engine.begin() as conn:
+        first = int(conn.execute(sa.select(sa.func.max(patients.c.id))).scalar() or 0) + 1
         for start in range(0, n, batch):
             rows = [
                 {
-                    "id": i + 1,
+                    "id": first + i,
                     "facility": "BENCH",
                     "mrn": f"MRN{i:07d}",
                     "family_name": FAMILIES[i % len(FAMILIES)],
@@ -104,7 +105,7 @@ def timed(fn: Callable[[], Any], reps: int) -> tuple[float, float]:
 
 def search_section(hub: Hub, api: TestClient, n: int, reps: int) -> None:
     print(f"\n2. search latency over {n:,} patients ({reps} requests each; ms p50 / p95)")
-    mrn = f"MRN{n // 2:07d}"
+    mrn = f"MRN{n // 2:07d}"  # one patient in the middle of the seeded ones
     cases = {
         "identifier": (
             f"/fhir/Patient?identifier={mrn}",
@@ -235,19 +236,22 @@ def transaction_section(api: TestClient, hub: Hub) -> None:
             }
         )
     bundle = json.dumps({"resourceType": "Bundle", "type": "transaction", "entry": entries})
-    tracemalloc.start()
-    t = time.perf_counter()
-    r = api.post("/fhir", content=bundle, headers={"Content-Type": "application/fhir+json"})
-    seconds = time.perf_counter() - t
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    with RssPeak() as mem:
+        t = time.perf_counter()
+        r = api.post("/fhir", content=bundle, headers={"Content-Type": "application/fhir+json"})
+        if r.status_code == 202:  # over the synchronous size limit: queued, as a client sees it
+            while hub.pipeline.run_next("bench") is not None:
+                pass
+            status_url = "/fhir/" + r.headers["Content-Location"].split("/fhir/", 1)[1]
+            r = api.get(status_url)
+        seconds = time.perf_counter() - t
     if r.status_code in (404, 405):
         print("   skipped: this hub has no transaction support (the FHIR write side)")
         return
     failure = "" if r.status_code == 200 else " " + r.text[:200]
     print(
-        f"   hub POST /fhir:      {seconds:6.2f} s  HTTP {r.status_code}{failure}"
-        f"  peak traced {peak / 1e6:6.1f} MB  (aim: <= 1.5 s)"
+        f"   hub POST /fhir (202, queue, status): {seconds:6.2f} s  HTTP {r.status_code}{failure}"
+        f"  peak RSS {mem.peak / 1e6:6.1f} MB (+{mem.grown_mb:.1f})  (aim: <= 1.5 s)"
     )
     t = time.perf_counter()
     with hub.engine.begin() as conn:

@@ -252,3 +252,31 @@ def test_signature_is_hmac_sha256_over_timestamp_id_and_body() -> None:
     header = sign("k" * 32, 1700000000, "abc", b"{}")
     expected = hmac.new(b"k" * 32, b"1700000000.abc.{}", hashlib.sha256).hexdigest()
     assert header == f"t=1700000000,id=abc,v1={expected}"
+
+
+def test_hub_serve_runs_the_matcher_as_a_listener(
+    hub: Hub, api: TestClient, receiver: Receiver
+) -> None:
+    """The FHIR plug-in's listener (what ``hub serve`` runs) announces changes by itself."""
+    import asyncio
+
+    subscribe(api, receiver.port)
+    send_hl7(hub, adt_full("A1", "M1", family="Doe"))
+    listeners = [f for f in hub.protocols["fhir"].listeners if f.__name__ == "match_changes"]
+    assert len(listeners) == 1
+
+    async def run_until_announced() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(listeners[0](stop))
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            assert hub.deliveries is not None
+            if await asyncio.to_thread(hub.deliveries.run_until_idle):
+                break
+            await asyncio.sleep(0.1)
+        stop.set()
+        await task
+
+    asyncio.run(run_until_announced())
+    headers, _ = receiver.got.get(timeout=5)
+    assert headers["x-hub-subscription"]
