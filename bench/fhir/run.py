@@ -26,7 +26,6 @@ import statistics
 import tempfile
 import threading
 import time
-import tracemalloc
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -140,7 +139,7 @@ def search_section(hub: Hub, api: TestClient, n: int, reps: int) -> None:
 
 class RssPeak:
     """Peak resident memory above the starting point, sampled from /proc every 10 ms in a
-    thread (tracemalloc would slow the export several-fold)."""
+    thread (tracemalloc would slow the measured work several-fold)."""
 
     def __init__(self) -> None:
         self.base = self.peak = _rss()
