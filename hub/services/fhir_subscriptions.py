@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from hub.adapters.fhir import models
 from hub.adapters.fhir.formats import dump_json
 from hub.clock import Clock
 from hub.errors import FhirLocation, ValidationError
@@ -93,6 +94,19 @@ def _channel(resource: Mapping[str, Any]) -> tuple[str, str | None, dict[str, st
     return endpoint, PAYLOAD if payload else None, headers
 
 
+def _end(value: Any, now: datetime) -> datetime | None:
+    """``Subscription.end`` (an instant): no notifications after it; it must be in the future."""
+    if value is None:
+        return None
+    try:
+        end = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise _bad("Subscription.end must be an instant", "Subscription.end") from None
+    if end.tzinfo is None or end <= now:
+        raise _bad("Subscription.end must be a future instant with a zone", "Subscription.end")
+    return end
+
+
 def _secret_of(resource: dict[str, Any]) -> str:
     """The client's secret from the extension (removed from what is stored), else a new one."""
     kept, secret = [], None
@@ -126,12 +140,14 @@ class SubscriptionService:
         body = dict(resource)
         if body.get("resourceType") != "Subscription":
             raise _bad("the body must be a Subscription", "resourceType")
+        secret = _secret_of(body)  # our extension out first: the rest must be plain R4
+        models.check({**body, "status": body.get("status") or "requested"})
         type_name, params = parse_criteria(body.get("criteria"), self.served)
         endpoint, payload, headers = _channel(body)
         if body.get("status") not in (None, "requested", "active"):
             raise _bad("a new Subscription's status is requested", "Subscription.status")
-        secret = _secret_of(body)
         now = self.clock.now()
+        end_at = _end(body.get("end"), now)
         sub_id = str(uuid.uuid4())
         body.update(
             id=sub_id, status=ACTIVE, meta={"versionId": "2", "lastUpdated": now.isoformat()}
@@ -158,7 +174,7 @@ class SubscriptionService:
                 destination_id=dest_id,
                 resource={**body, "status": "requested"},
                 version=1,
-                end_at=None,
+                end_at=end_at,
             )
             store.insert_subscription(uow.conn, row, now)
             # requested -> active: criteria and channel were checked above (no handshake in R4)
@@ -274,6 +290,8 @@ def notifier(clock: Clock, ids: Any = None) -> Subscriber:
         if record is None:  # deleted or merged away since: nothing to tell
             return fan
         for sub in subs:
+            if sub.end_at is not None and sub.end_at <= ctx.now:
+                continue  # past Subscription.end: off
             resource = TYPES[sub.resource_type].to_fhir(record)
             if not matches(resource, sub.params):
                 continue

@@ -212,6 +212,9 @@ def test_read_search_delete_and_no_secret_on_read(
             "Subscription.channel.header[0]",
         ),
         ({"extension": [{"url": SECRET_URL, "valueString": "short"}]}, "Subscription.extension"),
+        ({"end": "2001-01-01T00:00:00Z"}, "Subscription.end"),
+        ({"reason": None}, "Subscription.reason"),
+        ({"unknownElement": 1}, "Subscription.unknownElement"),
     ],
 )
 def test_bad_subscriptions_are_refused_with_the_element_named(
@@ -280,3 +283,21 @@ def test_hub_serve_runs_the_matcher_as_a_listener(
     asyncio.run(run_until_announced())
     headers, _ = receiver.got.get(timeout=5)
     assert headers["x-hub-subscription"]
+
+
+def test_a_future_end_is_kept(api: TestClient) -> None:
+    r = api.post(
+        "/fhir/Subscription",
+        json={
+            "resourceType": "Subscription",
+            "status": "requested",
+            "reason": "until the end",
+            "end": "2999-01-01T00:00:00Z",
+            "criteria": "Encounter?status=finished",
+            "channel": {"type": "rest-hook", "endpoint": "http://127.0.0.1:9/hook"},
+        },
+        headers={"Content-Type": "application/fhir+json"},
+    )
+    assert r.status_code == 201, r.text
+    read = api.get(f"/fhir/Subscription/{r.json()['id']}").json()
+    assert (read["end"], read["status"]) == ("2999-01-01T00:00:00Z", "active")
