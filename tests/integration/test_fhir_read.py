@@ -468,3 +468,17 @@ def test_a_page_costs_the_same_queries_whatever_its_size(hub: Hub, api: TestClie
 
     assert cost("Patient?family=bulk&_count=3") == cost("Patient?family=bulk&_count=30")
     assert cost("Claim?_count=1") == cost("Claim?_count=30")
+
+
+def test_vread_shows_the_identifiers_the_version_had(hub: Hub, api: TestClient) -> None:
+    later = adt_full("A9", mrn="M901", family="Brightwell", trigger="A08").replace(
+        b"XZ7788^^^STATEREG^PI", b"XZ7788^^^STATEREG^PI~NEW55^^^OTHERREG^PI"
+    )
+    send_hl7(hub, later)
+    pid = patient_id(api, "M901")
+    values = {
+        v: {i["value"] for i in get(api, f"/fhir/Patient/{pid}/_history/{v}")["identifier"]}
+        for v in ("1", "2")
+    }
+    assert values == {"1": {"M901", "XZ7788"}, "2": {"M901", "XZ7788", "NEW55"}}
+    assert {i["value"] for i in get(api, f"/fhir/Patient/{pid}")["identifier"]} == values["2"]
