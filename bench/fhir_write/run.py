@@ -98,9 +98,8 @@ def main() -> None:
             print(f"FHIR transaction of {args.entries} entries into the PM ({kind})")
             print(f"  status {done.status}, {len(raw) / 1024:.0f} KiB body")
             print(f"  wall {elapsed:.2f} s  (aim <= {AIM_SECONDS} s)")
-            print(
-                f"  {args.entries / elapsed:.0f} entries/s, peak Python memory {peak / 2**20:.1f} MiB"
-            )
+            rate, mib = args.entries / elapsed, peak / 2**20
+            print(f"  {rate:.0f} entries/s, peak Python memory {mib:.1f} MiB")
         finally:
             hub.stop()
 

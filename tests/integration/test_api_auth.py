@@ -51,6 +51,17 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/fhir/{type_name}/{id}"): READ,
     ("GET", "/fhir/{type_name}/{id}/_history"): READ,
     ("GET", "/fhir/{type_name}/{id}/_history/{vid}"): READ,
+    # FHIR writes (issue 11): sending is a feed's; $validate and the async status are reads
+    ("POST", "/fhir"): SEND,
+    ("POST", "/fhir/"): SEND,
+    ("POST", "/fhir/{type_name}"): SEND,
+    ("PUT", "/fhir/{type_name}"): SEND,
+    ("PUT", "/fhir/{type_name}/{id}"): SEND,
+    ("DELETE", "/fhir/{type_name}"): SEND,
+    ("DELETE", "/fhir/{type_name}/{id}"): SEND,
+    ("POST", "/fhir/{type_name}/$validate"): READ,
+    ("POST", "/fhir/{type_name}/{id}/$validate"): READ,
+    ("GET", "/fhir/_async/{message_id}"): READ,
     # HL7 v2 to FHIR (a translation: feeds and readers), subscriptions (PHI to an endpoint the
     # caller names: admin), bulk export (readers; files and status only for the asking key)
     ("POST", "/fhir/$convert-hl7v2"): frozenset(Role),
@@ -73,7 +84,7 @@ SAMPLE_PATHS = {"/fhir/{rest:path}": "/fhir/1/2/3/4/5"}
 def refusal(path: str, r: httpx.Response) -> tuple[str, str]:
     """(code, text) of a refusal: problem JSON, or on FHIR routes an OperationOutcome whose
     ``details.text`` carries the hub's error code."""
-    if path.startswith("/fhir/"):
+    if path == "/fhir" or path.startswith("/fhir/"):
         assert r.headers["content-type"].startswith("application/fhir+json"), path
         issue = r.json()["issue"][0]
         return issue["details"]["text"], issue["diagnostics"]

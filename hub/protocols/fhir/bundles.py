@@ -19,6 +19,7 @@ from hub.protocols.fhir.answers import FhirRoute, refusal
 from hub.protocols.fhir.gateway import gateway_of
 from hub.protocols.fhir.prefer import prefer
 from hub.protocols.fhir.writes import answer, writes_of
+from hub.services.origin import Origin
 from hub.services.receive import Ingestor
 from hub.store.keys import ApiKey, Role
 
@@ -37,7 +38,10 @@ def router(kit: ApiKit, service: Ingestor) -> APIRouter:
         raw = await request.body()
         done = await asyncio.to_thread(
             lambda: writes.bundle(
-                raw, fmt, actor=f"api-key:{key.id}", respond_async=wanted.respond_async
+                raw,
+                fmt,
+                actor=Origin.api_key(key.id, key.name).actor,
+                respond_async=wanted.respond_async,
             )
         )
         return await answer(request, gw, done, wanted, key)

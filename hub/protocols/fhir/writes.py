@@ -28,6 +28,7 @@ from hub.protocols.fhir.prefer import Prefer, prefer
 from hub.protocols.fhir.registry import Interaction as Rest
 from hub.services.fhir_interactions import Interaction
 from hub.services.fhir_writes import FhirWriteService, WriteAnswer
+from hub.services.origin import Origin
 from hub.services.receive import Ingestor
 from hub.store.keys import ApiKey, Role
 
@@ -92,7 +93,11 @@ def router(kit: ApiKit, service: Ingestor) -> APIRouter:
             raw = await request.body()
         done = await asyncio.to_thread(
             lambda: writes.write(
-                it, raw, fmt, actor=f"api-key:{key.id}", respond_async=wanted.respond_async
+                it,
+                raw,
+                fmt,
+                actor=Origin.api_key(key.id, key.name).actor,
+                respond_async=wanted.respond_async,
             )
         )
         return await answer(request, gw, done, wanted, key)
