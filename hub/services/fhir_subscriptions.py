@@ -29,7 +29,7 @@ import hmac
 import logging
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -179,7 +179,9 @@ class SubscriptionService:
             store.insert_subscription(uow.conn, row, now)
             # requested -> active: criteria and channel were checked above (no handshake in R4)
             store.set_status(uow.conn, sub_id, ACTIVE, body, now)
-            if not store.cursor(uow.conn, lock=True):  # first subscription: start from now
+            store.cursor(uow.conn, lock=True)
+            if len(store.list_subscriptions(uow.conn, status=ACTIVE, limit=2)) == 1:
+                # the only active one: it hears of changes from now on, not the backlog
                 store.advance(uow.conn, store.last_history_id(uow.conn))
             audit.append(
                 uow.conn,
@@ -270,8 +272,9 @@ class Matcher:
             return store.last_history_id(uow.conn) > store.cursor(uow.conn)
 
 
-def notifier(clock: Clock, ids: Any = None) -> Subscriber:
-    """The outbox subscriber: one signed delivery per matching active subscription."""
+def notifier(ids: Callable[[], str] | None = None) -> Subscriber:
+    """The outbox subscriber: one signed delivery per matching active subscription
+    (``ids``: notification ids, a fresh UUID each by default)."""
     new_id = ids or (lambda: uuid.uuid4().hex)
 
     def notify(event: DomainEvent, ctx: EventContext) -> Fanout:
@@ -302,7 +305,9 @@ def notifier(clock: Clock, ids: Any = None) -> Subscriber:
     return notify
 
 
-def _builder(sub: SubscriptionRow, resource: dict[str, Any], now: datetime, new_id: Any) -> Any:
+def _builder(
+    sub: SubscriptionRow, resource: dict[str, Any], now: datetime, new_id: Callable[[], str]
+) -> Callable[[], OutboundPayload]:
     def build() -> OutboundPayload:
         body = dump_json(resource) if sub.payload else b""
         notification = str(new_id())

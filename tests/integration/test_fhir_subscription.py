@@ -301,3 +301,16 @@ def test_a_future_end_is_kept(api: TestClient) -> None:
     assert r.status_code == 201, r.text
     read = api.get(f"/fhir/Subscription/{r.json()['id']}").json()
     assert (read["end"], read["status"]) == ("2999-01-01T00:00:00Z", "active")
+
+
+def test_changes_before_the_subscription_are_not_announced(
+    hub: Hub, api: TestClient, receiver: Receiver
+) -> None:
+    send_hl7(hub, adt_full("A1", "M1", family="Doe"))  # before: not news to the subscriber
+    subscribe(api, receiver.port)
+    send_hl7(hub, adt_full("A2", "M2", family="Doe", visit="V2"))
+    pump(hub)
+    _, body = receiver.got.get(timeout=10)
+    mrns = {i["value"] for i in formats.parse_json(body)["identifier"]}
+    assert "M2" in mrns and "M1" not in mrns
+    assert receiver.got.empty()  # and M1 did not follow

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
 from hub.pm.events import PmEntityChanged
 from hub.protocols.contract import Core, ProtocolPlugin, ProtocolRuntime, SubscriberSpec
@@ -35,6 +36,8 @@ from hub.protocols.fhir.resources import register_reads
 from hub.services.fhir_export import ExportService
 from hub.services.fhir_subscriptions import Matcher, SubscriptionService, notifier
 from hub.services.pm_reads import PmReadService
+
+log = logging.getLogger(__name__)
 
 
 def build(core: Core) -> ProtocolRuntime:
@@ -63,16 +66,20 @@ def build(core: Core) -> ProtocolRuntime:
     matcher = Matcher(uow=core.uow, clock=core.clock)
 
     async def match_changes(stop: asyncio.Event) -> None:
-        """Announce PM changes to subscriptions, about twice a second, until ``stop``."""
+        """Announce PM changes to subscriptions, about twice a second, until ``stop``; a
+        failed step (the database away) is logged and tried again, never ends the loop."""
         while not stop.is_set():
-            await asyncio.to_thread(matcher.poll)
+            try:
+                await asyncio.to_thread(matcher.poll)
+            except Exception:  # the cursor did not move: the next step retries the same rows
+                log.exception("FHIR subscription matcher step failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=0.5)
 
     return ProtocolRuntime(
         receiver=gateway,
         listeners=[match_changes],
-        subscribers=[SubscriberSpec("fhir-subscriptions", notifier(core.clock), PmEntityChanged)],
+        subscribers=[SubscriberSpec("fhir-subscriptions", notifier(), PmEntityChanged)],
         processors=write_parts.processors(),
         splitters=write_parts.splitters(),
     )
