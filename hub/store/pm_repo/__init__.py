@@ -53,6 +53,8 @@ HANDLERS: dict[type[Any], Handler] = {
     bc.RecordClaimStatus: billing.record_claim_status,
     bc.PostRemittance: remittance.post_remittance,
     bc.RecordEligibility: remittance.record_eligibility,
+    bc.PostClaimPayment: remittance.post_claim_payment,
+    bc.PostProviderAdjustments: remittance.post_provider_adjustments,
 }
 
 

@@ -21,10 +21,16 @@ from hub.pm.billing import (
     Remittance,
     ServicePayment,
 )
-from hub.pm.billing_changes import PostRemittance, RecordEligibility
+from hub.pm.billing_changes import (
+    PostClaimPayment,
+    PostProviderAdjustments,
+    PostRemittance,
+    RecordEligibility,
+)
 from hub.pm.enums import AdjustmentGroup, ClaimPaymentStatus, EligibilityStatus
 from hub.pm.keys import PayerRef
-from hub.pm.rules import status_after_payment
+from hub.errors import Conflict
+from hub.pm.rules import may_move, status_after_payment
 from hub.store.locks import lock_keys
 from hub.store.pm_repo.billing import set_claim_status
 from hub.store.pm_repo.patients import require_patient
@@ -70,6 +76,11 @@ def post_remittance(conn: Connection, ch: PostRemittance, stamp: Stamp) -> int:
     rem_id = write(conn, remittances, None, values, stamp)
     for cp in rem.claims:
         _claim_payment(conn, rem_id, cp, stamp)
+    _provider_adjustments(conn, rem_id, rem, stamp)
+    return rem_id
+
+
+def _provider_adjustments(conn: Connection, rem_id: int, rem: Remittance, stamp: Stamp) -> None:
     for plb in rem.provider_adjustments:
         row = {
             "remittance_id": rem_id,
@@ -80,14 +91,61 @@ def post_remittance(conn: Connection, ch: PostRemittance, stamp: Stamp) -> int:
             "amount": plb.amount,
         }
         write(conn, provider_adjustments, None, row, stamp, provenance=False)
+
+
+def _document_remittance(conn: Connection, rem: Remittance, document: str, stamp: Stamp) -> int:
+    """The remittance of ``document``, created by its first item (under a lock on payer +
+    TRN02, so two items of one document do not both create it). Another document's remittance
+    with the same payer and TRN02 is the same payment sent twice."""
+    payer = resolve_payer(conn, rem.payer, stamp)
+    assert payer is not None
+    lock_keys(conn, f"remittance:{payer}|{rem.trace_number}")
+    found = _remittance_row(conn, payer, rem.trace_number)
+    if found is not None:
+        if found.source_document != document:
+            raise Conflict(
+                "this payment (payer and TRN02) was already posted from another file",
+                code="duplicate_remittance",
+            )
+        return int(found.id)
+    values = {
+        "payer_org_id": payer,
+        "trace_number": rem.trace_number,
+        "payment_method": rem.payment_method,
+        "payment_date": rem.payment_date,
+        "total_paid": rem.total_paid,
+        "source_document": document,
+    }
+    return write(conn, remittances, None, values, stamp)
+
+
+def post_claim_payment(conn: Connection, ch: PostClaimPayment, stamp: Stamp) -> int:
+    rem_id = _document_remittance(conn, ch.remittance, ch.document, stamp)
+    c = claim_payments.c
+    done = conn.execute(
+        sa.select(c.id).where(c.remittance_id == rem_id, c.sequence == ch.sequence)
+    ).scalar()
+    if done is not None:
+        return int(done)  # this item was applied before (a replay)
+    return _claim_payment(conn, rem_id, ch.payment, stamp, ch.sequence)
+
+
+def post_provider_adjustments(conn: Connection, ch: PostProviderAdjustments, stamp: Stamp) -> int:
+    rem_id = _document_remittance(conn, ch.remittance, ch.document, stamp)
+    p = provider_adjustments.c
+    if conn.execute(sa.select(p.id).where(p.remittance_id == rem_id).limit(1)).first() is None:
+        _provider_adjustments(conn, rem_id, ch.remittance, stamp)
     return rem_id
 
 
-def _claim_payment(conn: Connection, rem_id: int, cp: ClaimPayment, stamp: Stamp) -> None:
+def _claim_payment(
+    conn: Connection, rem_id: int, cp: ClaimPayment, stamp: Stamp, sequence: int | None = None
+) -> int:
     claim = conn.execute(
         sa.select(claims).where(claims.c.patient_control_number == cp.patient_control_number)
     ).first()
     values = {
+        "sequence": sequence,
         "remittance_id": rem_id,
         "claim_id": None if claim is None else int(claim.id),
         "patient_control_number": cp.patient_control_number,
@@ -122,13 +180,16 @@ def _claim_payment(conn: Connection, rem_id: int, cp: ClaimPayment, stamp: Stamp
         sp_id = write(conn, service_payments, None, row, stamp, provenance=False)
         _adjust(conn, cp_id, sp_id, sp.adjustments, sp.remark_codes, stamp)
     if claim is None:
-        return
+        return cp_id
     target = status_after_payment(cp.status, cp.charge_amount, cp.paid_amount)
-    if target is not None:
+    if target is not None and sequence is None:
+        set_claim_status(conn, claim, target, stamp)
+    elif target is not None and may_move(claim.status, target):
         set_claim_status(conn, claim, target, stamp)
     if cp.payer_claim_number and cp.payer_claim_number != claim.payer_claim_number:
         current = conn.execute(sa.select(claims).where(claims.c.id == claim.id)).one()
         write(conn, claims, current._mapping, {"payer_claim_number": cp.payer_claim_number}, stamp)
+    return cp_id
 
 
 def _adjust(  # noqa: PLR0917
