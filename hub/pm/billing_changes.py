@@ -88,8 +88,9 @@ class PostClaimPayment:
 
     ``remittance`` is the 835's header (payer, TRN02, BPR amounts; its ``claims`` and
     ``provider_adjustments`` are ignored): the first item of a document creates the remittance,
-    the others find it. ``sequence`` is the CLP's ordinal in the 835: an item applied again (a
-    replay) finds its claim payment and changes nothing. ``document`` names the 835 the item came
+    the others find it. ``item`` names the work item (the original item's message id, also for an
+    edited revision): an item applied again (a replay) finds its claim payment and changes
+    nothing. ``document`` names the 835 the item came
     from; a remittance of the same payer and TRN02 already posted from another document is a
     :class:`hub.errors.Conflict` (``duplicate_remittance``): the same payment never posts twice.
     The claim's status follows the payment when the transition table allows it (else it stays:
@@ -97,7 +98,7 @@ class PostClaimPayment:
 
     remittance: Remittance
     payment: ClaimPayment
-    sequence: int
+    item: int
     document: str
 
 

@@ -226,11 +226,11 @@ def _post_remittance(pm: MemoryPm, ch: bc.PostRemittance) -> int:
     return rem_id
 
 
-def _claim_payment(pm: MemoryPm, rem_id: int, cp: ClaimPayment, sequence: int | None) -> int:
+def _claim_payment(pm: MemoryPm, rem_id: int, cp: ClaimPayment, item: int | None) -> int:
     claim = pm.first("claims", patient_control_number=cp.patient_control_number)
     row = {
         "remittance_id": rem_id,
-        "sequence": sequence,
+        "source_item": item,
         "patient_control_number": cp.patient_control_number,
         "claim_id": None if claim is None else claim["id"],
         "payment": cp,
@@ -239,7 +239,7 @@ def _claim_payment(pm: MemoryPm, rem_id: int, cp: ClaimPayment, sequence: int | 
     if claim is None:
         return cp_id
     target = status_after_payment(cp.status, cp.charge_amount, cp.paid_amount)
-    if target is not None and (sequence is None or may_move(claim["status"], target)):
+    if target is not None and (item is None or may_move(claim["status"], target)):
         _set_status(pm, claim, target)
     if cp.payer_claim_number and cp.payer_claim_number != claim.get("payer_claim_number"):
         pm.write("claims", claim, {"payer_claim_number": cp.payer_claim_number})
@@ -270,12 +270,12 @@ def _document_remittance(pm: MemoryPm, rem: Remittance, document: str) -> Row:
 
 def _post_claim_payment(pm: MemoryPm, ch: bc.PostClaimPayment) -> int:
     rem = _document_remittance(pm, ch.remittance, ch.document)
-    done = pm.first("claim_payments", remittance_id=rem["id"], sequence=ch.sequence)
+    done = pm.first("claim_payments", remittance_id=rem["id"], source_item=ch.item)
     if done is not None:
         return int(done["id"])
     stored: Remittance = rem["remittance"]
     pm.write("remittances", rem, {"remittance": _with_claim(stored, ch.payment)})
-    return _claim_payment(pm, rem["id"], ch.payment, ch.sequence)
+    return _claim_payment(pm, rem["id"], ch.payment, ch.item)
 
 
 def _with_claim(rem: Remittance, cp: ClaimPayment) -> Remittance:

@@ -96,9 +96,9 @@ claim_payments = Table(  # CLP loop
     Column("paid_amount", Money, nullable=False),
     Column("patient_responsibility", Money, nullable=True),
     Column("payer_claim_number", String(50), nullable=True),
-    Column("sequence", Integer, nullable=True),  # the CLP's ordinal in its 835
+    Column("source_item", Id, nullable=True),  # the 835 work item that posted it
     *versioned(),
-    UniqueConstraint("remittance_id", "sequence", name="uq_claim_payments_remittance_sequence"),
+    UniqueConstraint("remittance_id", "source_item", name="uq_claim_payments_remittance_item"),
 )
 Index("ix_claim_payments_claim", claim_payments.c.claim_id)
 

@@ -123,11 +123,11 @@ def post_claim_payment(conn: Connection, ch: PostClaimPayment, stamp: Stamp) -> 
     rem_id = _document_remittance(conn, ch.remittance, ch.document, stamp)
     c = claim_payments.c
     done = conn.execute(
-        sa.select(c.id).where(c.remittance_id == rem_id, c.sequence == ch.sequence)
+        sa.select(c.id).where(c.remittance_id == rem_id, c.source_item == ch.item)
     ).scalar()
     if done is not None:
         return int(done)  # this item was applied before (a replay)
-    return _claim_payment(conn, rem_id, ch.payment, stamp, ch.sequence)
+    return _claim_payment(conn, rem_id, ch.payment, stamp, ch.item)
 
 
 def post_provider_adjustments(conn: Connection, ch: PostProviderAdjustments, stamp: Stamp) -> int:
@@ -139,13 +139,13 @@ def post_provider_adjustments(conn: Connection, ch: PostProviderAdjustments, sta
 
 
 def _claim_payment(
-    conn: Connection, rem_id: int, cp: ClaimPayment, stamp: Stamp, sequence: int | None = None
+    conn: Connection, rem_id: int, cp: ClaimPayment, stamp: Stamp, item: int | None = None
 ) -> int:
     claim = conn.execute(
         sa.select(claims).where(claims.c.patient_control_number == cp.patient_control_number)
     ).first()
     values = {
-        "sequence": sequence,
+        "source_item": item,
         "remittance_id": rem_id,
         "claim_id": None if claim is None else int(claim.id),
         "patient_control_number": cp.patient_control_number,
@@ -182,7 +182,7 @@ def _claim_payment(
     if claim is None:
         return cp_id
     target = status_after_payment(cp.status, cp.charge_amount, cp.paid_amount)
-    if target is not None and sequence is None:
+    if target is not None and item is None:
         set_claim_status(conn, claim, target, stamp)
     elif target is not None and may_move(claim.status, target):
         set_claim_status(conn, claim, target, stamp)
@@ -396,3 +396,32 @@ class SqlEligibility:
                 )
             )
         return out
+
+
+def remittance_source(conn: Connection, payer: PayerRef, trace_number: str) -> str | None:
+    """The document a posted remittance (payer + TRN02) came from; None when not posted (or
+    posted whole, before claim-by-claim posting): ``""``."""
+    from hub.store.pm_repo.references import _PAYER_BY_LOCAL, _PAYER_BY_NAME
+    from hub.store.prepared import run
+
+    q, p = (
+        (_PAYER_BY_LOCAL, {"b_local": payer.local_id})
+        if payer.local_id
+        else (_PAYER_BY_NAME, {"b_name": payer.name})
+    )
+    org = run(conn, q, p).first()
+    row = None if org is None else _remittance_row(conn, int(org.id), trace_number)
+    return None if row is None else (row.source_document or "")
+
+
+def eligibility_request(conn: Connection, trace_number: str) -> tuple[int | None, int | None]:
+    """(patient id, coverage id) of the eligibility check our 270 recorded with this trace
+    number (TRN02), (None, None) when there is none."""
+    e = eligibility_checks.c
+    row = conn.execute(
+        sa.select(e.patient_id, e.coverage_id)
+        .where(e.trace_number == trace_number)
+        .order_by(e.id)
+        .limit(1)
+    ).first()
+    return (None, None) if row is None else (row.patient_id, row.coverage_id)

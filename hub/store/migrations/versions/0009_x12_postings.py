@@ -1,5 +1,5 @@
 """835 posting claim by claim: a remittance remembers the document it came from, a claim
-payment its CLP ordinal (so a replayed item finds it, and another document with the same payer
+payment the work item that posted it (so a replayed item finds it, and another document with the same payer
 and TRN02 is a duplicate)
 
 Revision ID: 0009_x12_postings
@@ -22,9 +22,9 @@ def upgrade() -> None:
     with op.batch_alter_table("remittances", schema=None) as batch_op:
         batch_op.add_column(sa.Column("source_document", sa.String(length=64), nullable=True))
     with op.batch_alter_table("claim_payments", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("sequence", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("source_item", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True))
         batch_op.create_unique_constraint(
-            "uq_claim_payments_remittance_sequence", ["remittance_id", "sequence"]
+            "uq_claim_payments_remittance_item", ["remittance_id", "source_item"]
         )
         batch_op.create_index("ix_claim_payments_claim", ["claim_id"], unique=False)
 
@@ -32,7 +32,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("claim_payments", schema=None) as batch_op:
         batch_op.drop_index("ix_claim_payments_claim")
-        batch_op.drop_constraint("uq_claim_payments_remittance_sequence", type_="unique")
-        batch_op.drop_column("sequence")
+        batch_op.drop_constraint("uq_claim_payments_remittance_item", type_="unique")
+        batch_op.drop_column("source_item")
     with op.batch_alter_table("remittances", schema=None) as batch_op:
         batch_op.drop_column("source_document")
