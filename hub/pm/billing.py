@@ -182,7 +182,7 @@ class ClaimBalance:
     """What a claim's remittances add up to (every posting, reversals subtracting).
 
     ``written_off`` is every adjustment but patient responsibility (groups CO, OA, PI, CR);
-    ``balance`` is what is still owed on the claim by anyone (charge − paid − written off), of
+    ``balance`` is what is still owed on the claim by anyone (charge - paid - written off), of
     which ``patient_responsibility`` (group PR) is the patient's share and ``payer_balance``
     the rest (still open with the payer: nothing posted yet, or pended)."""
 

@@ -39,8 +39,8 @@ from hub.store.pm_repo.scheduling import encounter_row
 from hub.store.pm_tables import (
     adjustments,
     charges,
-    claim_payments,
     claim_lines,
+    claim_payments,
     claim_status_events,
     claims,
     coverages,

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from hub.errors import Conflict
 from hub.pm.billing import (
     Adjustment,
     Benefit,
@@ -29,7 +30,6 @@ from hub.pm.billing_changes import (
 )
 from hub.pm.enums import AdjustmentGroup, ClaimPaymentStatus, EligibilityStatus
 from hub.pm.keys import PayerRef
-from hub.errors import Conflict
 from hub.pm.rules import may_move, status_after_payment
 from hub.store.locks import lock_keys
 from hub.store.pm_repo.billing import set_claim_status
@@ -182,9 +182,9 @@ def _claim_payment(
     if claim is None:
         return cp_id
     target = status_after_payment(cp.status, cp.charge_amount, cp.paid_amount)
-    if target is not None and item is None:
-        set_claim_status(conn, claim, target, stamp)
-    elif target is not None and may_move(claim.status, target):
+    # a whole remittance (PostRemittance) is strict; a claim item records the payment even
+    # when the claim may not move that way (its processor warns)
+    if target is not None and (item is None or may_move(claim.status, target)):
         set_claim_status(conn, claim, target, stamp)
     if cp.payer_claim_number and cp.payer_claim_number != claim.payer_claim_number:
         current = conn.execute(sa.select(claims).where(claims.c.id == claim.id)).one()

@@ -1,8 +1,8 @@
 """The three balancing checks of an 835 (005010X221A1 section 1.10.2), in Decimal.
 
-* **service line**: SVC02 (charge) − the line's CAS amounts = SVC03 (paid);
-* **claim**: CLP03 (charge) − every CAS amount of the claim and its lines = CLP04 (paid);
-* **transaction**: the sum of CLP04 − the sum of PLB amounts = BPR02 (negated for a debit,
+* **service line**: SVC02 (charge) - the line's CAS amounts = SVC03 (paid);
+* **claim**: CLP03 (charge) - every CAS amount of the claim and its lines = CLP04 (paid);
+* **transaction**: the sum of CLP04 - the sum of PLB amounts = BPR02 (negated for a debit,
   BPR03 = ``D``).
 
 An :class:`Imbalance` names the check, the segment (its id, position and the element that does
