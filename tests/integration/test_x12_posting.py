@@ -56,7 +56,7 @@ def submitted_claims(hub: Hub) -> dict[str, str]:
                     Decimal(amount),
                     Decimal(1),
                     visit_number=f"V-{mrn}",
-                )  # fmt: skip
+                )
             )
             repo.apply(BuildClaim(key))
             patient = repo.patients.get(key)
@@ -111,25 +111,32 @@ def ack_277ca(pcns: list[str]) -> bytes:
     return envelope("HN", "005010X214", "277", body, "000000202")
 
 
-def payment(pcns: dict[str, str], *, trace: str = "EFT1", control: str = "000000203",
-            cents_off: bool = False) -> bytes:  # fmt: skip
+def payment(
+    pcns: dict[str, str],
+    *,
+    trace: str = "EFT1",
+    control: str = "000000203",
+    cents_off: bool = False,
+) -> bytes:
     ann, ben, cal = pcns["ANN"], pcns["BEN"], pcns["CAL"]
+    full = Svc("99213", "120.00", "120.00", line=f"{ann}-1")
+    denial = Svc(
+        "99213", "80.00", "0", (("CO", "50", "80.00"),), line=f"{ben}-1", remarks=("N130",)
+    )
+    part = (("CO", "45", "50.00"), ("CO", "Z99", "10.00"), ("PR", "1", "40.00"))
+    partly = Svc("99213", "200.00", "100.00", part, line=f"{cal}-1")
+    cal_paid = "99.99" if cents_off else "100.00"
     return remit_835(
         [
-            Clp(ann, "1", "120.00", "120.00", services=(Svc("99213", "120.00", "120.00", line=f"{ann}-1"),)),
-            Clp(ben, "4", "80.00", "0",
-                services=(Svc("99213", "80.00", "0", (("CO", "50", "80.00"),), line=f"{ben}-1",
-                              remarks=("N130",)),)),
-            Clp(cal, "1", "200.00", "99.99" if cents_off else "100.00", pr="40.00",
-                services=(Svc("99213", "200.00", "100.00",
-                              (("CO", "45", "50.00"), ("CO", "Z99", "10.00"), ("PR", "1", "40.00")),
-                              line=f"{cal}-1"),)),
+            Clp(ann, "1", "120.00", "120.00", services=(full,)),
+            Clp(ben, "4", "80.00", "0", services=(denial,)),
+            Clp(cal, "1", "200.00", cal_paid, pr="40.00", services=(partly,)),
             Clp("NEVERSENT1", "1", "10.00", "10.00"),
         ],
         trace=trace,
         control=control,
         total="230.00" if cents_off else None,
-    )  # fmt: skip
+    )
 
 
 def test_999_277ca_then_835_post_status_payments_adjustments_and_balances(
