@@ -131,7 +131,7 @@ def process_835_claim(ctx: ProcessContext) -> None:
     change = PostClaimPayment(
         x12_remittance.remittance(done.header), payment, _item(ctx.message), _document(ctx.message)
     )
-    pm.apply(change)
+    pm.apply_all([change])  # one statement writes the history rows of the claim's rows
 
 
 def process_835_plb(ctx: ProcessContext) -> None:

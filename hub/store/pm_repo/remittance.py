@@ -35,7 +35,7 @@ from hub.store.locks import lock_keys
 from hub.store.pm_repo.billing import set_claim_status
 from hub.store.pm_repo.patients import require_patient
 from hub.store.pm_repo.references import resolve_payer
-from hub.store.pm_repo.rows import Stamp, write
+from hub.store.pm_repo.rows import Stamp, b, write
 from hub.store.pm_tables import (
     adjustments,
     claim_lines,
@@ -49,13 +49,25 @@ from hub.store.pm_tables import (
     remittances,
     service_payments,
 )
+from hub.store.prepared import run
+
+# hot-path statements (an 835 posts claim by claim): compiled once, see hub.store.prepared
+_REMITTANCE = sa.select(remittances).where(
+    remittances.c.payer_org_id == b("b_payer"), remittances.c.trace_number == b("b_trace")
+)
+_CLAIM_BY_NUMBER = sa.select(claims).where(claims.c.patient_control_number == b("b_pcn"))
+_CLAIM_BY_ID = sa.select(claims).where(claims.c.id == b("b_id"))
+_LINE_BY_CONTROL = sa.select(claim_lines.c.id).where(
+    claim_lines.c.claim_id == b("b_claim"),
+    claim_lines.c.line_item_control_number == b("b_line"),
+)
+_POSTED_ITEM = sa.select(claim_payments.c.id).where(
+    claim_payments.c.remittance_id == b("b_rem"), claim_payments.c.source_item == b("b_item")
+)
 
 
 def _remittance_row(conn: Connection, payer_id: int, trace: str) -> Any:
-    r = remittances.c
-    return conn.execute(
-        sa.select(remittances).where(r.payer_org_id == payer_id, r.trace_number == trace)
-    ).first()
+    return run(conn, _REMITTANCE, {"b_payer": payer_id, "b_trace": trace}).first()
 
 
 def post_remittance(conn: Connection, ch: PostRemittance, stamp: Stamp) -> int:
@@ -121,12 +133,9 @@ def _document_remittance(conn: Connection, rem: Remittance, document: str, stamp
 
 def post_claim_payment(conn: Connection, ch: PostClaimPayment, stamp: Stamp) -> int:
     rem_id = _document_remittance(conn, ch.remittance, ch.document, stamp)
-    c = claim_payments.c
-    done = conn.execute(
-        sa.select(c.id).where(c.remittance_id == rem_id, c.source_item == ch.item)
-    ).scalar()
+    done = run(conn, _POSTED_ITEM, {"b_rem": rem_id, "b_item": ch.item}).first()
     if done is not None:
-        return int(done)  # this item was applied before (a replay)
+        return int(done[0])  # this item was applied before (a replay)
     return _claim_payment(conn, rem_id, ch.payment, stamp, ch.item)
 
 
@@ -141,9 +150,7 @@ def post_provider_adjustments(conn: Connection, ch: PostProviderAdjustments, sta
 def _claim_payment(
     conn: Connection, rem_id: int, cp: ClaimPayment, stamp: Stamp, item: int | None = None
 ) -> int:
-    claim = conn.execute(
-        sa.select(claims).where(claims.c.patient_control_number == cp.patient_control_number)
-    ).first()
+    claim = run(conn, _CLAIM_BY_NUMBER, {"b_pcn": cp.patient_control_number}).first()
     values = {
         "source_item": item,
         "remittance_id": rem_id,
@@ -160,12 +167,12 @@ def _claim_payment(
     for sp in cp.services:
         line = None
         if claim is not None and sp.line_item_control_number:
-            line = conn.execute(
-                sa.select(claim_lines.c.id).where(
-                    claim_lines.c.claim_id == claim.id,
-                    claim_lines.c.line_item_control_number == sp.line_item_control_number,
-                )
-            ).scalar()
+            found = run(
+                conn,
+                _LINE_BY_CONTROL,
+                {"b_claim": claim.id, "b_line": sp.line_item_control_number},
+            ).first()
+            line = None if found is None else found[0]
         row = {
             "claim_payment_id": cp_id,
             "claim_line_id": line,
@@ -187,7 +194,8 @@ def _claim_payment(
     if target is not None and (item is None or may_move(claim.status, target)):
         set_claim_status(conn, claim, target, stamp)
     if cp.payer_claim_number and cp.payer_claim_number != claim.payer_claim_number:
-        current = conn.execute(sa.select(claims).where(claims.c.id == claim.id)).one()
+        current = run(conn, _CLAIM_BY_ID, {"b_id": claim.id}).first()
+        assert current is not None
         write(conn, claims, current._mapping, {"payer_claim_number": cp.payer_claim_number}, stamp)
     return cp_id
 
@@ -268,7 +276,6 @@ class SqlRemittances:
 
     def remittance(self, payer: PayerRef, trace_number: str) -> Remittance | None:
         from hub.store.pm_repo.references import _PAYER_BY_LOCAL, _PAYER_BY_NAME
-        from hub.store.prepared import run
 
         q, p = (
             (_PAYER_BY_LOCAL, {"b_local": payer.local_id})
@@ -402,7 +409,6 @@ def remittance_source(conn: Connection, payer: PayerRef, trace_number: str) -> s
     """The document a posted remittance (payer + TRN02) came from; None when not posted (or
     posted whole, before claim-by-claim posting): ``""``."""
     from hub.store.pm_repo.references import _PAYER_BY_LOCAL, _PAYER_BY_NAME
-    from hub.store.prepared import run
 
     q, p = (
         (_PAYER_BY_LOCAL, {"b_local": payer.local_id})

@@ -10,7 +10,6 @@ never a bare ``ValueError``; values are never copied into the error text (they m
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -27,23 +26,41 @@ class ReadError(ValidationError):
     code = "x12_value"
 
 
-@dataclass(frozen=True, slots=True)
 class Seg:
-    """One segment: ``elements[0]`` is its id; ``position`` counts from ST (= 1), as IK302."""
+    """One segment: ``elements[0]`` is its id; ``position`` counts from ST (= 1), as IK302.
 
-    elements: tuple[str, ...]
-    position: int = 0
-    component: str = ":"
-    repetition: str = "^"
-    loop: str | None = None
+    A plain slotted class, not a frozen dataclass: a 30,000-claim 835 makes half a million of
+    these, and a frozen dataclass's ``__init__`` costs several times more. Treat it as
+    immutable."""
 
-    @property
-    def id(self) -> str:
-        return self.elements[0] if self.elements else ""
+    __slots__ = ("component", "elements", "id", "loop", "position", "repetition")
+
+    def __init__(
+        self,
+        elements: tuple[str, ...],
+        position: int = 0,
+        component: str = ":",
+        repetition: str = "^",
+        loop: str | None = None,
+    ) -> None:
+        self.elements = elements
+        self.id = elements[0] if elements else ""
+        self.position = position
+        self.component = component
+        self.repetition = repetition
+        self.loop = loop
+
+    def __repr__(self) -> str:
+        return f"Seg({self.id}, position={self.position})"
 
     def el(self, n: int) -> str:
         """Element ``n`` (1-based) as text; ``""`` when absent."""
-        return self.elements[n] if 0 < n < len(self.elements) else ""
+        if n <= 0:
+            return ""
+        try:
+            return self.elements[n]
+        except IndexError:
+            return ""
 
     def comps(self, n: int) -> tuple[str, ...]:
         """The components of element ``n`` (a composite such as ``SVC01`` or ``STC01``)."""
