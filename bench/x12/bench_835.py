@@ -152,7 +152,8 @@ def _seed(conn: Any, claims: int, now: datetime) -> None:
     """The submitted claims the 835 pays (bulk rows; not timed)."""
     import sqlalchemy as sa
 
-    from hub.store.pm_tables import claim_lines, claims as claims_t, patients
+    from hub.store.pm_tables import claim_lines, patients
+    from hub.store.pm_tables import claims as claims_t
 
     stamp = {"created_at": now, "updated_at": now}
     conn.execute(sa.insert(patients), [{"facility": "B", "mrn": f"M{n}", **stamp}
