@@ -51,7 +51,9 @@ from hub.store.pm_tables import (
 )
 from hub.store.prepared import run
 
-# hot-path statements (an 835 posts claim by claim): compiled once, see hub.store.prepared
+# hot-path statements (an 835 posts claim by claim), built once. Those reading Money
+# columns run on ``conn.execute`` (its statement cache): the prepared path cannot make
+# psycopg's Numeric result processor without a column type code.
 _REMITTANCE = sa.select(remittances).where(
     remittances.c.payer_org_id == b("b_payer"), remittances.c.trace_number == b("b_trace")
 )
@@ -67,7 +69,7 @@ _POSTED_ITEM = sa.select(claim_payments.c.id).where(
 
 
 def _remittance_row(conn: Connection, payer_id: int, trace: str) -> Any:
-    return run(conn, _REMITTANCE, {"b_payer": payer_id, "b_trace": trace}).first()
+    return conn.execute(_REMITTANCE, {"b_payer": payer_id, "b_trace": trace}).first()
 
 
 def post_remittance(conn: Connection, ch: PostRemittance, stamp: Stamp) -> int:
@@ -150,7 +152,7 @@ def post_provider_adjustments(conn: Connection, ch: PostProviderAdjustments, sta
 def _claim_payment(
     conn: Connection, rem_id: int, cp: ClaimPayment, stamp: Stamp, item: int | None = None
 ) -> int:
-    claim = run(conn, _CLAIM_BY_NUMBER, {"b_pcn": cp.patient_control_number}).first()
+    claim = conn.execute(_CLAIM_BY_NUMBER, {"b_pcn": cp.patient_control_number}).first()
     values = {
         "source_item": item,
         "remittance_id": rem_id,
@@ -194,8 +196,7 @@ def _claim_payment(
     if target is not None and (item is None or may_move(claim.status, target)):
         set_claim_status(conn, claim, target, stamp)
     if cp.payer_claim_number and cp.payer_claim_number != claim.payer_claim_number:
-        current = run(conn, _CLAIM_BY_ID, {"b_id": claim.id}).first()
-        assert current is not None
+        current = conn.execute(_CLAIM_BY_ID, {"b_id": claim.id}).one()
         write(conn, claims, current._mapping, {"payer_claim_number": cp.payer_claim_number}, stamp)
     return cp_id
 
