@@ -1,5 +1,5 @@
 """Each reader's typed results on every inbound sample of ``conformance/x12/samples`` match
-``conformance/x12/golden/<sample>.json`` (results, 835 balance report, and the errors the
+``conformance/x12/golden/readers/<sample>.json`` (results, 835 balance report, and the errors the
 envelope walker and the readers find: several samples are invalid on purpose).
 
 ``X12_GOLDEN_UPDATE=1 pytest tests/unit/x12/test_reader_goldens.py`` rewrites the goldens;
@@ -27,14 +27,14 @@ READER_SAMPLES = sorted(
 
 def test_every_inbound_sample_has_a_golden() -> None:
     assert len(READER_SAMPLES) == 16
-    missing = [p.name for p in READER_SAMPLES if not (ROOT / "golden" / f"{p.stem}.json").exists()]
+    missing = [p.name for p in READER_SAMPLES if not (ROOT / "golden" / "readers" / f"{p.stem}.json").exists()]
     assert not missing or os.environ.get("X12_GOLDEN_UPDATE")
 
 
 @pytest.mark.parametrize("sample", READER_SAMPLES, ids=lambda p: p.stem)
 def test_reader_results_match_the_golden(sample: Path) -> None:
     found = summarise(sample.read_bytes())
-    golden = ROOT / "golden" / f"{sample.stem}.json"
+    golden = ROOT / "golden" / "readers" / f"{sample.stem}.json"
     if os.environ.get("X12_GOLDEN_UPDATE"):
         golden.write_text(json.dumps(found, indent=1, sort_keys=True) + "\n")
     assert found == json.loads(golden.read_text())

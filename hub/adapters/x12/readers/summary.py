@@ -1,5 +1,5 @@
 """A file's reader results as plain JSON values: what the golden files under
-``conformance/x12/golden/`` hold and what the conformance runner compares.
+``conformance/x12/golden/readers/`` hold and what the conformance runner compares.
 
 Every transaction set the readers know is read in full (its typed results, with an 835's
 balance report); envelope and set errors the walker finds are listed with their codes; a
