@@ -27,7 +27,11 @@ READER_SAMPLES = sorted(
 
 def test_every_inbound_sample_has_a_golden() -> None:
     assert len(READER_SAMPLES) == 16
-    missing = [p.name for p in READER_SAMPLES if not (ROOT / "golden" / "readers" / f"{p.stem}.json").exists()]
+    missing = [
+        p.name
+        for p in READER_SAMPLES
+        if not (ROOT / "golden" / "readers" / f"{p.stem}.json").exists()
+    ]
     assert not missing or os.environ.get("X12_GOLDEN_UPDATE")
 
 
