@@ -51,6 +51,7 @@ _SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{1,2}")
 _OWNED_IDS = frozenset({"ISA", "IEA", "GS", "GE", "ST", "SE", "HL", "LX", "TA1"})
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 MAX_CONTROL_NUMBER = 999_999_999
+_CHECKED_IDS: set[str] = set()  # body segment ids already found valid (ids are code, not data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +72,22 @@ def _control_number(value: int, what: str) -> int:
     return value
 
 
+def _amount(value: Decimal) -> str:
+    """Plain notation without trailing zeros (X12 R type): 1175.40 -> 1175.4, 100.00 -> 100."""
+    if not value.is_finite():
+        raise BuildError("an amount must be finite")
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
 class _Renderer:
-    """Turns values into element text, refusing what would break the syntax."""
+    """Turns values into element text, refusing what would break the syntax.
+
+    Strings are checked once per segment (all of them concatenated: a delimiter or control
+    character anywhere is an error wherever it sits); only a failing segment is searched again
+    to name the element. ints and Decimals cannot hold a delimiter."""
 
     def __init__(self, delimiters: Delimiters) -> None:
         problem = delimiters.clash()
@@ -81,47 +96,78 @@ class _Renderer:
         if not delimiters.repetition:
             raise BuildError("005010 needs a repetition separator (ISA11)")
         self.d = delimiters
-        self._forbidden = re.compile("[" + re.escape(delimiters.all()) + "]")
+        self._forbidden = re.compile(
+            "[" + re.escape(delimiters.all()) + "]|" + _CONTROL_CHARS.pattern
+        )
 
-    def scalar(self, value: Scalar, where: X12Location) -> str:
+    def _text(self, value: Scalar, checked: list[str]) -> str:
+        kind = type(value)
+        if kind is str:
+            checked.append(value)  # type: ignore[arg-type]
+            return value  # type: ignore[return-value]
         if value is None:
             return ""
+        if kind is int:
+            return str(value)
+        if kind is Decimal:
+            return _amount(value)  # type: ignore[arg-type]
         if isinstance(value, bool):
-            raise BuildError("a boolean is not an X12 value", location=where)
-        if isinstance(value, Decimal):
-            if not value.is_finite():
-                raise BuildError("an amount must be finite", location=where)
-            text = format(value, "f")
-            if "." in text:
-                text = text.rstrip("0").rstrip(".")
-            return "0" if text in ("-0", "") else text
-        text = str(value)
-        if self._forbidden.search(text) or _CONTROL_CHARS.search(text):
-            raise BuildError("the value holds a delimiter or a control character", location=where)
+            raise BuildError("a boolean is not an X12 value")
+        text = str(value)  # a str or int subclass (an enum value)
+        checked.append(text)
         return text
 
-    def composite(self, parts: tuple[Scalar, ...], where: X12Location) -> str:
-        texts = [self.scalar(p, where) for p in parts]
+    def _composite(self, parts: tuple[Scalar, ...], checked: list[str]) -> str:
+        texts = [self._text(p, checked) for p in parts]
         while texts and not texts[-1]:
             texts.pop()
         return self.d.component.join(texts)
 
-    def element(self, value: Value, where: X12Location) -> str:
+    def _element(self, value: Value, checked: list[str]) -> str:
         if isinstance(value, list):
             reps = [
-                self.composite(v, where) if isinstance(v, tuple) else self.scalar(v, where)
+                self._composite(v, checked) if isinstance(v, tuple) else self._text(v, checked)
                 for v in value
             ]
             return self.d.repetition.join(reps)
         if isinstance(value, tuple):
-            return self.composite(value, where)
-        return self.scalar(value, where)
+            return self._composite(value, checked)
+        return self._text(value, checked)
+
+    def scalar(self, value: Scalar, where: X12Location) -> str:
+        """One value, checked on its own."""
+        checked: list[str] = []
+        try:
+            text = self._text(value, checked)
+        except BuildError as error:
+            error.location = where
+            raise
+        if checked and self._forbidden.search(checked[0]):
+            raise BuildError("the value holds a delimiter or a control character", location=where)
+        return text
 
     def segment(self, segment_id: str, values: Sequence[Value], position: int) -> list[str]:
-        texts = [
-            self.element(v, X12Location(segment_id, position, None, n))
-            for n, v in enumerate(values, start=1)
-        ]
+        checked: list[str] = []
+        texts: list[str] = []
+        for n, value in enumerate(values, start=1):
+            if type(value) is str:  # the common case, inline
+                texts.append(value)
+                checked.append(value)
+                continue
+            try:
+                texts.append(self._element(value, checked))
+            except BuildError as error:
+                error.location = X12Location(segment_id, position, None, n)
+                raise
+        if checked and self._forbidden.search("".join(checked)):
+            for n, value in enumerate(values, start=1):
+                mine: list[str] = []
+                self._element(value, mine)
+                if self._forbidden.search("".join(mine)):
+                    raise BuildError(
+                        "the value holds a delimiter or a control character",
+                        location=X12Location(segment_id, position, None, n),
+                    )
         while texts and not texts[-1]:
             texts.pop()
         return [segment_id, *texts]
@@ -167,11 +213,14 @@ class TransactionBuilder:
     def segment(self, segment_id: str, *elements: Value) -> None:
         """Append a body segment (not an envelope, HL or LX segment: see hl() and lx())."""
         renderer = self._renderer
-        if not _SEGMENT_ID.fullmatch(segment_id):
-            raise BuildError(f"{segment_id!r} is not an X12 segment id")
-        if segment_id in _OWNED_IDS:
-            raise BuildError(f"{segment_id} segments are written by the builder itself")
-        self._body.append(renderer.segment(segment_id, elements, self.segment_count))
+        if segment_id not in _CHECKED_IDS:
+            if not _SEGMENT_ID.fullmatch(segment_id):
+                raise BuildError(f"{segment_id!r} is not an X12 segment id")
+            if segment_id in _OWNED_IDS:
+                raise BuildError(f"{segment_id} segments are written by the builder itself")
+            if len(_CHECKED_IDS) < 1024:
+                _CHECKED_IDS.add(segment_id)
+        self._body.append(renderer.segment(segment_id, elements, len(self._body) + 2))
         if segment_id == "CLM":
             self._lx = 0
 
