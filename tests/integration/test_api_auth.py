@@ -41,6 +41,7 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/keys/{key_id}/revoke"): ADMIN,
     ("POST", "/api/merges/{merge_id}/undo"): ADMIN,
     ("POST", "/hl7v2"): SEND,
+    ("POST", "/x12"): SEND,
 }
 
 
