@@ -8,8 +8,8 @@ Each phase runs in a child process of its own so its peak memory (``ru_maxrss``)
 * ``read+balance``: the envelope walker, the 835 reader and the three balancing checks,
   streaming (what the splitter does before any claim is stored);
 * ``read+balance+post``: the same, then every claim mapped and posted (``PostClaimPayment``) to a
-  fresh SQLite database seeded with the 30,000 submitted claims it pays (seeding not timed),
-  200 claims per transaction, as the split stores items;
+  fresh SQLite database seeded (in a process of its own, not timed) with the 30,000 submitted
+  claims it pays, 200 claims per transaction, as the split stores items;
 * ``pipeline`` (``--pipeline``): the file through the X12 receiver, split into 30,000 work items
   and each processed by the queue (store, lanes, attempts, audit): the production path;
 * ``pyx12``: ``pyx12.x12n_document`` validating the same file.
@@ -148,7 +148,7 @@ def phase_read(path: Path) -> dict[str, Any]:
     return {"seconds": seconds, "claims": report.claims, "rss_mb": _rss_mb(), "base_mb": base}
 
 
-def _seed(conn: Any, claims: int, now: datetime) -> None:
+def _seed(conn: Any, numbers: range, now: datetime) -> None:
     """The submitted claims the 835 pays (bulk rows; not timed)."""
     import sqlalchemy as sa
 
@@ -157,13 +157,13 @@ def _seed(conn: Any, claims: int, now: datetime) -> None:
 
     stamp = {"created_at": now, "updated_at": now}
     conn.execute(sa.insert(patients), [{"facility": "B", "mrn": f"M{n}", **stamp}
-                                       for n in range(1, claims + 1)])  # fmt: skip
+                                       for n in numbers])  # fmt: skip
     conn.execute(
         sa.insert(claims_t),
         [
             {"patient_control_number": f"B{n:07d}", "patient_id": n, "status": "submitted",
              "total_charge": 0, **stamp}
-            for n in range(1, claims + 1)
+            for n in numbers
         ],
     )  # fmt: skip
     conn.execute(
@@ -172,10 +172,26 @@ def _seed(conn: Any, claims: int, now: datetime) -> None:
             {"claim_id": n, "line_number": ln, "service_date": date(2026, 11, 20),
              "code": "99213", "units": 1, "amount": 0,
              "line_item_control_number": f"B{n:07d}-{ln}"}
-            for n in range(1, claims + 1)
+            for n in numbers
             for ln in (1, 2, 3)
         ],
     )  # fmt: skip
+
+
+def phase_seed(claims: int, data_dir: Path) -> dict[str, Any]:
+    """A fresh database holding the submitted claims the 835 pays (its own process, so the
+    posting phase's peak memory is the posting's)."""
+    from hub.bootstrap import bootstrap
+    from hub.config import Settings
+
+    hub = bootstrap(Settings(data_dir=data_dir), plugins=[])
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    for start in range(0, claims, 5000):
+        with hub.uow() as uow:
+            _seed(uow.conn, range(start + 1, min(start + 5000, claims) + 1), now)
+            uow.commit()
+    hub.stop()
+    return {"claims": claims}
 
 
 def phase_post(path: Path, claims: int, tmp: Path) -> dict[str, Any]:
@@ -188,10 +204,8 @@ def phase_post(path: Path, claims: int, tmp: Path) -> dict[str, Any]:
     from hub.store.pm_repo import SqlPm, Stamp
 
     now = datetime(2026, 12, 1, tzinfo=UTC)
+    del claims  # seeded by phase_seed
     hub = bootstrap(Settings(data_dir=tmp / "var"), plugins=[])
-    with hub.uow() as uow:
-        _seed(uow.conn, claims, now)
-        uow.commit()
     base = _rss_mb()
     start = time.perf_counter()
     report = BalanceReport()
@@ -239,11 +253,8 @@ def phase_pipeline(path: Path, claims: int, tmp: Path) -> dict[str, Any]:
     from hub.protocols.x12.receiver import X12Receiver
     from hub.queue.dispatch import NullDispatcher
 
-    now = datetime(2026, 12, 1, tzinfo=UTC)
+    del claims  # seeded by phase_seed
     hub = bootstrap(Settings(data_dir=tmp / "pipe"), dispatcher=NullDispatcher())
-    with hub.uow() as uow:
-        _seed(uow.conn, claims, now)
-        uow.commit()
     base = _rss_mb()
     start = time.perf_counter()
     receiver = cast(X12Receiver, hub.receiver("x12"))
@@ -298,6 +309,8 @@ def main() -> None:
     if args.phase:
         path, tmp = Path(args.file), Path(args.tmp)
         runs = {
+            "seed": lambda: phase_seed(args.claims, tmp / "var"),
+            "seed-pipe": lambda: phase_seed(args.claims, tmp / "pipe"),
             "read": lambda: phase_read(path),
             "post": lambda: phase_post(path, args.claims, tmp),
             "pipeline": lambda: phase_pipeline(path, args.claims, tmp),
@@ -311,6 +324,9 @@ def main() -> None:
         total = generate(path, args.claims, args.seed)
         size = path.stat().st_size / 1e6
         print(f"835: {args.claims} claims, {size:.1f} MB, BPR02 {total} (seed {args.seed})")
+        _child("seed", path, args.claims, tmp)
+        if args.pipeline:
+            _child("seed-pipe", path, args.claims, tmp)
         phases = ["read", "post", *(["pipeline"] if args.pipeline else []), "pyx12"]
         names = {"read": "read+balance", "post": "read+balance+post", "pipeline": "pipeline",
                  "pyx12": "pyx12 validation"}  # fmt: skip
