@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from hub.errors import Conflict, HubError, MappingError, NotFound
-from hub.pm import convert
+from hub.pm import convert, memory_posting
 from hub.pm import memory_billing as mb
 from hub.pm import memory_people as mp
 from hub.pm.billing import (
@@ -291,7 +291,7 @@ class MemoryPm:
         return mb.status_events(self, patient_control_number)
 
     def claim_balance(self, patient_control_number: str) -> ClaimBalance | None:
-        return mb.claim_balance(self, patient_control_number)
+        return memory_posting.claim_balance(self, patient_control_number)
 
     def remittance(self, payer: PayerRef, trace_number: str) -> Remittance | None:
         return mb.remittance(self, payer, trace_number)

@@ -40,7 +40,7 @@ from hub.pm.rules import may_move, status_after_payment
 from hub.queue.registry import ProcessContext
 from hub.store.messages import MessageRecord
 from hub.store.pm_repo import SqlPm, Stamp
-from hub.store.pm_repo.billing import submissions_answered, submissions_of_interchange
+from hub.store.pm_repo.answers import submissions_answered, submissions_of_interchange
 from hub.store.pm_repo.remittance import eligibility_request
 
 

@@ -31,8 +31,8 @@ from hub.mappings.x12_remittance import payer
 from hub.queue.registry import Splitter, WorkItem
 from hub.store.db import UnitOfWorkFactory
 from hub.store.messages import MessageRecord
-from hub.store.pm_repo.billing import claim_lanes
-from hub.store.pm_repo.remittance import remittance_source
+from hub.store.pm_repo.answers import claim_lanes
+from hub.store.pm_repo.claim_posting import remittance_source
 
 LANE_BATCH = 500
 CLAIM_ITEM = {"835": "835^CLAIM", "277CA": "277CA^CLAIM", "277": "277^CLAIM"}
