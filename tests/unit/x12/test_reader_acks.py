@@ -136,11 +136,10 @@ def test_277ca_claim_levels_accept_or_reject() -> None:
 
 def test_a_277_response_reports_claims_and_lines_but_moves_no_status() -> None:
     found = sample("lfh_277_claim_level")
-    assert [r.patient_control_number for r in found if isinstance(r, ClaimStatusReport)] == [
-        "ABCXYZ1",
-        "ABCXYZ2",
-        "ABCXYC3",
-    ]
+    reports = [r for r in found if isinstance(r, ClaimStatusReport)]
+    assert [r.trace_number for r in reports] == ["ABCXYZ1", "ABCXYZ2", "ABCXYC3"]
+    # in a 277 (X212) our CLM01 comes back in REF*EJ, TRN02 is the status request's trace
+    assert [r.patient_control_number for r in reports] == ["SM123456", "J0234567", "MA345678"]
     last = found[-1]
     assert isinstance(last, ClaimStatusReport)
     (line,) = last.lines

@@ -56,7 +56,7 @@ def test_277_pieces_keep_only_claim_levels() -> None:
     with pytest.raises(InputError, match="IEA02"):
         list(pieces(raw))
     good = (SAMPLES / "lfh_277_claim_level.x12").read_bytes()
-    assert [p.key for p in pieces(good)] == ["ABCXYZ1", "ABCXYZ2", "ABCXYC3"]
+    assert [p.key for p in pieces(good)] == ["SM123456", "J0234567", "MA345678"]  # REF*EJ
 
 
 def test_work_items_and_edited_items() -> None:

@@ -52,7 +52,8 @@ class LineStatus:
 
 @dataclass(frozen=True, slots=True)
 class ClaimStatusReport:
-    patient_control_number: str | None  # TRN02 at the claim level
+    patient_control_number: str | None  # our CLM01: TRN02 in a 277CA, REF*EJ in a 277
+    trace_number: str | None  # TRN02 at the claim level
     payer_claim_number: str | None  # REF*1K
     clearinghouse_trace: str | None  # REF*D9
     statuses: tuple[Stc, ...]
@@ -101,6 +102,7 @@ def _stc(seg: Seg) -> Stc:
 class _Level:
     hl: Seg
     trace: str | None = None
+    account: str | None = None  # REF*EJ
     payer_claim: str | None = None
     clearinghouse: str | None = None
     statuses: list[Stc] = field(default_factory=list)
@@ -133,16 +135,19 @@ class _Level:
             self.svc_ref = seg.el(2) or None
         elif seg.id == "REF" and seg.el(1) == "1K":
             self.payer_claim = seg.el(2) or None
+        elif seg.id == "REF" and seg.el(1) == "EJ":
+            self.account = seg.el(2) or None
         elif seg.id == "REF" and seg.el(1) == "D9":
             self.clearinghouse = seg.el(2) or None
 
-    def result(self) -> StatusPart | None:
+    def result(self, x212: bool) -> StatusPart | None:
         self.close_line()
         code = self.hl.el(3)
         if code in _CLAIM_LEVELS:
             if self.trace is None and not self.statuses:
                 return None  # a subscriber level above its dependent's claims
             return ClaimStatusReport(
+                (self.account or self.trace) if x212 else self.trace,
                 self.trace,
                 self.payer_claim,
                 self.clearinghouse,
@@ -163,14 +168,18 @@ class _Level:
 
 
 def read_277(segments: Iterable[Seg]) -> Iterator[StatusPart]:
-    """277CA or 277, claim by claim (a level ends at the next HL or at SE)."""
+    """277CA or 277, claim by claim (a level ends at the next HL or at SE). ST03 (or its
+    absence) tells a 277 (005010X212) from a 277CA (005010X214)."""
     level: _Level | None = None
+    x212 = False
     for seg in segments:
-        if seg.id in ("HL", "SE"):
-            if level is not None and (found := level.result()) is not None:
+        if seg.id == "ST":
+            x212 = "X212" in seg.el(3).upper()
+        elif seg.id in ("HL", "SE"):
+            if level is not None and (found := level.result(x212)) is not None:
                 yield found
             level = _Level(seg) if seg.id == "HL" else None
         elif level is not None:
             level.add(seg)
-    if level is not None and (found := level.result()) is not None:
+    if level is not None and (found := level.result(x212)) is not None:
         yield found

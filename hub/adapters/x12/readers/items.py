@@ -107,8 +107,10 @@ def _pieces_277(ts: TransactionSet, kind: str) -> Iterator[Piece]:
     def flush() -> Iterator[Piece]:
         if level and level[0].el(3) in _CLAIM_LEVELS:
             trace = next((s.el(2) for s in level if s.id == "TRN"), "")
+            account = next((s.el(2) for s in level if s.id == "REF" and s.el(1) == "EJ"), "")
+            key = (account or trace) if kind == "277" else trace  # our CLM01 (see claim_status)
             if trace or any(s.id == "STC" for s in level):
-                yield Piece("claim", kind, render([*header, *level], h), trace, h.control_number)
+                yield Piece("claim", kind, render([*header, *level], h), key, h.control_number)
         level.clear()
 
     for seg in segments_of(ts):
