@@ -185,15 +185,15 @@ def _header(src: Lookahead) -> RemitHeader:
 
 def cas_adjustments(seg: Seg) -> Iterator[CasAdjustment]:
     group = seg.required(1)
-    for i in range(_CAS_TRIPLETS):
-        reason_at = 2 + 3 * i
-        reason = seg.el(reason_at)
+    last = min(len(seg.elements), 2 + 3 * _CAS_TRIPLETS)
+    for reason_at in range(2, last, 3):  # CAS02/05/08/11/14/17: reason, amount, quantity
+        reason = seg.elements[reason_at]
         if not reason:
             if seg.el(reason_at + 1):
                 raise seg.fail(reason_at, f"CAS{reason_at:02d} is required with an amount")
             continue
-        amount = seg.money(reason_at + 1)
-        yield CasAdjustment(group, reason, amount, seg.money_or_none(reason_at + 2), seg.position)
+        quantity = seg.money_or_none(reason_at + 2)
+        yield CasAdjustment(group, reason, seg.money(reason_at + 1), quantity, seg.position)
 
 
 def _claim(src: Lookahead, sequence: int) -> ClaimRemit:
