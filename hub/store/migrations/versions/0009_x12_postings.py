@@ -3,7 +3,7 @@ payment the work item that posted it (so a replayed item finds it, and another d
 and TRN02 is a duplicate)
 
 Revision ID: 0009_x12_postings
-Revises: 0006_audit_sealed_chain
+Revises: 0010_fhir_read (re-chained after main's FHIR migration at the merge)
 Create Date: 2026-12-02
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_x12_postings"
-down_revision = "0006_audit_sealed_chain"
+down_revision = "0010_fhir_read"
 branch_labels = None
 depends_on = None
 
