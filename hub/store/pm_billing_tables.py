@@ -100,7 +100,6 @@ claim_payments = Table(  # CLP loop
     *versioned(),
     UniqueConstraint("remittance_id", "source_item", name="uq_claim_payments_remittance_item"),
 )
-Index("ix_claim_payments_claim", claim_payments.c.claim_id)
 
 service_payments = Table(  # SVC loop
     "service_payments",

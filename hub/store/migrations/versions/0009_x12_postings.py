@@ -26,12 +26,10 @@ def upgrade() -> None:
         batch_op.create_unique_constraint(
             "uq_claim_payments_remittance_item", ["remittance_id", "source_item"]
         )
-        batch_op.create_index("ix_claim_payments_claim", ["claim_id"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("claim_payments", schema=None) as batch_op:
-        batch_op.drop_index("ix_claim_payments_claim")
         batch_op.drop_constraint("uq_claim_payments_remittance_item", type_="unique")
         batch_op.drop_column("source_item")
     with op.batch_alter_table("remittances", schema=None) as batch_op:
