@@ -102,6 +102,11 @@ def test_999_277ca_then_835_post_status_payments_adjustments_and_balances(
         by_pcn = {c.patient_control_number: c for c in posted.claims}
         assert by_pcn["NEVERSENT1"].claim_id is None  # recorded, not dropped
         assert by_pcn[pcns["BEN"]].status is ClaimPaymentStatus.DENIED
+        (denied_line,) = by_pcn[pcns["BEN"]].services  # the denial's CARC and RARC
+        assert [(a.group, a.reason_code) for a in denied_line.adjustments] == [
+            (AdjustmentGroup.CONTRACTUAL, "50")
+        ]
+        assert denied_line.remark_codes == ("N130",)
         (line,) = by_pcn[pcns["CAL"]].services
         assert line.claim_line_id is not None  # matched on REF*6R
         assert {(a.group, a.reason_code) for a in line.adjustments} == {

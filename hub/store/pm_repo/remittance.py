@@ -265,6 +265,7 @@ class SqlRemittances:
                     sp.service_date,
                     sp.line_item_control_number,
                     self._adjs(int(r.id), int(sp.id)),
+                    self._remarks(int(r.id), int(sp.id)),
                     claim_line_id=sp.claim_line_id,
                 )
                 for sp in self.conn.execute(
@@ -281,10 +282,18 @@ class SqlRemittances:
                     r.payer_claim_number,
                     services,
                     self._adjs(int(r.id), None),
+                    self._remarks(int(r.id), None),
                     claim_id=r.claim_id,
                 )
             )
         return tuple(out)
+
+    def _remarks(self, cp_id: int, sp_id: int | None) -> tuple[str, ...]:
+        """The RARCs (LQ, MOA, MIA) of a claim payment (``sp_id`` None) or one of its lines."""
+        m = remark_codes.c
+        sp = m.service_payment_id.is_(None) if sp_id is None else m.service_payment_id == sp_id
+        q = sa.select(m.code).where(m.claim_payment_id == cp_id, sp).order_by(m.id)
+        return tuple(self.conn.execute(q).scalars())
 
     def _adjs(self, cp_id: int, sp_id: int | None) -> tuple[Adjustment, ...]:
         a = adjustments.c
