@@ -141,7 +141,7 @@ def default_plugins() -> list[ProtocolPlugin]:
     from hub.protocols.hl7v2 import plugin as hl7v2
     from hub.protocols.x12 import plugin as x12
 
-    return [hl7v2, x12, fhir]
+    return [hl7v2, fhir, x12]
 
 
 def available_plugins(settings: Settings) -> list[ProtocolPlugin]:
