@@ -71,9 +71,10 @@ def test_router_peek_processors_and_answer_renderer(hub: Hub) -> None:
 
 
 def test_listener_runs_beside_the_others(hub: Hub) -> None:
-    # HL7 v2's MLLP listener, FHIR's subscription matcher and the toy's, all on the hub
+    # HL7 v2's MLLP listener, the X12 clearinghouse folder, FHIR's subscription matcher and
+    # the toy's
+    assert hub.listeners == [x for r in hub.protocols.values() for x in r.listeners]
     (toy_listener,) = hub.protocols["toy"].listeners
-    assert toy_listener in hub.listeners and len(hub.listeners) >= 2
 
     async def scenario() -> None:
         stop = asyncio.Event()

@@ -2,7 +2,7 @@
 export jobs (issue 11 items 7 and 8)
 
 Revision ID: 0012_fhir_subscriptions_exports
-Revises: 0011_fhir_identity
+Revises: 0009_x12_postings, 0011_fhir_identity
 Create Date: 2026-12-02
 """
 
@@ -14,7 +14,8 @@ from alembic import op
 import hub.store.types
 
 revision = "0012_fhir_subscriptions_exports"
-down_revision = "0011_fhir_identity"
+# also the merge point of the two branches that both revise 0010 (X12 postings, FHIR identity)
+down_revision = ("0009_x12_postings", "0011_fhir_identity")
 branch_labels = None
 depends_on = None
 
