@@ -27,7 +27,7 @@ from hub.pm.entities import (
     Patient,
     Provider,
 )
-from hub.pm.enums import ControlNumberKind
+from hub.pm.enums import ClaimStatus, ControlNumberKind
 from hub.pm.history import HistoryEntry
 from hub.pm.keys import LocationRef, PatientKey, PayerRef, ProviderRef
 
@@ -66,6 +66,14 @@ class BillingRepository(Protocol):
     def charges_of(self, patient_id: int) -> list[Charge]: ...
     def submission(self, partner: str, isa: str, gs: str, st: str) -> Submission | None: ...
     def status_events(self, patient_control_number: str) -> list[ClaimStatusEvent]: ...
+    def claims_with_status(self, status: ClaimStatus) -> list[Claim]:
+        """Every claim in ``status``, oldest first (what an 837P batch takes: ``ready``)."""
+        ...
+
+    def unbilled_encounters(self) -> list[tuple[PatientKey, str | None]]:
+        """(patient, visit number) of every encounter that has open charges, oldest first:
+        what :class:`~hub.pm.billing_changes.BuildClaim` is applied to before a batch."""
+        ...
 
 
 class RemittanceRepository(Protocol):

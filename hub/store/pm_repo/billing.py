@@ -24,6 +24,7 @@ from hub.pm.billing_changes import (
 from hub.pm.changes import AddCharge
 from hub.pm.entities import Charge
 from hub.pm.enums import AckResult, ChargeStatus, ClaimFrequency, ClaimStatus
+from hub.pm.keys import PatientKey
 from hub.pm.rules import OPEN_CLAIM, check_transition, claim_line, claim_number
 from hub.store.pm_repo.patients import require_patient
 from hub.store.pm_repo.references import resolve_provider
@@ -35,6 +36,8 @@ from hub.store.pm_tables import (
     claim_status_events,
     claims,
     coverages,
+    encounters,
+    patients,
     submission_claims,
     submissions,
 )
@@ -296,6 +299,23 @@ class SqlBilling:
             r.submitted_at,
             int(r.id),
         )
+
+    def claims_with_status(self, status: ClaimStatus) -> list[Claim]:
+        q = sa.select(claims).where(_cl.status == status.value).order_by(_cl.id)
+        return [to_claim(self.conn, r) for r in self.conn.execute(q)]
+
+    def unbilled_encounters(self) -> list[tuple[PatientKey, str | None]]:
+        e, p = encounters.c, patients.c
+        q = (
+            sa.select(p.facility, p.mrn, e.visit_number, e.id)
+            .select_from(charges)
+            .join(encounters, e.id == _ch.encounter_id)
+            .join(patients, p.id == e.patient_id)
+            .where(_ch.status == ChargeStatus.OPEN.value)
+            .group_by(p.facility, p.mrn, e.visit_number, e.id)
+            .order_by(e.id)
+        )
+        return [(PatientKey(r.facility, r.mrn), r.visit_number) for r in self.conn.execute(q)]
 
     def status_events(self, patient_control_number: str) -> list[ClaimStatusEvent]:
         e = claim_status_events.c
