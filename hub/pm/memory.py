@@ -262,6 +262,10 @@ class MemoryPm:
     def encounters_of(self, patient_id: int) -> list[Encounter]:
         return [convert.encounter(r) for r in self.rows("encounters", patient_id=patient_id)]
 
+    def coverage(self, coverage_id: int) -> Coverage | None:
+        row = self.tables["coverages"].get(coverage_id)
+        return None if row is None else convert.coverage(row)
+
     def coverages_of(self, patient_id: int) -> list[Coverage]:
         rows = self.rows("coverages", patient_id=patient_id)
         return [convert.coverage(r) for r in sorted(rows, key=lambda r: (r["priority"], r["id"]))]

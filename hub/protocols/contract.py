@@ -136,6 +136,11 @@ class CliKit(Protocol):
         """A hub without workers, for one command; yields the protocol's runtime."""
         ...
 
+    def core(self) -> AbstractContextManager[Core]:
+        """A hub without workers, for one command; yields what a plug-in's ``build`` gets
+        (settings, clock, unit of work...), for commands that work on the database."""
+        ...
+
     def echo_json(self, value: object) -> None: ...
 
 
