@@ -127,7 +127,9 @@ class PartnerService:
         with self.uow() as u:
             for other in store.list_partners(u.conn):
                 if other.name == name:
-                    raise Conflict(f"trading partner {name!r} already exists", code="partner_exists")
+                    raise Conflict(
+                        f"trading partner {name!r} already exists", code="partner_exists"
+                    )
                 if Path(other.directory) == directory:
                     raise Conflict(
                         f"partner {other.name!r} already uses {directory}: give --dir",

@@ -121,9 +121,7 @@ def read_parts(pm: PmRepository, claim: Claim) -> ClaimParts:
     if patient is None or coverage is None or payer is None:
         raise NotFound("the claim's patient, coverage or payer is gone", code="claim_incomplete")
     rendering = (
-        pm.references.provider(claim.rendering_provider_id)
-        if claim.rendering_provider_id
-        else None
+        pm.references.provider(claim.rendering_provider_id) if claim.rendering_provider_id else None
     )
     return ClaimParts(claim, patient, coverage, payer, rendering)
 
@@ -174,7 +172,10 @@ class ClaimBatchService:
                 to = resolve_partner(u.conn, partner)
                 by_payer = self._mapped(pm, practice, batch)
                 for (payer_id, _), claims in sorted(by_payer.items()):
-                    written = self._file(u.conn, pm, practice, to, claims, files, out, now)
+                    written = self._file(
+                        conn=u.conn, pm=pm, practice=practice, partner=to, claims=claims,
+                        files=files, out=out, now=now,
+                    )  # fmt: skip
                     batch.files.append(written)
                     audit.append(
                         u.conn,
@@ -214,6 +215,7 @@ class ClaimBatchService:
 
     def _file(
         self,
+        *,
         conn: Any,
         pm: PmRepository,
         practice: PracticeRow,

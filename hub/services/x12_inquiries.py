@@ -89,6 +89,7 @@ def _coverage(pm: PmRepository, coverage_id: int) -> Coverage:
 
 
 def build_270(
+    *,
     pm: PmRepository,
     practice: PracticeRow,
     partner: PartnerRow,
@@ -142,13 +143,18 @@ class InquiryService:
                 pm = SqlPm(u.conn, Stamp(None, now, str(actor)))
                 practice, to = _practice(u.conn), resolve_partner(u.conn, partner)
                 coverage = _coverage(pm, coverage_id)
-                body, isa13, trace = build_270(pm, practice, to, coverage, now, self.tz)
+                body, isa13, trace = build_270(
+                    pm=pm, practice=practice, partner=to, coverage=coverage, now=now, tz=self.tz
+                )
                 meta = {"trace_number": trace, "coverage_id": coverage_id}
                 path, message_id = files.add(
                     u.conn, partner=to, out=out, kind="270", isa13=isa13, body=body, now=now,
                     meta=meta,
                 )  # fmt: skip
-                self._audit(u.conn, "x12.270.written", message_id, to, isa13, path, actor, now)
+                self._audit(
+                    u.conn, action="x12.270.written", message_id=message_id, partner=to,
+                    isa13=isa13, path=path, actor=actor, now=now,
+                )  # fmt: skip
                 u.commit()
         except BaseException:
             files.discard()
@@ -196,7 +202,10 @@ class InquiryService:
                     u.conn, partner=to, out=out, kind="276", isa13=isa13, body=body, now=now,
                     meta=meta,
                 )  # fmt: skip
-                self._audit(u.conn, "x12.276.written", message_id, to, isa13, path, actor, now)
+                self._audit(
+                    u.conn, action="x12.276.written", message_id=message_id, partner=to,
+                    isa13=isa13, path=path, actor=actor, now=now,
+                )  # fmt: skip
                 u.commit()
         except BaseException:
             files.discard()
@@ -207,6 +216,7 @@ class InquiryService:
     def _audit(
         self,
         conn: Connection,
+        *,
         action: str,
         message_id: int,
         partner: PartnerRow,
@@ -256,7 +266,9 @@ def eligibility_on_booking(settings: Settings) -> Subscriber:
             coverage = min(active, key=lambda c: (c.priority, c.meta.id))
 
             def build() -> OutboundPayload:
-                body, isa13, trace = build_270(pm, practice, to, coverage, ctx.now, tz)
+                body, isa13, trace = build_270(
+                    pm=pm, practice=practice, partner=to, coverage=coverage, now=ctx.now, tz=tz
+                )
                 return OutboundPayload(
                     protocol=PROTOCOL,
                     raw=body,

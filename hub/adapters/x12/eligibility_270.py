@@ -52,9 +52,7 @@ def write_270(
     control_number: int | None = None,
 ) -> TransactionBuilder:
     ts = group.transaction("270", control_number=control_number, implementation=IMPLEMENTATION)
-    ts.segment(
-        "BHT", "0022", "13", reference, created.strftime("%Y%m%d"), created.strftime("%H%M")
-    )
+    ts.segment("BHT", "0022", "13", reference, created.strftime("%Y%m%d"), created.strftime("%H%M"))
     source = ts.hl(None, "20", child=True)
     p = inquiry.payer
     ts.segment("NM1", "PR", "2", p.name, None, None, None, None, "PI", p.id)

@@ -36,7 +36,7 @@ def _practice(app: typer.Typer, kit: CliKit) -> None:
     app.add_typer(practice, name="practice")
 
     @practice.command("set")
-    def set_(
+    def set_(  # noqa: PLR0917 - typer maps parameters to options
         name: str = typer.Option(..., "--name", help="the practice's legal name"),
         npi: str = typer.Option(..., "--npi", help="organisation NPI (10 digits)"),
         tax_id: str = typer.Option(..., "--tax-id", help="EIN, 12-3456789"),
@@ -79,7 +79,7 @@ def _partners(app: typer.Typer, kit: CliKit) -> None:
     app.add_typer(partners, name="partners")
 
     @partners.command("add")
-    def add(
+    def add(  # noqa: PLR0917 - typer maps parameters to options
         name: str,
         sender_id: str = typer.Option(..., "--sender-id", help="ISA06/GS02: the practice"),
         receiver_id: str = typer.Option(..., "--receiver-id", help="ISA08/GS03: the partner"),
