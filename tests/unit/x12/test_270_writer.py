@@ -8,14 +8,12 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+from x12_out_factory import ACME, CHILD, SUBSCRIBER, WHEN
+
 from hub.adapters.x12.builder import InterchangeBuilder, Party
 from hub.adapters.x12.eligibility_270 import Inquiry270, Provider, write_270
 from hub.adapters.x12.envelope import TransactionSet, walk
 from hub.adapters.x12.tokenizer import Segment
-
-from x12_out_factory import ACME, CHILD, SUBSCRIBER, WHEN
-
-
 
 
 def inquiry(**kw: object) -> Inquiry270:

@@ -8,13 +8,13 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+from x12_out_factory import ACME, CHILD, SUBSCRIBER, WHEN
+
 from hub.adapters.x12.builder import InterchangeBuilder, Party
 from hub.adapters.x12.eligibility_270 import Provider
 from hub.adapters.x12.envelope import TransactionSet, walk
 from hub.adapters.x12.status_276 import Inquiry276, write_276
 from hub.adapters.x12.tokenizer import Segment, tokenize
-
-from x12_out_factory import ACME, CHILD, SUBSCRIBER, WHEN
 
 SAMPLES = Path(__file__).resolve().parents[3] / "conformance" / "x12-outbound"
 # institutional bill type and service lines: in the samples, not in a professional claim's 276

@@ -7,12 +7,6 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
-
-from hub.adapters.x12.claim_837p import MAX_CLAIMS_PER_SET, Claim837, icd10, write_837p
-from hub.adapters.x12.errors import BuildError
-from hub.adapters.x12.tokenizer import Segment, tokenize
-from hub.errors import ValidationError
-
 from x12_out_factory import (
     OTHER,
     RENDERING,
@@ -24,6 +18,11 @@ from x12_out_factory import (
     line,
     pyx12_errors,
 )
+
+from hub.adapters.x12.claim_837p import MAX_CLAIMS_PER_SET, Claim837, icd10, write_837p
+from hub.adapters.x12.errors import BuildError
+from hub.adapters.x12.tokenizer import Segment, tokenize
+from hub.errors import ValidationError
 
 
 def build(*claims: Claim837, line_breaks: bool = True) -> str:
@@ -191,7 +190,7 @@ def test_icd10_loses_its_dot() -> None:
 
 
 def test_a_value_holding_a_delimiter_cannot_be_built() -> None:
-    ib, group = interchange()
+    _, group = interchange()
     with pytest.raises(BuildError):
         write_837p(group, header(), [claim(member_id="MEM*1")])
 
