@@ -7,6 +7,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
+from support.pyx12_judge import pyx12_errors
 from x12_out_factory import (
     OTHER,
     RENDERING,
@@ -16,7 +17,6 @@ from x12_out_factory import (
     header,
     interchange,
     line,
-    pyx12_errors,
 )
 
 from hub.adapters.x12.claim_837p import MAX_CLAIMS_PER_SET, Claim837, icd10, write_837p

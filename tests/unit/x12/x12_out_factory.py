@@ -1,18 +1,13 @@
-"""Synthetic inputs for the 837P / 270 / 276 writer tests, and pyx12 as the judge of 837P files.
+"""Synthetic inputs for the 837P / 270 / 276 writer tests.
 
 Every person, number and organisation here is made up. NPIs pass the Luhn check (CMS).
 """
 
 from __future__ import annotations
 
-import io
-import re
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
-
-import pyx12.params
-import pyx12.x12n_document
 
 from hub.adapters.x12.builder import GroupBuilder, InterchangeBuilder, Party
 from hub.adapters.x12.claim_837p import (
@@ -94,17 +89,3 @@ def interchange(control: int = 1) -> tuple[InterchangeBuilder, GroupBuilder]:
         usage="T",
     )
     return ib, ib.group("HC", "005010X222A1", sender_id="NORTHSUB", receiver_id="CLEARREC")
-
-
-def pyx12_errors(text: str) -> list[str]:
-    """What pyx12 4.x finds wrong with ``text`` (its 999's error segments); [] when clean."""
-    ack = io.StringIO()
-    valid = pyx12.x12n_document.x12n_document(pyx12.params.params(), io.StringIO(text), ack, None)
-    segments = [s.strip() for s in ack.getvalue().split("~") if s.strip()]
-    problems = [s for s in segments if re.match(r"^(IK3|IK4|CTX)\*", s)]
-    problems += [s for s in segments if re.match(r"^(IK5|AK9)\*", s) and "*A" not in s[:5]]
-    if not valid and not problems:
-        problems.append("pyx12 reported the file invalid")
-    if not any(s.startswith("AK9*A") for s in segments):
-        problems.append("no AK9*A in pyx12's 999: " + " ".join(segments[-4:]))
-    return problems
