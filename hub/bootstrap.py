@@ -138,9 +138,9 @@ def default_plugins() -> list[ProtocolPlugin]:
     imported or built before the composition root runs. A broken plug-in must fail start-up
     loudly, never leave the hub running without a protocol."""
     from hub.protocols.hl7v2 import plugin as hl7v2
-    from hub.protocols.x12.outbound import plugin as x12_outbound
+    from hub.protocols.x12 import plugin as x12
 
-    return [hl7v2, x12_outbound]
+    return [hl7v2, x12]
 
 
 def available_plugins(settings: Settings) -> list[ProtocolPlugin]:

@@ -141,6 +141,11 @@ class CliKit(Protocol):
         (settings, clock, unit of work...), for commands that work on the database."""
         ...
 
+    def process_pending(self, progress: Callable[[int], None] | None = None) -> int:
+        """Process, in this thread, every unit waiting in the hub :meth:`open` holds (a CLI
+        hub runs no workers); ``progress`` is told after each. Returns how many ran."""
+        ...
+
     def echo_json(self, value: object) -> None: ...
 
 

@@ -159,19 +159,17 @@ def _isa_delimiters(isa: str, position: int) -> Delimiters:
             location=where,
         )
     start = 4
-    for index, (pos, width) in enumerate(
-        zip(ISA_SEPARATOR_POSITIONS[1:], ISA_WIDTHS, strict=False)
-    ):
-        if isa[pos] != sep:
-            found = isa.find(sep, start)
-            actual = "over" if found < 0 else str(found - start)
+    for index, width in enumerate(ISA_WIDTHS[:-1]):
+        found = isa.find(sep, start)
+        if found - start != width:
+            actual = "over 100" if found < 0 else str(found - start)
             raise e.InterchangeError(
                 f"ISA is not 106 characters: ISA{index + 1:02d} is {actual} characters wide, "
                 f"not {width}",
                 ta1_code=_WIDTH_CODES[index],
                 location=X12Location("ISA", position, None, index + 1),
             )
-        start = pos + 1
+        start = found + 1
     # ISA16 is one character; the next one is the segment terminator
     if isa.find(sep, ISA_SEPARATOR_POSITIONS[-1] + 1, TERMINATOR_INDEX + 1) >= 0:
         raise e.InterchangeError(

@@ -14,21 +14,12 @@ from typing import Any
 import typer
 
 from hub.protocols.contract import CliKit, Core
+from hub.protocols.x12.ingest_cli import x12_group
 from hub.services.partners import PartnerInput, PartnerService
 from hub.services.practice import PracticeInput, PracticeService
 from hub.services.reads import Actor
 from hub.services.x12_claims import ClaimBatchService, batch_dict
 from hub.services.x12_inquiries import InquiryService
-
-
-def x12_group(app: typer.Typer) -> typer.Typer:
-    """The ``hub x12`` group, shared by every installer that adds an ``x12`` command."""
-    for group in app.registered_groups:
-        if group.name == "x12" and group.typer_instance is not None:
-            return group.typer_instance
-    group_app = typer.Typer(help="X12 5010 with clearinghouses", no_args_is_help=True)
-    app.add_typer(group_app, name="x12")
-    return group_app
 
 
 def _practice(app: typer.Typer, kit: CliKit) -> None:

@@ -123,7 +123,8 @@ def test_not_an_interchange(data: bytes, code: str, words: str) -> None:
     [
         (lambda s: s.replace("SENDER         ", "SENDER        ", 1), "006", "ISA06 is 14"),
         (lambda s: s.replace("*0*P*", "*00*P*", 1), "019", "ISA14 is 2"),
-        (lambda s: s[:82] + "*" + s[83:], "016", "repetition delimiter"),
+        (lambda s: s[:82] + "*" + s[83:], "016", "ISA11 is 0"),
+        (lambda s: s[:82] + ":" + s[83:], "016", "repetition delimiter"),
         (lambda s: s[:104] + "*" + s[105:], "027", "ISA16"),
         (lambda s: s[:104] + "~" + s[105:], "004", "segment delimiter '~' is the same as the comp"),
         (lambda s: s[:104] + "A" + s[105:], "027", "component delimiter 'A' is not usable"),
