@@ -131,7 +131,9 @@ def build_files(claims: list[Claim837]) -> list[bytes]:
             sender=Party("ZZ", "NORTHSUB"), receiver=Party("ZZ", "CLEARREC"),
             control_number=number, timestamp=WHEN, usage="T",
         )  # fmt: skip
-        group = ib.group(FUNCTIONAL_ID, IMPLEMENTATION, sender_id="NORTHSUB", receiver_id="CLEARREC")
+        group = ib.group(
+            FUNCTIONAL_ID, IMPLEMENTATION, sender_id="NORTHSUB", receiver_id="CLEARREC"
+        )
         for start in range(0, len(group_claims), MAX_CLAIMS_PER_SET):
             write_837p(group, HEADER, group_claims[start : start + MAX_CLAIMS_PER_SET])
         files.append(ib.to_bytes())

@@ -45,6 +45,14 @@ def _practice(app: typer.Typer, kit: CliKit) -> None:
                 given, actor=Actor.cli_user()
             )
         _show_practice(kit, stored, as_json)
+        if len(stored["address"]["postal_code"]) == 5:
+            typer.echo(
+                "warning: clearinghouses expect a 9-digit ZIP (ZIP+4) for the billing provider "
+                "(837P 2010AA N403)",
+                err=True,
+            )
+        if not (stored["phone"] or stored["email"]):
+            typer.echo("warning: 837P needs a billing contact: add --phone or --email", err=True)
 
     @practice.command("show")
     def show(as_json: bool = typer.Option(False, "--json")) -> None:
