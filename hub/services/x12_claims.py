@@ -58,9 +58,11 @@ from hub.services.x12_outbound_files import (
 )
 from hub.store import audit
 from hub.store.db import UnitOfWorkFactory
+from hub.store.locks import lock_keys
 from hub.store.partners import PartnerRow, PracticeRow, get_practice
 from hub.store.pm_repo import SqlPm, Stamp
 
+BATCH_LOCK = "x12:claim-batch"  # one claim batch at a time (PostgreSQL; SQLite has one writer)
 NEEDS_CONTACT = (
     "the practice profile has no billing contact phone or e-mail (837P 1000A PER): "
     "run `hub practice set ... --phone NUMBER`"
@@ -150,6 +152,7 @@ class ClaimBatchService:
         """Bill every encounter's open charges; how many claims got lines."""
         now = self.clock.now()
         with self.uow() as u:
+            lock_keys(u.conn, BATCH_LOCK)
             pm = SqlPm(u.conn, Stamp(None, now, str(actor)))
             built = {
                 claim_id
@@ -166,6 +169,8 @@ class ClaimBatchService:
         files = FileBatch()
         try:
             with self.uow() as u:
+                # a second run waits, then finds these claims submitted: never sent twice
+                lock_keys(u.conn, BATCH_LOCK)
                 pm = SqlPm(u.conn, Stamp(None, now, str(actor)))
                 practice = get_practice(u.conn)
                 assert practice is not None

@@ -217,3 +217,38 @@ def test_refusals_name_the_command_to_run(
     assert claims(hub) == {}  # refused before anything was billed
     with hub.engine.connect() as conn:
         assert set(conn.execute(sa.select(t.charges.c.status)).scalars()) == {"open"}
+
+
+def test_two_runs_at_once_send_each_claim_once(
+    any_db_settings: Settings, make_hub: Any, tmp_path: Path
+) -> None:
+    import threading
+
+    hub = make_hub(any_db_settings)
+    set_up(hub, tmp_path)
+    feed(
+        hub,
+        *[adt_a04(f"A{n}", f"M{n}", insurance=[in1(member=f"MEM{n}")]) for n in range(6)],
+        *[dft_p03(f"D{n}", f"M{n}", charges=[(f"T{n}", "20260105", "99213", "90.00")])
+          for n in range(6)],
+    )  # fmt: skip
+    results: list[Batch] = []
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            results.append(run(hub))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=120)
+    assert errors == []
+    sent = [pcn for b in results for f in b.files for pcn in f.claims]
+    assert sorted(sent) == sorted(set(sent)) and len(sent) == 6
+    with hub.engine.connect() as conn:
+        links = conn.execute(sa.select(t.submission_claims.c.claim_id)).scalars().all()
+    assert len(links) == len(set(links)) == 6
