@@ -13,6 +13,8 @@ import re
 from typing import Any
 
 from hub.adapters.x12.envelope import InterchangeAck, TransactionSet, walk
+from hub.adapters.x12.report import EnvelopeReport
+from hub.errors import HubError
 from hub.services.conformance import AnswerSummary
 
 _LOCATED = re.compile(r" at (\S+(?: \([^)]*\))?)$")
@@ -67,10 +69,60 @@ class X12Conformance:
         return AnswerSummary(code, errors)
 
     def failure(self, error_code: str | None, location: str) -> tuple[str, int, str]:
-        """A processing failure (after the envelope was accepted): no X12 answer stands for
-        it, so it is reported as itself."""
-        return ("processing", 0, f"{error_code or 'internal'} {location}".strip())
+        """A stored failure without an X12 answer (a file with no ISA to answer, or an error
+        while processing): ``("failed", 0, <error code>)``."""
+        del location
+        return ("failed", 0, error_code or "internal")
 
     def located(self, error_text: str) -> str:
         where = _LOCATED.search(error_text)
         return where.group(1) if where else ""
+
+
+def _error(x: HubError) -> dict[str, Any]:
+    found: dict[str, Any] = {"code": x.code, "text": x.message, "location": str(x.location or "")}
+    for attr in ("ta1_code", "ak905", "ik502", "ik304", "ik403"):
+        value = getattr(x, attr, None)
+        if value is not None:
+            found[attr] = value
+    return found
+
+
+def envelope_summary(report: EnvelopeReport) -> dict[str, Any]:
+    """A file's envelope result as the envelope goldens record it (no segment data)."""
+    return {
+        "ok": report.ok,
+        "sets": dict(sorted(report.kinds().items())),
+        "interchange_error": _error(report.error) if report.error is not None else None,
+        "interchanges": [
+            {
+                "isa13": i.header.control_number,
+                "sender": f"{i.header.sender_qualifier}:{i.header.sender_id}",
+                "receiver": f"{i.header.receiver_qualifier}:{i.header.receiver_id}",
+                "usage": i.header.usage,
+                "ta1": len(i.acks),
+                "groups": [
+                    {
+                        "gs01": g.header.functional_id,
+                        "gs06": g.header.control_number,
+                        "gs08": g.header.version,
+                        "ak901": g.ak901,
+                        "errors": [_error(x) for x in g.errors],
+                        "sets": [
+                            {
+                                "st01": s.header.set_id,
+                                "st02": s.header.control_number,
+                                "kind": s.header.kind,
+                                "segments": s.segment_count,
+                                "accepted": s.accepted,
+                                "errors": [_error(x) for x in s.errors],
+                            }
+                            for s in g.sets
+                        ],
+                    }
+                    for g in i.groups
+                ],
+            }
+            for i in report.interchanges
+        ],
+    }
