@@ -1,5 +1,5 @@
 """270 (005010X279A1) from typed inputs, checked against the structure of the LinuxForHealth
-samples (conformance provenance: /work/shared/samples/x12/SOURCES.md) by re-tokenizing the
+samples (conformance/x12/samples, provenance in conformance/x12/README.md) by re-tokenizing the
 output: pyx12 has no 270 map, so envelope, counts, HL structure and required segments are
 checked here."""
 
@@ -60,7 +60,7 @@ def shape(segments: list[Segment]) -> list[str]:
     return out
 
 
-SAMPLES = Path(__file__).resolve().parents[3] / "conformance" / "x12-outbound"
+SAMPLES = Path(__file__).resolve().parents[3] / "conformance" / "x12" / "samples"
 
 
 def sample_shape(name: str) -> list[str]:

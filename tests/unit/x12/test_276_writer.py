@@ -16,7 +16,7 @@ from hub.adapters.x12.envelope import TransactionSet, walk
 from hub.adapters.x12.status_276 import Inquiry276, write_276
 from hub.adapters.x12.tokenizer import Segment, tokenize
 
-SAMPLES = Path(__file__).resolve().parents[3] / "conformance" / "x12-outbound"
+SAMPLES = Path(__file__).resolve().parents[3] / "conformance" / "x12" / "samples"
 # institutional bill type and service lines: in the samples, not in a professional claim's 276
 NOT_PROFESSIONAL = ("REFBLT", "SVC")
 
