@@ -78,6 +78,7 @@ def test_practice_set_show_and_audit(env: dict[str, str]) -> None:
         "postal_code": "627011234",
     }  # fmt: skip
     assert stored["taxonomy"] == "207Q00000X" and stored["version"] == 1
+    assert [w.split(" (")[0] for w in stored["warnings"]] == ["837P needs a billing contact"]
     assert "North Clinic" in ok(env, "practice", "show")
     [event] = audits(env, "practice.set")
     assert str(event["actor"]).startswith("cli:")
@@ -85,6 +86,7 @@ def test_practice_set_show_and_audit(env: dict[str, str]) -> None:
     assert len(audits(env, "practice.set")) == 1
     changed = json.loads(ok(env, "practice", "set", *GOOD, "--phone", "217-555-0100", "--json"))
     assert changed["version"] == 2 and changed["phone"] == "2175550100"
+    assert changed["warnings"] == []
     assert changed["taxonomy"] is None  # set replaces the whole profile
     assert len(audits(env, "practice.set")) == 2
 

@@ -45,14 +45,6 @@ def _practice(app: typer.Typer, kit: CliKit) -> None:
                 given, actor=Actor.cli_user()
             )
         _show_practice(kit, stored, as_json)
-        if len(stored["address"]["postal_code"]) == 5:
-            typer.echo(
-                "warning: clearinghouses expect a 9-digit ZIP (ZIP+4) for the billing provider "
-                "(837P 2010AA N403)",
-                err=True,
-            )
-        if not (stored["phone"] or stored["email"]):
-            typer.echo("warning: 837P needs a billing contact: add --phone or --email", err=True)
 
     @practice.command("show")
     def show(as_json: bool = typer.Option(False, "--json")) -> None:
@@ -62,10 +54,26 @@ def _practice(app: typer.Typer, kit: CliKit) -> None:
         _show_practice(kit, stored, as_json)
 
 
+def practice_warnings(p: dict[str, Any]) -> list[str]:
+    """What a clearinghouse will likely reject, though the profile is valid."""
+    found = []
+    if len(p["address"]["postal_code"]) == 5:
+        found.append(
+            "clearinghouses expect a 9-digit ZIP (ZIP+4) for the billing provider "
+            "(837P 2010AA N403)"
+        )
+    if not (p["phone"] or p["email"]):
+        found.append("837P needs a billing contact (1000A PER): add --phone or --email")
+    return found
+
+
 def _show_practice(kit: CliKit, p: dict[str, Any], as_json: bool) -> None:
+    warnings = practice_warnings(p)
     if as_json:
-        kit.echo_json(p)
+        kit.echo_json({**p, "warnings": warnings})
         return
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
     a = p["address"]
     typer.echo(f"{p['name']}  NPI {p['npi']}  tax id {p['tax_id']}")
     typer.echo(f"{', '.join(a['line'])}, {a['city']}, {a['state']} {a['postal_code']}")
