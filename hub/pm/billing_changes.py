@@ -82,6 +82,18 @@ class RecordClaimStatus:
     new_status: ClaimStatus | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RequestEligibility:
+    """A 270 left for the patient's coverage at ``coverage_priority``: an eligibility check
+    with its trace number (TRN02) and no answer yet (status ``unknown``), which the 271 reader
+    finds by that trace number. The coverage's own eligibility status is not touched."""
+
+    trace_number: str
+    patient: PatientKey
+    coverage_priority: int
+    requested_at: datetime | None = None
+
+
 BillingChange = (
     BuildClaim
     | MarkClaimsSubmitted
@@ -89,4 +101,5 @@ BillingChange = (
     | PostRemittance
     | RecordEligibility
     | RecordClaimStatus
+    | RequestEligibility
 )

@@ -12,7 +12,9 @@ practice or partner is set up, makes no 270 and never fails the event (the SIU f
 same event must go on).
 
 The trace number (TRN02) is ``<ISA13>-<coverage id>`` for a 270 and ``<ISA13>-<claim number>``
-for a 276: the 271/277 echo it, and the outbound message keeps it in its ``meta``.
+for a 276: the 271/277 echo it, and the outbound message keeps it in its ``meta``. A 270 also
+records an eligibility check with that trace number and no answer yet
+(:class:`~hub.pm.billing_changes.RequestEligibility`), which the 271 reader joins.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from hub.clock import Clock
 from hub.config import Settings
 from hub.errors import HubError, InputError, NotFound, ValidationError
 from hub.mappings.pm_x12 import inquiry_270, inquiry_276
+from hub.pm.billing_changes import RequestEligibility
 from hub.pm.entities import Coverage
 from hub.pm.enums import ClaimStatus
 from hub.pm.events import AppointmentBooked, DomainEvent
@@ -124,6 +127,8 @@ def build_270(
         control_number=next_group(pm, partner),
     )
     write_270(group, inquiry, reference=trace, created=at, control_number=next_set(pm, partner))
+    # the check the 271 joins, found by its trace number
+    pm.apply(RequestEligibility(trace, patient.key, coverage.priority, now))
     return env.interchange.to_bytes(), env.isa13, trace
 
 

@@ -138,3 +138,41 @@ def test_no_270_on_booking_unless_enabled(
     )
     assert change.delivery_ids == []
     assert list((tmp_path / "ch" / "outbound").iterdir()) == []
+
+
+def test_a_270_records_the_check_its_271_will_join(
+    any_db_settings: Settings, make_hub: Any, tmp_path: Path
+) -> None:
+    from hub.services.partners import PartnerInput, PartnerService
+    from hub.services.practice import PracticeInput, PracticeService
+    from hub.services.reads import Actor
+    from hub.services.x12_inquiries import InquiryService
+
+    hub = make_hub(any_db_settings)
+    feed(hub, adt_a04("A1", "M1", insurance=[in1()]))
+    actor = Actor.cli_user("tester", "host")
+    PracticeService(uow=hub.uow, clock=hub.clock).set(
+        PracticeInput(
+            "North Clinic", PRACTICE_NPI, "123456789", "1 Main St, Springfield, IL 62701"
+        ),
+        actor=actor,
+    )
+    PartnerService(uow=hub.uow, clock=hub.clock, settings=hub.settings).add(
+        PartnerInput("ch", "S1", "R1", tmp_path / "ch"), actor=actor
+    )
+    with hub.engine.connect() as conn:
+        coverage_id = conn.execute(sa.select(t.coverages.c.id)).scalar_one()
+        status_before = conn.execute(sa.select(t.coverages.c.eligibility_status)).scalar()
+    inquiries = InquiryService(uow=hub.uow, clock=hub.clock, settings=hub.settings)
+    sent = inquiries.eligibility(coverage_id, partner=None, out=None, actor=actor)
+    with hub.engine.connect() as conn:
+        [check] = conn.execute(sa.select(t.eligibility_checks)).mappings().all()
+        status_after = conn.execute(sa.select(t.coverages.c.eligibility_status)).scalar()
+    assert check["trace_number"] == sent["trace_number"]
+    assert (check["coverage_id"], check["status"], check["responded_at"]) == (
+        coverage_id, "unknown", None,
+    )  # fmt: skip
+    assert status_after == status_before  # asking is not an answer
+    assert f"TRN*1*{sent['trace_number']}*1123456789~" in Path(sent["path"]).read_text()
+    with pytest.raises(Exception, match="coverage 999999 not found"):
+        inquiries.eligibility(999999, partner=None, out=None, actor=actor)

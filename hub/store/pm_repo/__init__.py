@@ -53,6 +53,7 @@ HANDLERS: dict[type[Any], Handler] = {
     bc.RecordClaimStatus: billing.record_claim_status,
     bc.PostRemittance: remittance.post_remittance,
     bc.RecordEligibility: remittance.record_eligibility,
+    bc.RequestEligibility: billing.request_eligibility,
 }
 
 

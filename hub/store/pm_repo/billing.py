@@ -20,10 +20,11 @@ from hub.pm.billing_changes import (
     MarkClaimsSubmitted,
     RecordAcknowledgment,
     RecordClaimStatus,
+    RequestEligibility,
 )
 from hub.pm.changes import AddCharge
 from hub.pm.entities import Charge
-from hub.pm.enums import AckResult, ChargeStatus, ClaimFrequency, ClaimStatus
+from hub.pm.enums import AckResult, ChargeStatus, ClaimFrequency, ClaimStatus, EligibilityStatus
 from hub.pm.keys import PatientKey
 from hub.pm.rules import OPEN_CLAIM, check_transition, claim_line, claim_number
 from hub.store.pm_repo.patients import require_patient
@@ -36,6 +37,7 @@ from hub.store.pm_tables import (
     claim_status_events,
     claims,
     coverages,
+    eligibility_checks,
     encounters,
     patients,
     submission_claims,
@@ -252,6 +254,24 @@ def record_claim_status(conn: Connection, ch: RecordClaimStatus, stamp: Stamp) -
     if ch.new_status is not None:
         set_claim_status(conn, claim, ch.new_status, stamp)
     return _event(conn, ch.event, int(claim.id), stamp)
+
+
+def request_eligibility(conn: Connection, ch: RequestEligibility, stamp: Stamp) -> int:
+    pid = require_patient(conn, ch.patient)
+    cov = conn.execute(
+        sa.select(coverages.c.id)
+        .where(coverages.c.patient_id == pid, coverages.c.priority == ch.coverage_priority)
+        .order_by(coverages.c.id.desc())
+    ).scalar()
+    values = {
+        "patient_id": pid,
+        "coverage_id": cov,
+        "trace_number": ch.trace_number,
+        "requested_at": ch.requested_at or stamp.now,
+        "responded_at": None,
+        "status": EligibilityStatus.UNKNOWN.value,  # asked, not answered yet
+    }
+    return write(conn, eligibility_checks, None, values, stamp)
 
 
 def to_claim(conn: Connection, r: Any) -> Claim:
