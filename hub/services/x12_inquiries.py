@@ -127,9 +127,10 @@ def build_270(
         control_number=next_group(pm, partner),
     )
     write_270(group, inquiry, reference=trace, created=at, control_number=next_set(pm, partner))
-    # the check the 271 joins, found by its trace number
+    body = env.interchange.to_bytes()
+    # the check the 271 joins, found by its trace number (once the file is sure to exist)
     pm.apply(RequestEligibility(trace, patient.key, coverage.priority, now))
-    return env.interchange.to_bytes(), env.isa13, trace
+    return body, env.isa13, trace
 
 
 class InquiryService:
