@@ -176,3 +176,36 @@ def test_a_270_records_the_check_its_271_will_join(
     assert f"TRN*1*{sent['trace_number']}*1123456789~" in Path(sent["path"]).read_text()
     with pytest.raises(Exception, match="coverage 999999 not found"):
         inquiries.eligibility(999999, partner=None, out=None, actor=actor)
+
+
+def test_claim_status_is_only_asked_for_a_submitted_claim(
+    any_db_settings: Settings, make_hub: Any, tmp_path: Path
+) -> None:
+    from hub.errors import NotFound, ValidationError
+    from hub.services.partners import PartnerInput, PartnerService
+    from hub.services.practice import PracticeInput, PracticeService
+    from hub.services.reads import Actor
+    from hub.services.x12_claims import ClaimBatchService
+    from hub.services.x12_inquiries import InquiryService
+
+    hub = make_hub(any_db_settings)
+    feed(hub, adt_a04("A1", "M1", insurance=[in1()]), dft_p03("D1", "M1"))
+    actor = Actor.cli_user("tester", "host")
+    PracticeService(uow=hub.uow, clock=hub.clock).set(
+        PracticeInput(
+            "North Clinic", PRACTICE_NPI, "123456789", "1 Main St, Springfield, IL 62701"
+        ),
+        actor=actor,
+    )
+    PartnerService(uow=hub.uow, clock=hub.clock, settings=hub.settings).add(
+        PartnerInput("ch", "S1", "R1", tmp_path / "ch"), actor=actor
+    )
+    ClaimBatchService(uow=hub.uow, clock=hub.clock, settings=hub.settings).build_ready_claims(actor)
+    with hub.engine.connect() as conn:
+        pcn = conn.execute(sa.select(t.claims.c.patient_control_number)).scalar_one()
+    inquiries = InquiryService(uow=hub.uow, clock=hub.clock, settings=hub.settings)
+    with pytest.raises(ValidationError, match="only a submitted claim"):
+        inquiries.claim_status(pcn, partner=None, out=None, actor=actor)
+    with pytest.raises(NotFound, match="not found"):
+        inquiries.claim_status("NOPE" * 100, partner=None, out=None, actor=actor)
+    assert list((tmp_path / "ch" / "outbound").iterdir()) == []
