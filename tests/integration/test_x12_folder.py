@@ -224,3 +224,26 @@ def test_hub_serve_runs_the_folder_listener(hub: Hub) -> None:
 
     asyncio.run(run_briefly())
     assert (hub.settings.effective_clearinghouse_dir / "outbound").is_dir()
+
+
+def test_every_bad_input_goes_to_error_with_its_reason(hub: Hub) -> None:
+    from test_x12_ingest import bad_inputs
+
+    folder = folder_of(hub)
+    inbound = folder.folder("inbound")
+    table = bad_inputs()
+    for n, (data, *_rest) in enumerate(table.values()):
+        (inbound / f"bad{n:02d}.x12").write_bytes(data)
+    (inbound / "good.835").write_bytes(file_835("PCN1", control="000000777"))
+    folder.poll_once()
+    taken = {t.name: t for t in folder.poll_once()}
+    assert taken.pop("good.835").outcome == "stored"
+    error = folder.folder("error")
+    for n, (_, _, code, answer_code, _) in enumerate(table.values()):
+        name = f"bad{n:02d}.x12"
+        assert taken[name].outcome == "rejected"
+        assert (error / name).exists()
+        assert f"reason: [{code}]" in (error / f"{name}.reason.txt").read_text()
+        assert (error / f"{name}.answer.x12").exists() == bool(answer_code)
+    assert names(folder.folder("archive")) == ["good.835"]
+    assert names(inbound) == []

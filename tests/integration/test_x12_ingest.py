@@ -300,3 +300,24 @@ def test_cli_ingest_without_readers_says_no_processor(
     r = CliRunner().invoke(app, ["x12", "ingest", str(path)], env=env)
     assert r.exit_code == 1
     assert "document failed (no_processor" in r.output
+
+
+@pytest.mark.usefixtures("_keep_root_logging")
+def test_cli_names_each_bad_file_with_its_reason_and_exits_1(
+    sqlite_settings: Settings, tmp_path: Path
+) -> None:
+    env = env_for(sqlite_settings.data_dir)
+    paths = []
+    for n, (name, (data, _, code, _, _)) in enumerate(bad_inputs().items()):
+        path = tmp_path / f"bad{n:02d}.x12"
+        path.write_bytes(data)
+        paths.append((path, name, code))
+    r = CliRunner().invoke(
+        app, ["x12", "ingest", *(str(p) for p, _, _ in paths), "--json"], env=env
+    )
+    assert r.exit_code == 1, r.output
+    entries = json.loads(r.stdout[r.stdout.index("[") :])
+    assert [(e["outcome"], e["reason"].split("]")[0] + "]") for e in entries] == [
+        ("rejected", f"[{code}]") for _, _, code in paths
+    ]
+    assert [e["id"] for e in entries] == list(range(1, len(paths) + 1))  # each stored

@@ -34,23 +34,20 @@ a ``list`` (repetitions joined by the repetition separator).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 from hub.adapters.x12.delimiters import Delimiters
 from hub.adapters.x12.errors import BuildError
 from hub.adapters.x12.headers import SUPPORTED_VERSION
+from hub.adapters.x12.values import Renderer, Scalar, Value
 from hub.errors import X12Location
-
-Scalar = str | int | Decimal | None
-Value = Scalar | tuple[Scalar, ...] | list["Scalar | tuple[Scalar, ...]"]
 
 _SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{1,2}")
 _OWNED_IDS = frozenset({"ISA", "IEA", "GS", "GE", "ST", "SE", "HL", "LX", "TA1"})
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 MAX_CONTROL_NUMBER = 999_999_999
+_CHECKED_IDS: set[str] = set()  # body segment ids already found valid (ids are code, not data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,62 +66,6 @@ def _control_number(value: int, what: str) -> int:
     ):
         raise BuildError(f"{what} must be a whole number from 1 to {MAX_CONTROL_NUMBER}")
     return value
-
-
-class _Renderer:
-    """Turns values into element text, refusing what would break the syntax."""
-
-    def __init__(self, delimiters: Delimiters) -> None:
-        problem = delimiters.clash()
-        if problem is not None:
-            raise BuildError(f"unusable delimiters: {problem}")
-        if not delimiters.repetition:
-            raise BuildError("005010 needs a repetition separator (ISA11)")
-        self.d = delimiters
-        self._forbidden = re.compile("[" + re.escape(delimiters.all()) + "]")
-
-    def scalar(self, value: Scalar, where: X12Location) -> str:
-        if value is None:
-            return ""
-        if isinstance(value, bool):
-            raise BuildError("a boolean is not an X12 value", location=where)
-        if isinstance(value, Decimal):
-            if not value.is_finite():
-                raise BuildError("an amount must be finite", location=where)
-            text = format(value, "f")
-            if "." in text:
-                text = text.rstrip("0").rstrip(".")
-            return "0" if text in ("-0", "") else text
-        text = str(value)
-        if self._forbidden.search(text) or _CONTROL_CHARS.search(text):
-            raise BuildError("the value holds a delimiter or a control character", location=where)
-        return text
-
-    def composite(self, parts: tuple[Scalar, ...], where: X12Location) -> str:
-        texts = [self.scalar(p, where) for p in parts]
-        while texts and not texts[-1]:
-            texts.pop()
-        return self.d.component.join(texts)
-
-    def element(self, value: Value, where: X12Location) -> str:
-        if isinstance(value, list):
-            reps = [
-                self.composite(v, where) if isinstance(v, tuple) else self.scalar(v, where)
-                for v in value
-            ]
-            return self.d.repetition.join(reps)
-        if isinstance(value, tuple):
-            return self.composite(value, where)
-        return self.scalar(value, where)
-
-    def segment(self, segment_id: str, values: Sequence[Value], position: int) -> list[str]:
-        texts = [
-            self.element(v, X12Location(segment_id, position, None, n))
-            for n, v in enumerate(values, start=1)
-        ]
-        while texts and not texts[-1]:
-            texts.pop()
-        return [segment_id, *texts]
 
 
 class Hl:
@@ -155,7 +96,7 @@ class TransactionBuilder:
         self._header = ["ST", set_id, control_number] + ([implementation] if implementation else [])
 
     @property
-    def _renderer(self) -> _Renderer:
+    def _renderer(self) -> Renderer:
         self._group._interchange._check_open()
         return self._group._interchange._renderer
 
@@ -167,11 +108,14 @@ class TransactionBuilder:
     def segment(self, segment_id: str, *elements: Value) -> None:
         """Append a body segment (not an envelope, HL or LX segment: see hl() and lx())."""
         renderer = self._renderer
-        if not _SEGMENT_ID.fullmatch(segment_id):
-            raise BuildError(f"{segment_id!r} is not an X12 segment id")
-        if segment_id in _OWNED_IDS:
-            raise BuildError(f"{segment_id} segments are written by the builder itself")
-        self._body.append(renderer.segment(segment_id, elements, self.segment_count))
+        if segment_id not in _CHECKED_IDS:
+            if not _SEGMENT_ID.fullmatch(segment_id):
+                raise BuildError(f"{segment_id!r} is not an X12 segment id")
+            if segment_id in _OWNED_IDS:
+                raise BuildError(f"{segment_id} segments are written by the builder itself")
+            if len(_CHECKED_IDS) < 1024:
+                _CHECKED_IDS.add(segment_id)
+        self._body.append(renderer.segment(segment_id, elements, len(self._body) + 2))
         if segment_id == "CLM":
             self._lx = 0
 
@@ -307,7 +251,7 @@ class InterchangeBuilder:
         security: tuple[str, str] = ("00", ""),
     ) -> None:
         self.delimiters = delimiters or Delimiters()
-        self._renderer = _Renderer(self.delimiters)
+        self._renderer = Renderer(self.delimiters)
         self.control_number = f"{_control_number(control_number, 'ISA13'):09d}"
         if usage not in ("P", "T"):
             raise BuildError("ISA15 must be P (production) or T (test)")

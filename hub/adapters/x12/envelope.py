@@ -49,6 +49,16 @@ _SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{1,2}")
 _ENVELOPE_IDS = frozenset({"ST", "GE", "GS", "IEA", "ISA"})
 # bound on segment errors kept per set: a garbage body must not grow a list without end
 MAX_SEGMENT_ERRORS = 100
+# X12 segment ids seen valid (checked once each; bounded, ids come from the sender)
+_VALID_IDS: set[str] = set()
+
+
+def _valid_id(segment_id: str) -> bool:
+    if not _SEGMENT_ID.fullmatch(segment_id):
+        return False
+    if len(_VALID_IDS) < 2048:
+        _VALID_IDS.add(segment_id)
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +166,7 @@ class TransactionSet:
                 )
                 break
             self.segment_count += 1
-            if not _SEGMENT_ID.fullmatch(seg.id):
+            if seg.id not in _VALID_IDS and not _valid_id(seg.id):
                 self._segment_error(seg)
             yield seg
         self._done = True

@@ -15,9 +15,9 @@ control numbers, versions) live in :mod:`hub.adapters.x12.envelope`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from hub.adapters.x12 import errors as e
 from hub.adapters.x12.delimiters import (
@@ -68,10 +68,10 @@ class Limits:
     chunk_size: int = 64 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class Segment:
+class Segment(NamedTuple):
     """One segment. ``elements[0]`` is element 01 (``ISA01``, ``CLM01``); values are kept
-    exactly as sent (ISA padding included) so that rendering gives the same bytes back."""
+    exactly as sent (ISA padding included) so that rendering gives the same bytes back.
+    (A named tuple: immutable, and the cheapest object Python makes per segment.)"""
 
     id: str
     elements: tuple[str, ...]
@@ -257,7 +257,7 @@ class Tokenizer:
                 return
             if self._at_isa():
                 yield self._read_isa()
-            else:
+            elif not (yield from self._read_batch()):
                 yield self._read_segment()
 
     def _at_isa(self) -> bool:
@@ -288,6 +288,50 @@ class Tokenizer:
         self._start += ISA_LENGTH
         elements = tuple(isa[4:TERMINATOR_INDEX].split(delimiters.element))
         return Segment("ISA", elements, self._position, offset, delimiters)
+
+    def _read_batch(self) -> Generator[Segment, None, bool]:
+        """Every complete segment already in the buffer, split at once (the fast path); stops
+        before an ISA (which may change the delimiters). Returns False when the buffer holds
+        no complete segment (then :meth:`_read_segment` reads more, or reports the end)."""
+        assert self.delimiters is not None
+        d = self.delimiters
+        terminator = d.segment.encode()
+        start = self._start
+        last = self._buf.find(terminator, start)
+        if last < 0:
+            return False
+        last = self._buf.rfind(terminator, start)
+        region = bytes(self._buf[start:last])
+        limit, element, base = self.limits.max_segment_bytes, d.element, self._base
+        at = start  # buffer index of the current piece
+        position = self._position
+        try:
+            for raw in region.split(terminator):
+                here, at = at, at + len(raw) + 1
+                piece = raw
+                if piece[:1] in (b"\r", b"\n"):
+                    piece = raw.lstrip(b"\r\n")
+                    here += len(raw) - len(piece)
+                if piece[:3] == b"ISA" and len(piece) > 3 and not chr(piece[3]).isalnum():
+                    at = here  # the next interchange: read by _read_isa
+                    return True
+                position += 1
+                if len(piece) > limit:
+                    self._start, self._position = here, position
+                    raise self._too_long(limit)
+                try:
+                    text = piece.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise e.InterchangeError(
+                        f"segment {position} (byte {base + here}) is not valid UTF-8 text",
+                        ta1_code=e.TA1_INVALID_CONTENT,
+                        location=X12Location(self._peek_id(piece), position),
+                    ) from None
+                parts = text.split(element)
+                yield Segment(parts[0], tuple(parts[1:]), position, base + here, d)
+        finally:  # where the next read starts (the batch may stop early: ISA, error, close)
+            self._start, self._position = at, position
+        return True
 
     def _read_segment(self) -> Segment:
         assert self.delimiters is not None  # the first segment is always an ISA
