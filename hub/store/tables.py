@@ -1,6 +1,6 @@
 """All tables, one :data:`metadata`: import from here."""
 
-from hub.store import partners, pm_tables
+from hub.store import partners, pm_search_indexes, pm_tables
 from hub.store.message_tables import (
     api_keys,
     attempts,
@@ -30,5 +30,6 @@ __all__ = [
     "metadata",
     "outbox",
     "partners",
+    "pm_search_indexes",
     "pm_tables",
 ]

@@ -103,3 +103,44 @@ def test_999_all_accepted() -> None:
 
 def test_no_999_without_a_group() -> None:
     assert ack_999(check(b""), control_number=1, now=NOW) is None
+
+
+def test_999_names_a_bad_element_with_ik4() -> None:
+    """A reader's element error (IK403, with IK404 only when it cannot be patient data)."""
+    from hub.adapters.x12 import errors as e
+    from hub.errors import X12Location
+
+    report = check(interchange(BODY_835).encode())
+    [result] = report.interchanges[0].groups[0].sets
+    result.errors.append(
+        e.SegmentError(
+            "CLP02 is not a claim status code",
+            ik304="8",
+            set_id="835",
+            control_number="0001",
+            location=X12Location("CLP", 5, "2100", 2),
+            ik403="7",
+            bad_value="Z",
+        )
+    )
+    result.errors.append(
+        e.SegmentError(
+            "SVC01-2 missing",
+            ik304="8",
+            set_id="835",
+            control_number="0001",
+            location=X12Location("SVC", 9, "2110", 1, 2),
+            ik403="1",
+        )
+    )
+    data = ack_999(report, control_number=4, now=NOW)
+    assert data is not None
+    [body] = bodies(data)
+    assert body[2:7] == [
+        "IK3*CLP*5*2100*8",
+        "IK4*2**7*Z",
+        "IK3*SVC*9*2110*8",
+        "IK4*1:2**1",
+        "IK5*R*5",
+    ]
+    assert body[-1] == "AK9*R*1*1*0"

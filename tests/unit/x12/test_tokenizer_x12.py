@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import random
+from collections.abc import Iterator
 
 import pytest
 from x12_factory import BODY_835, interchange, isa
@@ -151,3 +152,30 @@ def test_invalid_utf8_in_a_segment() -> None:
     with pytest.raises(e.InterchangeError) as caught:
         ids(data)
     assert caught.value.ta1_code == "024"
+
+
+def test_hostile_shapes_stay_linear_and_bounded() -> None:
+    # 30,000 empty elements in one segment, 20,000 repetitions, 10,000 one-byte segments
+    wide = "NTE" + "*" * 30_000
+    reps = "EB*1*IND**" + "^".join(["30"] * 20_000)
+    tiny = ["LQ*HE"] * 10_000
+    data = interchange([wide, reps, *tiny]).encode()
+    segments = list(tokenize(data, Limits(max_segment_bytes=64 * 1024, chunk_size=777)))
+    nte = next(s for s in segments if s.id == "NTE")
+    assert len(nte.elements) == 30_000 and nte.element(30_000) == ""
+    eb = next(s for s in segments if s.id == "EB")
+    assert len(eb.repetitions(4)) == 20_000
+    assert sum(s.id == "LQ" for s in segments) == 10_000
+    # a terminator that never comes: refused at the limit, not buffered to the end
+    read = 0
+
+    def endless() -> Iterator[bytes]:
+        nonlocal read
+        yield isa().encode() + b"GS*"
+        while True:
+            read += 4096
+            yield b"A" * 4096
+
+    with pytest.raises(e.SegmentTooLong):
+        list(tokenize(endless()))
+    assert read <= 64 * 1024 + 2 * 4096
