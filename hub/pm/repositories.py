@@ -14,7 +14,14 @@ from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from hub.errors import HubError
-from hub.pm.billing import Claim, ClaimStatusEvent, EligibilityCheck, Remittance, Submission
+from hub.pm.billing import (
+    Claim,
+    ClaimBalance,
+    ClaimStatusEvent,
+    EligibilityCheck,
+    Remittance,
+    Submission,
+)
 from hub.pm.changes import PmChange
 from hub.pm.entities import (
     Appointment,
@@ -74,6 +81,10 @@ class BillingRepository(Protocol):
     def unbilled_encounters(self) -> list[tuple[PatientKey, str | None]]:
         """(patient, visit number) of every encounter that has open charges, oldest first:
         what :class:`~hub.pm.billing_changes.BuildClaim` is applied to before a batch."""
+        ...
+
+    def claim_balance(self, patient_control_number: str) -> ClaimBalance | None:
+        """The claim's charge, what its remittances paid and adjusted, and what is left."""
         ...
 
 
