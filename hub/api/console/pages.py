@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from hub.api.console import routes_auth, routes_dashboard
+from hub.api.console import routes_auth, routes_dashboard, routes_messages, routes_replay
 
 ROUTERS: list[APIRouter] = [
     routes_auth.router,
     routes_dashboard.router,
+    routes_messages.router,
+    routes_replay.router,
 ]
