@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from hub.api.console import routes_auth, routes_dashboard, routes_messages, routes_replay
+from hub.api.console import (
+    routes_audit,
+    routes_auth,
+    routes_dashboard,
+    routes_destinations,
+    routes_keys,
+    routes_messages,
+    routes_replay,
+)
 
 ROUTERS: list[APIRouter] = [
     routes_auth.router,
     routes_dashboard.router,
     routes_messages.router,
     routes_replay.router,
+    routes_destinations.router,
+    routes_audit.router,
+    routes_keys.router,
 ]
