@@ -18,7 +18,7 @@ from hub.services.deliver import delivery_dict
 from hub.services.query import summary
 from hub.services.raw_view import RawRenderers, RawView
 from hub.services.reads import Actor, ReadService
-from hub.store import audit, deliveries, pm_repo
+from hub.store import audit, console_stats, deliveries, pm_repo
 from hub.store import messages as store
 from hub.store.db import UnitOfWorkFactory
 from hub.store.messages import MessageFilter
@@ -53,6 +53,7 @@ class MessageView:
     history: list[dict[str, Any]] = field(default_factory=list)
     trail: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # every attempt's error text, oldest first
+    merges: list[tuple[int, datetime | None]] = field(default_factory=list)  # (id, undone_at)
 
 
 def _history_row(h: HistoryEntry) -> dict[str, Any]:
@@ -86,6 +87,7 @@ def message_view(
         sent = deliveries.search(u.conn, message_id=message_id, limit=200)
         changed = pm_repo.changed_by_message(u.conn, message_id)
         trail = audit.recent(u.conn, object_type="message", object_id=str(message_id), limit=200)
+        merges = console_stats.merges_by_message(u.conn, message_id)
     errors = [a["error_text"] for a in detail["attempt_log"] if a.get("error_text")]
     if detail.get("error") and detail["error"] not in errors:
         errors.append(detail["error"])
@@ -102,6 +104,7 @@ def message_view(
         history=[_history_row(h) for h in changed],
         trail=[_trail_row(r) for r in trail],
         errors=errors,
+        merges=merges,
     )
 
 

@@ -78,3 +78,15 @@ def deliveries_by_destination(conn: Connection) -> list[tuple[int, str, int]]:
         .group_by(d.destination_id, d.status)
     )
     return [(int(r[0]), r[1], int(r[2])) for r in rows]
+
+
+def merges_by_message(conn: Connection, message_id: int) -> list[tuple[int, datetime | None]]:
+    """(merge id, undone_at) of the A40 merges a message made (merges are few: no index)."""
+    from hub.store.pm_tables import merge_records
+
+    rows = conn.execute(
+        sa.select(merge_records.c.id, merge_records.c.undone_at)
+        .where(merge_records.c.source_message_id == message_id)
+        .order_by(merge_records.c.id)
+    )
+    return [(int(r.id), r.undone_at) for r in rows]

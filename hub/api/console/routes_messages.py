@@ -58,7 +58,7 @@ def detail(
         hub.uow, hub.clock, renderers_of(request), message_id, user.actor
     )
     status = Status(view.message["status"])
-    merges = sorted({h["entity_id"] for h in view.history if h["entity_type"] == "merge_records"})
+    merges = [merge_id for merge_id, undone in view.merges if undone is None]
     return render(
         request,
         "admin/message.html",
