@@ -5,7 +5,6 @@ processed; and the refusals around that (unparseable edits, no reason, raw conte
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
