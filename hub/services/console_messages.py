@@ -29,7 +29,7 @@ PAGE_SIZES = (25, 50, 100, 200)
 @dataclass(frozen=True, slots=True)
 class SearchPage:
     items: list[dict[str, Any]]
-    next_after: int | None  # the keyset cursor of the next page (an id), None on the last page
+    last: dict[str, Any] | None  # the page's last row when more follow (the next page's keyset)
     limit: int
 
 
@@ -41,7 +41,7 @@ def search(uow: UnitOfWorkFactory, clock: Clock, flt: MessageFilter, actor: Acto
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    return SearchPage(rows, rows[-1]["id"] if more and rows else None, limit)
+    return SearchPage(rows, rows[-1] if more and rows else None, limit)
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,11 +75,11 @@ messages = Table(
     Column("item_index", Integer, nullable=True),
 )
 Index("ix_messages_status", messages.c.status, messages.c.id)
-Index("ix_messages_type", messages.c.type)
+Index("ix_messages_type_id", messages.c.type, messages.c.id)
 Index("ix_messages_sender_control", messages.c.sender, messages.c.control_id)
 Index("ix_messages_sha256", messages.c.sha256)
 Index("ix_messages_canonical_sha256", messages.c.canonical_sha256)
-Index("ix_messages_received_at", messages.c.received_at)
+Index("ix_messages_received_at_id", messages.c.received_at, messages.c.id)
 # The console's search pages newest first by id within one filter (docs/adr/0023): each filter
 # column leads an index that ends in id, so a page is an index range, never a sort of every hit.
 Index("ix_messages_control_id", messages.c.control_id, messages.c.id)

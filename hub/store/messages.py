@@ -17,6 +17,7 @@ from hub.errors import Conflict, NotFound
 from hub.store.lifecycle import PENDING, PENDING_VALUES, Status, check_transition
 from hub.store.prepared import Row, run, run_many
 from hub.store.tables import attempts, lane_keys, message_patients, messages
+from hub.store.types import UTCDateTime
 
 _PENDING = list(PENDING_VALUES)
 
@@ -356,6 +357,10 @@ class MessageFilter:
     # first), so page 500 costs what page 1 costs
     after_id: int | None = None
     document_id: int | None = None  # the items of one document
+    # newest first by arrival time, then id (the console, when a time range is given: the
+    # ``received_at`` index then serves range and order); the keyset is (after_at, after_id)
+    by_time: bool = False
+    after_at: datetime | None = None
 
 
 def _filtered(flt: MessageFilter, cols: Iterable[Any], ids: Sequence[int] = ()) -> sa.Select[Any]:
@@ -364,9 +369,11 @@ def _filtered(flt: MessageFilter, cols: Iterable[Any], ids: Sequence[int] = ()) 
         q = q.where(messages.c.id.in_(list(ids)))
     if flt.status is not None:
         q = q.where(messages.c.status == flt.status.value)
-    if flt.type:
-        # "ADT" matches every ADT trigger, "ADT^A08" only that one. A range, not LIKE: SQLite
-        # uses an index for a LIKE prefix only under case-sensitive LIKE ('_' follows '^').
+    if flt.type and "^" in flt.type:
+        q = q.where(messages.c.type == flt.type)  # one trigger: the (type, id) index in order
+    elif flt.type:
+        # "ADT" matches every ADT trigger. A range, not LIKE: SQLite uses an index for a LIKE
+        # prefix only under case-sensitive LIKE ('_' follows '^').
         q = q.where(
             sa.or_(
                 messages.c.type == flt.type,
@@ -393,7 +400,11 @@ def _filtered(flt: MessageFilter, cols: Iterable[Any], ids: Sequence[int] = ()) 
         q = q.where(messages.c.received_at < flt.until)
     if flt.document_id is not None:
         q = q.where(messages.c.document_id == flt.document_id)
-    if flt.after_id is not None:
+    if flt.by_time and flt.after_at is not None and flt.after_id is not None:
+        # a row-value comparison: one index range on (received_at, id), no OR of two
+        keyset = sa.tuple_(messages.c.received_at, messages.c.id)
+        q = q.where(keyset < sa.tuple_(sa.literal(flt.after_at, UTCDateTime()), flt.after_id))
+    elif flt.after_id is not None:
         past = messages.c.id < flt.after_id if flt.newest_first else messages.c.id > flt.after_id
         q = q.where(past)
     return q
@@ -407,7 +418,11 @@ def _id_chunks(flt: MessageFilter) -> list[list[int]]:
 def search_statement(flt: MessageFilter) -> sa.Select[Any]:
     """The statement :func:`search` runs for a filter without ids (tests EXPLAIN it)."""
     order = messages.c.id.desc() if flt.newest_first else messages.c.id
-    q = _filtered(flt, _SUMMARY_COLS).order_by(order)
+    q = _filtered(flt, _SUMMARY_COLS)
+    if flt.by_time:
+        q = q.order_by(messages.c.received_at.desc(), messages.c.id.desc())
+    else:
+        q = q.order_by(order)
     if flt.limit is not None:
         q = q.limit(flt.limit)
     if flt.offset:

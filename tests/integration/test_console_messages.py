@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 import sqlalchemy as sa
@@ -260,10 +261,14 @@ def test_undo_an_a40_merge_from_the_message(hub: Hub) -> None:
     assert undone is not None
 
 
+def _ids(page: str) -> list[int]:
+    return [int(i) for i in re.findall(r'<td><a href="/admin/messages/(\d+)">', page)]
+
+
 def _search(c: TestClient, **params: Any) -> list[int]:
     page = c.get("/admin/messages", params=params)
     assert page.status_code == 200, page.text
-    return [int(i) for i in re.findall(r'<td><a href="/admin/messages/(\d+)">', page.text)]
+    return _ids(page.text)
 
 
 def test_search_by_each_filter_and_keyset_pages(hub: Hub) -> None:
@@ -299,6 +304,13 @@ def test_search_by_each_filter_and_keyset_pages(hub: Hub) -> None:
         second = _search(c, **dict(re.findall(r"(\w+)=([^&]+)", link.group(1).split("?")[1])))
         assert second == list(range(5, 0, -1))
         assert 'rel="next"' not in c.get(link.group(1).replace("&amp;", "&")).text
+        # a time range pages by arrival time, then id
+        timed = c.get("/admin/messages", params={"since": "2020-01-01T00:00"}).text
+        assert _ids(timed) == list(range(30, 5, -1))
+        link = re.search(r'href="([^"]+)" rel="next"', timed)
+        assert link is not None and "~" in unquote(link.group(1))
+        assert _ids(c.get(link.group(1).replace("&amp;", "&")).text) == list(range(5, 0, -1))
+        assert _search(c, until="2020-01-01T00:00") == []
         # bad input: a clear message, no search run
         bad = c.get("/admin/messages", params={"status": "exploded", "since": "yesterday"})
         assert bad.status_code == 200

@@ -49,12 +49,14 @@ def parse_filter(params: Mapping[str, str]) -> ParsedFilter:
         status = parse_status(values["status"] or None)
     except ValidationError as exc:
         errors.append(exc.message)
-    after = _int(params.get("after"), errors, "after")
+    after_at, after = _cursor(str(params.get("after", "") or ""), errors)
     limit = _int(params.get("limit"), errors, "limit") or PAGE_SIZES[0]
     if limit not in PAGE_SIZES:
         errors.append("limit: one of " + ", ".join(map(str, PAGE_SIZES)))
         limit = PAGE_SIZES[0]
     values["limit"] = str(limit)
+    since = _when("since", values["since"], errors)
+    until = _when("until", values["until"], errors)
     flt = MessageFilter(
         status=status,
         type=values["type"] or None,
@@ -62,12 +64,28 @@ def parse_filter(params: Mapping[str, str]) -> ParsedFilter:
         sender=values["sender"] or None,
         patient=values["patient"] or None,
         control_id=values["control_id"] or None,
-        since=_when("since", values["since"], errors),
-        until=_when("until", values["until"], errors),
+        since=since,
+        until=until,
         limit=limit,
         after_id=after,
+        # a time range pages by arrival time (its index serves range and order)
+        by_time=since is not None or until is not None,
+        after_at=after_at,
     )
     return ParsedFilter(flt, values, errors)
+
+
+def cursor_of(item: dict[str, object], by_time: bool) -> str:
+    """The ``after`` value that continues a page after ``item``: its id, or time~id."""
+    return f"{item['received_at']}~{item['id']}" if by_time else str(item["id"])
+
+
+def _cursor(value: str, errors: list[str]) -> tuple[datetime | None, int | None]:
+    if "~" not in value:
+        return None, _int(value, errors, "after")
+    at_text, _, id_text = value.rpartition("~")
+    at = _when("after", at_text, errors)
+    return at, _int(id_text, errors, "after")
 
 
 def _int(value: str | None, errors: list[str], name: str) -> int | None:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from hub.api.console.deps import RowId, hub_of, renderers_of
-from hub.api.console.filters import FIELDS, parse_filter
+from hub.api.console.filters import FIELDS, cursor_of, parse_filter
 from hub.api.console.session import ConsoleUser, console_user
 from hub.api.console.templating import render
 from hub.services import console_messages
@@ -27,8 +27,9 @@ def search(request: Request, user: ConsoleUser = Depends(console_user(Role.READE
         page = console_messages.search(hub.uow, hub.clock, parsed.flt, user.actor)
     kept = {k: v for k, v in parsed.values.items() if v and (k in FIELDS or k == "limit")}
     next_link = None
-    if page is not None and page.next_after is not None:
-        next_link = "/admin/messages?" + urlencode({**kept, "after": page.next_after})
+    if page is not None and page.last is not None:
+        after = cursor_of(page.last, parsed.flt.by_time)
+        next_link = "/admin/messages?" + urlencode({**kept, "after": after})
     return render(
         request,
         "admin/messages.html",
@@ -41,6 +42,7 @@ def search(request: Request, user: ConsoleUser = Depends(console_user(Role.READE
             "first_link": "/admin/messages?" + urlencode(kept),
             "next_link": next_link,
             "paged": parsed.flt.after_id is not None,
+            "by_time": parsed.flt.by_time,
             "filtered": parsed.any,
             "when": console_messages.when,
         },

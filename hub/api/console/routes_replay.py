@@ -101,7 +101,9 @@ def replay_many(
     if scope.startswith("filter"):
         if parsed.errors or not parsed.any:
             raise ValidationError("replay by filter needs a valid search first", code="filter")
-        flt = dataclasses.replace(parsed.flt, limit=MAX_BY_FILTER, after_id=None)
+        flt = dataclasses.replace(
+            parsed.flt, limit=MAX_BY_FILTER, after_id=None, after_at=None, by_time=False
+        )
     else:
         ids = _ids(form)
         flt = dataclasses.replace(parsed.flt, ids=ids, limit=None, after_id=None)
