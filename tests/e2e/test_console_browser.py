@@ -78,81 +78,95 @@ def no_serious_violations(driver: Any, page: str) -> None:
     assert found == [], f"{page}: {found}"
 
 
-def test_admin_finds_fixes_and_replays_a_failed_message(served: dict[str, Any]) -> None:
+def _dashboard(driver: Any, base: str, tok: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(base + "/admin/sign-in")
+    no_serious_violations(driver, "sign-in")
+    screenshot(driver, "sign_in")
+    sign_in(driver, base, tok)
+    figures = {
+        e.get_attribute("id"): e.text for e in driver.find_elements(By.CSS_SELECTOR, ".figure")
+    }
+    assert figures["fig-total"] == "3"
+    assert figures["fig-24h-failed"] == "1"
+    assert driver.find_element(By.CSS_SELECTOR, ".chart svg rect")
+    no_serious_violations(driver, "dashboard")
+    screenshot(driver, "dashboard")
+
+
+def _find_the_failed_message(driver: Any) -> str:
+    """Through the search form, with keyboard-reachable controls; returns its page's URL."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
+    driver.find_element(By.LINK_TEXT, "Messages").click()
+    wait_for(lambda: driver.current_url.endswith("/admin/messages"), "the search page")
+    Select(driver.find_element(By.ID, "f-status")).select_by_value("failed")
+    driver.find_element(By.CSS_SELECTOR, "form[role=search] button[type=submit]").click()
+    wait_for(lambda: "status=failed" in driver.current_url, "the search results")
+    rows = driver.find_elements(By.CSS_SELECTOR, "tbody tr td a[href^='/admin/messages/']")
+    assert len(rows) == 1
+    no_serious_violations(driver, "messages")
+    screenshot(driver, "messages")
+    rows[0].click()
+    wait_for(lambda: re.search(r"/admin/messages/\d+$", driver.current_url), "the message")
+    # the error is shown where it is: PID-7, highlighted, and the <script> never ran
+    marked = driver.find_elements(By.CSS_SELECTOR, ".raw .field.error")
+    assert [(m.get_attribute("title"), m.text) for m in marked] == [
+        ("PID-7 Date/Time of Birth", "19801345")
+    ]
+    assert "PID-7" in driver.find_element(By.ID, "last-error").text
+    assert driver.execute_script("return window.__owned === undefined")
+    assert XSS in driver.find_element(By.CSS_SELECTOR, ".raw").text
+    no_serious_violations(driver, "message detail")
+    screenshot(driver, "message_detail")
+    return str(driver.current_url)
+
+
+def _edit_and_replay(driver: Any, failed_url: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.find_element(By.ID, "edit").click()
+    wait_for(lambda: driver.current_url.endswith("/edit"), "the edit page")
+    box = driver.find_element(By.ID, "raw")
+    fixed = box.get_attribute("value").replace("19801345", "19801231").replace(XSS, "Fixed")
+    box.clear()
+    box.send_keys(fixed)
+    driver.find_element(By.ID, "check").click()
+    wait_for(lambda: bool(driver.find_elements(By.ID, "edit-ok")), "the check's answer")
+    assert driver.find_elements(By.CSS_SELECTOR, ".diff li.add")
+    no_serious_violations(driver, "edit")
+    screenshot(driver, "edit_diff")
+    driver.find_element(By.ID, "reason").send_keys("DOB typo fixed with the practice")
+    driver.find_element(By.ID, "store-replay").click()
+    wait_for(
+        lambda: (
+            bool(re.search(r"/admin/messages/\d+$", driver.current_url))
+            and driver.current_url != failed_url
+        ),
+        "the revision's page",
+    )
+
+    def processed() -> bool:
+        driver.refresh()
+        return bool(driver.find_element(By.ID, "status").text == "processed")
+
+    wait_for(processed, "the edited revision to be processed")
+    assert "revision" in driver.page_source.lower()
+    screenshot(driver, "revision_processed")
+    driver.get(failed_url)
+    assert driver.find_element(By.ID, "status").text == "superseded"
+
+
+def test_admin_finds_fixes_and_replays_a_failed_message(served: dict[str, Any]) -> None:
+    from selenium.webdriver.common.by import By
+
     base = served["hub"].base
     with chromium() as driver:
-        driver.get(base + "/admin/sign-in")
-        no_serious_violations(driver, "sign-in")
-        screenshot(driver, "sign_in")
-        sign_in(driver, base, served["keys"]["admin"])
-        figures = {
-            e.get_attribute("id"): e.text for e in driver.find_elements(By.CSS_SELECTOR, ".figure")
-        }
-        assert figures["fig-total"] == "3"
-        assert figures["fig-24h-failed"] == "1"
-        assert driver.find_element(By.CSS_SELECTOR, ".chart svg rect")
-        no_serious_violations(driver, "dashboard")
-        screenshot(driver, "dashboard")
-
-        # find the failed message with the search form, by keyboard-reachable controls
-        driver.find_element(By.LINK_TEXT, "Messages").click()
-        wait_for(lambda: driver.current_url.endswith("/admin/messages"), "the search page")
-        Select(driver.find_element(By.ID, "f-status")).select_by_value("failed")
-        driver.find_element(By.CSS_SELECTOR, "form[role=search] button[type=submit]").click()
-        wait_for(lambda: "status=failed" in driver.current_url, "the search results")
-        rows = driver.find_elements(By.CSS_SELECTOR, "tbody tr td a[href^='/admin/messages/']")
-        assert len(rows) == 1
-        no_serious_violations(driver, "messages")
-        screenshot(driver, "messages")
-        rows[0].click()
-        wait_for(lambda: re.search(r"/admin/messages/\d+$", driver.current_url), "the message")
-
-        # the error is shown where it is: PID-7, highlighted, and the <script> never ran
-        marked = driver.find_elements(By.CSS_SELECTOR, ".raw .field.error")
-        assert [(m.get_attribute("title"), m.text) for m in marked] == [
-            ("PID-7 Date/Time of Birth", "19801345")
-        ]
-        assert "PID-7" in driver.find_element(By.ID, "last-error").text
-        assert driver.execute_script("return window.__owned === undefined")
-        assert XSS in driver.find_element(By.CSS_SELECTOR, ".raw").text
-        no_serious_violations(driver, "message detail")
-        screenshot(driver, "message_detail")
-        failed_url = driver.current_url
-
-        driver.find_element(By.ID, "edit").click()
-        wait_for(lambda: driver.current_url.endswith("/edit"), "the edit page")
-        box = driver.find_element(By.ID, "raw")
-        fixed = box.get_attribute("value").replace("19801345", "19801231").replace(XSS, "Fixed")
-        box.clear()
-        box.send_keys(fixed)
-        driver.find_element(By.ID, "check").click()
-        wait_for(lambda: bool(driver.find_elements(By.ID, "edit-ok")), "the check's answer")
-        assert driver.find_elements(By.CSS_SELECTOR, ".diff li.add")
-        no_serious_violations(driver, "edit")
-        screenshot(driver, "edit_diff")
-        driver.find_element(By.ID, "reason").send_keys("DOB typo fixed with the practice")
-        driver.find_element(By.ID, "store-replay").click()
-        wait_for(
-            lambda: (
-                bool(re.search(r"/admin/messages/\d+$", driver.current_url))
-                and driver.current_url != failed_url
-            ),
-            "the revision's page",
-        )
-
-        def processed() -> bool:
-            driver.refresh()
-            return bool(driver.find_element(By.ID, "status").text == "processed")
-
-        wait_for(processed, "the edited revision to be processed")
-        assert "revision" in driver.page_source.lower()
-        screenshot(driver, "revision_processed")
-        driver.get(failed_url)
-        assert driver.find_element(By.ID, "status").text == "superseded"
-
+        _dashboard(driver, base, served["keys"]["admin"])
+        failed_url = _find_the_failed_message(driver)
+        _edit_and_replay(driver, failed_url)
         for page in ("/admin/destinations", "/admin/audit", "/admin/keys"):
             driver.get(base + page)
             no_serious_violations(driver, page)

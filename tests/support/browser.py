@@ -32,7 +32,10 @@ def need_browser() -> None:
     a missing browser fails instead: a skipped browser test must never read as a pass."""
     if CHROMIUM.exists() and CHROMEDRIVER.exists():
         return
-    message = "needs /usr/bin/chromium and /usr/bin/chromedriver (apt-get install chromium chromium-driver)"
+    message = (
+        "needs /usr/bin/chromium and /usr/bin/chromedriver "
+        "(apt-get install chromium chromium-driver)"
+    )
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
