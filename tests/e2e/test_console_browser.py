@@ -167,7 +167,7 @@ def test_admin_finds_fixes_and_replays_a_failed_message(served: dict[str, Any]) 
         _dashboard(driver, base, served["keys"]["admin"])
         failed_url = _find_the_failed_message(driver)
         _edit_and_replay(driver, failed_url)
-        for page in ("/admin/destinations", "/admin/audit", "/admin/keys"):
+        for page in ("/admin/patients/1", "/admin/destinations", "/admin/audit", "/admin/keys"):
             driver.get(base + page)
             no_serious_violations(driver, page)
             screenshot(driver, page.rsplit("/", 1)[-1])
