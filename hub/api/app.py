@@ -18,6 +18,7 @@ from hub.api.routes_health import router as health_router
 from hub.api.routes_messages import router as messages_router
 from hub.bootstrap import Hub
 from hub.config import Settings
+from hub.errors import HubError
 from hub.store.keys import ApiKey, Role
 
 
@@ -66,8 +67,10 @@ class ApiKit:
     def settings(self) -> Settings:
         return self._settings
 
-    def require(self, *roles: Role) -> Callable[[Request], ApiKey]:
-        return require(*roles)
+    def require(
+        self, *roles: Role, answer: Callable[[HubError], Response] | None = None
+    ) -> Callable[[Request], ApiKey]:
+        return require(*roles, answer=answer)
 
     def problem(self, status: int, title: str, detail: str, *, code: str) -> Response:
         return problems.problem(status, title, detail, code=code)
