@@ -5,7 +5,7 @@ Adds ``practice_profile`` (one row: the 837P billing provider and submitter),
 destination of their outbound folder) and ``claims.prior_authorization`` (REF*G1).
 
 Revision ID: 0007_x12_partners
-Revises: 0009_x12_postings (re-chained after main merged 0010 and 0009; was 0006)
+Revises: 0013_console (re-chained onto main's head at merge; was 0006)
 Create Date: 2026-12-02
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import hub.store.types
 
 revision = "0007_x12_partners"
-down_revision = "0009_x12_postings"
+down_revision = "0013_console"
 branch_labels = None
 depends_on = None
 
