@@ -38,6 +38,7 @@ from hub.queue.outbox import Subscriber
 from hub.queue.registry import ItemPeeker, Prepare, Processor, ProcessorRegistry, Splitter
 from hub.services.conformance import ConformanceDriver
 from hub.services.ingest import IngestService
+from hub.services.raw_view import RawRenderer
 from hub.services.receive import IngestAdapter, Ingestor, Receiver
 from hub.services.synchronous import SynchronousService
 from hub.store.db import UnitOfWorkFactory
@@ -144,6 +145,11 @@ class CliKit(Protocol):
         """A hub without workers, for one command; yields the protocol's runtime."""
         ...
 
+    def core(self) -> AbstractContextManager[Core]:
+        """A hub without workers, for one command; yields what a plug-in's ``build`` gets
+        (settings, clock, unit of work...), for commands that work on the database."""
+        ...
+
     def process_pending(self, progress: Callable[[int], None] | None = None) -> int:
         """Process, in this thread, every unit waiting in the hub :meth:`open` holds (a CLI
         hub runs no workers); ``progress`` is told after each. Returns how many ran."""
@@ -163,3 +169,5 @@ class ProtocolPlugin:
     routers: Sequence[RouterFactory] = ()
     commands: Sequence[CommandInstaller] = ()
     conformance: ConformanceDriver | None = None
+    # how the console shows this protocol's raw bytes (hub.services.raw_view); None: by shape
+    raw_renderer: RawRenderer | None = None
