@@ -14,13 +14,15 @@ import pytest
 import sqlalchemy as sa
 from conftest import HubFactory
 from fastapi.testclient import TestClient
-from fhir_read_support import adt_full, bill, dft_charge, send_hl7, siu_booked
+from fhir_read_support import FACILITY, adt_full, apply, bill, dft_charge, send_hl7, siu_booked
 from test_api_support import bearer, token
 
 from hub.adapters.fhir import formats, models
 from hub.api.app import create_app
 from hub.bootstrap import Hub
 from hub.config import Settings
+from hub.pm.changes import UpsertPatient
+from hub.pm.keys import Identifier, PatientKey
 from hub.store.keys import Role
 from hub.store.message_tables import audit_log
 
@@ -432,3 +434,51 @@ def test_hostile_search_input_is_bounded(api: TestClient) -> None:
         assert body["resourceType"] in ("Bundle", "OperationOutcome"), url[:80]
     wild = search(api, "Patient?family=%25")  # a LIKE wildcard is a literal character here
     assert wild == []
+
+
+def test_a_page_costs_the_same_queries_whatever_its_size(hub: Hub, api: TestClient) -> None:
+    """No query per row: a page's parts (identifiers, lines, payments...) come with one query
+    each, so 3 or 30 results cost the same statements."""
+    apply(
+        hub,
+        *(
+            UpsertPatient(
+                PatientKey(FACILITY, f"BULK{i}"),
+                (Identifier(f"BULK{i}", FACILITY, "MR"), Identifier(f"X{i}", "OTHER", "PI")),
+                {"family_name": "Bulkperson", "given_name": f"N{i}"},
+            )
+            for i in range(40)
+        ),
+    )
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, sql: str, *_args: object) -> None:
+        if "api_keys" not in sql:  # the token look-up is cached for a second, not per page
+            statements.append(sql)
+
+    def cost(query: str) -> int:
+        statements.clear()
+        sa.event.listen(hub.engine, "before_cursor_execute", count)
+        try:
+            found = search(api, query)
+        finally:
+            sa.event.remove(hub.engine, "before_cursor_execute", count)
+        assert found
+        return len(statements)
+
+    assert cost("Patient?family=bulk&_count=3") == cost("Patient?family=bulk&_count=30")
+    assert cost("Claim?_count=1") == cost("Claim?_count=30")
+
+
+def test_vread_shows_the_identifiers_the_version_had(hub: Hub, api: TestClient) -> None:
+    later = adt_full("A9", mrn="M901", family="Brightwell", trigger="A08").replace(
+        b"XZ7788^^^STATEREG^PI", b"XZ7788^^^STATEREG^PI~NEW55^^^OTHERREG^PI"
+    )
+    send_hl7(hub, later)
+    pid = patient_id(api, "M901")
+    values = {
+        v: {i["value"] for i in get(api, f"/fhir/Patient/{pid}/_history/{v}")["identifier"]}
+        for v in ("1", "2")
+    }
+    assert values == {"1": {"M901", "XZ7788"}, "2": {"M901", "XZ7788", "NEW55"}}
+    assert {i["value"] for i in get(api, f"/fhir/Patient/{pid}")["identifier"]} == values["2"]

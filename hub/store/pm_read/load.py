@@ -30,6 +30,7 @@ from hub.store.pm_tables import (
     eligibility_benefits,
     eligibility_checks,
     patient_identifiers,
+    pm_history,
     remark_codes,
     service_payments,
 )
@@ -51,9 +52,34 @@ def _grouped(
     return out
 
 
+def _added_at(conn: Connection, idents: Sequence[Row]) -> dict[int, Any]:
+    """When each identifier row was added: its first history row when it has one, else its
+    ``updated_at`` (identifiers are inserted with the message's time and never removed)."""
+    if not idents:
+        return {}
+    h = pm_history.c
+    q = (
+        sa.select(h.entity_id, sa.func.min(h.changed_at))
+        .where(h.entity_type == patient_identifiers.name)
+        .where(h.entity_id.in_([int(i["id"]) for i in idents]))
+        .group_by(h.entity_id)
+    )
+    first = {int(i): when for i, when in conn.execute(q)}
+    return {int(i["id"]): first.get(int(i["id"]), i["updated_at"]) for i in idents}
+
+
 def _patients(conn: Connection, rows: Sequence[Row]) -> list[Any]:
     idents = _grouped(conn, patient_identifiers, "patient_id", [int(r["id"]) for r in rows])
-    return [convert.patient(r, idents.get(int(r["id"]), [])) for r in rows]
+    old = [r for r in rows if r.get("x_as_of") is not None]
+    added = _added_at(conn, [i for r in old for i in idents.get(int(r["id"]), [])])
+    out = []
+    for r in rows:
+        mine = idents.get(int(r["id"]), [])
+        as_of = r.get("x_as_of")
+        if as_of is not None:  # an earlier version: the identifiers it had then
+            mine = [i for i in mine if (added.get(int(i["id"])) or as_of) <= as_of]
+        out.append(convert.patient(r, mine))
+    return out
 
 
 def _claims(conn: Connection, rows: Sequence[Row]) -> list[Any]:

@@ -2,9 +2,10 @@
 
 Each history row holds the fields one change altered (old and new values, as JSON); replaying
 the new values of versions 1..N over an empty row gives the row as it was at version N
-(FHIR vread, ``_history``). Values come back typed by the table's columns. The parts of an
-aggregate kept in other tables (a patient's identifiers, a claim's lines) and joined facts are
-read as they are now: ADR 0020 says why that is enough for the PM's history.
+(FHIR vread, ``_history``). Values come back typed by the table's columns. A rebuilt row
+carries ``x_as_of`` (its version's time): a patient's identifiers added later are left out
+(:mod:`.load`); other parts kept in other tables (a claim's lines) and joined facts are read as
+they are now: ADR 0020 says why that is enough for the PM's history.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def replay(
         if kept in current:
             row[kept] = current[kept]
     row.update(id=current["id"], version=version, updated_at=steps[-1].changed_at)
+    row["x_as_of"] = steps[-1].changed_at  # parts added later are left out (a patient's ids)
     return row
 
 
