@@ -20,7 +20,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from hub.errors import Conflict, TransientError
-from hub.store.db import savepoint
 from hub.store.fhir_tables import fhir_identifiers, fhir_ids, fhir_results
 from hub.store.locks import lock_keys
 from hub.store.message_tables import messages
@@ -171,19 +170,18 @@ def bind_identifiers(
                 "the identifier already belongs to another resource of this type",
                 code="duplicate_identifier",
             )
-        try:
-            with savepoint(conn):
-                run(
-                    conn,
-                    _BIND,
-                    {
-                        "resource_type": resource_type,
-                        "system": system,
-                        "value": value,
-                        "entity_id": entity_id,
-                        "created_at": now,
-                    },
-                )
+        try:  # the primary key is the backstop: the whole write rolls back and retries
+            run(
+                conn,
+                _BIND,
+                {
+                    "resource_type": resource_type,
+                    "system": system,
+                    "value": value,
+                    "entity_id": entity_id,
+                    "created_at": now,
+                },
+            )
         except sa.exc.IntegrityError:
             raise TransientError(
                 "the identifier was bound concurrently", code="duplicate_identifier"
