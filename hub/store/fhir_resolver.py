@@ -91,7 +91,9 @@ class SqlResolver:
         entity = entity_of(self.conn, expected, found[1])
         if entity is None:
             return None
-        return run(self.conn, _BY_ID[expected], {"b_id": entity}).first()
+        # whole rows hold Numeric columns, which the prepared path does not read on psycopg:
+        # the statement is still built once, and run the ordinary way
+        return self.conn.execute(_BY_ID[expected], {"b_id": entity}).first()
 
     def entity_id(self, reference: str) -> int | None:
         found = split_reference(reference)
