@@ -11,7 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from hub.pm.billing import ClaimLine, ClaimStatusEvent, EligibilityCheck, Remittance
+from hub.pm.billing import (
+    ClaimLine,
+    ClaimPayment,
+    ClaimStatusEvent,
+    EligibilityCheck,
+    Remittance,
+)
 from hub.pm.enums import AckResult, ClaimStatus
 from hub.pm.keys import PatientKey, PayerRef, ProviderRef
 
@@ -103,6 +109,35 @@ class UpsertClaim:
     place_of_service: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PostClaimPayment:
+    """One claim payment of an 835 (one work item of the document, ADR 0009).
+
+    ``remittance`` is the 835's header (payer, TRN02, BPR amounts; its ``claims`` and
+    ``provider_adjustments`` are ignored): the first item of a document creates the remittance,
+    the others find it. ``item`` names the work item (the original item's message id, also for an
+    edited revision): an item applied again (a replay) finds its claim payment and changes
+    nothing. ``document`` names the 835 the item came
+    from; a remittance of the same payer and TRN02 already posted from another document is a
+    :class:`hub.errors.Conflict` (``duplicate_remittance``): the same payment never posts twice.
+    The claim's status follows the payment when the transition table allows it (else it stays:
+    the payment is still recorded); a claim the hub never sent is recorded unmatched."""
+
+    remittance: Remittance
+    payment: ClaimPayment
+    item: int
+    document: str
+
+
+@dataclass(frozen=True, slots=True)
+class PostProviderAdjustments:
+    """The PLB adjustments of an 835 (``remittance.provider_adjustments``), once per document
+    (same duplicate rule as :class:`PostClaimPayment`)."""
+
+    remittance: Remittance
+    document: str
+
+
 BillingChange = (
     BuildClaim
     | MarkClaimsSubmitted
@@ -111,4 +146,6 @@ BillingChange = (
     | RecordEligibility
     | RecordClaimStatus
     | UpsertClaim
+    | PostClaimPayment
+    | PostProviderAdjustments
 )

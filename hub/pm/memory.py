@@ -18,11 +18,18 @@ from datetime import datetime
 from typing import Any
 
 from hub.errors import Conflict, HubError, MappingError, NotFound
-from hub.pm import convert
+from hub.pm import convert, memory_posting
 from hub.pm import memory_billing as mb
 from hub.pm import memory_directory as md
 from hub.pm import memory_people as mp
-from hub.pm.billing import Claim, ClaimStatusEvent, EligibilityCheck, Remittance, Submission
+from hub.pm.billing import (
+    Claim,
+    ClaimBalance,
+    ClaimStatusEvent,
+    EligibilityCheck,
+    Remittance,
+    Submission,
+)
 from hub.pm.changes import PmChange
 from hub.pm.entities import (
     Appointment,
@@ -289,6 +296,9 @@ class MemoryPm:
 
     def status_events(self, patient_control_number: str) -> list[ClaimStatusEvent]:
         return mb.status_events(self, patient_control_number)
+
+    def claim_balance(self, patient_control_number: str) -> ClaimBalance | None:
+        return memory_posting.claim_balance(self, patient_control_number)
 
     def remittance(self, payer: PayerRef, trace_number: str) -> Remittance | None:
         return mb.remittance(self, payer, trace_number)

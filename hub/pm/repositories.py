@@ -14,7 +14,14 @@ from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from hub.errors import HubError
-from hub.pm.billing import Claim, ClaimStatusEvent, EligibilityCheck, Remittance, Submission
+from hub.pm.billing import (
+    Claim,
+    ClaimBalance,
+    ClaimStatusEvent,
+    EligibilityCheck,
+    Remittance,
+    Submission,
+)
 from hub.pm.changes import PmChange
 from hub.pm.entities import (
     Appointment,
@@ -66,6 +73,9 @@ class BillingRepository(Protocol):
     def charges_of(self, patient_id: int) -> list[Charge]: ...
     def submission(self, partner: str, isa: str, gs: str, st: str) -> Submission | None: ...
     def status_events(self, patient_control_number: str) -> list[ClaimStatusEvent]: ...
+    def claim_balance(self, patient_control_number: str) -> ClaimBalance | None:
+        """The claim's charge, what its remittances paid and adjusted, and what is left."""
+        ...
 
 
 class RemittanceRepository(Protocol):

@@ -291,15 +291,18 @@ def test_cli_ingest_processes_and_reports_items(any_db_settings: Settings, tmp_p
     assert entry["processing"]["items"] == {"processed": 1}
 
 
-def test_cli_ingest_without_readers_says_no_processor(
+def test_cli_ingest_names_why_an_835_was_not_posted(
     sqlite_settings: Settings, tmp_path: Path
 ) -> None:
+    # with the readers installed, GOOD (envelope-valid, BPR02 200 for one claim paid 100) is
+    # refused whole by the balancing check before any claim is posted
     env = env_for(sqlite_settings.data_dir)
     path = tmp_path / "a.835"
     path.write_bytes(GOOD)
     r = CliRunner().invoke(app, ["x12", "ingest", str(path)], env=env)
     assert r.exit_code == 1
-    assert "document failed (no_processor" in r.output
+    assert "document failed (x12_unbalanced" in r.output
+    assert "transaction balance off by -100 at BPR02" in r.output
 
 
 @pytest.mark.usefixtures("_keep_root_logging")

@@ -123,10 +123,14 @@ class X12Intake:
         rejected = _first_error(report)
         groups = report.interchanges[0].groups if report.interchanges else []
         gs02 = groups[0].header.sender_id if groups else ""
+        sender = first.sender_id if first else (answered.sender.id if answered else "")
         inbound = Inbound(
             protocol=PROTOCOL,
             raw=raw,
-            sender=first.sender_id if first else (answered.sender.id if answered else ""),
+            sender=sender,
+            # one partner's files split in arrival order (ADR 0009), so a later 835's item for
+            # a claim is queued behind an earlier 277CA's item for it, whichever worker splits
+            lane_keys=(f"split:x12:{sender.strip()}",) if sender.strip() else (),
             receiver=first.receiver_id if first else (answered.receiver.id if answered else ""),
             control_id=first.control_number if first else "",
             type=document_type(report),

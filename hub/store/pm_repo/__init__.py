@@ -23,6 +23,7 @@ from hub.pm.enums import ControlNumberKind
 from hub.pm.repositories import PmRepository
 from hub.store.pm_repo import (
     billing,
+    claim_posting,
     claim_writes,
     deletes,
     directory,
@@ -66,6 +67,8 @@ HANDLERS: dict[type[Any], Handler] = {
     c.UpsertLocation: directory.upsert_location,
     c.UpsertOrganization: directory.upsert_organization,
     c.DeleteRecord: deletes.delete_record,
+    bc.PostClaimPayment: claim_posting.post_claim_payment,
+    bc.PostProviderAdjustments: claim_posting.post_provider_adjustments,
 }
 
 

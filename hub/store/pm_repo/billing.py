@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from hub.errors import NotFound
 from hub.pm import convert
-from hub.pm.billing import Claim, ClaimStatusEvent, Submission
+from hub.pm.billing import Claim, ClaimBalance, ClaimStatusEvent, Submission
 from hub.pm.billing_changes import (
     BuildClaim,
     MarkClaimsSubmitted,
@@ -23,15 +23,23 @@ from hub.pm.billing_changes import (
 )
 from hub.pm.changes import AddCharge
 from hub.pm.entities import Charge
-from hub.pm.enums import AckResult, ChargeStatus, ClaimFrequency, ClaimStatus
+from hub.pm.enums import (
+    AckResult,
+    AdjustmentGroup,
+    ChargeStatus,
+    ClaimFrequency,
+    ClaimStatus,
+)
 from hub.pm.rules import OPEN_CLAIM, check_transition, claim_line, claim_number
 from hub.store.pm_repo.patients import require_patient
 from hub.store.pm_repo.references import resolve_provider
 from hub.store.pm_repo.rows import Stamp, write
 from hub.store.pm_repo.scheduling import encounter_row
 from hub.store.pm_tables import (
+    adjustments,
     charges,
     claim_lines,
+    claim_payments,
     claim_status_events,
     claims,
     coverages,
@@ -314,3 +322,35 @@ class SqlBilling:
             )
             for r in self.conn.execute(q.order_by(e.id))
         ]
+
+    def claim_balance(self, patient_control_number: str) -> ClaimBalance | None:
+        """Charge, payments and adjustments of every posting against the claim, summed."""
+        r = self.conn.execute(
+            sa.select(claims).where(_cl.patient_control_number == patient_control_number)
+        ).first()
+        if r is None:
+            return None
+        cp, a = claim_payments.c, adjustments.c
+        paid, postings = self.conn.execute(
+            sa.select(sa.func.coalesce(sa.func.sum(cp.paid_amount), 0), sa.func.count(cp.id)).where(
+                cp.claim_id == r.id
+            )
+        ).one()
+        by_group = self.conn.execute(
+            sa.select(a.adjustment_group, sa.func.sum(a.amount))
+            .join(claim_payments, cp.id == a.claim_payment_id)
+            .where(cp.claim_id == r.id)
+            .group_by(a.adjustment_group)
+        ).all()
+        patient = AdjustmentGroup.PATIENT_RESPONSIBILITY.value
+        pr = sum((Decimal(str(t)) for g, t in by_group if g == patient), Decimal(0))
+        off = sum((Decimal(str(t)) for g, t in by_group if g != patient), Decimal(0))
+        return ClaimBalance(
+            r.patient_control_number,
+            ClaimStatus(r.status),
+            Decimal(str(r.total_charge)),
+            Decimal(str(paid)),
+            off,
+            pr,
+            int(postings),
+        )
