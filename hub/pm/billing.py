@@ -56,6 +56,7 @@ class Claim:
     submitted_at: datetime | None = None
     id: int | None = None
     version: int = 1
+    prior_authorization: str | None = None  # REF*G1
 
 
 @dataclass(frozen=True, slots=True)

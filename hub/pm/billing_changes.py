@@ -110,6 +110,18 @@ class UpsertClaim:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestEligibility:
+    """A 270 left for the patient's coverage at ``coverage_priority``: an eligibility check
+    with its trace number (TRN02) and no answer yet (status ``unknown``), which the 271 reader
+    finds by that trace number. The coverage's own eligibility status is not touched."""
+
+    trace_number: str
+    patient: PatientKey
+    coverage_priority: int
+    requested_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PostClaimPayment:
     """One claim payment of an 835 (one work item of the document, ADR 0009).
 
@@ -146,6 +158,7 @@ BillingChange = (
     | RecordEligibility
     | RecordClaimStatus
     | UpsertClaim
+    | RequestEligibility
     | PostClaimPayment
     | PostProviderAdjustments
 )

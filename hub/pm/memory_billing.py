@@ -240,6 +240,20 @@ def _record_eligibility(pm: MemoryPm, ch: bc.RecordEligibility) -> int:
     return check_id
 
 
+def _request_eligibility(pm: MemoryPm, ch: bc.RequestEligibility) -> int:
+    pid = pm.require_patient(ch.patient)
+    rows = pm.rows("coverages", patient_id=pid, priority=ch.coverage_priority)
+    at = ch.requested_at or pm.stamp.now
+    check = EligibilityCheck(ch.trace_number, EligibilityStatus.UNKNOWN, requested_at=at)
+    values = {
+        "patient_id": pid,
+        "coverage_id": rows[-1]["id"] if rows else None,
+        "check": check,
+        "responded_at": None,
+    }
+    return pm.write("eligibility_checks", None, values)
+
+
 HANDLERS: dict[type[Any], Callable[[MemoryPm, Any], int | None]] = {
     AddCharge: _add_charge,
     bc.BuildClaim: _build_claim,
@@ -248,6 +262,7 @@ HANDLERS: dict[type[Any], Callable[[MemoryPm, Any], int | None]] = {
     bc.RecordClaimStatus: _record_claim_status,
     bc.PostRemittance: _post_remittance,
     bc.RecordEligibility: _record_eligibility,
+    bc.RequestEligibility: _request_eligibility,
     bc.PostClaimPayment: mp.post_claim_payment,
     bc.PostProviderAdjustments: mp.post_provider_adjustments,
 }

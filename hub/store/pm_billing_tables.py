@@ -44,6 +44,7 @@ claims = Table(
     # of the claim it replaces (REF*F8)
     Column("frequency", String(16), nullable=False, server_default="original"),
     Column("original_claim_number", String(50), nullable=True),
+    Column("prior_authorization", String(50), nullable=True),  # REF*G1 (837P 2300)
     *provenance(),
 )
 Index("ix_claims_status", claims.c.status)

@@ -1,6 +1,6 @@
 """All tables, one :data:`metadata`: import from here."""
 
-from hub.store import fhir_tables, pm_search_indexes, pm_tables
+from hub.store import fhir_tables, partners, pm_search_indexes, pm_tables
 from hub.store.message_tables import (
     api_keys,
     attempts,
@@ -30,6 +30,7 @@ __all__ = [
     "messages",
     "metadata",
     "outbox",
+    "partners",
     "pm_search_indexes",
     "pm_tables",
 ]

@@ -21,10 +21,14 @@ from hub.api.app import create_app
 from hub.bootstrap import Hub
 from hub.cli import app
 from hub.config import Settings
+from hub.pm.enums import ControlNumberKind
 from hub.protocols.x12.conformance import X12Conformance
 from hub.protocols.x12.receiver import X12Receiver
+from hub.services.partners import PartnerInput, PartnerService
+from hub.services.reads import Actor
 from hub.store import keys
 from hub.store.keys import Role
+from hub.store.pm_repo import SqlPm, Stamp
 from hub.store.tables import messages
 
 GOOD = file_835("PCN1", "PCN2")
@@ -249,6 +253,27 @@ def test_answers_draw_control_numbers_from_the_senders_sequence(hub: Hub) -> Non
         answer = done.stored.answer or b""
         numbers.append(answer[90:99].decode())
     assert numbers == ["000000001", "000000002", "000000003"]
+
+
+def test_answers_to_a_trading_partner_share_its_outbound_sequence(hub: Hub, tmp_path: Path) -> None:
+    """The clearinghouse we send 837Ps to (its ISA08 is the partner's receiver id) must never
+    get two interchanges from us with one ISA13: our TA1/999 answers draw from its sequence."""
+    partners = PartnerService(uow=hub.uow, clock=hub.clock, settings=hub.settings)
+    partners.add(
+        PartnerInput("clear", "HUBPRACTICE", "CLEARHOUSE", tmp_path / "clear"),
+        actor=Actor.cli_user("ops", "host"),
+    )
+    with hub.uow() as uow:  # two interchanges already sent to it (an 837P, a 270)
+        pm = SqlPm(uow.conn, Stamp(None, hub.clock.now(), "test"))
+        sent = [pm.next_control_number("clear", ControlNumberKind.INTERCHANGE) for _ in range(2)]
+        uow.commit()
+    receiver = hub.receiver("x12")
+    assert isinstance(receiver, X12Receiver)
+    answer = receiver.submit(file_835("P1", control="000000301", ack="1")).stored.answer or b""
+    assert int(answer[90:99]) == sent[-1] + 1
+    # a sender that is no partner keeps its own sequence
+    other = receiver.submit(file_835("P2", control="000000302", sender="STRANGER", ack="1"))
+    assert int((other.stored.answer or b"")[90:99]) == 1
 
 
 @pytest.fixture

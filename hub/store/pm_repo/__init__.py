@@ -67,6 +67,7 @@ HANDLERS: dict[type[Any], Handler] = {
     c.UpsertLocation: directory.upsert_location,
     c.UpsertOrganization: directory.upsert_organization,
     c.DeleteRecord: deletes.delete_record,
+    bc.RequestEligibility: billing.request_eligibility,
     bc.PostClaimPayment: claim_posting.post_claim_payment,
     bc.PostProviderAdjustments: claim_posting.post_provider_adjustments,
 }

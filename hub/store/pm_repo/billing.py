@@ -20,6 +20,7 @@ from hub.pm.billing_changes import (
     MarkClaimsSubmitted,
     RecordAcknowledgment,
     RecordClaimStatus,
+    RequestEligibility,
 )
 from hub.pm.changes import AddCharge
 from hub.pm.entities import Charge
@@ -29,7 +30,9 @@ from hub.pm.enums import (
     ChargeStatus,
     ClaimFrequency,
     ClaimStatus,
+    EligibilityStatus,
 )
+from hub.pm.keys import PatientKey
 from hub.pm.rules import OPEN_CLAIM, check_transition, claim_line, claim_number
 from hub.store.pm_repo.patients import require_patient
 from hub.store.pm_repo.references import resolve_provider
@@ -43,6 +46,9 @@ from hub.store.pm_tables import (
     claim_status_events,
     claims,
     coverages,
+    eligibility_checks,
+    encounters,
+    patients,
     submission_claims,
     submissions,
 )
@@ -259,6 +265,24 @@ def record_claim_status(conn: Connection, ch: RecordClaimStatus, stamp: Stamp) -
     return _event(conn, ch.event, int(claim.id), stamp)
 
 
+def request_eligibility(conn: Connection, ch: RequestEligibility, stamp: Stamp) -> int:
+    pid = require_patient(conn, ch.patient)
+    cov = conn.execute(
+        sa.select(coverages.c.id)
+        .where(coverages.c.patient_id == pid, coverages.c.priority == ch.coverage_priority)
+        .order_by(coverages.c.id.desc())
+    ).scalar()
+    values = {
+        "patient_id": pid,
+        "coverage_id": cov,
+        "trace_number": ch.trace_number,
+        "requested_at": ch.requested_at or stamp.now,
+        "responded_at": None,
+        "status": EligibilityStatus.UNKNOWN.value,  # asked, not answered yet
+    }
+    return write(conn, eligibility_checks, None, values, stamp)
+
+
 def to_claim(conn: Connection, r: Any) -> Claim:
     lines = conn.execute(sa.select(claim_lines).where(_l.claim_id == r.id).order_by(_l.line_number))
     return convert.claim(r._mapping, [ln._mapping for ln in lines])
@@ -304,6 +328,23 @@ class SqlBilling:
             r.submitted_at,
             int(r.id),
         )
+
+    def claims_with_status(self, status: ClaimStatus) -> list[Claim]:
+        q = sa.select(claims).where(_cl.status == status.value).order_by(_cl.id)
+        return [to_claim(self.conn, r) for r in self.conn.execute(q)]
+
+    def unbilled_encounters(self) -> list[tuple[PatientKey, str | None]]:
+        e, p = encounters.c, patients.c
+        q = (
+            sa.select(p.facility, p.mrn, e.visit_number, e.id)
+            .select_from(charges)
+            .join(encounters, e.id == _ch.encounter_id)
+            .join(patients, p.id == e.patient_id)
+            .where(_ch.status == ChargeStatus.OPEN.value)
+            .group_by(p.facility, p.mrn, e.visit_number, e.id)
+            .order_by(e.id)
+        )
+        return [(PatientKey(r.facility, r.mrn), r.visit_number) for r in self.conn.execute(q)]
 
     def status_events(self, patient_control_number: str) -> list[ClaimStatusEvent]:
         e = claim_status_events.c
