@@ -15,6 +15,7 @@ gathers their answers.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -29,7 +30,6 @@ from hub.errors import (
 from hub.services.fhir_interactions import Interaction, InteractionRunner, WriteResult
 from hub.store.messages import MessageRecord
 
-ORDER = {"DELETE": 0, "POST": 1, "PUT": 2}
 REASONS = {
     200: "OK",
     201: "Created",
@@ -158,31 +158,52 @@ class TransactionRunner:
     def run(self, bundle: Mapping[str, Any]) -> dict[str, Any]:
         entries = [e for e in bundle.get("entry") or [] if isinstance(e, Mapping)]
         plan = [(i, entry_interaction(e, i), e) for i, e in enumerate(entries)]
-        pending = sorted(plan, key=lambda p: (ORDER[p[1].method], p[0]))
-        posted = {e.get("fullUrl") for _, it, e in plan if it.method == "POST" and e.get("fullUrl")}
         results: dict[int, WriteResult] = {}
-        while pending:
-            ready = [
-                p
-                for p in pending
-                if not any(
-                    r in posted and r not in self.ids for r in _references(p[2].get("resource"))
-                )
-            ]
-            if not ready:
-                raise ValidationError(
-                    "entries refer to each other in a circle",
-                    code="invalid",
-                    location=FhirLocation(f"Bundle.entry[{pending[0][0]}]"),
-                )
-            first = min(ready, key=lambda p: (ORDER[p[1].method], p[0]))
-            pending.remove(first)
-            results[first[0]] = self._entry(*first)
+        for method in ("DELETE", "POST", "PUT"):  # the order http.html#trules prescribes
+            phase = [p for p in plan if p[1].method == method]
+            ordered = self._by_dependency(phase) if method == "POST" else phase
+            for index, it, entry in ordered:
+                results[index] = self._entry(index, it, entry)
         return {
             "resourceType": "Bundle",
             "type": "transaction-response",
             "entry": [response_entry(results[i]) for i in range(len(entries))],
         }
+
+    @staticmethod
+    def _by_dependency(
+        posts: list[tuple[int, Interaction, Mapping[str, Any]]],
+    ) -> list[tuple[int, Interaction, Mapping[str, Any]]]:
+        """POST entries in an order that creates every ``urn:uuid`` target before the entries
+        that point at it (Kahn's algorithm, ties by position: linear in references)."""
+        url_of = {i: str(e["fullUrl"]) for i, _, e in posts if isinstance(e.get("fullUrl"), str)}
+        urls = set(url_of.values())
+        waiting: dict[int, set[str]] = {}
+        dependents: dict[str, list[int]] = {}
+        for i, _, entry in posts:
+            needs = {r for r in _references(entry.get("resource")) if r in urls} - {url_of.get(i)}
+            waiting[i] = needs
+            for ref in needs:
+                dependents.setdefault(ref, []).append(i)
+        by_index = {p[0]: p for p in posts}
+        ready = [i for i, _, _ in posts if not waiting[i]]
+        heapq.heapify(ready)
+        ordered = []
+        while ready:
+            index = heapq.heappop(ready)
+            ordered.append(by_index[index])
+            for other in dependents.get(url_of.get(index, ""), ()):
+                waiting[other].discard(url_of[index])
+                if not waiting[other]:
+                    heapq.heappush(ready, other)
+        if len(ordered) < len(posts):
+            stuck = min(i for i in waiting if waiting[i])
+            raise ValidationError(
+                "entries refer to each other in a circle",
+                code="invalid",
+                location=FhirLocation(f"Bundle.entry[{stuck}]"),
+            )
+        return ordered
 
     def _entry(self, index: int, it: Interaction, entry: Mapping[str, Any]) -> WriteResult:
         try:

@@ -20,14 +20,26 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from hub.errors import Conflict, TransientError
-from hub.store.db import savepoint
 from hub.store.fhir_tables import fhir_identifiers, fhir_ids, fhir_results
 from hub.store.locks import lock_keys
 from hub.store.message_tables import messages
+from hub.store.pm_repo.rows import b
 from hub.store.pm_tables import patient_identifiers, patients, providers
+from hub.store.prepared import run
 
 _i, _fi = fhir_ids.c, fhir_identifiers.c
 MAX_ID_LENGTH = 64
+# statements a write runs per resource: built once, run through hub.store.prepared
+_ALIAS = sa.select(_i.entity_id).where(_i.resource_type == b("b_type"), _i.logical_id == b("b_id"))
+_LOGICAL = sa.select(_i.logical_id).where(
+    _i.resource_type == b("b_type"), _i.entity_id == b("b_entity")
+)
+_BOUND = sa.select(_fi.entity_id).where(
+    _fi.resource_type == b("b_type"), _fi.system == b("b_system"), _fi.value == b("b_value")
+)
+_BIND = sa.insert(fhir_identifiers)
+_FORGET_RESULT = sa.delete(fhir_results).where(fhir_results.c.message_id == b("b_mid"))
+_SAVE_RESULT = sa.insert(fhir_results)
 
 
 def is_server_id(logical_id: str) -> bool:
@@ -40,11 +52,8 @@ def entity_of(conn: Connection, resource_type: str, logical_id: str) -> int | No
     """The PM row id a logical id names (not checked to exist)."""
     if is_server_id(logical_id):
         return int(logical_id)
-    row = conn.execute(
-        sa.select(_i.entity_id).where(
-            _i.resource_type == resource_type, _i.logical_id == logical_id[:MAX_ID_LENGTH]
-        )
-    ).first()
+    params = {"b_type": resource_type, "b_id": logical_id[:MAX_ID_LENGTH]}
+    row = run(conn, _ALIAS, params).first()
     return None if row is None else int(row.entity_id)
 
 
@@ -151,11 +160,8 @@ def bind_identifiers(
         return
     lock_keys(conn, *(_lock(resource_type, s, v) for s, v in pairs))
     for system, value in pairs:
-        row = conn.execute(
-            sa.select(_fi.entity_id).where(
-                _fi.resource_type == resource_type, _fi.system == system, _fi.value == value
-            )
-        ).first()
+        params = {"b_type": resource_type, "b_system": system, "b_value": value}
+        row = run(conn, _BOUND, params).first()
         if row is not None and int(row.entity_id) == entity_id:
             continue
         if row is not None:
@@ -164,17 +170,18 @@ def bind_identifiers(
                 "the identifier already belongs to another resource of this type",
                 code="duplicate_identifier",
             )
-        try:
-            with savepoint(conn):
-                conn.execute(
-                    sa.insert(fhir_identifiers).values(
-                        resource_type=resource_type,
-                        system=system,
-                        value=value,
-                        entity_id=entity_id,
-                        created_at=now,
-                    )
-                )
+        try:  # the primary key is the backstop: the whole write rolls back and retries
+            run(
+                conn,
+                _BIND,
+                {
+                    "resource_type": resource_type,
+                    "system": system,
+                    "value": value,
+                    "entity_id": entity_id,
+                    "created_at": now,
+                },
+            )
         except sa.exc.IntegrityError:
             raise TransientError(
                 "the identifier was bound concurrently", code="duplicate_identifier"
@@ -197,11 +204,11 @@ def save_result(
     conn: Connection, message_id: int, status: int, body: Mapping[str, Any], now: datetime
 ) -> None:
     """The answer of a processed write (a replay replaces it)."""
-    conn.execute(sa.delete(fhir_results).where(fhir_results.c.message_id == message_id))
-    conn.execute(
-        sa.insert(fhir_results).values(
-            message_id=message_id, status=status, body=dict(body), created_at=now
-        )
+    run(conn, _FORGET_RESULT, {"b_mid": message_id})
+    run(
+        conn,
+        _SAVE_RESULT,
+        {"message_id": message_id, "status": status, "body": dict(body), "created_at": now},
     )
 
 

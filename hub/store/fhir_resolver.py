@@ -24,6 +24,7 @@ from hub.pm.keys import (
     ProviderRef,
 )
 from hub.store.fhir_identity import entity_of
+from hub.store.pm_repo.rows import b
 from hub.store.pm_tables import (
     appointments,
     claims,
@@ -35,6 +36,7 @@ from hub.store.pm_tables import (
     pm_history,
     providers,
 )
+from hub.store.prepared import run
 
 TABLES: dict[str, sa.Table] = {
     "Patient": patients,
@@ -46,6 +48,25 @@ TABLES: dict[str, sa.Table] = {
     "Appointment": appointments,
     "Claim": claims,
 }
+
+
+_BY_ID = {kind: sa.select(table).where(table.c.id == b("b_id")) for kind, table in TABLES.items()}
+_VERSION = {
+    kind: sa.select(table.c.version, table.c.updated_at).where(table.c.id == b("b_id"))
+    for kind, table in TABLES.items()
+}
+_PATIENT_KEY = sa.select(patients.c.facility, patients.c.mrn).where(patients.c.id == b("b_id"))
+_h = pm_history.c
+_CREATED_BY = (
+    sa.select(_h.id)
+    .where(
+        _h.entity_type == b("b_table"),
+        _h.entity_id == b("b_id"),
+        _h.version == 1,
+        _h.message_id == b("b_mid"),
+    )
+    .limit(1)
+)
 
 
 def split_reference(reference: str) -> tuple[str, str] | None:
@@ -70,8 +91,9 @@ class SqlResolver:
         entity = entity_of(self.conn, expected, found[1])
         if entity is None:
             return None
-        table = TABLES[expected]
-        return self.conn.execute(sa.select(table).where(table.c.id == entity)).first()
+        # whole rows hold Numeric columns, which the prepared path does not read on psycopg:
+        # the statement is still built once, and run the ordinary way
+        return self.conn.execute(_BY_ID[expected], {"b_id": entity}).first()
 
     def entity_id(self, reference: str) -> int | None:
         found = split_reference(reference)
@@ -83,9 +105,7 @@ class SqlResolver:
     def _patient_by_id(self, patient_id: int | None) -> PatientKey | None:
         if patient_id is None:
             return None
-        row = self.conn.execute(
-            sa.select(patients.c.facility, patients.c.mrn).where(patients.c.id == patient_id)
-        ).first()
+        row = run(self.conn, _PATIENT_KEY, {"b_id": patient_id}).first()
         return None if row is None else PatientKey(row.facility, row.mrn)
 
     def patient(self, reference: str) -> PatientKey | None:
@@ -131,12 +151,10 @@ class SqlResolver:
 
 def row_version(conn: Connection, resource_type: str, entity_id: int) -> tuple[int, Any] | None:
     """(version, updated_at) of the PM row behind a resource, None when there is none."""
-    table = TABLES.get(resource_type)
-    if table is None:
+    stmt = _VERSION.get(resource_type)
+    if stmt is None:
         return None
-    row = conn.execute(
-        sa.select(table.c.version, table.c.updated_at).where(table.c.id == entity_id)
-    ).first()
+    row = run(conn, stmt, {"b_id": entity_id}).first()
     return None if row is None else (int(row.version), row.updated_at)
 
 
@@ -169,15 +187,5 @@ def created_by(
     table = TABLES.get(resource_type)
     if table is None or message_id is None:
         return False
-    h = pm_history.c
-    found = conn.execute(
-        sa.select(h.id)
-        .where(
-            h.entity_type == table.name,
-            h.entity_id == entity_id,
-            h.version == 1,
-            h.message_id == message_id,
-        )
-        .limit(1)
-    ).first()
-    return found is not None
+    params = {"b_table": table.name, "b_id": entity_id, "b_mid": message_id}
+    return run(conn, _CREATED_BY, params).first() is not None

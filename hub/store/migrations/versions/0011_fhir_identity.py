@@ -2,7 +2,7 @@
 unique key that makes conditional creates race-free), and the answers of processed writes
 
 Revision ID: 0011_fhir_identity
-Revises: 0010_fhir_read
+Revises: 0007_x12_partners
 Create Date: 2026-12-02
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import hub.store.types
 
 revision = "0011_fhir_identity"
-down_revision = "0010_fhir_read"
+down_revision = "0007_x12_partners"
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 export jobs (issue 11 items 7 and 8)
 
 Revision ID: 0012_fhir_subscriptions_exports
-Revises: 0007_x12_partners, 0011_fhir_identity
+Revises: 0011_fhir_identity
 Create Date: 2026-12-02
 """
 
@@ -14,8 +14,7 @@ from alembic import op
 import hub.store.types
 
 revision = "0012_fhir_subscriptions_exports"
-# also the merge point of main's head (0007, X12 partners) and the FHIR identity branch (0011)
-down_revision = ("0007_x12_partners", "0011_fhir_identity")
+down_revision = "0011_fhir_identity"
 branch_labels = None
 depends_on = None
 
