@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 
-.PHONY: run test lint typecheck install conformance bench lock clean
+.PHONY: run test lint typecheck install conformance bench lock clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP) lint typecheck
+# The console's browser tests drive Debian's headless Chromium (a tool's own browser download
+# cannot work here); installed once, as root, when missing.
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	  else echo "chromium/chromium-driver missing: run as root: apt-get install -y chromium chromium-driver" >&2; fi; \
+	fi
+
+test: $(STAMP) lint typecheck browser
 	$(BIN)/pytest -q
 
 conformance: $(STAMP)

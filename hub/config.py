@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     # Signs audit checkpoints (HMAC-SHA256). Unset: a random key generated into
     # $HUB_DATA_DIR/audit/audit.key on first start (docs/adr/0012).
     audit_key: SecretStr | None = None
+    # Signs the admin console's session cookies; unset: a random secret per process (every
+    # console session ends when the hub restarts, and nodes behind one address need this set).
+    console_secret: SecretStr | None = None
     # Default $HUB_DATA_DIR/audit/checkpoints.log; best on another disk or a shipped log.
     audit_checkpoint_file: Path | None = None
     audit_seal_interval: float = Field(default=1.0, gt=0)

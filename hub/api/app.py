@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from hub import __version__
 from hub.api import guard, problems
 from hub.api.auth import TokenCache, require
+from hub.api.console import install as console
 from hub.api.routes_admin import router as admin_router
 from hub.api.routes_health import router as health_router
 from hub.api.routes_kpis import router as kpis_router
@@ -34,6 +35,8 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(admin_router)
     app.include_router(kpis_router)
     app.include_router(_openapi_router(app))
+    secret = hub.settings.console_secret
+    console.install(app, secret.get_secret_value().encode() if secret else None)
     kit = ApiKit(hub.settings)
     document_routes: list[str] = []
     for plugin in hub.plugins:

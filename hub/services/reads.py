@@ -34,13 +34,19 @@ class Actor:
     ``key:<id>:<name>`` for an API key, ``cli:<user>@<host>`` for someone at the command line.
     """
 
-    via: str  # "api" or "cli"
+    via: str  # "api", "console" or "cli"
     id: str
     name: str
 
     @classmethod
     def api_key(cls, key_id: int, name: str) -> Actor:
         return cls("api", str(key_id), name)
+
+    @classmethod
+    def console_key(cls, key_id: int, name: str) -> Actor:
+        """A key's holder signed in to the web console (named like the API's, ``key:<id>:<name>``;
+        the audit detail's ``via`` says where)."""
+        return cls("console", str(key_id), name)
 
     @classmethod
     def cli_user(cls, user: str | None = None, host: str | None = None) -> Actor:

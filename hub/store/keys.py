@@ -101,3 +101,15 @@ def revoke(conn: Connection, key_id: int, *, now: datetime) -> bool:
         .values(revoked_at=now)
     )
     return result.rowcount == 1
+
+
+def active_by_id(conn: Connection, key_id: int) -> ApiKey | None:
+    """The key with this id if it is not revoked (a console session re-checks it per request)."""
+    if not 0 < key_id < 2**63:
+        return None
+    row = conn.execute(
+        sa.select(api_keys.c.id, api_keys.c.name, api_keys.c.role).where(
+            api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None)
+        )
+    ).first()
+    return ApiKey(int(row.id), row.name, Role(row.role)) if row else None
