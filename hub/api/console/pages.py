@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from hub.api.console import routes_auth, routes_dashboard
+from hub.api.console import routes_auth, routes_dashboard, routes_kpis
 
 ROUTERS: list[APIRouter] = [
     routes_auth.router,
     routes_dashboard.router,
+    routes_kpis.router,
 ]
