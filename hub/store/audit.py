@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from hub.store.audit_chain import GENESIS, VerifyResult, digest, seal, verify
 from hub.store.crypto import cipher_of
-from hub.store.messages import search_ref
+from hub.store.messages import patient_audit_ref, search_ref
 from hub.store.prepared import run
 from hub.store.tables import audit_log, message_patients
 
@@ -121,7 +121,10 @@ def search(conn: Connection, flt: AuditFilter) -> list[dict[str, Any]]:
         q = q.where(
             sa.or_(
                 # patient events name the patient by its identifier's SHA-256 (audited reads)
-                sa.and_(c.object_type == "patient", c.object_id.in_([flt.patient, hashed])),
+                sa.and_(
+                    c.object_type == "patient",
+                    c.object_id.in_([flt.patient, hashed, patient_audit_ref(conn, flt.patient)]),
+                ),
                 sa.and_(c.object_type == "message", c.object_id.in_(about_messages)),
             )
         )

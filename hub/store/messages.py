@@ -5,6 +5,7 @@ Which message may run next (lane heads, leases) lives in :mod:`hub.store.lanes`.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -192,6 +193,15 @@ def unseal(cipher: Cipher | None, message_id: int, column: str, value: Any) -> b
 def search_ref(cipher: Cipher | None, ref: str) -> str:
     """A patient reference as the search column holds it: a keyed token when sealing."""
     return ref if cipher is None else cipher.search_token(ref)
+
+
+def patient_audit_ref(conn: Connection, identifier: str) -> str:
+    """What the audit log records of a patient searched for: the SHA-256 of the identifier, or,
+    with encryption on, its keyed search token (an SSN's plain hash is a lookup away from it)."""
+    cipher = cipher_of(conn.dialect)
+    if cipher is None:
+        return hashlib.sha256(identifier.encode()).hexdigest()
+    return cipher.search_token(identifier)
 
 
 def insert(conn: Connection, new: NewMessage) -> int:
