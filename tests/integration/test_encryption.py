@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from pydantic import SecretStr
 from pydantic import ValidationError as PydanticError
+from support.cli import assert_refused
 from typer.testing import CliRunner
 
 from hub.adapters.hl7v2.tokenizer import parse
@@ -298,3 +299,20 @@ def test_the_rotation_command_refuses_without_the_current_key(
     )
     assert r.exit_code == 1 and "HUB_ROTATE_TO must be the base64 of 32 bytes" in str(r.exception)
     assert not os.environ.get("HUB_ROTATE_TO")
+
+
+def test_the_cli_refuses_a_sealed_database_without_its_key(
+    sqlite_settings: Settings, make_hub: Any
+) -> None:
+    hub: Hub = make_hub(keyed(sqlite_settings, KEY))
+    send(hub, adt("E1", "M100"))
+    hub.stop()
+    env = {"HUB_DATA_DIR": str(sqlite_settings.data_dir)}
+    r = CliRunner().invoke(app, ["messages", "list"], env=env)
+    assert_refused(r, "set HUB_ENCRYPTION_KEY to that key to start")
+    r = CliRunner().invoke(app, ["messages", "list"], env={**env, "HUB_ENCRYPTION_KEY": NEW_KEY})
+    assert_refused(r, "is not a key of this database")
+    r = CliRunner().invoke(
+        app, ["messages", "list", "--json"], env={**env, "HUB_ENCRYPTION_KEY": KEY}
+    )
+    assert r.exit_code == 0 and '"control_id": "E1"' in r.output
