@@ -199,6 +199,7 @@ def bootstrap(
         lease_seconds=settings.lease_seconds,
         # SQLite has one writer: look for work in read-only snapshots, lease under the lock
         peek_uow=partial(UnitOfWork, engine, read_only=True) if is_sqlite(engine) else None,
+        redo_uow=partial(UnitOfWork, engine, redoable=True),
     )
     ingest = IngestService(uow=uow, clock=clock, dispatcher=dispatcher)
     peekers: dict[str, Peeker] = {}

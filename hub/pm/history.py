@@ -30,8 +30,13 @@ class HistoryEntry:
     id: int | None = None
 
 
+_PLAIN = frozenset({str, int, float, bool})
+
+
 def jsonable(value: Any) -> Any:
     """A value as JSON: dates as ISO text, decimals as text, enums as their value."""
+    if value is None or type(value) in _PLAIN:  # most values: returned as they are
+        return value
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, datetime | date):

@@ -49,8 +49,13 @@ class Pipeline:
         lease_seconds: float = 60.0,
         peek_uow: UnitOfWorkFactory | None = None,
         split_batch: int = 200,
+        redo_uow: UnitOfWorkFactory | None = None,
     ) -> None:
         self.uow = uow
+        # the asynchronous workers' leases and applies: rebuilt from durable raw messages after
+        # a crash, so they commit without waiting for the disk (hub.store.db, ADR 0025); the
+        # synchronous path answers a caller from its apply and stays on ``uow``
+        self.redo_uow = redo_uow or uow
         self.registry = registry
         self.policy = policy
         self.clock = clock
@@ -60,14 +65,21 @@ class Pipeline:
         self.split_batch = split_batch
 
     def run_next(
-        self, worker: str, *, message_id: int | None = None, lane_key: str | None = None
+        self,
+        worker: str,
+        *,
+        message_id: int | None = None,
+        lane_key: str | None = None,
+        redoable: bool = False,
     ) -> Outcome | None:
-        """Lease and process one lane head; ``None`` when nothing is leasable."""
-        leased = self._lease(worker, message_id=message_id, lane_key=lane_key)
+        """Lease and process one lane head; ``None`` when nothing is leasable. ``redoable``:
+        nobody waits on the answer (a queue worker), so the commits need not wait for the disk."""
+        uow = self.redo_uow if redoable else self.uow
+        leased = self._lease(worker, message_id=message_id, lane_key=lane_key, uow=uow)
         if leased is None:
             return None
         rec, attempt_id = leased
-        return self._process(rec, attempt_id)
+        return self._process(rec, attempt_id, uow=uow)
 
     def drain_lane(self, worker: str, first: int, *, limit: int = 20) -> int:
         """Process ``first`` if it is its lane's head, then the lane's following heads.
@@ -76,11 +88,11 @@ class Pipeline:
         a worker while other lanes' tasks wait behind it: after ``limit`` messages the lane's
         head is handed back to the broker (the end of the queue) and this task returns.
         """
-        outcome = self.run_next(worker, message_id=first)
+        outcome = self.run_next(worker, message_id=first, redoable=True)
         done = 0
         while outcome is not None and outcome.lane_key is not None and done + 1 < limit:
             done += 1
-            outcome = self.run_next(worker, lane_key=outcome.lane_key)
+            outcome = self.run_next(worker, lane_key=outcome.lane_key, redoable=True)
         if outcome is not None and outcome.lane_key is not None:
             self._dispatch_lane_head(outcome.lane_key)
         return done + (1 if outcome is not None else 0)
@@ -93,7 +105,12 @@ class Pipeline:
             self.dispatcher.dispatch(head)
 
     def _lease(
-        self, worker: str, *, message_id: int | None, lane_key: str | None
+        self,
+        worker: str,
+        *,
+        message_id: int | None,
+        lane_key: str | None,
+        uow: UnitOfWorkFactory | None = None,
     ) -> tuple[MessageRecord, int] | None:
         now = self.clock.now()
         if self.peek_uow is not None and message_id is None:
@@ -105,9 +122,9 @@ class Pipeline:
             if message_id is None:
                 return None
             lane_key = None
-        with self.uow() as uow:
+        with (uow or self.uow)() as work:
             rec = lanes.lease(
-                uow.conn,
+                work.conn,
                 now=now,
                 lease_until=now + self.lease,
                 message_id=message_id,
@@ -115,19 +132,21 @@ class Pipeline:
             )
             if rec is None:
                 return None
-            attempt_id = _open_attempt(uow.conn, rec, worker, now)
-            uow.commit()
+            attempt_id = _open_attempt(work.conn, rec, worker, now)
+            work.commit()
         return rec, attempt_id
 
-    def _process(self, rec: MessageRecord, attempt_id: int) -> Outcome:
+    def _process(
+        self, rec: MessageRecord, attempt_id: int, *, uow: UnitOfWorkFactory | None = None
+    ) -> Outcome:
         splitter = self.splitter_for(rec)
         if splitter is not None:
             return split_document(self, rec, attempt_id, splitter)
         try:
             prepared = self._prepare(rec)
-            with self.uow() as uow:
-                self._apply(uow.conn, rec, attempt_id, prepared)
-                uow.commit()
+            with (uow or self.uow)() as work:
+                self._apply(work.conn, rec, attempt_id, prepared)
+                work.commit()
         except LeaseLost:
             return self.lost(rec)
         except Exception as exc:  # every failure is recorded; none escapes the worker
@@ -200,7 +219,7 @@ class Pipeline:
         docs = [c for c in leased if self.splitter_for(c[0]) is not None]
         if docs or len(leased) <= 1:
             units = [c for c in leased if c not in docs]
-            return [self._process(rec, attempt) for rec, attempt in docs + units]
+            return [self._process(rec, attempt, uow=self.redo_uow) for rec, attempt in docs + units]
         done: list[MessageRecord] = []
         lost: list[MessageRecord] = []
         failed: list[tuple[MessageRecord, int, BaseException]] = []
@@ -211,7 +230,7 @@ class Pipeline:
             except Exception as exc:  # recorded after the commit, as in _process
                 failed.append((rec, attempt_id, exc))
         try:
-            with self.uow() as uow:
+            with self.redo_uow() as uow:
                 items.lock_documents(uow.conn, [rec.document_id for rec, _, _ in ready])
                 for rec, attempt_id, prepared in ready:
                     try:
@@ -249,7 +268,7 @@ class Pipeline:
             if not ids:
                 return []
         leased: list[tuple[MessageRecord, int]] = []
-        with self.uow() as uow:
+        with self.redo_uow() as uow:
             if ids is None:
                 ids = lanes.peek_heads(uow.conn, now=now, limit=limit)
             for message_id in ids:

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import tzinfo
+from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from hub.errors import NotFound, ValidationError
@@ -45,7 +44,8 @@ from hub.queue.outbox import EventContext, Fanout, Subscriber
 from hub.services.deliver import OutboundPayload, enqueue, is_own_channel, new_control_id
 from hub.store.deliveries import Destination
 from hub.store.destinations import list_destinations
-from hub.store.pm_tables import appointments, locations, patients, providers
+from hub.store.pm_repo import SqlPm
+from hub.store.pm_repo.rows import Stamp
 
 PROTOCOL = "hl7v2"
 
@@ -115,9 +115,11 @@ def endpoint(dest: Destination) -> SiuEndpoint:
 
 
 def load_appointment(conn: Connection, appointment_id: int) -> SiuAppointment:
-    """The appointment as the SIU builder's input (to move onto the scheduling repository's
-    typed reads once it exists)."""
-    a = conn.execute(sa.select(appointments).where(appointments.c.id == appointment_id)).first()
+    """The appointment as the SIU builder's input, read through the PM's typed repositories
+    (the same reads every other protocol uses; codes are the PM's, translated at the HL7 edge
+    by :mod:`hub.mappings.pm_hl7v2`)."""
+    pm = SqlPm(conn, Stamp(None, datetime.now(UTC)))  # reads only: the stamp is never written
+    a = pm.scheduling.appointment(appointment_id)
     if a is None:
         raise NotFound(f"appointment {appointment_id} not found")
     if a.patient_id is None or a.start is None:
@@ -125,23 +127,27 @@ def load_appointment(conn: Connection, appointment_id: int) -> SiuAppointment:
             f"appointment {appointment_id} has no patient or start; it cannot be sent as SIU",
             code="required_field_missing",
         )
-    p = conn.execute(sa.select(patients).where(patients.c.id == a.patient_id)).one()
+    p = pm.patients.get_by_id(a.patient_id)
+    if p is None:
+        raise NotFound(f"patient {a.patient_id} of appointment {appointment_id} not found")
     patient = SiuPatient(
-        mrn=p.mrn,
-        assigning_authority=p.facility,
+        mrn=p.key.mrn,
+        assigning_authority=p.key.facility,
         family_name=p.family_name or "",
         given_name=p.given_name or "",
         middle_name=p.middle_name or "",
         birth_date=p.birth_date,
-        sex=p.sex or "",
+        sex=p.gender.value if p.gender is not None else "",
     )
     provider = None
-    if a.provider_id is not None:
-        pr = conn.execute(sa.select(providers).where(providers.c.id == a.provider_id)).one()
-        provider = SiuProvider(pr.npi or pr.local_id or str(pr.id), pr.family_name, pr.given_name)
+    pr = pm.references.provider(a.provider_id) if a.provider_id is not None else None
+    if pr is not None:
+        provider = SiuProvider(
+            pr.npi or pr.local_id or str(pr.meta.id), pr.family_name, pr.given_name
+        )
     location = None
-    if a.location_id is not None:
-        lo = conn.execute(sa.select(locations).where(locations.c.id == a.location_id)).one()
+    lo = pm.references.location(a.location_id) if a.location_id is not None else None
+    if lo is not None:
         location = SiuLocation(lo.code, lo.facility, lo.name)
     return SiuAppointment(
         filler_id=a.filler_id or f"PM{a.id}",

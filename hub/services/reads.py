@@ -1,6 +1,7 @@
 """Audited reads: every read that shows PHI goes through :class:`ReadService`.
 
-A message's raw content and detail, and a search of messages by patient, are PHI views: the
+A message's raw content and detail, a patient's records, and a search of messages by patient
+are PHI views: the
 service reads and writes the audit event (``phi.view`` / ``phi.search``) with the real
 :class:`Actor` (the API key's id and name, or the CLI's operating-system user and host) in one
 transaction, so there is no view without its audit row. Entrypoints (API, CLI, the coming
@@ -20,11 +21,32 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.clock import Clock
+from hub.errors import NotFound
+from hub.pm.billing import Claim, ClaimStatusEvent, EligibilityCheck
+from hub.pm.entities import Appointment, Coverage, Encounter, Patient
+from hub.pm.history import HistoryEntry
+from hub.pm.keys import PatientKey
 from hub.services import query
 from hub.store import audit
 from hub.store import messages as store
 from hub.store.db import UnitOfWorkFactory
 from hub.store.messages import MessageFilter
+from hub.store.pm_repo import SqlPm, Stamp
+
+
+@dataclass(frozen=True, slots=True)
+class PatientRecords:
+    """What the PM holds about one patient, as typed objects (the console's patient page, a
+    FHIR ``Patient/$everything``-like view, an analyst's question "what do we have on X")."""
+
+    patient: Patient
+    coverages: list[Coverage]
+    encounters: list[Encounter]
+    appointments: list[Appointment]
+    claims: list[Claim]
+    claim_status: dict[str, list[ClaimStatusEvent]]  # by patient control number
+    eligibility: list[EligibilityCheck]
+    history: list[HistoryEntry]  # the patient row's versions, oldest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,3 +126,45 @@ class ReadService:
                 )
                 u.commit()
         return found
+
+    def patient_records(
+        self, actor: Actor, *, patient_id: int | None = None, key: PatientKey | None = None
+    ) -> PatientRecords:
+        """Everything the PM keeps on one patient (by row id or by facility + MRN), read in one
+        snapshot with its ``phi.view`` audit event (object: the patient's row id)."""
+        now = self.clock.now()
+        with self.uow() as u:
+            pm = SqlPm(u.conn, Stamp(None, now, str(actor)))
+            if patient_id is not None and key is None:
+                patient = pm.patients.get_by_id(patient_id)
+            elif key is not None and patient_id is None:
+                patient = pm.patients.get(key)
+            else:
+                raise ValueError("give exactly one of patient_id or key")
+            if patient is None:
+                raise NotFound("patient not found", code="not_found")
+            claims = pm.billing.claims_of(patient.id)
+            records = PatientRecords(
+                patient=patient,
+                coverages=pm.scheduling.coverages_of(patient.id),
+                encounters=pm.scheduling.encounters_of(patient.id),
+                appointments=pm.scheduling.appointments_of(patient.id),
+                claims=claims,
+                claim_status={
+                    c.patient_control_number: pm.billing.status_events(c.patient_control_number)
+                    for c in claims
+                },
+                eligibility=pm.eligibility.checks_of(patient.id),
+                history=pm.history.of("patients", patient.id),
+            )
+            audit.append(
+                u.conn,
+                at=now,
+                actor=str(actor),
+                action="phi.view",
+                object_type="patient",
+                object_id=patient.id,
+                detail={"via": actor.via, "claims": len(claims)},
+            )
+            u.commit()
+        return records

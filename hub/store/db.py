@@ -18,6 +18,16 @@ cut or an OS crash. ``NORMAL`` fsyncs only at checkpoints: still consistent afte
 last commits before it can vanish. ``HUB_SQLITE_UNSAFE_NORMAL_SYNC`` selects it, for disposable
 set-ups only.
 
+Redoable work (docs/adr/0025): a unit of work opened with ``redoable=True`` holds only what the
+store can rebuild from what is already durable (the asynchronous workers' leases and applies:
+a raw message committed at ingest, processed again after a crash). It commits without waiting
+for the disk: ``synchronous=NORMAL`` for that transaction on SQLite, ``synchronous_commit=off``
+on PostgreSQL. Both logs are sequential, so a crash loses at most a *suffix* of such commits,
+and the next durable commit (any ingest) flushes every earlier one with it: what was
+acknowledged stays durable, and what is lost is a lease or an apply that the sweeper and the
+workers redo. Nothing whose result leaves the process at once (an ACK, a synchronous answer, an
+audit checkpoint) runs redoable.
+
 Files: the directory holding the database is created 0700 and the database file 0600 before
 SQLite opens it; SQLite gives its ``-wal`` and ``-shm`` files the database file's mode. Files
 left more open by an earlier version are tightened to 0600 at start.
@@ -167,10 +177,18 @@ def _sqlite_engine(url: str, *, synchronous: str) -> Engine:
     def _on_begin(conn: Connection) -> None:
         # A read-only unit of work begins deferred: in WAL mode it reads a snapshot and never
         # waits for, or blocks, the writer.
-        read_only = conn.get_execution_options().get("hub_read_only", False)
+        options = conn.get_execution_options()
+        read_only = options.get("hub_read_only", False)
         # on the driver connection: every transaction runs this (see hub.store.prepared)
         driver = conn.connection.driver_connection
         assert driver is not None
+        if not read_only:
+            # per connection, set only when it changes (pooled connections serve both kinds)
+            wanted = "NORMAL" if options.get("hub_redoable", False) else synchronous
+            info = conn.connection.info
+            if info.get("hub_synchronous", synchronous) != wanted:
+                driver.execute(f"PRAGMA synchronous={wanted}")
+                info["hub_synchronous"] = wanted
         driver.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     _SQLITE_LOCKS[engine] = FairLock()
@@ -182,14 +200,17 @@ class UnitOfWork:
 
     ``conn`` is the open :class:`Connection`; repositories take it as their first argument.
     ``read_only=True`` is for look-ups that must not queue behind writers (on SQLite it takes
-    neither the writer lock nor ``BEGIN IMMEDIATE``); writing in it is a bug.
+    neither the writer lock nor ``BEGIN IMMEDIATE``); writing in it is a bug. ``redoable=True``
+    commits without waiting for the disk (see the module docstring): only for work rebuilt from
+    what is already durable.
     """
 
-    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
+    def __init__(self, engine: Engine, *, read_only: bool = False, redoable: bool = False) -> None:
         self._engine = engine
         self._conn: Connection | None = None
         self._committed = False
         self._read_only = read_only
+        self._redoable = redoable and not read_only
         self._lock = None if read_only else _SQLITE_LOCKS.get(engine)
 
     @property
@@ -205,7 +226,11 @@ class UnitOfWork:
             self._conn = self._engine.connect()
             if self._read_only:
                 self._conn = self._conn.execution_options(hub_read_only=True)
+            elif self._redoable:
+                self._conn = self._conn.execution_options(hub_redoable=True)
             self._conn.begin()
+            if self._redoable and self._engine.dialect.name == "postgresql":
+                self._conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
         except DBAPIError as exc:
             if self._conn is not None:
                 self._conn.close()

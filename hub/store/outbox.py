@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from hub.errors import NotFound
 from hub.pm.events import DomainEvent, event_name, to_payload
+from hub.store.prepared import run
 from hub.store.tables import outbox
 
 PENDING, RELAYED, FAILED = "pending", "relayed", "failed"
@@ -52,21 +53,20 @@ def _row(r: Any) -> OutboxRow:
     )
 
 
+_EMIT = sa.insert(outbox).returning(outbox.c.id)
+
+
 def emit(conn: Connection, event: DomainEvent, *, now: datetime) -> int:
-    """Write ``event`` in the caller's transaction; returns its outbox id."""
-    return int(
-        conn.execute(
-            sa.insert(outbox)
-            .values(
-                event=event_name(event),
-                payload=to_payload(event),
-                status=PENDING,
-                attempt_count=0,
-                created_at=now,
-            )
-            .returning(outbox.c.id)
-        ).scalar_one()
-    )
+    """Write ``event`` in the caller's transaction (a hot-path statement: every appointment
+    change emits one); returns its outbox id."""
+    values = {
+        "event": event_name(event),
+        "payload": to_payload(event),
+        "status": PENDING,
+        "attempt_count": 0,
+        "created_at": now,
+    }
+    return int(run(conn, _EMIT, values).scalar_one())
 
 
 def _due(now: datetime) -> sa.Select[Any]:

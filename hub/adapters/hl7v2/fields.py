@@ -14,7 +14,6 @@ Errors name a location and a table 0357 code, never the value (it may be patient
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -234,22 +233,37 @@ def check_fields(msg: Message) -> list[HubError]:
         for name, codes, triggers in REQUIRED_SEGMENTS
         if code in codes and (not triggers or trigger in triggers) and msg.first(name) is None
     ]
-    rules = [r for r in RULES if r.applies(code, trigger)]
-    for seg, sequence in _occurrences(msg, {r.segment for r in rules}):
+    by_segment = _rules_for(code, trigger)
+    counts: dict[str, int] = {}
+    for seg in msg.segments:
+        rules = by_segment.get(seg.name)
+        if rules is None:
+            continue
+        sequence = counts[seg.name] = counts.get(seg.name, 0) + 1
         for rule in rules:
-            if rule.segment == seg.name:
-                error = _apply(rule, msg, seg, sequence)
-                if error is not None:
-                    errors.append(error)
+            error = _apply(rule, msg, seg, sequence)
+            if error is not None:
+                errors.append(error)
     return errors
 
 
-def _occurrences(msg: Message, names: set[str]) -> Iterator[tuple[Segment, int]]:
-    counts: dict[str, int] = {}
-    for seg in msg.segments:
-        if seg.name in names:
-            counts[seg.name] = counts.get(seg.name, 0) + 1
-            yield seg, counts[seg.name]
+_BY_TYPE: dict[tuple[str, str], dict[str, tuple[FieldRule, ...]]] = {}
+
+
+def _rules_for(code: str, trigger: str) -> dict[str, tuple[FieldRule, ...]]:
+    """The rules that apply to a message type, by segment (computed once per type seen; the
+    types a sender can name are bounded by the tokenizer's limits, and unknown ones are refused
+    before this runs, but the cache is capped all the same)."""
+    found = _BY_TYPE.get((code, trigger))
+    if found is None:
+        grouped: dict[str, list[FieldRule]] = {}
+        for rule in RULES:
+            if rule.applies(code, trigger):
+                grouped.setdefault(rule.segment, []).append(rule)
+        found = {name: tuple(rules) for name, rules in grouped.items()}
+        if len(_BY_TYPE) < 256:
+            _BY_TYPE[(code, trigger)] = found
+    return found
 
 
 def _any_repetition(seg: Segment, field: int) -> bool:

@@ -123,18 +123,30 @@ class Segment:
         self, field: int, component: int = 1, subcomponent: int = 1, repetition: int = 1
     ) -> str:
         """The unescaped value; "" when absent, :data:`NULL` verbatim when sent as ``""``."""
-        value = self.raw_field(field)
+        fields = self._fields or self._split()
+        if not 0 < field < len(fields):
+            return ""
+        value = fields[field]
         if not value:
             return ""
         if self.name == "MSH" and field <= 2:
             return value if component == subcomponent == repetition == 1 else ""
         d = self._delims
-        value = _pick(self._level((field,), value, d.repetition), repetition)
-        if value:
+        # Most fields hold one value: a level without its separator is the value itself at
+        # position 1 and absent elsewhere, with no split and no cache look-up (hot path).
+        if d.repetition in value:
+            value = _pick(self._level((field,), value, d.repetition), repetition)
+        elif repetition != 1:
+            return ""
+        if d.component in value:
             value = _pick(self._level((field, repetition), value, d.component), component)
-        if value:
+        elif component != 1:
+            return ""
+        if d.subcomponent in value:
             parts = self._level((field, repetition, component), value, d.subcomponent)
             value = _pick(parts, subcomponent)
+        elif subcomponent != 1:
+            return ""
         if d.escape in value:
             return unescape(value, d, charset=self._charset)
         return value
