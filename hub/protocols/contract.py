@@ -37,6 +37,7 @@ from hub.queue.outbox import Subscriber
 from hub.queue.registry import ItemPeeker, Prepare, Processor, ProcessorRegistry, Splitter
 from hub.services.conformance import ConformanceDriver
 from hub.services.ingest import IngestService
+from hub.services.raw_view import RawRenderer
 from hub.services.receive import IngestAdapter, Ingestor, Receiver
 from hub.store.db import UnitOfWorkFactory
 from hub.store.keys import ApiKey, Role
@@ -150,3 +151,5 @@ class ProtocolPlugin:
     routers: Sequence[RouterFactory] = ()
     commands: Sequence[CommandInstaller] = ()
     conformance: ConformanceDriver | None = None
+    # how the console shows this protocol's raw bytes (hub.services.raw_view); None: by shape
+    raw_renderer: RawRenderer | None = None

@@ -27,6 +27,8 @@ from hub.store import messages as store
 from hub.store.db import UnitOfWorkFactory
 from hub.store.lifecycle import REPLAYABLE, SUPERSEDABLE, Status
 
+RAW_GONE = "its raw content is gone (purged): there is nothing to replay from"
+
 # Re-reads the header of edited bytes (lane, type, control id); registered per protocol.
 Peeker = Callable[[bytes], Inbound]
 
@@ -59,11 +61,16 @@ class ReplayService:
         """What a replay would touch, in original order; pending messages are skipped."""
         with self.uow() as uow:
             recs = store.search(uow.conn, replace(flt, newest_first=False, offset=0))
-        ok = [r.id for r in recs if r.status in REPLAYABLE and r.direction == "in"]
-        skipped = [
-            (r.id, f"status is {r.status}")
+            gone = store.without_raw(uow.conn, [r.id for r in recs])
+        ok = [
+            r.id
             for r in recs
-            if r.status not in REPLAYABLE or r.direction != "in"
+            if r.status in REPLAYABLE and r.direction == "in" and r.id not in gone
+        ]
+        skipped = [
+            (r.id, RAW_GONE if r.id in gone else f"status is {r.status}")
+            for r in recs
+            if r.status not in REPLAYABLE or r.direction != "in" or r.id in gone
         ]
         return ReplayPlan(ok, skipped)
 
@@ -79,9 +86,12 @@ class ReplayService:
             now = self.clock.now()
             with self.uow() as uow:
                 recs = [store.get(uow.conn, i, with_raw=False) for i in chunk]
+                gone = store.without_raw(uow.conn, chunk)
                 items.lock_documents(uow.conn, [r.document_id for r in recs])
                 for rec in recs:
                     message_id = rec.id
+                    if message_id in gone:
+                        raise Conflict(f"message {message_id}: {RAW_GONE}", code="raw_gone")
                     if rec.status not in REPLAYABLE:
                         raise Conflict(
                             f"message {message_id} is {rec.status}; only "

@@ -75,11 +75,16 @@ messages = Table(
     Column("item_index", Integer, nullable=True),
 )
 Index("ix_messages_status", messages.c.status, messages.c.id)
-Index("ix_messages_type", messages.c.type)
+Index("ix_messages_type_id", messages.c.type, messages.c.id)
 Index("ix_messages_sender_control", messages.c.sender, messages.c.control_id)
 Index("ix_messages_sha256", messages.c.sha256)
 Index("ix_messages_canonical_sha256", messages.c.canonical_sha256)
-Index("ix_messages_received_at", messages.c.received_at)
+Index("ix_messages_received_at_id", messages.c.received_at, messages.c.id)
+# The console's search pages newest first by id within one filter (docs/adr/0023): each filter
+# column leads an index that ends in id, so a page is an index range, never a sort of every hit.
+Index("ix_messages_control_id", messages.c.control_id, messages.c.id)
+Index("ix_messages_protocol_id", messages.c.protocol, messages.c.id)
+Index("ix_messages_sender_id", messages.c.sender, messages.c.id)
 # Items of a document: one per place (a resumed split never inserts one twice), and the
 # document's summary probes (any item pending? any failed?). Partial, so a single-unit
 # message (document_id NULL) writes no entry in either.
@@ -209,6 +214,8 @@ Index(
     deliveries.c.destination_id,
     unique=True,
 )
+# A message's deliveries (the console's message detail)
+Index("ix_deliveries_message", deliveries.c.message_id)
 # Destination lanes: "is an earlier delivery to this destination still pending?"
 Index("ix_deliveries_destination", deliveries.c.destination_id, deliveries.c.id)
 

@@ -19,6 +19,7 @@ from hub.store.crypto import Cipher, cipher_of, column_ad
 from hub.store.lifecycle import PENDING, PENDING_VALUES, Status, check_transition
 from hub.store.prepared import Row, run, run_many
 from hub.store.tables import attempts, lane_keys, message_patients, messages
+from hub.store.types import UTCDateTime
 
 _PENDING = list(PENDING_VALUES)
 
@@ -412,6 +413,14 @@ class MessageFilter:
     limit: int | None = 100
     offset: int = 0
     newest_first: bool = True
+    # keyset paging (the console): only ids below this one (newest first) or above it (oldest
+    # first), so page 500 costs what page 1 costs
+    after_id: int | None = None
+    document_id: int | None = None  # the items of one document
+    # newest first by arrival time, then id (the console, when a time range is given: the
+    # ``received_at`` index then serves range and order); the keyset is (after_at, after_id)
+    by_time: bool = False
+    after_at: datetime | None = None
 
 
 def _filtered(flt: MessageFilter, cols: Iterable[Any], ids: Sequence[int] = ()) -> sa.Select[Any]:
@@ -420,9 +429,17 @@ def _filtered(flt: MessageFilter, cols: Iterable[Any], ids: Sequence[int] = ()) 
         q = q.where(messages.c.id.in_(list(ids)))
     if flt.status is not None:
         q = q.where(messages.c.status == flt.status.value)
-    if flt.type:
-        # "ADT" matches every ADT trigger, "ADT^A08" only that one
-        q = q.where(sa.or_(messages.c.type == flt.type, messages.c.type.startswith(flt.type + "^")))
+    if flt.type and "^" in flt.type:
+        q = q.where(messages.c.type == flt.type)  # one trigger: the (type, id) index in order
+    elif flt.type:
+        # "ADT" matches every ADT trigger. A range, not LIKE: SQLite uses an index for a LIKE
+        # prefix only under case-sensitive LIKE ('_' follows '^').
+        q = q.where(
+            sa.or_(
+                messages.c.type == flt.type,
+                sa.and_(messages.c.type >= flt.type + "^", messages.c.type < flt.type + "_"),
+            )
+        )
     if flt.sender:
         q = q.where(messages.c.sender == flt.sender)
     if flt.control_id:
@@ -441,6 +458,15 @@ def _filtered(flt: MessageFilter, cols: Iterable[Any], ids: Sequence[int] = ()) 
         q = q.where(messages.c.received_at >= flt.since)
     if flt.until is not None:
         q = q.where(messages.c.received_at < flt.until)
+    if flt.document_id is not None:
+        q = q.where(messages.c.document_id == flt.document_id)
+    if flt.by_time and flt.after_at is not None and flt.after_id is not None:
+        # a row-value comparison: one index range on (received_at, id), no OR of two
+        keyset = sa.tuple_(messages.c.received_at, messages.c.id)
+        q = q.where(keyset < sa.tuple_(sa.literal(flt.after_at, UTCDateTime()), flt.after_id))
+    elif flt.after_id is not None:
+        past = messages.c.id < flt.after_id if flt.newest_first else messages.c.id > flt.after_id
+        q = q.where(past)
     return q
 
 
@@ -457,16 +483,25 @@ def _searchable(conn: Connection, flt: MessageFilter) -> MessageFilter:
     return replace(flt, patient=search_ref(cipher, flt.patient[:200]))
 
 
+def search_statement(flt: MessageFilter) -> sa.Select[Any]:
+    """The statement :func:`search` runs for a filter without ids (tests EXPLAIN it)."""
+    order = messages.c.id.desc() if flt.newest_first else messages.c.id
+    q = _filtered(flt, _SUMMARY_COLS)
+    if flt.by_time:
+        q = q.order_by(messages.c.received_at.desc(), messages.c.id.desc())
+    else:
+        q = q.order_by(order)
+    if flt.limit is not None:
+        q = q.limit(flt.limit)
+    if flt.offset:
+        q = q.offset(flt.offset)
+    return q
+
+
 def search(conn: Connection, flt: MessageFilter) -> list[MessageRecord]:
     flt = _searchable(conn, flt)
-    order = messages.c.id.desc() if flt.newest_first else messages.c.id
     if not flt.ids:
-        q = _filtered(flt, _SUMMARY_COLS).order_by(order)
-        if flt.limit is not None:
-            q = q.limit(flt.limit)
-        if flt.offset:
-            q = q.offset(flt.offset)
-        return [_record(r) for r in conn.execute(q)]
+        return [_record(r) for r in conn.execute(search_statement(flt))]
     found = [
         _record(r)
         for chunk in _id_chunks(flt)
@@ -490,6 +525,21 @@ def search_ids(conn: Connection, flt: MessageFilter) -> list[int]:
         for r in conn.execute(_filtered(flt, [messages.c.id], chunk))
     )
     return found if flt.limit is None else found[: flt.limit]
+
+
+def without_raw(conn: Connection, ids: Sequence[int]) -> set[int]:
+    """Which of ``ids`` have no raw content left (purged): nothing to replay from."""
+    gone: set[int] = set()
+    wanted = sorted({i for i in ids if 1 <= i <= MAX_ID})
+    for start in range(0, len(wanted), ID_CHUNK):
+        chunk = wanted[start : start + ID_CHUNK]
+        rows = conn.execute(
+            sa.select(messages.c.id).where(
+                messages.c.id.in_(chunk), sa.func.length(messages.c.raw) == 0
+            )
+        )
+        gone.update(int(r.id) for r in rows)
+    return gone
 
 
 def revisions_of(conn: Connection, message_id: int) -> list[int]:

@@ -1,73 +1,86 @@
-"""Bar charts as inline SVG, drawn on the server: no script, no CDN, nothing the page's CSP
-(``script-src 'self'``, no inline style) would refuse. Presentation attributes only (``fill``,
-``x``…), every label escaped. Each chart is an ``img`` with a title and a text description for
-screen readers; the numbers are also in the table beside it."""
+"""Server-rendered SVG charts (no script, no library): bars with a text alternative.
+
+Values are numbers and labels are escaped by the template engine's :class:`markupsafe.Markup`
+formatting, so a chart can be inlined in a page as is.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 
 from markupsafe import Markup, escape
 
-WIDTH = 560
-BAR_HEIGHT = 22
-GAP = 8
-LABEL_WIDTH = 180
-VALUE_WIDTH = 90
-TOP = 6
-COLOURS = ("#1d4ed8", "#b45309", "#047857", "#9d174d", "#4338ca", "#0e7490")
-
 
 @dataclass(frozen=True, slots=True)
-class Bar:
-    label: str
-    value: Decimal  # what sets the length (negative values draw as zero)
-    text: str  # what is written after the bar
-    series: int = 0  # colour index (e.g. one per provider)
+class Series:
+    name: str
+    values: Sequence[int]
+    css_class: str  # colours come from console.css
 
 
-def bar_chart(chart_id: str, title: str, bars: Sequence[Bar]) -> Markup:
-    """Horizontal bars scaled to the largest value; an empty list says so in words."""
-    if not bars:
-        return Markup('<p class="hint">No data in this period.</p>')
-    top = max((b.value for b in bars), default=Decimal(0))
-    span = WIDTH - LABEL_WIDTH - VALUE_WIDTH
-    height = TOP * 2 + len(bars) * (BAR_HEIGHT + GAP)
-    desc = "; ".join(f"{b.label}: {b.text}" for b in bars)
+def bar_chart(
+    title: str,
+    labels: Sequence[str],
+    series: Sequence[Series],
+    *,
+    width: int = 720,
+    height: int = 220,
+) -> Markup:
+    """Grouped bars, one group per label; the tallest value sets the scale."""
+    left, bottom, top = 40, 30, 10
+    plot_w, plot_h = width - left - 10, height - bottom - top
+    peak = max((v for s in series for v in s.values), default=0) or 1
+    group_w = plot_w / max(len(labels), 1)
+    bar_w = max(1.0, (group_w - 2) / max(len(series), 1))
     parts = [
         Markup(
-            '<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {w} {h}" '
-            'width="{w}" height="{h}" aria-labelledby="{i}-t {i}-d">'
-            '<title id="{i}-t">{t}</title><desc id="{i}-d">{d}</desc>'
-        ).format(w=WIDTH, h=height, i=chart_id, t=title, d=desc)
+            '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" role="img" '
+            'aria-label="{t}" class="chart-svg"><title>{t}</title>'
+        ).format(w=width, h=height, t=title),
+        Markup('<line x1="{x}" y1="{y}" x2="{x2}" y2="{y}" class="axis"/>').format(
+            x=left, y=top + plot_h, x2=left + plot_w
+        ),
+        Markup('<text x="{x}" y="{y}" class="tick" text-anchor="end">{v}</text>').format(
+            x=left - 4, y=top + 10, v=peak
+        ),
+        Markup('<text x="{x}" y="{y}" class="tick" text-anchor="end">0</text>').format(
+            x=left - 4, y=top + plot_h
+        ),
     ]
-    for n, bar in enumerate(bars):
-        y = TOP + n * (BAR_HEIGHT + GAP)
-        length = 0 if top <= 0 or bar.value <= 0 else int(span * bar.value / top)
-        colour = COLOURS[bar.series % len(COLOURS)]
-        parts.append(
-            Markup(
-                '<text x="{lx}" y="{ty}" text-anchor="end" font-size="13" fill="#1f2328">{label}'
-                '</text><rect x="{x}" y="{y}" width="{len}" height="{bh}" fill="{c}"></rect>'
-                '<text x="{vx}" y="{ty}" font-size="13" fill="#1f2328">{text}</text>'
-            ).format(
-                lx=LABEL_WIDTH - 8,
-                ty=y + BAR_HEIGHT - 6,
-                label=_clip(bar.label),
-                x=LABEL_WIDTH,
-                y=y,
-                len=max(length, 1),
-                bh=BAR_HEIGHT,
-                c=colour,
-                vx=LABEL_WIDTH + max(length, 1) + 6,
-                text=bar.text,
+    for i, label in enumerate(labels):
+        x0 = left + i * group_w + 1
+        for j, s in enumerate(series):
+            value = s.values[i] if i < len(s.values) else 0
+            h = plot_h * value / peak
+            parts.append(
+                Markup(
+                    '<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" '
+                    'class="{c}"><title>{label} {name}: {v}</title></rect>'
+                ).format(
+                    x=x0 + j * bar_w,
+                    y=top + plot_h - h,
+                    w=bar_w,
+                    h=h,
+                    c=s.css_class,
+                    label=label,
+                    name=s.name,
+                    v=value,
+                )
             )
-        )
+        if i % max(1, len(labels) // 8) == 0:
+            parts.append(
+                Markup('<text x="{x:.1f}" y="{y}" class="tick">{l}</text>').format(
+                    x=x0, y=height - 10, l=label
+                )
+            )
     parts.append(Markup("</svg>"))
     return Markup("").join(parts)
 
 
-def _clip(label: str, limit: int = 26) -> Markup:
-    return escape(label if len(label) <= limit else label[: limit - 1] + "…")
+def chart_table(labels: Sequence[str], series: Sequence[Series]) -> list[list[str]]:
+    """The chart's figures as rows (its text alternative)."""
+    return [[label, *(str(s.values[i]) for s in series)] for i, label in enumerate(labels)]
+
+
+__all__ = ["Series", "bar_chart", "chart_table", "escape"]

@@ -24,6 +24,7 @@ from hub.api.console.ratelimit import SignInLimiter
 from hub.api.console.templating import environment, render
 from hub.api.problems import status_for
 from hub.errors import HubError
+from hub.services.raw_view import RawRenderers
 
 PREFIX = "/admin"
 STATIC = "/admin/static"
@@ -50,6 +51,11 @@ def install(app: FastAPI, secret: bytes | None) -> None:
     app.state.console_sessions = session.SessionCodec(secret or secrets.token_bytes(32))
     app.state.console_templates = environment()
     app.state.console_limiter = SignInLimiter()
+    renderers = RawRenderers()
+    for plugin in app.state.hub.plugins:
+        if plugin.raw_renderer is not None:
+            renderers.register(plugin.name, plugin.raw_renderer)
+    app.state.console_renderers = renderers
     for router in ROUTERS:
         app.include_router(router)
     static = Path(__file__).parent / "static"

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
-from hub.api.console.charts import Bar, bar_chart
+from hub.api.console.kpi_charts import Bar, bar_chart
 from hub.api.console.session import ConsoleUser, console_user
 from hub.api.console.templating import render
 from hub.api.deps import get_hub

@@ -124,7 +124,8 @@ class SessionCodec:
         if not value or len(value) > MAX_COOKIE_CHARS or "." not in value:
             return None
         body, _, mac = value.rpartition(".")
-        if not hmac.compare_digest(mac, self._mac(body.encode("ascii", "replace"))):
+        expected = self._mac(body.encode("utf-8", "replace")).encode()
+        if not hmac.compare_digest(mac.encode("utf-8", "replace"), expected):
             return None
         try:
             data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))

@@ -25,6 +25,7 @@ from hub.protocols.contract import (
 )
 from hub.protocols.hl7v2 import cli, http
 from hub.protocols.hl7v2.conformance import Hl7v2Conformance
+from hub.protocols.hl7v2.raw_view import Hl7RawRenderer
 from hub.services.hl7v2 import PROTOCOL, Hl7v2Service, mllp_service
 from hub.services.hl7v2_outbound import siu_forwarding
 from hub.services.hl7v2_processors import make_prepare, make_processor
@@ -61,4 +62,5 @@ plugin = ProtocolPlugin(
     routers=[http.router],
     commands=[cli.install],
     conformance=Hl7v2Conformance(),
+    raw_renderer=Hl7RawRenderer(),
 )
