@@ -5,7 +5,7 @@ limits and is no longer a DATE. Existing values are kept as they are (a DATE bec
 text); ``hub keys rotate-encryption`` seals them once a key is set.
 
 Revision ID: 0014_encryption
-Revises: 0006_audit_sealed_chain
+Revises: 0013_console
 Create Date: 2026-12-02
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import hub.store.types
 
 revision = "0014_encryption"
-down_revision = "0006_audit_sealed_chain"
+down_revision = "0013_console"  # re-chained after merging the console branch (it took 0013)
 branch_labels = None
 depends_on = None
 
