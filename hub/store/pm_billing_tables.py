@@ -228,3 +228,14 @@ provider_adjustments = Table(  # PLB: provider-level adjustments of a remittance
     *versioned(),
 )
 Index("ix_provider_adjustments_remittance", provider_adjustments.c.remittance_id)
+
+# The KPI queries (hub/store/kpi_*.py, migration 0014): date-range filters, the latest 271 of a
+# patient before a visit, the 835 payments of a claim.
+Index(
+    "ix_eligibility_checks_patient",
+    eligibility_checks.c.patient_id,
+    eligibility_checks.c.responded_at,
+)
+Index("ix_claim_payments_claim", claim_payments.c.claim_id)
+Index("ix_remittances_payment_date", remittances.c.payment_date)
+Index("ix_submissions_submitted_at", submissions.c.submitted_at)

@@ -7,7 +7,8 @@ The flow: HL7 v2 over MLLP into the PM (ADT A04/A08 with PID-19 and an SS identi
 S12/S15/S26, DFT P03), a message refused at ingest (AE), one failing in processing, a
 byte-identical resend, a held duplicate; then the admin API (searches by MRN and by SSN, message
 detail, replay, edit-and-replay, KPIs JSON and CSV) and the console (sign-in, dashboard, message
-search by SSN and detail, audit page by MRN, KPI page). FHIR and X12 were not on main when this was written: their flows are not in it.
+search by SSN and detail, audit page by MRN, KPI page). FHIR and X12 were not on main when this
+was written: their flows are not in it.
 """
 
 from __future__ import annotations
@@ -181,6 +182,26 @@ def _files(root: Path) -> dict[str, bytes]:
     }
 
 
+def _console(http_port: int, token: str) -> None:
+    """Sign in and open the console's pages that show patients."""
+    with httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=30) as browser:
+        r = browser.post("/admin/sign-in", data={"token": token, "next": "/admin"})
+        assert r.status_code in (200, 303), r.text
+        assert browser.get("/admin").status_code == 200
+        found = browser.get("/admin/messages", params={"patient": SSN})
+        assert found.status_code == 200 and "/admin/messages/1" in found.text
+        page = browser.get("/admin/messages/1")
+        assert page.status_code == 200 and GIVEN in page.text  # the raw view, to a signed-in admin
+        assert browser.get("/admin/messages", params={"status": "failed"}).status_code == 200
+        assert browser.get("/admin/audit", params={"patient": MRN}).status_code == 200
+        assert (
+            browser.get(
+                "/admin/kpis", params={"from": "2026-11-01", "to": "2026-11-30"}
+            ).status_code
+            == 200
+        )
+
+
 def test_no_name_or_ssn_in_any_log_or_database_byte(
     served: tuple[Serve, int, dict[str, str]],
 ) -> None:
@@ -239,23 +260,7 @@ def test_no_name_or_ssn_in_any_log_or_database_byte(
         assert api.get("/api/kpis.csv").status_code == 200
         wait_until(lambda: _settled(api), timeout=60, what="the replays processed")
 
-    # --- the console --------------------------------------------------------------------------
-    with httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=30) as browser:
-        r = browser.post("/admin/sign-in", data={"token": token, "next": "/admin"})
-        assert r.status_code in (200, 303), r.text
-        assert browser.get("/admin").status_code == 200
-        found = browser.get("/admin/messages", params={"patient": SSN})
-        assert found.status_code == 200 and "/admin/messages/1" in found.text
-        page = browser.get("/admin/messages/1")
-        assert page.status_code == 200 and GIVEN in page.text  # the raw view, to a signed-in admin
-        assert browser.get("/admin/messages", params={"status": "failed"}).status_code == 200
-        assert browser.get("/admin/audit", params={"patient": MRN}).status_code == 200
-        assert (
-            browser.get(
-                "/admin/kpis", params={"from": "2026-11-01", "to": "2026-11-30"}
-            ).status_code
-            == 200
-        )
+    _console(http_port, token)
 
     # --- the bytes at rest, while running and after a clean stop ------------------------------
     data = serve.data_dir

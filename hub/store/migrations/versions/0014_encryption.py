@@ -1,4 +1,5 @@
-"""encryption at rest: the key registry, and PM columns that hold sealed text (docs/adr/0024)
+"""encryption at rest: the key registry, and PM columns that hold sealed text (docs/adr/0024);
+indexes for the practice KPIs
 
 Names, identifiers and birth dates become TEXT: a sealed value is longer than the old VARCHAR
 limits and is no longer a DATE. Existing values are kept as they are (a DATE becomes its ISO
@@ -34,7 +35,20 @@ _COLUMNS = (
 )
 
 
+# Indexes for the KPI queries (hub/store/kpi_*.py): (table, index, columns)
+_INDEXES = (
+    ("eligibility_checks", "ix_eligibility_checks_patient", ["patient_id", "responded_at"]),
+    ("claim_payments", "ix_claim_payments_claim", ["claim_id"]),
+    ("remittances", "ix_remittances_payment_date", ["payment_date"]),
+    ("submissions", "ix_submissions_submitted_at", ["submitted_at"]),
+    ("appointments", "ix_appointments_start", ["start"]),
+    ("encounters", "ix_encounters_admit_at", ["admit_at"]),
+)
+
+
 def upgrade() -> None:
+    for table, name, columns in _INDEXES:
+        op.create_index(name, table, columns)
     op.create_table(
         "encryption_keys",
         sa.Column("key_id", sa.String(16), nullable=False),
@@ -70,3 +84,5 @@ def downgrade() -> None:
                         postgresql_using=f"{column}::{cast}" if postgres else None,
                     )
     op.drop_table("encryption_keys")
+    for table, name, _columns in _INDEXES:
+        op.drop_index(name, table_name=table)
