@@ -139,9 +139,10 @@ def default_plugins() -> list[ProtocolPlugin]:
     """Protocol plug-ins shipped with the hub. Imported here, not at module level: nothing is
     imported or built before the composition root runs. A broken plug-in must fail start-up
     loudly, never leave the hub running without a protocol."""
+    from hub.protocols.fhir import plugin as fhir
     from hub.protocols.hl7v2 import plugin as hl7v2
 
-    return [hl7v2]
+    return [hl7v2, fhir]
 
 
 def available_plugins(settings: Settings) -> list[ProtocolPlugin]:

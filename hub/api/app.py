@@ -19,6 +19,7 @@ from hub.api.routes_kpis import router as kpis_router
 from hub.api.routes_messages import router as messages_router
 from hub.bootstrap import Hub
 from hub.config import Settings
+from hub.errors import HubError
 from hub.store.keys import ApiKey, Role
 
 
@@ -68,8 +69,10 @@ class ApiKit:
     def settings(self) -> Settings:
         return self._settings
 
-    def require(self, *roles: Role) -> Callable[[Request], ApiKey]:
-        return require(*roles)
+    def require(
+        self, *roles: Role, answer: Callable[[HubError], Response] | None = None
+    ) -> Callable[[Request], ApiKey]:
+        return require(*roles, answer=answer)
 
     def problem(self, status: int, title: str, detail: str, *, code: str) -> Response:
         return problems.problem(status, title, detail, code=code)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from fastapi import Request
+from fastapi import Request, Response
 
 from hub.bootstrap import Hub
-from hub.errors import Forbidden, Unauthorized
+from hub.errors import Forbidden, HubError, Unauthorized
 from hub.services.reads import Actor
 from hub.store import keys
 from hub.store.keys import ApiKey, Role
@@ -97,8 +98,10 @@ class RoleGuard:
     guard and check it before the body is read.
     """
 
-    def __init__(self, *roles: Role) -> None:
+    def __init__(self, *roles: Role, answer: Callable[[HubError], Response] | None = None) -> None:
         self.roles: frozenset[Role] = frozenset(roles) | {Role.ADMIN}
+        # a protocol's own form of a refusal (FHIR OperationOutcome); problem JSON when None
+        self.answer = answer
 
     def check(self, key: ApiKey) -> ApiKey:
         if key.role not in self.roles:
@@ -116,9 +119,9 @@ class RoleGuard:
         return key
 
 
-def require(*roles: Role) -> RoleGuard:
+def require(*roles: Role, answer: Callable[[HubError], Response] | None = None) -> RoleGuard:
     """``Depends(require(Role.READER))``: readers and admins pass, others get 403."""
-    return RoleGuard(*roles)
+    return RoleGuard(*roles, answer=answer)
 
 
 def actor_of(key: ApiKey) -> str:

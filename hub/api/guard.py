@@ -109,7 +109,8 @@ class RequestGuard:
                 key = await self._authenticate(header)
                 scope.setdefault("state", {})["api_key"] = guard.check(key)
             except HubError as exc:
-                await hub_error_response(exc)(scope, receive, send)
+                render = guard.answer or hub_error_response
+                await render(exc)(scope, receive, send)
                 return
         limit = self.body_limits.get(scope["path"], self.max_body)
         try:

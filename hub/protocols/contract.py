@@ -32,6 +32,7 @@ from fastapi import APIRouter, Request, Response
 from hub.adapters.transport.base import Judge
 from hub.clock import Clock
 from hub.config import Settings
+from hub.errors import HubError
 from hub.pm.events import DomainEvent
 from hub.queue.outbox import Subscriber
 from hub.queue.registry import ItemPeeker, Prepare, Processor, ProcessorRegistry, Splitter
@@ -119,8 +120,12 @@ class ApiKit(Protocol):
     @property
     def settings(self) -> Settings: ...
 
-    def require(self, *roles: Role) -> Callable[[Request], ApiKey]:
-        """A dependency: the caller's key if its role is one of ``roles`` (admin always)."""
+    def require(
+        self, *roles: Role, answer: Callable[[HubError], Response] | None = None
+    ) -> Callable[[Request], ApiKey]:
+        """A dependency: the caller's key if its role is one of ``roles`` (admin always).
+        ``answer`` renders a refusal (401/403) in the protocol's own form (FHIR: an
+        OperationOutcome); problem JSON when None."""
         ...
 
     def problem(self, status: int, title: str, detail: str, *, code: str) -> Response:

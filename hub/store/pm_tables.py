@@ -155,7 +155,6 @@ encounters = Table(
 )
 Index("ix_encounters_visit", encounters.c.visit_number)
 Index("ix_encounters_patient", encounters.c.patient_id)
-Index("ix_encounters_admit_at", encounters.c.admit_at)  # KPIs by period (migration 0014)
 
 appointments = Table(
     "appointments",
@@ -176,7 +175,6 @@ appointments = Table(
 )
 Index("ix_appointments_filler", appointments.c.source_system, appointments.c.filler_id)
 Index("ix_appointments_patient", appointments.c.patient_id)
-Index("ix_appointments_start", appointments.c.start)  # KPIs by period (migration 0014)
 
 charges = Table(
     "charges",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
@@ -25,6 +26,7 @@ PUBLIC: frozenset[Role] = frozenset()
 READ = frozenset({Role.READER, Role.ADMIN})
 SEND = frozenset({Role.FEED, Role.ADMIN})
 ADMIN = frozenset({Role.ADMIN})
+ANY_KEY = frozenset(Role)
 
 # (method, path as the app declares it) -> the roles that may call it; PUBLIC needs no token.
 ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
@@ -41,7 +43,30 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/keys/{key_id}/revoke"): ADMIN,
     ("POST", "/api/merges/{merge_id}/undo"): ADMIN,
     ("POST", "/hl7v2"): SEND,
+    # FHIR (issue 11): metadata is public, reads need a reader; refusals are OperationOutcomes
+    ("GET", "/fhir/metadata"): PUBLIC,
+    ("GET", "/fhir/{type_name}"): READ,
+    ("POST", "/fhir/{type_name}/_search"): READ,
+    ("GET", "/fhir/{type_name}/_history"): READ,
+    ("GET", "/fhir/{type_name}/{id}"): READ,
+    ("GET", "/fhir/{type_name}/{id}/_history"): READ,
+    ("GET", "/fhir/{type_name}/{id}/_history/{vid}"): READ,
+    **{(m, "/fhir/{rest:path}"): ANY_KEY for m in ("GET", "POST", "PUT", "PATCH", "DELETE")},
 }
+
+# a path only that route answers, where filling every parameter with "1" hits an earlier one
+SAMPLE_PATHS = {"/fhir/{rest:path}": "/fhir/1/2/3/4/5"}
+
+
+def refusal(path: str, r: httpx.Response) -> tuple[str, str]:
+    """(code, text) of a refusal: problem JSON, or on FHIR routes an OperationOutcome whose
+    ``details.text`` carries the hub's error code."""
+    if path.startswith("/fhir/"):
+        assert r.headers["content-type"].startswith("application/fhir+json"), path
+        issue = r.json()["issue"][0]
+        return issue["details"]["text"], issue["diagnostics"]
+    assert r.headers["content-type"].startswith("application/problem+json"), path
+    return r.json()["code"], r.json().get("detail", "")
 
 
 def _routes(app: FastAPI) -> list[tuple[str, str]]:
@@ -73,29 +98,28 @@ def test_every_route_checks_token_and_role(hub: Hub) -> None:
     tokens = {role: token(hub, role) for role in Role}
     with client(hub, raise_server_exceptions=False) as c:
         for (method, declared), allowed in sorted(ROUTE_ROLES.items()):
-            path = re.sub(r"\{[^}]+\}", "1", declared)
+            path = SAMPLE_PATHS.get(declared) or re.sub(r"\{[^}]+\}", "1", declared)
             where = f"{method} {path}"
             if allowed is PUBLIC:
                 assert c.request(method, path).status_code not in (401, 403, 500), where
                 continue
             r = c.request(method, path)
             assert r.status_code == 401, where
-            assert r.headers["content-type"].startswith("application/problem+json"), where
-            assert r.json()["code"] == "token_missing", where
+            assert refusal(path, r)[0] == "token_missing", where
             assert r.headers["www-authenticate"] == "Bearer", where
             r = c.request(method, path, headers=bearer("hub_not-a-real-token"))
-            assert (r.status_code, r.json()["code"]) == (401, "token_invalid"), where
+            assert (r.status_code, refusal(path, r)[0]) == (401, "token_invalid"), where
             r = c.request(method, path, headers={"Authorization": "Basic abc"})
-            assert (r.status_code, r.json()["code"]) == (401, "token_missing"), where
+            assert (r.status_code, refusal(path, r)[0]) == (401, "token_missing"), where
             for role, tok in tokens.items():
                 r = c.request(method, path, headers=bearer(tok))
                 if role in allowed:
                     assert r.status_code not in (401, 403, 500), (where, role, r.text)
                 else:
                     assert r.status_code == 403, (where, role)
-                    body = r.json()
-                    assert body["code"] == "role", (where, role)
-                    assert body["detail"].startswith(f"role {role.value} may not do this"), body
+                    code, detail = refusal(path, r)
+                    assert code == "role", (where, role)
+                    assert detail.startswith(f"role {role.value} may not do this"), detail
 
 
 def test_public_routes_need_no_token(hub: Hub) -> None:

@@ -6,7 +6,7 @@ limits and is no longer a DATE. Existing values are kept as they are (a DATE bec
 text); ``hub keys rotate-encryption`` seals them once a key is set.
 
 Revision ID: 0014_encryption
-Revises: 0013_console
+Revises: 0010_fhir_read, 0013_console
 Create Date: 2026-12-02
 """
 
@@ -18,7 +18,8 @@ from alembic import op
 import hub.store.types
 
 revision = "0014_encryption"
-down_revision = "0013_console"  # re-chained after merging the console branch (it took 0013)
+# A merge point: the console (0013) and FHIR read (0010) branches both followed 0006.
+down_revision = ("0010_fhir_read", "0013_console")
 branch_labels = None
 depends_on = None
 
@@ -38,11 +39,7 @@ _COLUMNS = (
 # Indexes for the KPI queries (hub/store/kpi_*.py): (table, index, columns)
 _INDEXES = (
     ("eligibility_checks", "ix_eligibility_checks_patient", ["patient_id", "responded_at"]),
-    ("claim_payments", "ix_claim_payments_claim", ["claim_id"]),
-    ("remittances", "ix_remittances_payment_date", ["payment_date"]),
     ("submissions", "ix_submissions_submitted_at", ["submitted_at"]),
-    ("appointments", "ix_appointments_start", ["start"]),
-    ("encounters", "ix_encounters_admit_at", ["admit_at"]),
 )
 
 
