@@ -7,8 +7,9 @@ The flow: HL7 v2 over MLLP into the PM (ADT A04/A08 with PID-19 and an SS identi
 S12/S15/S26, DFT P03), a message refused at ingest (AE), one failing in processing, a
 byte-identical resend, a held duplicate; then the admin API (searches by MRN and by SSN, message
 detail, replay, edit-and-replay, KPIs JSON and CSV) and the console (sign-in, dashboard, message
-search by SSN and detail, audit page by MRN, KPI page). FHIR and X12 were not on main when this
-was written: their flows are not in it.
+search by SSN and detail, audit page by MRN, KPI page), and FHIR reads (a patient, its history,
+searches by identifier and family name). FHIR writes and X12 were not on main when this was
+written: their flows are not in it.
 """
 
 from __future__ import annotations
@@ -258,6 +259,12 @@ def test_no_name_or_ssn_in_any_log_or_database_byte(
             == 200
         )
         assert api.get("/api/kpis.csv").status_code == 200
+        # FHIR read (on main since): a patient read and searches naming the patient
+        patients = api.get("/fhir/Patient", params={"identifier": MRN})
+        assert patients.status_code == 200
+        assert api.get("/fhir/Patient", params={"family": FAMILY}).status_code == 200
+        assert api.get("/fhir/Patient/1").status_code == 200
+        assert api.get("/fhir/Patient/1/_history").status_code == 200
         wait_until(lambda: _settled(api), timeout=60, what="the replays processed")
 
     _console(http_port, token)
