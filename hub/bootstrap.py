@@ -141,8 +141,9 @@ def default_plugins() -> list[ProtocolPlugin]:
     loudly, never leave the hub running without a protocol."""
     from hub.protocols.fhir import plugin as fhir
     from hub.protocols.hl7v2 import plugin as hl7v2
+    from hub.protocols.x12 import plugin as x12
 
-    return [hl7v2, fhir]
+    return [hl7v2, fhir, x12]
 
 
 def available_plugins(settings: Settings) -> list[ProtocolPlugin]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -39,14 +39,28 @@ class CliKit:
     def settings(self) -> Settings:
         return load_settings()
 
+    _hub: Hub | None = None
+
     @contextmanager
     def open(self, protocol: str) -> Iterator[ProtocolRuntime]:
         hub = open_hub()
+        self._hub = hub
         try:
             hub.receiver(protocol)  # ConfigError when the protocol is not installed
             yield hub.protocols[protocol]
         finally:
+            self._hub = None
             hub.stop()
+
+    def process_pending(self, progress: Callable[[int], None] | None = None) -> int:
+        if self._hub is None:
+            raise RuntimeError("process_pending needs a hub opened by open()")
+        done = 0
+        while self._hub.pipeline.run_next("cli") is not None:
+            done += 1
+            if progress is not None:
+                progress(done)
+        return done
 
     def echo_json(self, value: object) -> None:
         echo_json(value)

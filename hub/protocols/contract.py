@@ -142,6 +142,11 @@ class CliKit(Protocol):
         """A hub without workers, for one command; yields the protocol's runtime."""
         ...
 
+    def process_pending(self, progress: Callable[[int], None] | None = None) -> int:
+        """Process, in this thread, every unit waiting in the hub :meth:`open` holds (a CLI
+        hub runs no workers); ``progress`` is told after each. Returns how many ran."""
+        ...
+
     def echo_json(self, value: object) -> None: ...
 
 

@@ -43,6 +43,7 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/keys/{key_id}/revoke"): ADMIN,
     ("POST", "/api/merges/{merge_id}/undo"): ADMIN,
     ("POST", "/hl7v2"): SEND,
+    ("POST", "/x12"): SEND,
     # FHIR (issue 11): metadata is public, reads need a reader; refusals are OperationOutcomes
     ("GET", "/fhir/metadata"): PUBLIC,
     ("GET", "/fhir/{type_name}"): READ,

@@ -67,7 +67,7 @@ def hub(make_hub: HubFactory, sqlite_settings: Settings) -> Hub:
 
 def test_register_wires_service_peeker_mllp_and_processors(hub: Hub) -> None:
     assert isinstance(hub.receiver("hl7v2"), Receiver)
-    assert len(hub.listeners) == 1  # the MLLP listener
+    assert len(hub.protocols["hl7v2"].listeners) == 1  # the MLLP listener
     assert ("hl7v2", "ADT^A04") in hub.registry.types()
     peeked = hub.peekers["hl7v2"](adt())
     assert (peeked.type, peeked.lane_keys, peeked.control_id) == (
@@ -213,7 +213,7 @@ def test_mllp_service_answers_over_a_real_socket(make_hub: HubFactory, tmp_path:
 
     async def scenario() -> bytes:
         stop = asyncio.Event()
-        (listener,) = hub.listeners
+        (listener,) = hub.protocols["hl7v2"].listeners
         task = asyncio.create_task(listener(stop))
         for _ in range(100):  # wait for the listener
             try:

@@ -48,7 +48,7 @@ class Listener:
 
         async def main() -> None:
             self.stop_event = asyncio.Event()
-            (listener,) = self.hub.listeners
+            (listener,) = self.hub.protocols["hl7v2"].listeners
             await listener(self.stop_event)
 
         self.loop.run_until_complete(main())

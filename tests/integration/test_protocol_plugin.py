@@ -71,11 +71,13 @@ def test_router_peek_processors_and_answer_renderer(hub: Hub) -> None:
 
 
 def test_listener_runs_beside_the_others(hub: Hub) -> None:
-    assert len(hub.listeners) == 2  # HL7 v2's MLLP listener and the toy's
+    # HL7 v2's MLLP listener, the X12 clearinghouse folder and the toy's
+    assert hub.listeners == [x for r in hub.protocols.values() for x in r.listeners]
+    (toy_listener,) = hub.protocols["toy"].listeners
 
     async def scenario() -> None:
         stop = asyncio.Event()
-        task = asyncio.create_task(hub.listeners[1](stop))
+        task = asyncio.create_task(toy_listener(stop))
         started = toy.listening.setdefault(str(hub.settings.data_dir), asyncio.Event())
         await asyncio.wait_for(started.wait(), 10)
         stop.set()

@@ -1,1 +1,43 @@
-"""X12 5010 as a protocol plug-in (its own issue): fills hub.protocols.contract."""
+"""X12 5010 as a protocol plug-in: fills :mod:`hub.protocols.contract` (ADR 0017).
+
+Parts: the ingest adapter and receiver (:mod:`.receiver`: envelope peek, TA1/999 answers,
+duplicate interchanges), the processors and splitters of :mod:`.processing` (the readers),
+``POST /x12`` (:mod:`.http`), ``hub x12 ingest`` (:mod:`.ingest_cli`), the clearinghouse
+folder listener run by ``hub serve`` (:mod:`.folder`) and the conformance driver
+(:mod:`.conformance`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from hub.adapters.x12.tokenizer import Limits
+from hub.protocols.contract import Core, ProtocolPlugin, ProtocolRuntime
+from hub.protocols.x12 import http, ingest_cli, processing
+from hub.protocols.x12.conformance import X12Conformance
+from hub.protocols.x12.folder import ClearinghouseFolder
+from hub.protocols.x12.receiver import PROTOCOL, X12Intake, X12Receiver, answer_numbers
+
+
+def build(core: Core) -> ProtocolRuntime:
+    receiver = X12Receiver(core, X12Intake(Limits()), answer_numbers(core))
+    folder = ClearinghouseFolder(core.settings.effective_clearinghouse_dir, receiver)
+
+    async def clearinghouse(stop: asyncio.Event) -> None:
+        await folder.run(stop)
+
+    return ProtocolRuntime(
+        receiver=receiver,
+        processors=processing.processor_specs(core),
+        splitters=processing.splitter_specs(core),
+        listeners=[clearinghouse],
+    )
+
+
+plugin = ProtocolPlugin(
+    name=PROTOCOL,
+    build=build,
+    routers=[http.router],
+    commands=[ingest_cli.install],
+    conformance=X12Conformance(),
+)
