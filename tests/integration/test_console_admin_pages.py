@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from console_support import csrf_of, sign_in
+from console_support import csrf_of, sign_in, sign_in_form
 from fastapi.testclient import TestClient
 from support.hl7_messages import adt
 from test_api_support import client, token
@@ -176,6 +176,6 @@ def test_keys_are_created_once_and_revoked(hub: Hub) -> None:
         r = c.post(f"/admin/keys/{key_id}/revoke", data={"csrf": csrf, "reason": "left"})
         assert f"Key {key_id} revoked." in r.text
         with client(hub) as other:
-            refused = other.post("/admin/sign-in", data={"token": new_token})
+            refused = other.post("/admin/sign-in", data=sign_in_form(other, new_token))
             assert refused.status_code == 401
         assert c.cookies.get(COOKIE)

@@ -245,6 +245,12 @@ def test_undo_an_a40_merge_from_the_message(hub: Hub) -> None:
         page = c.get("/admin/messages/3").text
         assert f'action="/admin/merges/{merge_id}/undo"' in page
         assert "<code>merged_into_id</code>" in page  # the PM records it changed
+        merged = re.findall(r'href="/admin/patients/(\d+)">patient', page)
+        assert merged
+        records = c.get(f"/admin/patients/{merged[0]}")
+        assert records.status_code == 200
+        assert "Versions" in records.text
+        assert c.get("/admin/patients/999").status_code == 404
         r = c.post(
             f"/admin/merges/{merge_id}/undo",
             data={"csrf": csrf, "reason": "wrong twin", "message_id": "3"},
@@ -258,7 +264,10 @@ def test_undo_an_a40_merge_from_the_message(hub: Hub) -> None:
         assert again.status_code == 409
     with hub.engine.connect() as conn:
         undone = conn.execute(sa.select(t.merge_records.c.undone_at)).scalar_one()
+        views = audit.recent(conn, object_type="patient", object_id=merged[0])
     assert undone is not None
+    assert [e["action"] for e in views] == ["phi.view"]  # the patient's records were opened
+    assert views[0]["detail"]["via"] == "console"
 
 
 def _ids(page: str) -> list[int]:

@@ -37,6 +37,7 @@ CONSOLE_ROLES: dict[tuple[str, str], str] = {
     ("POST", "/admin/messages/{message_id}/edit"): ADMIN,
     ("POST", "/admin/replay"): ADMIN,
     ("POST", "/admin/merges/{merge_id}/undo"): ADMIN,
+    ("GET", "/admin/patients/{patient_id}"): READ,
     ("GET", "/admin/destinations"): READ,
     ("POST", "/admin/destinations/{name}/pause"): ADMIN,
     ("POST", "/admin/destinations/{name}/resume"): ADMIN,

@@ -6,8 +6,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import httpx
 import pytest
-from console_support import csrf_of, sign_in
+from console_support import csrf_of, sign_in, sign_in_form
 from test_api_support import client, plugin, token
 
 from hub.api.console.session import COOKIE, Session, SessionCodec
@@ -21,6 +22,12 @@ from hub.store.keys import Role
 @pytest.fixture
 def hub(make_hub, tmp_path: Path) -> Hub:  # type: ignore[no-untyped-def]
     return make_hub(Settings(data_dir=tmp_path / "var"), plugins=[plugin])
+
+
+def _session_cookie(r: httpx.Response) -> str:
+    found = [v for v in r.headers.get_list("set-cookie") if v.startswith(COOKIE + "=")]
+    assert len(found) == 1, r.headers.get_list("set-cookie")
+    return found[0]
 
 
 def _actions(hub: Hub) -> list[str]:
@@ -38,9 +45,9 @@ def test_unsigned_visitor_is_sent_to_sign_in(hub: Hub) -> None:
 def test_sign_in_sets_a_strict_http_only_cookie(hub: Hub) -> None:
     tok = token(hub, Role.ADMIN)
     with client(hub) as c:
-        r = c.post("/admin/sign-in", data={"token": tok}, follow_redirects=False)
+        r = c.post("/admin/sign-in", data=sign_in_form(c, tok), follow_redirects=False)
         assert r.status_code == 303
-        cookie = r.headers["set-cookie"]
+        cookie = _session_cookie(r)
         assert cookie.startswith(COOKIE + "=")
         attrs = {a.strip().lower() for a in cookie.split(";")}
         assert "httponly" in attrs
@@ -56,29 +63,43 @@ def test_cookie_is_secure_over_tls(hub: Hub) -> None:
     tok = token(hub, Role.ADMIN)
     with client(hub) as c:
         c.base_url = c.base_url.copy_with(scheme="https")
-        r = c.post("/admin/sign-in", data={"token": tok}, follow_redirects=False)
-        assert "secure" in {a.strip().lower() for a in r.headers["set-cookie"].split(";")}
+        r = c.post("/admin/sign-in", data=sign_in_form(c, tok), follow_redirects=False)
+        assert "secure" in {a.strip().lower() for a in _session_cookie(r).split(";")}
 
 
 def test_wrong_token_is_refused_and_audited(hub: Hub) -> None:
     with client(hub) as c:
-        r = c.post("/admin/sign-in", data={"token": "hub_wrong"})
+        r = c.post("/admin/sign-in", data=sign_in_form(c, "hub_wrong"))
         assert r.status_code == 401
         assert "unknown or revoked token" in r.text
-        assert COOKIE not in r.headers.get("set-cookie", "")
+        assert not any(v.startswith(COOKIE + "=") for v in r.headers.get_list("set-cookie"))
         feed = token(hub, Role.FEED)
-        r = c.post("/admin/sign-in", data={"token": feed})
+        r = c.post("/admin/sign-in", data=sign_in_form(c, feed))
         assert r.status_code == 401
         assert "feed key" in r.text
     assert _actions(hub).count("console.sign_in_failed") == 2
+
+
+def test_the_sign_in_form_has_its_own_csrf_token(hub: Hub) -> None:
+    tok = token(hub, Role.ADMIN)
+    with client(hub) as c:
+        form = sign_in_form(c, tok)
+        forged = c.post("/admin/sign-in", data={**form, "csrf": "x" * 43}, follow_redirects=False)
+        assert forged.status_code == 403
+        assert "did not come from this console" in forged.text
+        assert not any(v.startswith(COOKIE + "=") for v in forged.headers.get_list("set-cookie"))
+        c.cookies.clear()  # a cross-site post carries no sign-in cookie
+        r = c.post("/admin/sign-in", data=form, follow_redirects=False)
+        assert r.status_code == 403
+    assert _actions(hub).count("console.denied") == 2
 
 
 def test_sign_in_is_rate_limited_per_client(hub: Hub) -> None:
     tok = token(hub, Role.ADMIN)
     with client(hub) as c:
         for _ in range(5):
-            assert c.post("/admin/sign-in", data={"token": "hub_guess"}).status_code == 401
-        r = c.post("/admin/sign-in", data={"token": tok})
+            assert c.post("/admin/sign-in", data=sign_in_form(c, "hub_guess")).status_code == 401
+        r = c.post("/admin/sign-in", data=sign_in_form(c, tok))
         assert r.status_code == 429  # even the right token waits: the client is throttled
         assert int(r.headers["retry-after"]) >= 1
 
@@ -152,7 +173,7 @@ def test_next_never_leaves_the_console(hub: Hub) -> None:
     with client(hub) as c:
         for target in ("https://evil.example/", "//evil.example/admin", "/api/keys", "/\\evil"):
             r = c.post(
-                "/admin/sign-in", data={"token": tok, "next": target}, follow_redirects=False
+                "/admin/sign-in", data=sign_in_form(c, tok, next=target), follow_redirects=False
             )
             assert r.headers["location"] == "/admin", target
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -186,7 +187,11 @@ def _files(root: Path) -> dict[str, bytes]:
 def _console(http_port: int, token: str) -> None:
     """Sign in and open the console's pages that show patients."""
     with httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=30) as browser:
-        r = browser.post("/admin/sign-in", data={"token": token, "next": "/admin"})
+        form = browser.get("/admin/sign-in").text
+        found = re.search(r'name="csrf" value="([^"]+)"', form)
+        assert found, "no CSRF field on the sign-in form"
+        fields = {"token": token, "next": "/admin", "csrf": found.group(1)}
+        r = browser.post("/admin/sign-in", data=fields)
         assert r.status_code in (200, 303), r.text
         assert browser.get("/admin").status_code == 200
         found = browser.get("/admin/messages", params={"patient": SSN})

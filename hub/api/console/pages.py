@@ -12,6 +12,7 @@ from hub.api.console import (
     routes_keys,
     routes_kpis,
     routes_messages,
+    routes_patients,
     routes_replay,
 )
 
@@ -20,6 +21,7 @@ ROUTERS: list[APIRouter] = [
     routes_dashboard.router,
     routes_messages.router,
     routes_replay.router,
+    routes_patients.router,
     routes_destinations.router,
     routes_audit.router,
     routes_keys.router,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from urllib.parse import urlsplit
 
 from anyio import to_thread
@@ -15,6 +17,41 @@ from hub.errors import Unauthorized
 from hub.store.keys import Role
 
 router = APIRouter()
+
+# The sign-in form's own CSRF token (double submit): a cookie set with the form, echoed by it. A
+# cross-site page cannot read or set it, so it cannot sign a browser in as someone else.
+PRE_COOKIE = "hub_signin"
+PRE_SECONDS = 3600
+
+
+def _pre_token(request: Request) -> str:
+    found = request.cookies.get(PRE_COOKIE, "")
+    return found if 20 <= len(found) <= 100 and found.isascii() else secrets.token_urlsafe(32)
+
+
+def _with_pre(request: Request, response: Response, token: str) -> Response:
+    response.set_cookie(
+        PRE_COOKIE,
+        token,
+        max_age=PRE_SECONDS,
+        path="/admin/sign-in",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+def _form_page(
+    request: Request, token: str, *, target: str, note: str = "", error: str = "", status: int = 200
+) -> Response:
+    page = render(
+        request,
+        "admin/sign_in.html",
+        {"title": "Sign in", "next": target, "note": note, "error": error, "pre_csrf": token},
+        status=status,
+    )
+    return _with_pre(request, page, token)
 
 
 def _client(request: Request) -> str:
@@ -41,11 +78,8 @@ def sign_in_page(request: Request, next: str = "/admin", reason: str = "") -> Re
         "revoked": "That key was revoked; sign in with another token.",
         "signed_out": "Signed out.",
     }
-    return render(
-        request,
-        "admin/sign_in.html",
-        {"title": "Sign in", "next": safe_next(next), "note": notes.get(reason, ""), "error": ""},
-    )
+    token = _pre_token(request)
+    return _form_page(request, token, target=safe_next(next), note=notes.get(reason, ""))
 
 
 @router.post("/admin/sign-in")
@@ -54,19 +88,19 @@ async def sign_in(request: Request) -> Response:
     limiter = _limiter(request)
     form = await request.form(max_files=0, max_fields=10)
     target = safe_next(str(form.get("next") or "/admin"))
+    pre, sent = request.cookies.get(PRE_COOKIE, ""), form.get("csrf")
+    if not pre or not isinstance(sent, str) or not hmac.compare_digest(sent, pre):
+        await to_thread.run_sync(
+            lambda: session.auth_of(request).refused(
+                None, action="POST", path=request.url.path, reason="sign-in csrf"
+            )
+        )
+        error = "The sign-in form expired or did not come from this console; try again."
+        return _form_page(request, _pre_token(request), target=target, error=error, status=403)
     wait = limiter.retry_after(client)
     if wait > 0:
-        refused = render(
-            request,
-            "admin/sign_in.html",
-            {
-                "title": "Sign in",
-                "next": target,
-                "note": "",
-                "error": f"Too many failed sign-ins from your address; try again in {wait:.0f} s.",
-            },
-            status=429,
-        )
+        error = f"Too many failed sign-ins from your address; try again in {wait:.0f} s."
+        refused = _form_page(request, pre, target=target, error=error, status=429)
         refused.headers["retry-after"] = str(int(wait) + 1)
         return refused
     token = form.get("token")
@@ -77,15 +111,11 @@ async def sign_in(request: Request) -> Response:
         )
     except Unauthorized as exc:
         limiter.failed(client)
-        return render(
-            request,
-            "admin/sign_in.html",
-            {"title": "Sign in", "next": target, "note": "", "error": exc.message},
-            status=401,
-        )
+        return _form_page(request, pre, target=target, error=exc.message, status=401)
     limiter.succeeded(client)
     response = RedirectResponse(target, status_code=303)
     session.write_session(request, response, session.new_session(key))
+    response.delete_cookie(PRE_COOKIE, path="/admin/sign-in", httponly=True, samesite="strict")
     return response
 
 
