@@ -8,8 +8,8 @@ S12/S15/S26, DFT P03), a message refused at ingest (AE), one failing in processi
 byte-identical resend, a held duplicate; then the admin API (searches by MRN and by SSN, message
 detail, replay, edit-and-replay, KPIs JSON and CSV) and the console (sign-in, dashboard, message
 search by SSN and detail, audit page by MRN, KPI page), and FHIR reads (a patient, its history,
-searches by identifier and family name). FHIR writes and X12 were not on main when this was
-written: their flows are not in it.
+searches by identifier and family name), and an X12 837P through ``POST /x12`` (the X12 core;
+835/999/277CA posting and FHIR writes were not on main when this was written).
 """
 
 from __future__ import annotations
@@ -184,6 +184,25 @@ def _files(root: Path) -> dict[str, bytes]:
     }
 
 
+def _x12_and_fhir(api: httpx.Client) -> None:
+    """An 837P naming the patient through ``POST /x12``; FHIR reads and searches of them."""
+    # X12 (the core on main since): an 837P naming the patient, stored through POST /x12
+    x12 = (REPO / "conformance" / "x12" / "samples" / "ims_837P_valid.x12").read_bytes()
+    x12 = x12.replace(b"NM1*IL*1*DOE*JOHN", f"NM1*IL*1*{FAMILY}*{GIVEN}".encode())
+    x12 = x12.replace(b"*MI*123456~", f"*MI*{SSN_BARE}~".encode())
+    assert FAMILY.encode() in x12
+    posted = api.post("/x12", content=x12, headers={"content-type": "application/edi-x12"})
+    # accepted or refused with a 999, it is stored either way (refused: the sample's SE01 count)
+    assert posted.status_code in (200, 202, 422), posted.text
+    assert FAMILY not in posted.text  # the answer names segments, not their values
+    # FHIR read (on main since): a patient read and searches naming the patient
+    patients = api.get("/fhir/Patient", params={"identifier": MRN})
+    assert patients.status_code == 200
+    assert api.get("/fhir/Patient", params={"family": FAMILY}).status_code == 200
+    assert api.get("/fhir/Patient/1").status_code == 200
+    assert api.get("/fhir/Patient/1/_history").status_code == 200
+
+
 def _console(http_port: int, token: str) -> None:
     """Sign in and open the console's pages that show patients."""
     with httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=30) as browser:
@@ -264,12 +283,7 @@ def test_no_name_or_ssn_in_any_log_or_database_byte(
             == 200
         )
         assert api.get("/api/kpis.csv").status_code == 200
-        # FHIR read (on main since): a patient read and searches naming the patient
-        patients = api.get("/fhir/Patient", params={"identifier": MRN})
-        assert patients.status_code == 200
-        assert api.get("/fhir/Patient", params={"family": FAMILY}).status_code == 200
-        assert api.get("/fhir/Patient/1").status_code == 200
-        assert api.get("/fhir/Patient/1/_history").status_code == 200
+        _x12_and_fhir(api)
         wait_until(lambda: _settled(api), timeout=60, what="the replays processed")
 
     _console(http_port, token)
