@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     practice_timezone: str = "UTC"
 
     clearinghouse_dir: Path | None = None
+    # Send a 270 for the patient's primary coverage whenever an appointment is booked.
+    x12_eligibility_on_booking: bool = False
 
     # Signs audit checkpoints (HMAC-SHA256). Unset: a random key generated into
     # $HUB_DATA_DIR/audit/audit.key on first start (docs/adr/0012).

@@ -13,7 +13,7 @@ import typer
 from hub import logs
 from hub.bootstrap import Hub, bootstrap
 from hub.config import Settings, load_settings
-from hub.protocols.contract import ProtocolRuntime
+from hub.protocols.contract import Core, ProtocolRuntime
 from hub.queue.dispatch import Dispatcher
 from hub.services.reads import Actor
 
@@ -50,6 +50,14 @@ class CliKit:
             yield hub.protocols[protocol]
         finally:
             self._hub = None
+            hub.stop()
+
+    @contextmanager
+    def core(self) -> Iterator[Core]:
+        hub = open_hub()
+        try:
+            yield Core(hub.settings, hub.clock, hub.uow, hub.ingest, hub.registry)
+        finally:
             hub.stop()
 
     def process_pending(self, progress: Callable[[int], None] | None = None) -> int:

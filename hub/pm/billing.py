@@ -56,6 +56,7 @@ class Claim:
     submitted_at: datetime | None = None
     id: int | None = None
     version: int = 1
+    prior_authorization: str | None = None  # REF*G1
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,3 +176,29 @@ class ClaimStatusEvent:
     detail: str | None = None
     claim_id: int | None = None
     id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimBalance:
+    """What a claim's remittances add up to (every posting, reversals subtracting).
+
+    ``written_off`` is every adjustment but patient responsibility (groups CO, OA, PI, CR);
+    ``balance`` is what is still owed on the claim by anyone (charge - paid - written off), of
+    which ``patient_responsibility`` (group PR) is the patient's share and ``payer_balance``
+    the rest (still open with the payer: nothing posted yet, or pended)."""
+
+    patient_control_number: str
+    status: ClaimStatus
+    charged: Decimal
+    paid: Decimal
+    written_off: Decimal
+    patient_responsibility: Decimal
+    postings: int  # claim payments (CLP loops) posted against the claim
+
+    @property
+    def balance(self) -> Decimal:
+        return self.charged - self.paid - self.written_off
+
+    @property
+    def payer_balance(self) -> Decimal:
+        return self.balance - self.patient_responsibility

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from hub.pm.billing import ClaimStatusEvent, EligibilityCheck, Remittance
+from hub.pm.billing import ClaimPayment, ClaimStatusEvent, EligibilityCheck, Remittance
 from hub.pm.enums import AckResult, ClaimStatus
 from hub.pm.keys import PatientKey
 
@@ -82,6 +82,47 @@ class RecordClaimStatus:
     new_status: ClaimStatus | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RequestEligibility:
+    """A 270 left for the patient's coverage at ``coverage_priority``: an eligibility check
+    with its trace number (TRN02) and no answer yet (status ``unknown``), which the 271 reader
+    finds by that trace number. The coverage's own eligibility status is not touched."""
+
+    trace_number: str
+    patient: PatientKey
+    coverage_priority: int
+    requested_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PostClaimPayment:
+    """One claim payment of an 835 (one work item of the document, ADR 0009).
+
+    ``remittance`` is the 835's header (payer, TRN02, BPR amounts; its ``claims`` and
+    ``provider_adjustments`` are ignored): the first item of a document creates the remittance,
+    the others find it. ``item`` names the work item (the original item's message id, also for an
+    edited revision): an item applied again (a replay) finds its claim payment and changes
+    nothing. ``document`` names the 835 the item came
+    from; a remittance of the same payer and TRN02 already posted from another document is a
+    :class:`hub.errors.Conflict` (``duplicate_remittance``): the same payment never posts twice.
+    The claim's status follows the payment when the transition table allows it (else it stays:
+    the payment is still recorded); a claim the hub never sent is recorded unmatched."""
+
+    remittance: Remittance
+    payment: ClaimPayment
+    item: int
+    document: str
+
+
+@dataclass(frozen=True, slots=True)
+class PostProviderAdjustments:
+    """The PLB adjustments of an 835 (``remittance.provider_adjustments``), once per document
+    (same duplicate rule as :class:`PostClaimPayment`)."""
+
+    remittance: Remittance
+    document: str
+
+
 BillingChange = (
     BuildClaim
     | MarkClaimsSubmitted
@@ -89,4 +130,7 @@ BillingChange = (
     | PostRemittance
     | RecordEligibility
     | RecordClaimStatus
+    | RequestEligibility
+    | PostClaimPayment
+    | PostProviderAdjustments
 )

@@ -161,6 +161,8 @@ def coverage(r: Row) -> Coverage:
         r.get("period_end"),
         enum_or_none(EligibilityStatus, r.get("eligibility_status")),
         bool(r.get("active", 1)),
+        r.get("subscriber_name"),
+        r.get("subscriber_birth_date"),
     )
 
 
@@ -217,4 +219,5 @@ def claim(r: Row, lines: Iterable[Row]) -> Claim:
         submitted_at=r.get("submitted_at"),
         id=int(r["id"]),
         version=int(r.get("version") or 1),
+        prior_authorization=r.get("prior_authorization"),
     )

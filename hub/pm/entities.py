@@ -108,6 +108,8 @@ class Coverage:
     period_end: date | None = None
     eligibility_status: EligibilityStatus | None = None
     active: bool = True
+    subscriber_name: dict[str, str] | None = None  # {family, given}: when not the patient
+    subscriber_birth_date: date | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,10 +18,17 @@ from datetime import datetime
 from typing import Any
 
 from hub.errors import Conflict, HubError, MappingError, NotFound
-from hub.pm import convert
+from hub.pm import convert, memory_posting
 from hub.pm import memory_billing as mb
 from hub.pm import memory_people as mp
-from hub.pm.billing import Claim, ClaimStatusEvent, EligibilityCheck, Remittance, Submission
+from hub.pm.billing import (
+    Claim,
+    ClaimBalance,
+    ClaimStatusEvent,
+    EligibilityCheck,
+    Remittance,
+    Submission,
+)
 from hub.pm.changes import PmChange
 from hub.pm.entities import (
     Appointment,
@@ -34,7 +41,7 @@ from hub.pm.entities import (
     Patient,
     Provider,
 )
-from hub.pm.enums import ControlNumberKind
+from hub.pm.enums import ChargeStatus, ClaimStatus, ControlNumberKind
 from hub.pm.history import HistoryEntry, diff
 from hub.pm.keys import LocationRef, PatientKey, PayerRef, ProviderRef
 from hub.pm.repositories import PmRepository
@@ -262,6 +269,10 @@ class MemoryPm:
     def encounters_of(self, patient_id: int) -> list[Encounter]:
         return [convert.encounter(r) for r in self.rows("encounters", patient_id=patient_id)]
 
+    def coverage(self, coverage_id: int) -> Coverage | None:
+        row = self.tables["coverages"].get(coverage_id)
+        return None if row is None else convert.coverage(row)
+
     def coverages_of(self, patient_id: int) -> list[Coverage]:
         rows = self.rows("coverages", patient_id=patient_id)
         return [convert.coverage(r) for r in sorted(rows, key=lambda r: (r["priority"], r["id"]))]
@@ -274,6 +285,19 @@ class MemoryPm:
         rows = self.rows("claims", patient_id=patient_id)
         return [c for r in rows if (c := mb.claim(self, r["patient_control_number"]))]
 
+    def claims_with_status(self, status: ClaimStatus) -> list[Claim]:
+        rows = sorted(self.rows("claims", status=status.value), key=lambda r: r["id"])
+        return [c for r in rows if (c := mb.claim(self, r["patient_control_number"]))]
+
+    def unbilled_encounters(self) -> list[tuple[PatientKey, str | None]]:
+        ids = {r["encounter_id"] for r in self.rows("charges", status=ChargeStatus.OPEN.value)}
+        found: list[tuple[PatientKey, str | None]] = []
+        for enc_id in sorted(i for i in ids if i is not None):
+            enc = self.tables["encounters"][enc_id]
+            pat = self.tables["patients"][enc["patient_id"]]
+            found.append((PatientKey(pat["facility"], pat["mrn"]), enc["visit_number"]))
+        return found
+
     def charges_of(self, patient_id: int) -> list[Charge]:
         return [convert.charge(r) for r in self.rows("charges", patient_id=patient_id)]
 
@@ -282,6 +306,9 @@ class MemoryPm:
 
     def status_events(self, patient_control_number: str) -> list[ClaimStatusEvent]:
         return mb.status_events(self, patient_control_number)
+
+    def claim_balance(self, patient_control_number: str) -> ClaimBalance | None:
+        return memory_posting.claim_balance(self, patient_control_number)
 
     def remittance(self, payer: PayerRef, trace_number: str) -> Remittance | None:
         return mb.remittance(self, payer, trace_number)

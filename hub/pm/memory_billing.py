@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from hub.errors import NotFound
 from hub.pm import billing_changes as bc
 from hub.pm import convert
+from hub.pm import memory_posting as mp
 from hub.pm.billing import (
     Benefit,
     Claim,
@@ -21,14 +22,19 @@ from hub.pm.billing import (
     Submission,
 )
 from hub.pm.changes import AddCharge
-from hub.pm.enums import AckResult, ChargeStatus, ClaimFrequency, ClaimStatus, EligibilityStatus
+from hub.pm.enums import (
+    AckResult,
+    ChargeStatus,
+    ClaimFrequency,
+    ClaimStatus,
+    EligibilityStatus,
+)
 from hub.pm.keys import PayerRef
 from hub.pm.rules import (
     OPEN_CLAIM,
     check_transition,
     claim_line,
     claim_number,
-    status_after_payment,
 )
 
 if TYPE_CHECKING:
@@ -213,14 +219,7 @@ def _post_remittance(pm: MemoryPm, ch: bc.PostRemittance) -> int:
     stored = {"payer_org_id": payer, "trace_number": rem.trace_number, "remittance": rem}
     rem_id = pm.write("remittances", None, stored)
     for cp in rem.claims:
-        claim = pm.first("claims", patient_control_number=cp.patient_control_number)
-        if claim is None:
-            continue
-        target = status_after_payment(cp.status, cp.charge_amount, cp.paid_amount)
-        if target is not None:
-            _set_status(pm, claim, target)
-        if cp.payer_claim_number and cp.payer_claim_number != claim.get("payer_claim_number"):
-            pm.write("claims", claim, {"payer_claim_number": cp.payer_claim_number})
+        mp.claim_payment(pm, rem_id, cp, None)
     return rem_id
 
 
@@ -241,6 +240,20 @@ def _record_eligibility(pm: MemoryPm, ch: bc.RecordEligibility) -> int:
     return check_id
 
 
+def _request_eligibility(pm: MemoryPm, ch: bc.RequestEligibility) -> int:
+    pid = pm.require_patient(ch.patient)
+    rows = pm.rows("coverages", patient_id=pid, priority=ch.coverage_priority)
+    at = ch.requested_at or pm.stamp.now
+    check = EligibilityCheck(ch.trace_number, EligibilityStatus.UNKNOWN, requested_at=at)
+    values = {
+        "patient_id": pid,
+        "coverage_id": rows[-1]["id"] if rows else None,
+        "check": check,
+        "responded_at": None,
+    }
+    return pm.write("eligibility_checks", None, values)
+
+
 HANDLERS: dict[type[Any], Callable[[MemoryPm, Any], int | None]] = {
     AddCharge: _add_charge,
     bc.BuildClaim: _build_claim,
@@ -249,6 +262,9 @@ HANDLERS: dict[type[Any], Callable[[MemoryPm, Any], int | None]] = {
     bc.RecordClaimStatus: _record_claim_status,
     bc.PostRemittance: _post_remittance,
     bc.RecordEligibility: _record_eligibility,
+    bc.RequestEligibility: _request_eligibility,
+    bc.PostClaimPayment: mp.post_claim_payment,
+    bc.PostProviderAdjustments: mp.post_provider_adjustments,
 }
 
 

@@ -14,7 +14,14 @@ from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from hub.errors import HubError
-from hub.pm.billing import Claim, ClaimStatusEvent, EligibilityCheck, Remittance, Submission
+from hub.pm.billing import (
+    Claim,
+    ClaimBalance,
+    ClaimStatusEvent,
+    EligibilityCheck,
+    Remittance,
+    Submission,
+)
 from hub.pm.changes import PmChange
 from hub.pm.entities import (
     Appointment,
@@ -27,7 +34,7 @@ from hub.pm.entities import (
     Patient,
     Provider,
 )
-from hub.pm.enums import ControlNumberKind
+from hub.pm.enums import ClaimStatus, ControlNumberKind
 from hub.pm.history import HistoryEntry
 from hub.pm.keys import LocationRef, PatientKey, PayerRef, ProviderRef
 
@@ -58,6 +65,7 @@ class SchedulingRepository(Protocol):
     def appointments_of(self, patient_id: int) -> list[Appointment]: ...
     def encounters_of(self, patient_id: int) -> list[Encounter]: ...
     def coverages_of(self, patient_id: int) -> list[Coverage]: ...
+    def coverage(self, coverage_id: int) -> Coverage | None: ...
 
 
 class BillingRepository(Protocol):
@@ -66,6 +74,18 @@ class BillingRepository(Protocol):
     def charges_of(self, patient_id: int) -> list[Charge]: ...
     def submission(self, partner: str, isa: str, gs: str, st: str) -> Submission | None: ...
     def status_events(self, patient_control_number: str) -> list[ClaimStatusEvent]: ...
+    def claims_with_status(self, status: ClaimStatus) -> list[Claim]:
+        """Every claim in ``status``, oldest first (what an 837P batch takes: ``ready``)."""
+        ...
+
+    def unbilled_encounters(self) -> list[tuple[PatientKey, str | None]]:
+        """(patient, visit number) of every encounter that has open charges, oldest first:
+        what :class:`~hub.pm.billing_changes.BuildClaim` is applied to before a batch."""
+        ...
+
+    def claim_balance(self, patient_control_number: str) -> ClaimBalance | None:
+        """The claim's charge, what its remittances paid and adjusted, and what is left."""
+        ...
 
 
 class RemittanceRepository(Protocol):

@@ -29,6 +29,13 @@ def check_transition(current: ClaimStatus | str, target: ClaimStatus) -> None:
         )
 
 
+def may_move(current: ClaimStatus | str, target: ClaimStatus) -> bool:
+    """Whether ``current -> target`` is allowed (no error: for a posting that records the
+    payment either way and leaves the status where the table says it must stay)."""
+    now = ClaimStatus(current)
+    return now is target or target in CLAIM_TRANSITIONS[now]
+
+
 def status_after_payment(
     status: ClaimPaymentStatus, charged: Decimal, paid: Decimal
 ) -> ClaimStatus | None:

@@ -142,6 +142,11 @@ class CliKit(Protocol):
         """A hub without workers, for one command; yields the protocol's runtime."""
         ...
 
+    def core(self) -> AbstractContextManager[Core]:
+        """A hub without workers, for one command; yields what a plug-in's ``build`` gets
+        (settings, clock, unit of work...), for commands that work on the database."""
+        ...
+
     def process_pending(self, progress: Callable[[int], None] | None = None) -> int:
         """Process, in this thread, every unit waiting in the hub :meth:`open` holds (a CLI
         hub runs no workers); ``progress`` is told after each. Returns how many ran."""

@@ -44,6 +44,7 @@ claims = Table(
     # of the claim it replaces (REF*F8)
     Column("frequency", String(16), nullable=False, server_default="original"),
     Column("original_claim_number", String(50), nullable=True),
+    Column("prior_authorization", String(50), nullable=True),  # REF*G1 (837P 2300)
     *provenance(),
 )
 Index("ix_claims_status", claims.c.status)
@@ -77,6 +78,8 @@ remittances = Table(  # one 835 transaction (a payment or advice from one payer)
     Column("payment_method", String(3), nullable=True),  # BPR04
     Column("payment_date", Date, nullable=True),
     Column("total_paid", Money, nullable=False, server_default="0"),
+    # the stored 835 document it was posted from (claim-by-claim posting, migration 0009)
+    Column("source_document", String(64), nullable=True),
     *provenance(),
     # the same 835 (payer + TRN02) can never post twice
     UniqueConstraint("payer_org_id", "trace_number", name="uq_remittances_payer_trace"),
@@ -94,7 +97,9 @@ claim_payments = Table(  # CLP loop
     Column("paid_amount", Money, nullable=False),
     Column("patient_responsibility", Money, nullable=True),
     Column("payer_claim_number", String(50), nullable=True),
+    Column("source_item", Id, nullable=True),  # the 835 work item that posted it
     *versioned(),
+    UniqueConstraint("remittance_id", "source_item", name="uq_claim_payments_remittance_item"),
 )
 
 service_payments = Table(  # SVC loop

@@ -1,6 +1,6 @@
 """All tables, one :data:`metadata`: import from here."""
 
-from hub.store import pm_search_indexes, pm_tables
+from hub.store import partners, pm_search_indexes, pm_tables
 from hub.store.encryption_tables import encryption_keys
 from hub.store.message_tables import (
     api_keys,
@@ -31,6 +31,7 @@ __all__ = [
     "messages",
     "metadata",
     "outbox",
+    "partners",
     "pm_search_indexes",
     "pm_tables",
 ]

@@ -21,10 +21,14 @@ from hub.api.app import create_app
 from hub.bootstrap import Hub
 from hub.cli import app
 from hub.config import Settings
+from hub.pm.enums import ControlNumberKind
 from hub.protocols.x12.conformance import X12Conformance
 from hub.protocols.x12.receiver import X12Receiver
+from hub.services.partners import PartnerInput, PartnerService
+from hub.services.reads import Actor
 from hub.store import keys
 from hub.store.keys import Role
+from hub.store.pm_repo import SqlPm, Stamp
 from hub.store.tables import messages
 
 GOOD = file_835("PCN1", "PCN2")
@@ -251,6 +255,27 @@ def test_answers_draw_control_numbers_from_the_senders_sequence(hub: Hub) -> Non
     assert numbers == ["000000001", "000000002", "000000003"]
 
 
+def test_answers_to_a_trading_partner_share_its_outbound_sequence(hub: Hub, tmp_path: Path) -> None:
+    """The clearinghouse we send 837Ps to (its ISA08 is the partner's receiver id) must never
+    get two interchanges from us with one ISA13: our TA1/999 answers draw from its sequence."""
+    partners = PartnerService(uow=hub.uow, clock=hub.clock, settings=hub.settings)
+    partners.add(
+        PartnerInput("clear", "HUBPRACTICE", "CLEARHOUSE", tmp_path / "clear"),
+        actor=Actor.cli_user("ops", "host"),
+    )
+    with hub.uow() as uow:  # two interchanges already sent to it (an 837P, a 270)
+        pm = SqlPm(uow.conn, Stamp(None, hub.clock.now(), "test"))
+        sent = [pm.next_control_number("clear", ControlNumberKind.INTERCHANGE) for _ in range(2)]
+        uow.commit()
+    receiver = hub.receiver("x12")
+    assert isinstance(receiver, X12Receiver)
+    answer = receiver.submit(file_835("P1", control="000000301", ack="1")).stored.answer or b""
+    assert int(answer[90:99]) == sent[-1] + 1
+    # a sender that is no partner keeps its own sequence
+    other = receiver.submit(file_835("P2", control="000000302", sender="STRANGER", ack="1"))
+    assert int((other.stored.answer or b"")[90:99]) == 1
+
+
 @pytest.fixture
 def _keep_root_logging() -> Iterator[None]:
     root = logging.getLogger()
@@ -291,15 +316,18 @@ def test_cli_ingest_processes_and_reports_items(any_db_settings: Settings, tmp_p
     assert entry["processing"]["items"] == {"processed": 1}
 
 
-def test_cli_ingest_without_readers_says_no_processor(
+def test_cli_ingest_names_why_an_835_was_not_posted(
     sqlite_settings: Settings, tmp_path: Path
 ) -> None:
+    # with the readers installed, GOOD (envelope-valid, BPR02 200 for one claim paid 100) is
+    # refused whole by the balancing check before any claim is posted
     env = env_for(sqlite_settings.data_dir)
     path = tmp_path / "a.835"
     path.write_bytes(GOOD)
     r = CliRunner().invoke(app, ["x12", "ingest", str(path)], env=env)
     assert r.exit_code == 1
-    assert "document failed (no_processor" in r.output
+    assert "document failed (x12_unbalanced" in r.output
+    assert "transaction balance off by -100 at BPR02" in r.output
 
 
 @pytest.mark.usefixtures("_keep_root_logging")

@@ -76,6 +76,13 @@ class FileTransport:
 
 def write_atomically(directory: Path, name: str, body: bytes) -> None:
     """Temp file in ``directory``, fsync, rename to ``name``, fsync the directory."""
+    publish(stage(directory, name, body), directory / name)
+
+
+def stage(directory: Path, name: str, body: bytes) -> Path:
+    """Steps 1 and 2: the whole of ``body`` in a hidden temporary file beside ``name``, on disk.
+    A writer that must commit something first (the control numbers a file carries) stages,
+    commits, then calls :func:`publish`; on failure it unlinks the staged file."""
     temp = directory / f".{name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
     try:
@@ -86,11 +93,20 @@ def write_atomically(directory: Path, name: str, body: bytes) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(temp, directory / name)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    dir_fd = os.open(directory, os.O_RDONLY)
+    return temp
+
+
+def publish(temp: Path, final: Path) -> None:
+    """Steps 3 and 4: give the staged file its final name, and make the rename durable."""
+    try:
+        os.replace(temp, final)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(final.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:

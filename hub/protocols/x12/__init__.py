@@ -4,7 +4,10 @@ Parts: the ingest adapter and receiver (:mod:`.receiver`: envelope peek, TA1/999
 duplicate interchanges), the processors and splitters of :mod:`.processing` (the readers),
 ``POST /x12`` (:mod:`.http`), ``hub x12 ingest`` (:mod:`.ingest_cli`), the clearinghouse
 folder listener run by ``hub serve`` (:mod:`.folder`) and the conformance driver
-(:mod:`.conformance`).
+(:mod:`.conformance`). Outbound: ``hub practice``, ``hub partners`` and ``hub x12 claims|
+eligibility|status`` (:mod:`.cli_out`), and a 270 when an appointment is booked (the outbox
+subscriber of :func:`hub.services.x12_inquiries.eligibility_on_booking`, off unless
+``HUB_X12_ELIGIBILITY_ON_BOOKING``).
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ from __future__ import annotations
 import asyncio
 
 from hub.adapters.x12.tokenizer import Limits
-from hub.protocols.contract import Core, ProtocolPlugin, ProtocolRuntime
-from hub.protocols.x12 import http, ingest_cli, processing
+from hub.pm.events import AppointmentBooked
+from hub.protocols.contract import Core, ProtocolPlugin, ProtocolRuntime, SubscriberSpec
+from hub.protocols.x12 import cli_out, http, ingest_cli, processing
 from hub.protocols.x12.conformance import X12Conformance
 from hub.protocols.x12.folder import ClearinghouseFolder
 from hub.protocols.x12.receiver import PROTOCOL, X12Intake, X12Receiver, answer_numbers
+from hub.services.x12_inquiries import eligibility_on_booking
 
 
 def build(core: Core) -> ProtocolRuntime:
@@ -31,6 +36,11 @@ def build(core: Core) -> ProtocolRuntime:
         processors=processing.processor_specs(core),
         splitters=processing.splitter_specs(core),
         listeners=[clearinghouse],
+        subscribers=[
+            SubscriberSpec(
+                "x12-270-on-booking", eligibility_on_booking(core.settings), AppointmentBooked
+            )
+        ],
     )
 
 
@@ -38,6 +48,6 @@ plugin = ProtocolPlugin(
     name=PROTOCOL,
     build=build,
     routers=[http.router],
-    commands=[ingest_cli.install],
+    commands=[ingest_cli.install, cli_out.install],
     conformance=X12Conformance(),
 )

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from hub.adapters.x12 import errors as e
 from hub.adapters.x12.acks import AnsweredIsa, ack_999, ta1
 from hub.adapters.x12.report import EnvelopeReport, check
@@ -37,6 +39,7 @@ from hub.protocols.contract import Core
 from hub.services.ingest import Inbound, IngestOutcome, Stored
 from hub.services.origin import Origin
 from hub.services.receive import IngestAdapter, Inspection, Receiver
+from hub.store.partners import list_partners
 from hub.store.pm_repo import SqlPm, Stamp
 
 log = logging.getLogger(__name__)
@@ -123,10 +126,14 @@ class X12Intake:
         rejected = _first_error(report)
         groups = report.interchanges[0].groups if report.interchanges else []
         gs02 = groups[0].header.sender_id if groups else ""
+        sender = first.sender_id if first else (answered.sender.id if answered else "")
         inbound = Inbound(
             protocol=PROTOCOL,
             raw=raw,
-            sender=first.sender_id if first else (answered.sender.id if answered else ""),
+            sender=sender,
+            # one partner's files split in arrival order (ADR 0009), so a later 835's item for
+            # a claim is queued behind an earlier 277CA's item for it, whichever worker splits
+            lane_keys=(f"split:x12:{sender.strip()}",) if sender.strip() else (),
             receiver=first.receiver_id if first else (answered.receiver.id if answered else ""),
             control_id=first.control_number if first else "",
             type=document_type(report),
@@ -211,13 +218,25 @@ def partner_key(answered: AnsweredIsa) -> str:
     return f"x12:{answered.sender.qualifier}:{answered.sender.id}"
 
 
+def _partner_sequence(conn: Connection, answered: AnsweredIsa) -> str | None:
+    """The name of the trading partner whose ISA08 (``receiver_id``) sent this interchange."""
+    sender = answered.sender.id.strip()
+    for partner in list_partners(conn):
+        if partner.receiver_id.strip() == sender:
+            return partner.name
+    return None
+
+
 def answer_numbers(core: Core, key: Callable[[AnsweredIsa], str] = partner_key) -> AnswerNumbers:
     """Draw the next interchange control number for an answer, in its own short transaction."""
 
     def draw(answered: AnsweredIsa) -> int:
         with core.uow() as uow:
             pm = SqlPm(uow.conn, Stamp(None, core.clock.now(), "x12-answer"))
-            number = pm.next_control_number(key(answered), ControlNumberKind.INTERCHANGE)
+            # a known trading partner's answers share its outbound sequence (837P, 270, 276),
+            # so the hub never sends that partner two interchanges with one ISA13
+            sequence = _partner_sequence(uow.conn, answered) or key(answered)
+            number = pm.next_control_number(sequence, ControlNumberKind.INTERCHANGE)
             uow.commit()
         return number
 

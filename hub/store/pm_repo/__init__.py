@@ -21,7 +21,7 @@ from hub.pm import changes as c
 from hub.pm.changes import PmChange
 from hub.pm.enums import ControlNumberKind
 from hub.pm.repositories import PmRepository
-from hub.store.pm_repo import billing, patients, remittance, scheduling
+from hub.store.pm_repo import billing, claim_posting, patients, remittance, scheduling
 from hub.store.pm_repo.billing import SqlBilling
 from hub.store.pm_repo.control_numbers import next_control_number
 from hub.store.pm_repo.history import SqlHistory, changed_by_message, history_of
@@ -53,6 +53,9 @@ HANDLERS: dict[type[Any], Handler] = {
     bc.RecordClaimStatus: billing.record_claim_status,
     bc.PostRemittance: remittance.post_remittance,
     bc.RecordEligibility: remittance.record_eligibility,
+    bc.RequestEligibility: billing.request_eligibility,
+    bc.PostClaimPayment: claim_posting.post_claim_payment,
+    bc.PostProviderAdjustments: claim_posting.post_provider_adjustments,
 }
 
 

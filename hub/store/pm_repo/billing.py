@@ -14,27 +14,41 @@ from sqlalchemy.engine import Connection
 
 from hub.errors import NotFound
 from hub.pm import convert
-from hub.pm.billing import Claim, ClaimStatusEvent, Submission
+from hub.pm.billing import Claim, ClaimBalance, ClaimStatusEvent, Submission
 from hub.pm.billing_changes import (
     BuildClaim,
     MarkClaimsSubmitted,
     RecordAcknowledgment,
     RecordClaimStatus,
+    RequestEligibility,
 )
 from hub.pm.changes import AddCharge
 from hub.pm.entities import Charge
-from hub.pm.enums import AckResult, ChargeStatus, ClaimFrequency, ClaimStatus
+from hub.pm.enums import (
+    AckResult,
+    AdjustmentGroup,
+    ChargeStatus,
+    ClaimFrequency,
+    ClaimStatus,
+    EligibilityStatus,
+)
+from hub.pm.keys import PatientKey
 from hub.pm.rules import OPEN_CLAIM, check_transition, claim_line, claim_number
 from hub.store.pm_repo.patients import require_patient
 from hub.store.pm_repo.references import resolve_provider
 from hub.store.pm_repo.rows import Stamp, write
 from hub.store.pm_repo.scheduling import encounter_row
 from hub.store.pm_tables import (
+    adjustments,
     charges,
     claim_lines,
+    claim_payments,
     claim_status_events,
     claims,
     coverages,
+    eligibility_checks,
+    encounters,
+    patients,
     submission_claims,
     submissions,
 )
@@ -251,6 +265,24 @@ def record_claim_status(conn: Connection, ch: RecordClaimStatus, stamp: Stamp) -
     return _event(conn, ch.event, int(claim.id), stamp)
 
 
+def request_eligibility(conn: Connection, ch: RequestEligibility, stamp: Stamp) -> int:
+    pid = require_patient(conn, ch.patient)
+    cov = conn.execute(
+        sa.select(coverages.c.id)
+        .where(coverages.c.patient_id == pid, coverages.c.priority == ch.coverage_priority)
+        .order_by(coverages.c.id.desc())
+    ).scalar()
+    values = {
+        "patient_id": pid,
+        "coverage_id": cov,
+        "trace_number": ch.trace_number,
+        "requested_at": ch.requested_at or stamp.now,
+        "responded_at": None,
+        "status": EligibilityStatus.UNKNOWN.value,  # asked, not answered yet
+    }
+    return write(conn, eligibility_checks, None, values, stamp)
+
+
 def to_claim(conn: Connection, r: Any) -> Claim:
     lines = conn.execute(sa.select(claim_lines).where(_l.claim_id == r.id).order_by(_l.line_number))
     return convert.claim(r._mapping, [ln._mapping for ln in lines])
@@ -297,6 +329,23 @@ class SqlBilling:
             int(r.id),
         )
 
+    def claims_with_status(self, status: ClaimStatus) -> list[Claim]:
+        q = sa.select(claims).where(_cl.status == status.value).order_by(_cl.id)
+        return [to_claim(self.conn, r) for r in self.conn.execute(q)]
+
+    def unbilled_encounters(self) -> list[tuple[PatientKey, str | None]]:
+        e, p = encounters.c, patients.c
+        q = (
+            sa.select(p.facility, p.mrn, e.visit_number, e.id)
+            .select_from(charges)
+            .join(encounters, e.id == _ch.encounter_id)
+            .join(patients, p.id == e.patient_id)
+            .where(_ch.status == ChargeStatus.OPEN.value)
+            .group_by(p.facility, p.mrn, e.visit_number, e.id)
+            .order_by(e.id)
+        )
+        return [(PatientKey(r.facility, r.mrn), r.visit_number) for r in self.conn.execute(q)]
+
     def status_events(self, patient_control_number: str) -> list[ClaimStatusEvent]:
         e = claim_status_events.c
         q = sa.select(claim_status_events).where(e.patient_control_number == patient_control_number)
@@ -314,3 +363,35 @@ class SqlBilling:
             )
             for r in self.conn.execute(q.order_by(e.id))
         ]
+
+    def claim_balance(self, patient_control_number: str) -> ClaimBalance | None:
+        """Charge, payments and adjustments of every posting against the claim, summed."""
+        r = self.conn.execute(
+            sa.select(claims).where(_cl.patient_control_number == patient_control_number)
+        ).first()
+        if r is None:
+            return None
+        cp, a = claim_payments.c, adjustments.c
+        paid, postings = self.conn.execute(
+            sa.select(sa.func.coalesce(sa.func.sum(cp.paid_amount), 0), sa.func.count(cp.id)).where(
+                cp.claim_id == r.id
+            )
+        ).one()
+        by_group = self.conn.execute(
+            sa.select(a.adjustment_group, sa.func.sum(a.amount))
+            .join(claim_payments, cp.id == a.claim_payment_id)
+            .where(cp.claim_id == r.id)
+            .group_by(a.adjustment_group)
+        ).all()
+        patient = AdjustmentGroup.PATIENT_RESPONSIBILITY.value
+        pr = sum((Decimal(str(t)) for g, t in by_group if g == patient), Decimal(0))
+        off = sum((Decimal(str(t)) for g, t in by_group if g != patient), Decimal(0))
+        return ClaimBalance(
+            r.patient_control_number,
+            ClaimStatus(r.status),
+            Decimal(str(r.total_charge)),
+            Decimal(str(paid)),
+            off,
+            pr,
+            int(postings),
+        )

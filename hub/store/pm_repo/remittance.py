@@ -24,12 +24,12 @@ from hub.pm.billing import (
 from hub.pm.billing_changes import PostRemittance, RecordEligibility
 from hub.pm.enums import AdjustmentGroup, ClaimPaymentStatus, EligibilityStatus
 from hub.pm.keys import PayerRef
-from hub.pm.rules import status_after_payment
+from hub.pm.rules import may_move, status_after_payment
 from hub.store.locks import lock_keys
 from hub.store.pm_repo.billing import set_claim_status
 from hub.store.pm_repo.patients import require_patient
 from hub.store.pm_repo.references import resolve_payer
-from hub.store.pm_repo.rows import Stamp, write
+from hub.store.pm_repo.rows import Stamp, b, write
 from hub.store.pm_tables import (
     adjustments,
     claim_lines,
@@ -43,13 +43,24 @@ from hub.store.pm_tables import (
     remittances,
     service_payments,
 )
+from hub.store.prepared import run
+
+# hot-path statements (an 835 posts claim by claim), built once. Those reading Money
+# columns run on ``conn.execute`` (its statement cache): the prepared path cannot make
+# psycopg's Numeric result processor without a column type code.
+_REMITTANCE = sa.select(remittances).where(
+    remittances.c.payer_org_id == b("b_payer"), remittances.c.trace_number == b("b_trace")
+)
+_CLAIM_BY_NUMBER = sa.select(claims).where(claims.c.patient_control_number == b("b_pcn"))
+_CLAIM_BY_ID = sa.select(claims).where(claims.c.id == b("b_id"))
+_LINE_BY_CONTROL = sa.select(claim_lines.c.id).where(
+    claim_lines.c.claim_id == b("b_claim"),
+    claim_lines.c.line_item_control_number == b("b_line"),
+)
 
 
 def _remittance_row(conn: Connection, payer_id: int, trace: str) -> Any:
-    r = remittances.c
-    return conn.execute(
-        sa.select(remittances).where(r.payer_org_id == payer_id, r.trace_number == trace)
-    ).first()
+    return conn.execute(_REMITTANCE, {"b_payer": payer_id, "b_trace": trace}).first()
 
 
 def post_remittance(conn: Connection, ch: PostRemittance, stamp: Stamp) -> int:
@@ -70,6 +81,11 @@ def post_remittance(conn: Connection, ch: PostRemittance, stamp: Stamp) -> int:
     rem_id = write(conn, remittances, None, values, stamp)
     for cp in rem.claims:
         _claim_payment(conn, rem_id, cp, stamp)
+    _provider_adjustments(conn, rem_id, rem, stamp)
+    return rem_id
+
+
+def _provider_adjustments(conn: Connection, rem_id: int, rem: Remittance, stamp: Stamp) -> None:
     for plb in rem.provider_adjustments:
         row = {
             "remittance_id": rem_id,
@@ -80,14 +96,14 @@ def post_remittance(conn: Connection, ch: PostRemittance, stamp: Stamp) -> int:
             "amount": plb.amount,
         }
         write(conn, provider_adjustments, None, row, stamp, provenance=False)
-    return rem_id
 
 
-def _claim_payment(conn: Connection, rem_id: int, cp: ClaimPayment, stamp: Stamp) -> None:
-    claim = conn.execute(
-        sa.select(claims).where(claims.c.patient_control_number == cp.patient_control_number)
-    ).first()
+def _claim_payment(
+    conn: Connection, rem_id: int, cp: ClaimPayment, stamp: Stamp, item: int | None = None
+) -> int:
+    claim = conn.execute(_CLAIM_BY_NUMBER, {"b_pcn": cp.patient_control_number}).first()
     values = {
+        "source_item": item,
         "remittance_id": rem_id,
         "claim_id": None if claim is None else int(claim.id),
         "patient_control_number": cp.patient_control_number,
@@ -102,12 +118,12 @@ def _claim_payment(conn: Connection, rem_id: int, cp: ClaimPayment, stamp: Stamp
     for sp in cp.services:
         line = None
         if claim is not None and sp.line_item_control_number:
-            line = conn.execute(
-                sa.select(claim_lines.c.id).where(
-                    claim_lines.c.claim_id == claim.id,
-                    claim_lines.c.line_item_control_number == sp.line_item_control_number,
-                )
-            ).scalar()
+            found = run(
+                conn,
+                _LINE_BY_CONTROL,
+                {"b_claim": claim.id, "b_line": sp.line_item_control_number},
+            ).first()
+            line = None if found is None else found[0]
         row = {
             "claim_payment_id": cp_id,
             "claim_line_id": line,
@@ -122,13 +138,16 @@ def _claim_payment(conn: Connection, rem_id: int, cp: ClaimPayment, stamp: Stamp
         sp_id = write(conn, service_payments, None, row, stamp, provenance=False)
         _adjust(conn, cp_id, sp_id, sp.adjustments, sp.remark_codes, stamp)
     if claim is None:
-        return
+        return cp_id
     target = status_after_payment(cp.status, cp.charge_amount, cp.paid_amount)
-    if target is not None:
+    # a whole remittance (PostRemittance) is strict; a claim item records the payment even
+    # when the claim may not move that way (its processor warns)
+    if target is not None and (item is None or may_move(claim.status, target)):
         set_claim_status(conn, claim, target, stamp)
     if cp.payer_claim_number and cp.payer_claim_number != claim.payer_claim_number:
-        current = conn.execute(sa.select(claims).where(claims.c.id == claim.id)).one()
+        current = conn.execute(_CLAIM_BY_ID, {"b_id": claim.id}).one()
         write(conn, claims, current._mapping, {"payer_claim_number": cp.payer_claim_number}, stamp)
+    return cp_id
 
 
 def _adjust(  # noqa: PLR0917
@@ -207,7 +226,6 @@ class SqlRemittances:
 
     def remittance(self, payer: PayerRef, trace_number: str) -> Remittance | None:
         from hub.store.pm_repo.references import _PAYER_BY_LOCAL, _PAYER_BY_NAME
-        from hub.store.prepared import run
 
         q, p = (
             (_PAYER_BY_LOCAL, {"b_local": payer.local_id})
@@ -247,6 +265,7 @@ class SqlRemittances:
                     sp.service_date,
                     sp.line_item_control_number,
                     self._adjs(int(r.id), int(sp.id)),
+                    self._remarks(int(r.id), int(sp.id)),
                     claim_line_id=sp.claim_line_id,
                 )
                 for sp in self.conn.execute(
@@ -263,10 +282,18 @@ class SqlRemittances:
                     r.payer_claim_number,
                     services,
                     self._adjs(int(r.id), None),
+                    self._remarks(int(r.id), None),
                     claim_id=r.claim_id,
                 )
             )
         return tuple(out)
+
+    def _remarks(self, cp_id: int, sp_id: int | None) -> tuple[str, ...]:
+        """The RARCs (LQ, MOA, MIA) of a claim payment (``sp_id`` None) or one of its lines."""
+        m = remark_codes.c
+        sp = m.service_payment_id.is_(None) if sp_id is None else m.service_payment_id == sp_id
+        q = sa.select(m.code).where(m.claim_payment_id == cp_id, sp).order_by(m.id)
+        return tuple(self.conn.execute(q).scalars())
 
     def _adjs(self, cp_id: int, sp_id: int | None) -> tuple[Adjustment, ...]:
         a = adjustments.c
@@ -335,3 +362,16 @@ class SqlEligibility:
                 )
             )
         return out
+
+
+def eligibility_request(conn: Connection, trace_number: str) -> tuple[int | None, int | None]:
+    """(patient id, coverage id) of the eligibility check our 270 recorded with this trace
+    number (TRN02), (None, None) when there is none."""
+    e = eligibility_checks.c
+    row = conn.execute(
+        sa.select(e.patient_id, e.coverage_id)
+        .where(e.trace_number == trace_number)
+        .order_by(e.id)
+        .limit(1)
+    ).first()
+    return (None, None) if row is None else (row.patient_id, row.coverage_id)

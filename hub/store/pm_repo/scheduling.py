@@ -168,3 +168,7 @@ class SqlScheduling:
     def coverages_of(self, patient_id: int) -> list[Coverage]:
         q = sa.select(coverages).where(_c.patient_id == patient_id).order_by(_c.priority, _c.id)
         return [convert.coverage(r._mapping) for r in self.conn.execute(q)]
+
+    def coverage(self, coverage_id: int) -> Coverage | None:
+        r = self.conn.execute(sa.select(coverages).where(_c.id == coverage_id)).first()
+        return None if r is None else convert.coverage(r._mapping)

@@ -2,7 +2,7 @@
 deliveries (docs/adr/0023)
 
 Revision ID: 0013_console
-Revises: 0006_audit_sealed_chain
+Revises: 0009_x12_postings
 Create Date: 2026-12-02
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0013_console"
-down_revision = "0006_audit_sealed_chain"
+down_revision = "0009_x12_postings"
 branch_labels = None
 depends_on = None
 

@@ -6,7 +6,7 @@ limits and is no longer a DATE. Existing values are kept as they are (a DATE bec
 text); ``hub keys rotate-encryption`` seals them once a key is set.
 
 Revision ID: 0014_encryption
-Revises: 0010_fhir_read, 0013_console
+Revises: 0007_x12_partners
 Create Date: 2026-12-02
 """
 
@@ -18,8 +18,7 @@ from alembic import op
 import hub.store.types
 
 revision = "0014_encryption"
-# A merge point: the console (0013) and FHIR read (0010) branches both followed 0006.
-down_revision = ("0010_fhir_read", "0013_console")
+down_revision = "0007_x12_partners"  # main's head when this branch last merged it
 branch_labels = None
 depends_on = None
 
