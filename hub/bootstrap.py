@@ -23,7 +23,7 @@ from typing import Any, TypeGuard
 from sqlalchemy.engine import Engine
 
 from hub.clock import Clock, SystemClock
-from hub.config import Settings
+from hub.config import Settings, parse_key
 from hub.errors import ConfigError
 from hub.protocols.contract import Core, Listener, ProtocolPlugin, ProtocolRuntime
 from hub.queue.deliveries import DeliveryWorker, JudgeRegistry
@@ -41,7 +41,9 @@ from hub.services.replay import Peeker, ReplayService
 from hub.services.synchronous import SynchronousService
 from hub.store.audit_checkpoints import CheckpointFile, load_key
 from hub.store.audit_sealer import AuditSealer
+from hub.store.crypto import install as install_cipher
 from hub.store.db import UnitOfWork, create_engine, is_sqlite
+from hub.store.key_registry import open_cipher
 from hub.store.migrate import upgrade
 
 log = logging.getLogger(__name__)
@@ -170,6 +172,11 @@ def bootstrap(
     if migrate:
         upgrade(engine)
     clock = clock or SystemClock()
+    try:
+        _install_encryption(settings, engine, clock)
+    except BaseException:
+        engine.dispose()  # refused at start: nothing read or written with a wrong key
+        raise
     uow = partial(UnitOfWork, engine)
     celery_app = None
     if dispatcher is None:
@@ -254,6 +261,17 @@ def bootstrap(
         hub.stop()  # a broken plug-in fails start-up without leaving the engine open
         raise
     return hub
+
+
+def _install_encryption(settings: Settings, engine: Engine, clock: Clock) -> None:
+    """Check HUB_ENCRYPTION_KEY against the database's key registry and give the engine its
+    cipher (docs/adr/0024); a missing, unknown or wrong key is a ConfigError here, at start."""
+    secret = settings.encryption_key.get_secret_value() if settings.encryption_key else None
+    key = parse_key(secret) if secret is not None else None
+    with UnitOfWork(engine) as uow:
+        cipher = open_cipher(uow.conn, key, clock.now())
+        uow.commit()
+    install_cipher(engine, cipher)
 
 
 def _audit_sealer(settings: Settings, uow: partial[UnitOfWork], clock: Clock) -> AuditSealer:

@@ -6,6 +6,8 @@ Nothing here is built at import time: :func:`load_settings` is called by the com
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 from pathlib import Path
 from typing import Literal
@@ -100,6 +102,9 @@ class Settings(BaseSettings):
     # Signs audit checkpoints (HMAC-SHA256). Unset: a random key generated into
     # $HUB_DATA_DIR/audit/audit.key on first start (docs/adr/0012).
     audit_key: SecretStr | None = None
+    # Base64 of 32 bytes: message content, answers and patient data are sealed with AES-256-GCM
+    # (docs/adr/0024). Once set, the hub refuses to start without it or with another key.
+    encryption_key: SecretStr | None = None
     # Signs the admin console's session cookies; unset: a random secret per process (every
     # console session ends when the hub restarts, and nodes behind one address need this set).
     console_secret: SecretStr | None = None
@@ -141,6 +146,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"unknown time zone {value!r} (use an IANA name such as America/Chicago)"
             ) from None
+        return value
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _encryption_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            try:
+                parse_key(value.get_secret_value())
+            except ConfigError as exc:
+                raise ValueError(exc.message) from None
         return value
 
     @field_validator("mllp_allow")
@@ -188,6 +203,21 @@ class Settings(BaseSettings):
     @property
     def effective_clearinghouse_dir(self) -> Path:
         return self.clearinghouse_dir or self.data_dir / "clearinghouse"
+
+
+def parse_key(text: str, *, name: str = "HUB_ENCRYPTION_KEY") -> bytes:
+    """An encryption key from its base64 text: exactly 32 bytes, else a ConfigError saying so."""
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigError(f"{name} is not valid base64", code="encryption_key") from None
+    if len(key) != 32:
+        raise ConfigError(
+            f"{name} must be the base64 of 32 bytes (got {len(key)} bytes); "
+            "make one with: openssl rand -base64 32",
+            code="encryption_key",
+        )
+    return key
 
 
 def _cidrs(value: str) -> list[str]:

@@ -15,6 +15,7 @@ from hub.api.auth import TokenCache, require
 from hub.api.console import install as console
 from hub.api.routes_admin import router as admin_router
 from hub.api.routes_health import router as health_router
+from hub.api.routes_kpis import router as kpis_router
 from hub.api.routes_messages import router as messages_router
 from hub.bootstrap import Hub
 from hub.config import Settings
@@ -33,6 +34,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(health_router)
     app.include_router(messages_router)
     app.include_router(admin_router)
+    app.include_router(kpis_router)
     app.include_router(_openapi_router(app))
     secret = hub.settings.console_secret
     console.install(app, secret.get_secret_value().encode() if secret else None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from hub.cli import encryption_cmd
 from hub.cli.common import cli_actor, echo_json, open_hub
 from hub.errors import ValidationError
 from hub.services.keys import KeyService, parse_role
@@ -16,8 +17,9 @@ def install(app: typer.Typer) -> None:
 
 
 def _install_keys(app: typer.Typer) -> None:
-    keys_app = typer.Typer(help="API tokens")
+    keys_app = typer.Typer(help="API tokens and the encryption key")
     app.add_typer(keys_app, name="keys")
+    encryption_cmd.install(keys_app)
 
     @keys_app.command("create")
     def keys_create(

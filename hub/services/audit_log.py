@@ -12,12 +12,13 @@ from typing import Any
 
 from hub.clock import Clock
 from hub.errors import AuditChainBroken
-from hub.services.reads import Actor, patient_hash
+from hub.services.reads import Actor
 from hub.store import audit
 from hub.store.audit import AuditFilter, VerifyResult
 from hub.store.audit_checkpoints import Checkpoint
 from hub.store.audit_sealer import AuditSealer
 from hub.store.db import UnitOfWorkFactory
+from hub.store.messages import patient_audit_ref
 
 __all__ = ["AuditFilter", "VerifyResult", "can_append", "list_events", "verify"]
 
@@ -65,7 +66,7 @@ def list_events(
             actor=str(actor),
             action="phi.search" if flt.patient else "audit.read",
             object_type="patient" if flt.patient else "audit",
-            object_id=patient_hash(flt.patient) if flt.patient else "",
+            object_id=patient_audit_ref(u.conn, flt.patient) if flt.patient else "",
             detail={"via": actor.via, "filters": filters, "results": len(rows)},
         )
         u.commit()

@@ -9,7 +9,7 @@ console) call this service and never write audit rows themselves: an import-lint
 keeps ``hub.store.audit`` out of ``hub.api`` and ``hub.cli``.
 
 Audit details carry ids and hashes only: a patient searched for is recorded by the SHA-256 of
-the identifier asked for, never the identifier itself.
+the identifier asked for (with encryption on, its keyed search token), never the identifier.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ class ReadService:
                     actor=str(actor),
                     action="phi.search",
                     object_type="patient",
-                    object_id=patient_hash(flt.patient),
+                    object_id=store.patient_audit_ref(u.conn, flt.patient),
                     detail={"via": actor.via, "results": len(found)},
                 )
                 u.commit()

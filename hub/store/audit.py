@@ -19,6 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from hub.store.audit_chain import GENESIS, VerifyResult, digest, seal, verify
+from hub.store.crypto import cipher_of
+from hub.store.messages import patient_audit_ref, search_ref
 from hub.store.prepared import run
 from hub.store.tables import audit_log, message_patients
 
@@ -112,13 +114,17 @@ def search(conn: Connection, flt: AuditFilter) -> list[dict[str, Any]]:
         q = q.where(c.object_type == "message", c.object_id == str(flt.message_id))
     if flt.patient:
         hashed = hashlib.sha256(flt.patient.encode()).hexdigest()
+        ref = search_ref(cipher_of(conn.dialect), flt.patient[:200])
         about_messages = sa.select(sa.cast(message_patients.c.message_id, sa.String)).where(
-            message_patients.c.patient_ref == flt.patient
+            message_patients.c.patient_ref == ref
         )
         q = q.where(
             sa.or_(
                 # patient events name the patient by its identifier's SHA-256 (audited reads)
-                sa.and_(c.object_type == "patient", c.object_id.in_([flt.patient, hashed])),
+                sa.and_(
+                    c.object_type == "patient",
+                    c.object_id.in_([flt.patient, hashed, patient_audit_ref(conn, flt.patient)]),
+                ),
                 sa.and_(c.object_type == "message", c.object_id.in_(about_messages)),
             )
         )

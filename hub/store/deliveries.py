@@ -28,8 +28,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from hub.errors import Conflict, NotFound
+from hub.store.crypto import cipher_of
 from hub.store.destinations import KINDS, Destination, get_destination_by_id
 from hub.store.lifecycle import DELIVERY_TRANSITIONS, DeliveryStatus
+from hub.store.messages import unseal
 from hub.store.tables import attempts, deliveries, destinations, messages
 
 __all__ = ["KINDS", "DeliveryRecord", "Destination", "Leased"]
@@ -256,7 +258,12 @@ def lease(
     )
     rec = get(conn, delivery_id)
     dest = get_destination_by_id(conn, rec.destination_id)
-    raw = conn.execute(sa.select(messages.c.raw).where(messages.c.id == rec.message_id)).scalar()
+    stored = conn.execute(sa.select(messages.c.raw).where(messages.c.id == rec.message_id)).scalar()
+    raw = (
+        None
+        if rec.message_id is None
+        else unseal(cipher_of(conn.dialect), rec.message_id, "raw", stored)
+    )
     # Attempt numbers keep counting across a manual retry (which resets attempt_count for
     # the retry policy); an attempt after such a retry is marked as a replay.
     prior = int(

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 
 from hub.store.lifecycle import LEASABLE_VALUES, Status
 from hub.store.locks import lock_keys
-from hub.store.messages import MessageRecord, _record
+from hub.store.messages import MessageRecord, _record, opened
 from hub.store.prepared import Row, run
 from hub.store.tables import attempts, lane_keys, messages
 from hub.store.types import UTCDateTime
@@ -147,7 +147,7 @@ def lease(
     if _lane_busy(conn, rec):
         return None
     run(conn, _MARK_LEASED, {"b_id": rec.id, "b_lease": lease_until, "b_now": now})
-    return rec
+    return opened(conn, rec)
 
 
 def _first_head(

@@ -5,8 +5,9 @@ Which message may run next (lane heads, leases) lives in :mod:`hub.store.lanes`.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from hub.errors import Conflict, NotFound
+from hub.store.crypto import Cipher, cipher_of, column_ad
 from hub.store.lifecycle import PENDING, PENDING_VALUES, Status, check_transition
 from hub.store.prepared import Row, run, run_many
 from hub.store.tables import attempts, lane_keys, message_patients, messages
@@ -123,6 +125,13 @@ def _record(row: sa.Row[Any] | Row, *, with_raw: bool = False) -> MessageRecord:
 # Hot-path statements (every ingest runs them) are built once with bind parameters: building a
 # Core statement and its cache key per call cost more than executing it (bench/hl7v2).
 _INSERT = sa.insert(messages).returning(messages.c.id)
+# With a cipher the content is sealed once the row id is known (it is part of the associated
+# data, so a sealed value moved to another row fails its check): insert, then fill.
+_SEAL = (
+    sa.update(messages)
+    .where(messages.c.id == sa.bindparam("b_id"))
+    .values(raw=sa.bindparam("b_raw"), answer=sa.bindparam("b_answer"))
+)
 _INSERT_REFS = sa.insert(message_patients)
 _SET_ANSWER = (
     sa.update(messages)
@@ -166,7 +175,38 @@ def clean_keys(keys: Iterable[str | None]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(k[:300] for k in keys if k))
 
 
+def seal(cipher: Cipher | None, message_id: int, column: str, value: bytes | None) -> bytes | None:
+    """``value`` as stored in ``messages.<column>`` of row ``message_id``."""
+    if cipher is None or value is None:
+        return value
+    return cipher.seal(bytes(value), column_ad("messages", column, message_id))
+
+
+def unseal(cipher: Cipher | None, message_id: int, column: str, value: Any) -> bytes | None:
+    """The content of ``messages.<column>`` as stored (sealed or, from before, plaintext)."""
+    if value is None:
+        return None
+    if cipher is None:
+        return bytes(value) if not isinstance(value, bytes) else value
+    return cipher.open(bytes(value), column_ad("messages", column, message_id))
+
+
+def search_ref(cipher: Cipher | None, ref: str) -> str:
+    """A patient reference as the search column holds it: a keyed token when sealing."""
+    return ref if cipher is None else cipher.search_token(ref)
+
+
+def patient_audit_ref(conn: Connection, identifier: str) -> str:
+    """What the audit log records of a patient searched for: the SHA-256 of the identifier, or,
+    with encryption on, its keyed search token (an SSN's plain hash is a lookup away from it)."""
+    cipher = cipher_of(conn.dialect)
+    if cipher is None:
+        return hashlib.sha256(identifier.encode()).hexdigest()
+    return cipher.search_token(identifier)
+
+
 def insert(conn: Connection, new: NewMessage) -> int:
+    cipher = cipher_of(conn.dialect)
     keys = clean_keys(new.lane_keys)
     values = {
         "protocol": new.protocol,
@@ -181,8 +221,8 @@ def insert(conn: Connection, new: NewMessage) -> int:
         "status": new.status.value,
         "received_at": new.received_at,
         "updated_at": new.received_at,
-        "raw": new.raw,
-        "answer": new.answer,
+        "raw": new.raw if cipher is None else b"",
+        "answer": new.answer if cipher is None else None,
         "revision_of": new.revision_of,
         "duplicate_of": new.duplicate_of,
         "meta": new.meta,
@@ -192,9 +232,16 @@ def insert(conn: Connection, new: NewMessage) -> int:
         "item_index": new.item_index,
     }
     message_id = int(run(conn, _INSERT, values).scalar_one())
+    if cipher is not None:
+        sealed = {
+            "b_id": message_id,
+            "b_raw": seal(cipher, message_id, "raw", new.raw),
+            "b_answer": seal(cipher, message_id, "answer", new.answer),
+        }
+        run(conn, _SEAL, sealed)
     if keys and new.status in PENDING:
         enter_lanes(conn, message_id, keys)
-    refs = sorted({r[:200] for r in new.patient_refs if r})
+    refs = sorted({search_ref(cipher, r[:200]) for r in new.patient_refs if r})
     if refs:
         run_many(conn, _INSERT_REFS, [{"message_id": message_id, "patient_ref": r} for r in refs])
     return message_id
@@ -224,7 +271,8 @@ def _follow_lanes(conn: Connection, message_id: int, current: Status, new: Statu
 
 
 def set_answer(conn: Connection, message_id: int, answer: bytes) -> None:
-    run(conn, _SET_ANSWER, {"b_id": message_id, "b_answer": answer})
+    sealed = seal(cipher_of(conn.dialect), message_id, "answer", answer)
+    run(conn, _SET_ANSWER, {"b_id": message_id, "b_answer": sealed})
 
 
 def find_identical(
@@ -236,7 +284,9 @@ def find_identical(
     same AE/AR again."""
     params = {"b_sha": canonical_sha256, "b_p": protocol}
     row = run(conn, _FIND_IDENTICAL, params).first()
-    return (int(row.id), row.answer) if row else None
+    if row is None:
+        return None
+    return int(row.id), unseal(cipher_of(conn.dialect), int(row.id), "answer", row.answer)
 
 
 def find_same_control_id(
@@ -267,7 +317,17 @@ def get(conn: Connection, message_id: int, *, with_raw: bool = True) -> MessageR
     row = run(conn, _GET_FULL if with_raw else _GET_SUMMARY, {"b_id": message_id}).first()
     if row is None:
         raise NotFound(f"message {message_id} not found")
-    return _record(row, with_raw=with_raw)
+    rec = _record(row, with_raw=with_raw)
+    return opened(conn, rec) if with_raw else rec
+
+
+def opened(conn: Connection, rec: MessageRecord) -> MessageRecord:
+    """``rec`` with its raw content and answer unsealed (as read: they may be sealed)."""
+    cipher = cipher_of(conn.dialect)
+    if cipher is None:
+        return rec
+    raw = unseal(cipher, rec.id, "raw", rec.raw)
+    return replace(rec, raw=raw, answer=unseal(cipher, rec.id, "answer", rec.answer))
 
 
 def transition(
@@ -415,6 +475,14 @@ def _id_chunks(flt: MessageFilter) -> list[list[int]]:
     return [wanted[i : i + ID_CHUNK] for i in range(0, len(wanted), ID_CHUNK)]
 
 
+def _searchable(conn: Connection, flt: MessageFilter) -> MessageFilter:
+    """The filter as the columns hold values: a patient reference becomes its search token."""
+    cipher = cipher_of(conn.dialect)
+    if cipher is None or not flt.patient:
+        return flt
+    return replace(flt, patient=search_ref(cipher, flt.patient[:200]))
+
+
 def search_statement(flt: MessageFilter) -> sa.Select[Any]:
     """The statement :func:`search` runs for a filter without ids (tests EXPLAIN it)."""
     order = messages.c.id.desc() if flt.newest_first else messages.c.id
@@ -431,6 +499,7 @@ def search_statement(flt: MessageFilter) -> sa.Select[Any]:
 
 
 def search(conn: Connection, flt: MessageFilter) -> list[MessageRecord]:
+    flt = _searchable(conn, flt)
     if not flt.ids:
         return [_record(r) for r in conn.execute(search_statement(flt))]
     found = [
@@ -444,6 +513,7 @@ def search(conn: Connection, flt: MessageFilter) -> list[MessageRecord]:
 
 
 def search_ids(conn: Connection, flt: MessageFilter) -> list[int]:
+    flt = _searchable(conn, flt)
     if not flt.ids:
         q = _filtered(flt, [messages.c.id]).order_by(messages.c.id)
         if flt.limit is not None:

@@ -233,3 +233,13 @@ provider_adjustments = Table(  # PLB: provider-level adjustments of a remittance
     *versioned(),
 )
 Index("ix_provider_adjustments_remittance", provider_adjustments.c.remittance_id)
+
+# The KPI queries (hub/store/kpi_*.py, migration 0014): the latest 271 of a patient before a
+# visit, claims by first submission. (Appointments by start, encounters by arrival, a claim's
+# payments and remittances by date use the FHIR search indexes, hub/store/pm_search_indexes.py.)
+Index(
+    "ix_eligibility_checks_patient",
+    eligibility_checks.c.patient_id,
+    eligibility_checks.c.responded_at,
+)
+Index("ix_submissions_submitted_at", submissions.c.submitted_at)

@@ -24,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from hub.store.crypto_types import SealedDate, SealedJSON, SealedText
 from hub.store.message_tables import Id, metadata
 from hub.store.pm_columns import Money, provenance, versioned
 from hub.store.types import UTCDateTime
@@ -80,15 +81,16 @@ patients = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("facility", String(200), nullable=False, server_default=""),
     Column("mrn", String(100), nullable=False),
-    Column("family_name", String(100), nullable=True),
-    Column("given_name", String(100), nullable=True),
-    Column("middle_name", String(100), nullable=True),
+    # Sealed when HUB_ENCRYPTION_KEY is set (docs/adr/0024): names, birth date, address, phone.
+    Column("family_name", SealedText("patients.family_name"), nullable=True),
+    Column("given_name", SealedText("patients.given_name"), nullable=True),
+    Column("middle_name", SealedText("patients.middle_name"), nullable=True),
     Column("prefix", String(20), nullable=True),
     Column("suffix", String(20), nullable=True),
-    Column("birth_date", Date, nullable=True),
+    Column("birth_date", SealedDate("patients.birth_date"), nullable=True),
     Column("sex", String(8), nullable=True),  # AdministrativeGender: male female other unknown
-    Column("address", JSON, nullable=True),  # {line:[..], city, state, postal_code, country}
-    Column("telecom", JSON, nullable=True),  # [{system, use, value}]
+    Column("address", SealedJSON("patients.address"), nullable=True),  # {line, city, ...}
+    Column("telecom", SealedJSON("patients.telecom"), nullable=True),  # [{system, use, value}]
     Column("active", Integer, nullable=False, server_default="1"),
     Column("deceased", Integer, nullable=False, server_default="0"),
     Column("merged_into_id", Id, ForeignKey("patients.id"), nullable=True),
@@ -101,7 +103,8 @@ patient_identifiers = Table(
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("patient_id", Id, ForeignKey("patients.id"), nullable=False),
-    Column("value", String(100), nullable=False),
+    # MRN, SSN, ...: sealed with a key (compared in Python, per patient, when sealed)
+    Column("value", SealedText("patient_identifiers.value"), nullable=False),
     Column("assigning_authority", String(200), nullable=False, server_default=""),
     Column("type_code", String(20), nullable=False, server_default=""),  # HL7 table 0203
     Column("facility", String(200), nullable=False, server_default=""),
@@ -120,12 +123,12 @@ coverages = Table(
     Column("priority", Integer, nullable=False, server_default="1"),  # 1 primary, 2 secondary
     Column("plan_id", String(100), nullable=True),
     Column("plan_name", String(200), nullable=True),
-    Column("member_id", String(100), nullable=True),
+    Column("member_id", SealedText("coverages.member_id"), nullable=True),
     Column("group_number", String(100), nullable=True),
     Column("group_name", String(200), nullable=True),
-    Column("subscriber_name", JSON, nullable=True),  # {family, given}
-    Column("subscriber_id", String(100), nullable=True),
-    Column("subscriber_birth_date", Date, nullable=True),
+    Column("subscriber_name", SealedJSON("coverages.subscriber_name"), nullable=True),
+    Column("subscriber_id", SealedText("coverages.subscriber_id"), nullable=True),
+    Column("subscriber_birth_date", SealedDate("coverages.subscriber_birth_date"), nullable=True),
     Column("relationship", String(20), nullable=True),  # self | spouse | child | other
     Column("period_start", Date, nullable=True),
     Column("period_end", Date, nullable=True),
@@ -227,7 +230,7 @@ pm_history = Table(  # one row per change of a PM row's content
     Column("message_id", Id, ForeignKey("messages.id"), nullable=True),
     Column("actor", String(200), nullable=True),  # a user or service when no message
     Column("changed_at", UTCDateTime(), nullable=False),
-    Column("changes", JSON, nullable=False),  # {field: [old, new]}
+    Column("changes", SealedJSON("pm_history.changes"), nullable=False),  # {field: [old, new]}
 )
 Index(
     "ix_pm_history_entity", pm_history.c.entity_type, pm_history.c.entity_id, pm_history.c.version

@@ -171,12 +171,15 @@ class Prepared:
 
     def __init__(self, stmt: Executable) -> None:
         self.stmt = stmt
-        self._forms: dict[tuple[str, frozenset[str] | None], _Form] = {}
+        # By dialect *instance*, not name: a column type's processors are bound to the dialect
+        # they were compiled for, and the sealing types (hub.store.crypto_types) find their
+        # engine's cipher through it. One engine per process in production; tests make many.
+        self._forms: dict[tuple[Dialect, frozenset[str] | None], _Form] = {}
         self._dml = isinstance(stmt, sa.Insert | sa.Update)
 
     def _form(self, dialect: Dialect, params: Mapping[str, Any]) -> _Form:
         keys = frozenset(params) if self._dml else None
-        key = (dialect.name, keys)
+        key = (dialect, keys)
         form = self._forms.get(key)
         if form is None:
             form = self._forms[key] = _Form(self.stmt, dialect, sorted(keys) if keys else None)

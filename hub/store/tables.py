@@ -1,6 +1,7 @@
 """All tables, one :data:`metadata`: import from here."""
 
 from hub.store import fhir_subscriptions, fhir_tables, partners, pm_search_indexes, pm_tables
+from hub.store.encryption_tables import encryption_keys
 from hub.store.message_tables import (
     api_keys,
     attempts,
@@ -24,6 +25,7 @@ __all__ = [
     "audit_log",
     "deliveries",
     "destinations",
+    "encryption_keys",
     "fhir_subscriptions",
     "fhir_tables",
     "lane_keys",

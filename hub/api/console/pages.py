@@ -10,6 +10,7 @@ from hub.api.console import (
     routes_dashboard,
     routes_destinations,
     routes_keys,
+    routes_kpis,
     routes_messages,
     routes_patients,
     routes_replay,
@@ -24,4 +25,5 @@ ROUTERS: list[APIRouter] = [
     routes_destinations.router,
     routes_audit.router,
     routes_keys.router,
+    routes_kpis.router,
 ]

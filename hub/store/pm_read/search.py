@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from hub.errors import UnsupportedError
 from hub.pm.queries import Criterion, DateRange, Field, IdentifierValue, Kind, Op, PmQuery
+from hub.store.crypto_types import SealedDate
 from hub.store.pm_tables import (
     appointments,
     claim_payments,
@@ -239,7 +240,8 @@ def column(shape: Shape, kind: Kind, name: Field) -> sa.ColumnElement[Any]:
 
 
 def _is_date_column(col: sa.ColumnElement[Any]) -> bool:
-    return isinstance(col.type, sa.Date)
+    # a birth date is a SealedDate (ISO text underneath, docs/adr/0024) but compares as a day
+    return isinstance(col.type, sa.Date | SealedDate)
 
 
 def _date_clause(col: sa.ColumnElement[Any], op: Op, rng: DateRange) -> Clause:

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from hub.pm.history import HistoryEntry
+from hub.store.crypto_types import SealedDate
 from hub.store.pm_repo.history import history_of
 from hub.store.types import UTCDateTime
 
@@ -28,7 +29,7 @@ def _typed(col: sa.Column[Any], value: Any) -> Any:
         return None
     if isinstance(col.type, UTCDateTime) and isinstance(value, str):
         return datetime.fromisoformat(value)
-    if isinstance(col.type, sa.Date) and isinstance(value, str):
+    if isinstance(col.type, sa.Date | SealedDate) and isinstance(value, str):
         return date.fromisoformat(value[:10])
     if isinstance(col.type, sa.Numeric) and not isinstance(col.type, sa.Float):
         return Decimal(str(value))

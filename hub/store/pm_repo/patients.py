@@ -39,12 +39,14 @@ _BY_KEY = (patients.c.facility == b("b_facility"), patients.c.mrn == b("b_mrn"))
 _FIND_PATIENT = sa.select(*content(patients)).where(*_BY_KEY)
 _PATIENT_BY_KEY = sa.select(patients).where(*_BY_KEY)
 _PATIENT_BY_ID = sa.select(patients).where(patients.c.id == b("b_id"))
-_FIND_IDENTIFIER = sa.select(_pi.id).where(
+# ``value`` may be sealed (docs/adr/0024: a sealed value never equals its plaintext in SQL), so
+# the candidates of one patient are read and their values compared here: a handful of rows.
+_FIND_IDENTIFIER = sa.select(_pi.id, _pi.value).where(
     _pi.patient_id == b("b_pid"),
-    _pi.value == b("b_value"),
     _pi.assigning_authority == b("b_authority"),
     _pi.type_code == b("b_type"),
 )
+_VALUES_OF = sa.select(_pi.id, _pi.value).where(_pi.patient_id == b("b_pid"))
 _IDENTIFIERS = (
     sa.select(_pi.value, _pi.assigning_authority, _pi.type_code)
     .where(_pi.patient_id == b("b_pid"))
@@ -77,11 +79,11 @@ def upsert_patient(conn: Connection, ch: UpsertPatient, stamp: Stamp) -> int:
     for ident in ch.identifiers:
         params = {
             "b_pid": pid,
-            "b_value": ident.value,
             "b_authority": ident.assigning_authority,
             "b_type": ident.type_code,
         }
-        if run(conn, _FIND_IDENTIFIER, params).first() is None:
+        found = run(conn, _FIND_IDENTIFIER, params).all()
+        if not any(r.value == ident.value for r in found):
             row = {
                 "patient_id": pid,
                 "value": ident.value,
@@ -105,9 +107,11 @@ def change_identifier(conn: Connection, ch: ChangeIdentifier, stamp: Stamp) -> i
     if new_id is not None and new_id != old.id:
         raise ValidationError("new identifier already in use", code="duplicate_key")
     write(conn, patients, old._mapping, {"mrn": ch.new.value}, stamp)
+    rows = run(conn, _VALUES_OF, {"b_pid": old.id}).all()
+    same = [int(r.id) for r in rows if r.value == ch.old.mrn]
     conn.execute(
         sa.update(patient_identifiers)
-        .where(_pi.patient_id == old.id, _pi.value == ch.old.mrn)
+        .where(_pi.id.in_(same))
         .values(
             value=ch.new.value,
             assigning_authority=ch.new.assigning_authority,
