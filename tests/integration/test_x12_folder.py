@@ -16,8 +16,12 @@ from x12_support import file_835
 from hub.bootstrap import Hub
 from hub.config import Settings
 from hub.errors import StoreUnavailable
-from hub.protocols.x12.folder import ClearinghouseFolder, is_partial
+from hub.protocols.contract import Core
+from hub.protocols.x12 import partner_roots
+from hub.protocols.x12.folder import ClearinghouseFolder, PartnerFolders, is_partial
 from hub.protocols.x12.receiver import Submission, X12Receiver
+from hub.services.partners import PartnerInput, PartnerService
+from hub.services.reads import Actor
 from hub.store.tables import messages
 
 
@@ -207,9 +211,10 @@ def test_the_listener_takes_a_slowly_written_file_only_when_complete(hub: Hub) -
 
 
 def test_hub_serve_runs_the_folder_listener(hub: Hub) -> None:
-    # the HL7 MLLP listener and the clearinghouse folder
-    assert len(hub.listeners) == 2
-    listener = hub.listeners[1]
+    # the X12 plug-in's one listener is the clearinghouse folder watcher (beside HL7's MLLP
+    # listener and FHIR's subscription matcher)
+    (listener,) = hub.protocols["x12"].listeners
+    assert listener in hub.listeners
     stop = asyncio.Event()
 
     async def run_briefly() -> None:
@@ -247,3 +252,27 @@ def test_every_bad_input_goes_to_error_with_its_reason(hub: Hub) -> None:
         assert (error / f"{name}.answer.x12").exists() == bool(answer_code)
     assert names(folder.folder("archive")) == ["good.835"]
     assert names(inbound) == []
+
+
+def test_a_partner_with_its_own_folder_is_watched_too(hub: Hub, tmp_path: Path) -> None:
+    """``hub partners add --dir`` gives a clearinghouse its own inbound/: ``hub serve`` takes
+    its files like the default folder's, from the poll after the partner was added."""
+    core = Core(hub.settings, hub.clock, hub.uow, hub.ingest, hub.registry)
+    folders = PartnerFolders(
+        hub.settings.effective_clearinghouse_dir, receiver_of(hub), partner_roots(core)
+    )
+    assert folders.poll_once() == []  # only the default folder so far
+    own = tmp_path / "acme"
+    PartnerService(uow=hub.uow, clock=hub.clock, settings=hub.settings).add(
+        PartnerInput("acme", "HUBPRACTICE", "ACMECH", own), actor=Actor.cli_user("ops", "host")
+    )
+    assert folders.poll_once() == []  # the new folder is created and first seen
+    (own / "inbound" / "remit.835").write_bytes(file_835("PCN1", sender="ACMECH"))
+    (hub.settings.effective_clearinghouse_dir / "inbound" / "other.835").write_bytes(
+        file_835("PCN2", control="000000777")
+    )
+    assert folders.poll_once() == []  # first sight of both files
+    assert sorted(t.name for t in folders.poll_once()) == ["other.835", "remit.835"]
+    assert (own / "archive" / "remit.835").exists()
+    assert not list((own / "inbound").iterdir())
+    assert len(raws(hub)) == 2

@@ -13,23 +13,38 @@ subscriber of :func:`hub.services.x12_inquiries.eligibility_on_booking`, off unl
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from pathlib import Path
 
 from hub.adapters.x12.tokenizer import Limits
 from hub.pm.events import AppointmentBooked
 from hub.protocols.contract import Core, ProtocolPlugin, ProtocolRuntime, SubscriberSpec
 from hub.protocols.x12 import cli_out, http, ingest_cli, processing
 from hub.protocols.x12.conformance import X12Conformance
-from hub.protocols.x12.folder import ClearinghouseFolder
+from hub.protocols.x12.folder import PartnerFolders
 from hub.protocols.x12.receiver import PROTOCOL, X12Intake, X12Receiver, answer_numbers
 from hub.services.x12_inquiries import eligibility_on_booking
+from hub.store.partners import list_partners
+
+
+def partner_roots(core: Core) -> Callable[[], list[Path]]:
+    """The folders of the trading partners added with their own ``--dir``."""
+
+    def roots() -> list[Path]:
+        with core.uow() as uow:
+            return [Path(p.directory) for p in list_partners(uow.conn) if p.directory]
+
+    return roots
 
 
 def build(core: Core) -> ProtocolRuntime:
     receiver = X12Receiver(core, X12Intake(Limits()), answer_numbers(core))
-    folder = ClearinghouseFolder(core.settings.effective_clearinghouse_dir, receiver)
+    folders = PartnerFolders(
+        core.settings.effective_clearinghouse_dir, receiver, partner_roots(core)
+    )
 
     async def clearinghouse(stop: asyncio.Event) -> None:
-        await folder.run(stop)
+        await folders.run(stop)
 
     return ProtocolRuntime(
         receiver=receiver,

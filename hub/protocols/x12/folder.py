@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,5 +193,61 @@ class ClearinghouseFolder:
                 await asyncio.to_thread(self.poll_once)
             except OSError as exc:  # the folder itself unreadable: say so, keep polling
                 log.error("clearinghouse folder unreadable", extra={"error": type(exc).__name__})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.interval)
+
+
+class PartnerFolders:
+    """Every trading partner's folder, and the default one: ``hub partners add --dir PATH``
+    gives a clearinghouse its own ``inbound/``, which ``hub serve`` watches from the next poll
+    on (the partner list is read each poll, so a partner added while the hub runs is picked
+    up). One unreadable folder is logged and skipped; the others are still polled."""
+
+    def __init__(
+        self,
+        default_root: Path,
+        receiver: X12Receiver,
+        roots: Callable[[], list[Path]],
+        *,
+        interval: float = 2.0,
+    ) -> None:
+        self.default_root = default_root
+        self.receiver = receiver
+        self.roots = roots
+        self.interval = interval
+        self._folders: dict[Path, ClearinghouseFolder] = {}
+
+    def folders(self) -> list[ClearinghouseFolder]:
+        wanted = [self.default_root, *self.roots()]
+        for root in wanted:
+            key = root.resolve()
+            if key not in self._folders:
+                self._folders[key] = ClearinghouseFolder(
+                    root, self.receiver, interval=self.interval
+                )
+        keep = {root.resolve() for root in wanted}
+        for gone in [k for k in self._folders if k not in keep]:
+            del self._folders[gone]
+        return list(self._folders.values())
+
+    def poll_once(self) -> list[Taken]:
+        done: list[Taken] = []
+        for folder in self.folders():
+            try:
+                done += folder.poll_once()
+            except OSError as exc:  # that folder unreadable: say so, go on with the others
+                log.error(
+                    "clearinghouse folder unreadable",
+                    extra={"folder": str(folder.root), "error": type(exc).__name__},
+                )
+        return done
+
+    async def run(self, stop: asyncio.Event) -> None:
+        log.info("clearinghouse folders watched", extra={"interval": self.interval})
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(self.poll_once)
+            except Exception as exc:  # the partner list unreadable (database down): retry
+                log.error("clearinghouse folders not polled", extra={"error": type(exc).__name__})
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.interval)
