@@ -20,6 +20,7 @@ records an eligibility check with that trace number and no answer yet
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,10 @@ def build_270(
     return body, env.isa13, trace
 
 
+# what an inquiry builder returns: the file's bytes, its ISA13, its trace number, its meta
+Built = tuple[bytes, str, str, dict[str, Any]]
+
+
 class InquiryService:
     def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock, settings: Settings) -> None:
         self.uow = uow
@@ -142,74 +147,73 @@ class InquiryService:
     def eligibility(
         self, coverage_id: int, *, partner: str | None, out: Path | None, actor: Actor
     ) -> dict[str, Any]:
-        now = self.clock.now()
-        files = FileBatch()
-        try:
-            with self.uow() as u:
-                pm = SqlPm(u.conn, Stamp(None, now, str(actor)))
-                practice, to = _practice(u.conn), resolve_partner(u.conn, partner)
-                coverage = _coverage(pm, coverage_id)
-                body, isa13, trace = build_270(
-                    pm=pm, practice=practice, partner=to, coverage=coverage, now=now, tz=self.tz
-                )
-                meta = {"trace_number": trace, "coverage_id": coverage_id}
-                path, message_id = files.add(
-                    u.conn, partner=to, out=out, kind="270", isa13=isa13, body=body, now=now,
-                    meta=meta,
-                )  # fmt: skip
-                self._audit(
-                    u.conn, action="x12.270.written", message_id=message_id, partner=to,
-                    isa13=isa13, path=path, actor=actor, now=now,
-                )  # fmt: skip
-                u.commit()
-        except BaseException:
-            files.discard()
-            raise
-        files.publish()
-        return {"type": "270", "path": str(path), "interchange": isa13, "trace_number": trace}
+        def build(pm: SqlPm, practice: PracticeRow, to: PartnerRow, now: datetime) -> Built:
+            coverage = _coverage(pm, coverage_id)
+            body, isa13, trace = build_270(
+                pm=pm, practice=practice, partner=to, coverage=coverage, now=now, tz=self.tz
+            )
+            return body, isa13, trace, {"trace_number": trace, "coverage_id": coverage_id}
+
+        return self._write("270", build, partner=partner, out=out, actor=actor)
 
     def claim_status(
         self, claim_number: str, *, partner: str | None, out: Path | None, actor: Actor
     ) -> dict[str, Any]:
+        def build(pm: SqlPm, practice: PracticeRow, to: PartnerRow, now: datetime) -> Built:
+            claim = pm.billing.claim(claim_number)
+            if claim is None:
+                raise NotFound(f"claim {claim_number!r} not found", code="unknown_claim")
+            if claim.status not in ASKABLE:
+                raise ValidationError(
+                    f"claim {claim_number} is {claim.status.value}: only a submitted claim "
+                    "has a status to ask about",
+                    code="not_submitted",
+                )
+            at = local_time(now, self.tz)
+            env = open_interchange(pm, to, at)
+            trace = f"{env.isa13}-{claim_number}"[:50]
+            inquiry = inquiry_276(
+                parts=read_parts(pm, claim),
+                provider=Provider(practice.name, practice.npi),
+                receiver_name=practice.name,
+                receiver_id=to.sender_id,
+                trace_number=trace,
+            )
+            group = env.interchange.group(
+                HR, X212, sender_id=to.sender_id, receiver_id=to.receiver_id,
+                control_number=next_group(pm, to),
+            )  # fmt: skip
+            write_276(group, inquiry, reference=trace, created=at,
+                      control_number=next_set(pm, to))  # fmt: skip
+            meta = {"trace_number": trace, "claim": claim_number}
+            return env.interchange.to_bytes(), env.isa13, trace, meta
+
+        return self._write("276", build, partner=partner, out=out, actor=actor)
+
+    def _write(
+        self,
+        kind: str,
+        build: Callable[[SqlPm, PracticeRow, PartnerRow, datetime], Built],
+        *,
+        partner: str | None,
+        out: Path | None,
+        actor: Actor,
+    ) -> dict[str, Any]:
+        """One inquiry file: built, stored as an outbound message, audited and committed in one
+        transaction, then published (a rolled-back build leaves no file: ADR 0018)."""
         now = self.clock.now()
         files = FileBatch()
         try:
             with self.uow() as u:
                 pm = SqlPm(u.conn, Stamp(None, now, str(actor)))
                 practice, to = _practice(u.conn), resolve_partner(u.conn, partner)
-                claim = pm.billing.claim(claim_number)
-                if claim is None:
-                    raise NotFound(f"claim {claim_number!r} not found", code="unknown_claim")
-                if claim.status not in ASKABLE:
-                    raise ValidationError(
-                        f"claim {claim_number} is {claim.status.value}: only a submitted claim "
-                        "has a status to ask about",
-                        code="not_submitted",
-                    )
-                at = local_time(now, self.tz)
-                env = open_interchange(pm, to, at)
-                trace = f"{env.isa13}-{claim_number}"[:50]
-                inquiry = inquiry_276(
-                    parts=read_parts(pm, claim),
-                    provider=Provider(practice.name, practice.npi),
-                    receiver_name=practice.name,
-                    receiver_id=to.sender_id,
-                    trace_number=trace,
-                )
-                group = env.interchange.group(
-                    HR, X212, sender_id=to.sender_id, receiver_id=to.receiver_id,
-                    control_number=next_group(pm, to),
-                )  # fmt: skip
-                write_276(group, inquiry, reference=trace, created=at,
-                          control_number=next_set(pm, to))  # fmt: skip
-                body, isa13 = env.interchange.to_bytes(), env.isa13
-                meta = {"trace_number": trace, "claim": claim_number}
+                body, isa13, trace, meta = build(pm, practice, to, now)
                 path, message_id = files.add(
-                    u.conn, partner=to, out=out, kind="276", isa13=isa13, body=body, now=now,
+                    u.conn, partner=to, out=out, kind=kind, isa13=isa13, body=body, now=now,
                     meta=meta,
                 )  # fmt: skip
                 self._audit(
-                    u.conn, action="x12.276.written", message_id=message_id, partner=to,
+                    u.conn, action=f"x12.{kind}.written", message_id=message_id, partner=to,
                     isa13=isa13, path=path, actor=actor, now=now,
                 )  # fmt: skip
                 u.commit()
@@ -217,7 +221,7 @@ class InquiryService:
             files.discard()
             raise
         files.publish()
-        return {"type": "276", "path": str(path), "interchange": isa13, "trace_number": trace}
+        return {"type": kind, "path": str(path), "interchange": isa13, "trace_number": trace}
 
     def _audit(
         self,
