@@ -167,12 +167,17 @@ def test_admin_finds_fixes_and_replays_a_failed_message(served: dict[str, Any]) 
         _dashboard(driver, base, served["keys"]["admin"])
         failed_url = _find_the_failed_message(driver)
         _edit_and_replay(driver, failed_url)
-        for page in ("/admin/patients/1", "/admin/destinations", "/admin/audit", "/admin/keys"):
+        pages = ("/admin/patients/1", "/admin/destinations", "/admin/audit", "/admin/keys",
+                 "/admin/kpis")  # fmt: skip
+        for page in pages:
             driver.get(base + page)
             no_serious_violations(driver, page)
             screenshot(driver, page.rsplit("/", 1)[-1])
             if page == "/admin/audit":
                 assert driver.find_element(By.ID, "verify-result").text.startswith("Intact")
+            if page == "/admin/kpis":  # the practice KPIs render, charts included
+                assert driver.find_element(By.ID, "h-clean").text
+                assert driver.find_elements(By.CSS_SELECTOR, "svg")
 
 
 def test_a_reader_cannot_replay(served: dict[str, Any]) -> None:
