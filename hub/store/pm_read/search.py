@@ -61,7 +61,9 @@ def _patient_identifier(v: IdentifierValue) -> Clause:
     match = [pi.value == v.value]
     if v.namespace is not None:
         match.append(pi.assigning_authority == v.namespace)
-    listed = sa.exists().where(pi.patient_id == patients.c.id, *match)
+    # an IN over the identifier index, not a correlated EXISTS: SQLite ran the EXISTS once per
+    # patient row (675 ms at p50 over 100,000 patients in bench/fhir)
+    listed = patients.c.id.in_(sa.select(pi.patient_id).where(*match))
     if v.namespace is None:
         return sa.or_(listed, patients.c.mrn == v.value)
     return listed
