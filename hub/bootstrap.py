@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 
 from hub.clock import Clock, SystemClock
 from hub.config import Settings, parse_key
-from hub.errors import ConfigError
+from hub.errors import ConfigError, StoreUnavailable
 from hub.protocols.contract import Core, Listener, ProtocolPlugin, ProtocolRuntime
 from hub.queue.deliveries import DeliveryWorker, JudgeRegistry
 from hub.queue.delivery_retry import HorizonPolicy
@@ -268,9 +268,17 @@ def _install_encryption(settings: Settings, engine: Engine, clock: Clock) -> Non
     cipher (docs/adr/0024); a missing, unknown or wrong key is a ConfigError here, at start."""
     secret = settings.encryption_key.get_secret_value() if settings.encryption_key else None
     key = parse_key(secret) if secret is not None else None
-    with UnitOfWork(engine) as uow:
-        cipher = open_cipher(uow.conn, key, clock.now())
-        uow.commit()
+    try:
+        with UnitOfWork(engine) as uow:
+            cipher = open_cipher(uow.conn, key, clock.now())
+            uow.commit()
+    except StoreUnavailable:
+        if key is not None:
+            raise  # a key that cannot be checked against the registry is not used
+        # No key configured and no database yet: the hub still starts, so /ready can say the
+        # database is down (DESIGN.md section 3); the check runs at the next start.
+        log.warning("encryption key registry not checked: database unavailable")
+        return
     install_cipher(engine, cipher)
 
 
