@@ -7,7 +7,6 @@ are kept under tmp/artifacts."""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import httpx
 import pytest
 from support.browser import HubProcess, axe_violations, chromium, need_browser, screenshot
 from support.hl7_messages import adt
+from support.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -54,12 +54,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
 
 
 def wait_for(check: Callable[[], bool], what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    wait_until(check, timeout=timeout, what=what, interval=0.2)
 
 
 def sign_in(driver: Any, base: str, tok: str) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from conftest import HubFactory
+from support.waiting import wait_until
 from x12_support import file_835
 
 from hub.bootstrap import Hub
@@ -199,10 +200,8 @@ def test_the_listener_takes_a_slowly_written_file_only_when_complete(hub: Hub) -
                 handle.write(data[start : start + 512])
                 handle.flush()
                 time.sleep(0.02)
-        deadline = time.monotonic() + 30
-        while not (folder.folder("archive") / "slow.835").exists():
-            assert time.monotonic() < deadline, "the file was never taken"
-            time.sleep(0.05)
+        archived = folder.folder("archive") / "slow.835"
+        wait_until(archived.exists, timeout=30, what="the file taken into archive/")
     finally:
         loop.call_soon_threadsafe(stop.set)
         runner.join(10)
