@@ -116,8 +116,13 @@ class Hub:
         self.protocols[plugin.name] = runtime
         self.plugins = (*self.plugins, plugin)
 
-    def start_background(self) -> None:
-        """Embedded workers (no broker) and the sweeper."""
+    def start_background(self, *, processing: bool = True) -> None:
+        """Embedded workers (no broker), the sweeper, deliveries and the audit sealer.
+
+        ``processing=False``: none of them (``hub serve``'s listening process, whose worker
+        processes run them; docs/adr/0026)."""
+        if not processing:
+            return
         if self.workers is not None:
             self.workers.start()
         self.sweeper.start()

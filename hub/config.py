@@ -114,6 +114,10 @@ class Settings(BaseSettings):
     audit_checkpoint_interval: float = Field(default=60.0, gt=0)
 
     workers: int = Field(default=4, ge=1, le=64)
+    # `hub serve` without a broker: processes that run the in-process workers beside the one
+    # that listens (MLLP, HTTP), supervised by it (docs/adr/0026). 0: workers in the listening
+    # process, as before.
+    worker_processes: int = Field(default=1, ge=0, le=16)
     # Messages an in-process worker applies per transaction (one lane head each).
     worker_batch: int = Field(default=8, ge=1, le=256)
     # Seconds a caught-up in-process worker waits for a batch to gather (0: never waits).

@@ -17,8 +17,10 @@ from hub import logs
 from hub.api.app import create_app
 from hub.api.server import uvicorn_config
 from hub.bootstrap import Hub, bootstrap
+from hub.cli.worker_processes import CHILD_FLAG, WorkerProcesses, run_worker_process
 from hub.config import load_settings
 from hub.errors import ConfigError
+from hub.queue.dispatch import PipeDispatcher
 from hub.store import keys
 
 log = logging.getLogger("hub.serve")
@@ -36,7 +38,7 @@ def _first_start_hint(hub: Hub) -> None:
         )
 
 
-async def _serve(hub: Hub) -> None:
+async def _serve(hub: Hub, workers: WorkerProcesses | None = None) -> None:
     settings = hub.settings
     app = create_app(hub)
     server = uvicorn.Server(uvicorn_config(app, settings))
@@ -47,6 +49,8 @@ async def _serve(hub: Hub) -> None:
     tasks: list[asyncio.Future[None]] = [
         asyncio.ensure_future(listener(stop)) for listener in hub.listeners
     ]
+    if workers is not None:
+        tasks.append(asyncio.ensure_future(_supervise(workers, stop)))
     http = asyncio.create_task(server.serve())
     await stop.wait()
     server.should_exit = True
@@ -54,24 +58,54 @@ async def _serve(hub: Hub) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
+async def _supervise(workers: WorkerProcesses, stop: asyncio.Event) -> None:
+    """Check the worker processes twice a second; stop everything once they keep dying."""
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=0.5)
+        except TimeoutError:
+            pass
+        if not stop.is_set() and not workers.check():
+            stop.set()
+
+
 def install(app: typer.Typer) -> None:
     @app.command("serve")
-    def serve() -> None:
+    def serve(
+        worker_process: bool = typer.Option(False, CHILD_FLAG, hidden=True),
+    ) -> None:
         """HTTP API + admin UI, MLLP listener, workers (in-process unless a broker is set)."""
         settings = load_settings()
         logs.configure(settings.log_level, json_lines=settings.log_json)
-        hub = bootstrap(settings)
+        if worker_process:
+            raise typer.Exit(run_worker_process(settings))
+        # Embedded default: the workers run in child processes (docs/adr/0026), woken by pipe.
+        split = not settings.broker_url and settings.worker_processes > 0
+        pipe = PipeDispatcher() if split else None
+        hub = bootstrap(settings, dispatcher=pipe, embedded_workers=not split)
         _first_start_hint(hub)
-        hub.start_background()
-        mode = "celery" if settings.broker_url else f"{settings.workers} in-process workers"
+        workers = None
+        if pipe is not None:
+            workers = WorkerProcesses(settings.worker_processes, pipe)
+            hub.start_background(processing=False)  # the children run workers and the rest
+            mode = f"{settings.worker_processes} worker process(es) x {settings.workers} workers"
+        else:
+            hub.start_background()
+            mode = "celery" if settings.broker_url else f"{settings.workers} in-process workers"
         log.info(
             f"hub serving http://{settings.http_host}:{settings.http_port} "
             f"mllp {settings.mllp_host}:{settings.mllp_port} ({mode})"
         )
         try:
-            asyncio.run(_serve(hub))
+            if workers is not None:
+                workers.start()
+            asyncio.run(_serve(hub, workers))
         finally:
+            if workers is not None:
+                workers.stop()  # after the listeners: what they stored gets processed later
             hub.stop()
+        if workers is not None and workers.gave_up:
+            raise typer.Exit(1)
 
     @app.command("worker")
     def worker(

@@ -7,6 +7,7 @@ leasable lane head and dispatches it again.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Protocol
 
@@ -59,3 +60,43 @@ class NullDispatcher:
 
     def dispatch(self, message_id: int, *, countdown: float = 0.0) -> None:
         return None
+
+
+class PipeDispatcher:
+    """Wake workers in other processes (``hub serve``'s worker processes, ADR 0026): one byte
+    down a pipe per dispatch, to each process in turn.
+
+    The write never blocks the caller (an ingest about to ACK): a full pipe already holds more
+    wake-ups than its reader needs, and a closed one belongs to a process the supervisor is
+    replacing; either way the byte is dropped, and the workers' poll and the sweeper find the
+    message anyway.
+    """
+
+    def __init__(self) -> None:
+        self._fds: list[int | None] = []
+        self._turn = 0
+
+    def attach(self, slot: int, fd: int | None) -> None:
+        """Worker process ``slot`` reads wake-ups from the pipe whose write end is ``fd``."""
+        while len(self._fds) <= slot:
+            self._fds.append(None)
+        if fd is not None:
+            os.set_blocking(fd, False)
+        self._fds[slot] = fd
+
+    def dispatch(self, message_id: int, *, countdown: float = 0.0) -> None:
+        if countdown <= 0:
+            self.wake()
+
+    def wake(self) -> None:
+        fds = self._fds
+        if not fds:
+            return
+        self._turn = (self._turn + 1) % len(fds)
+        fd = fds[self._turn]
+        if fd is None:
+            return
+        try:
+            os.write(fd, b"w")
+        except (BlockingIOError, BrokenPipeError, OSError):
+            pass  # full (plenty of wake-ups pending) or its process is gone: see the docstring

@@ -1,0 +1,172 @@
+"""``hub serve``'s worker processes: ingest and processing apart (docs/adr/0026).
+
+On the embedded default (no broker) ``hub serve`` keeps the listeners (MLLP, HTTP, file drops)
+in its own process and runs the in-process workers, the sweeper, outbound deliveries and the
+audit sealer in ``HUB_WORKER_PROCESSES`` child processes (default 1; 0 keeps everything in one
+process). Both share the database; SQLite's WAL lets the listener commit receipts while a worker
+process applies a batch, and each interpreter has its own GIL, so ingest and processing overlap
+on two cores instead of adding up on one.
+
+Supervision: the listening process starts the children before it listens and checks them twice
+a second. A child that dies is started again and logged; one that keeps dying (``_MAX_DEATHS``
+within ``_WINDOW`` seconds) stops the whole hub with an error, rather than ACK messages that
+nothing would ever process. On SIGTERM/SIGINT the listeners stop first (no new connections,
+in-flight messages finish), then the children get SIGTERM and finish their batch.
+
+Wake-ups: each child's stdin is a pipe; the listener writes one byte per stored message
+(:class:`~hub.queue.dispatch.PipeDispatcher`) and the child wakes one worker per byte. The pipe
+doubles as the parent's heartbeat: end of file means the listening process is gone (even
+``kill -9``), and the child stops instead of running on unsupervised.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+
+from hub.config import Settings
+from hub.queue.dispatch import PipeDispatcher, WakeupDispatcher
+
+log = logging.getLogger("hub.serve")
+
+_MAX_DEATHS = 5
+_WINDOW = 60.0
+CHILD_FLAG = "--worker-process"
+
+
+class WorkerProcesses:
+    """Starts, watches and stops ``count`` worker processes fed by ``dispatcher``."""
+
+    def __init__(
+        self,
+        count: int,
+        dispatcher: PipeDispatcher,
+        *,
+        argv: list[str] | None = None,
+        stop_timeout: float = 30.0,
+    ) -> None:
+        self.count = count
+        self.dispatcher = dispatcher
+        self.argv = argv or [sys.executable, "-m", "hub", "serve", CHILD_FLAG]
+        self.stop_timeout = stop_timeout
+        self._procs: list[subprocess.Popen[bytes] | None] = [None] * count
+        self._pipes: list[int | None] = [None] * count
+        self._deaths: deque[float] = deque()
+        self.gave_up = False
+
+    def start(self) -> None:
+        for slot in range(self.count):
+            self._spawn(slot)
+
+    def _spawn(self, slot: int) -> None:
+        read_end, write_end = os.pipe()
+        try:
+            # Same process group: whatever kills the hub's group (kill -9, a service manager)
+            # kills its workers too. A Ctrl-C in the terminal is left to the supervisor (the
+            # child ignores SIGINT), which stops the listeners before the workers.
+            proc = subprocess.Popen(self.argv, stdin=read_end)
+        finally:
+            os.close(read_end)
+        self._procs[slot] = proc
+        self._pipes[slot] = write_end
+        self.dispatcher.attach(slot, write_end)
+        log.info("worker process started", extra={"slot": slot, "pid": proc.pid})
+
+    def _close_pipe(self, slot: int) -> None:
+        fd = self._pipes[slot]
+        self._pipes[slot] = None
+        self.dispatcher.attach(slot, None)
+        if fd is not None:
+            os.close(fd)
+
+    def check(self) -> bool:
+        """Start again any child that died; False once they keep dying (stop the hub)."""
+        for slot, proc in enumerate(self._procs):
+            if proc is None or proc.poll() is None:
+                continue
+            self._close_pipe(slot)
+            self._procs[slot] = None
+            now = time.monotonic()
+            self._deaths.append(now)
+            while self._deaths and now - self._deaths[0] > _WINDOW:
+                self._deaths.popleft()
+            if len(self._deaths) >= _MAX_DEATHS:
+                log.error(
+                    "worker processes keep dying; stopping the hub so that nothing is "
+                    "acknowledged that no worker would process",
+                    extra={"slot": slot, "exit_code": proc.returncode, "deaths": _MAX_DEATHS},
+                )
+                self.gave_up = True
+                return False
+            log.error(
+                "worker process died; starting it again",
+                extra={"slot": slot, "pid": proc.pid, "exit_code": proc.returncode},
+            )
+            self._spawn(slot)
+        return True
+
+    def alive(self) -> list[int]:
+        """Pids of the running children (tests, logs)."""
+        return [p.pid for p in self._procs if p is not None and p.poll() is None]
+
+    def stop(self) -> None:
+        """SIGTERM every child, wait for it to finish its batch, kill it past the timeout."""
+        procs = [(slot, p) for slot, p in enumerate(self._procs) if p is not None]
+        for _slot, proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + self.stop_timeout
+        for slot, proc in procs:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.error("worker process did not stop; killing it", extra={"pid": proc.pid})
+                proc.kill()
+                proc.wait()
+            self._close_pipe(slot)
+            self._procs[slot] = None
+
+
+def _read_wakeups(fd: int, wakeup: WakeupDispatcher, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            data = b""
+        if not data:
+            log.warning("listening process gone; worker process stopping")
+            stop.set()
+            return
+        wakeup.wake(len(data))
+
+
+def run_worker_process(settings: Settings) -> int:
+    """The child's main: workers, sweeper, deliveries and audit sealer until told to stop."""
+    from hub.bootstrap import bootstrap
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _s, _f: stop.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides (see WorkerProcesses)
+    hub = bootstrap(settings, migrate=False, embedded_workers=True)
+    try:
+        if isinstance(hub.dispatcher, WakeupDispatcher):
+            reader = threading.Thread(
+                target=_read_wakeups,
+                args=(sys.stdin.fileno(), hub.dispatcher, stop),
+                name="hub-wakeups",
+                daemon=True,
+            )
+            reader.start()
+        hub.start_background()
+        log.info("worker process serving", extra={"pid": os.getpid(), "workers": settings.workers})
+        while not stop.wait(1.0):
+            pass
+    finally:
+        hub.stop()
+    return 0
