@@ -28,7 +28,7 @@ from hub.queue.registry import ProcessContext, ProcessorRegistry, Splitter
 from hub.queue.retry import Action, RetryPolicy, is_transient
 from hub.queue.settle import LeaseLost, Outcome, settle
 from hub.queue.split import split_document
-from hub.store import items, lanes
+from hub.store import items, lanes, receipts
 from hub.store import messages as store
 from hub.store.db import UnitOfWorkFactory, savepoint
 from hub.store.lifecycle import Status
@@ -132,6 +132,7 @@ class Pipeline:
             )
             if rec is None:
                 return None
+            receipts.complete(work.conn, [rec.id])  # its receipt event before its outcome's
             attempt_id = _open_attempt(work.conn, rec, worker, now)
             work.commit()
         return rec, attempt_id
@@ -277,6 +278,8 @@ class Pipeline:
                 )
                 if rec is not None:
                     leased.append((rec, _open_attempt(uow.conn, rec, worker, now)))
+            # their receipt events before their outcomes' (docs/adr/0026)
+            receipts.complete(uow.conn, [rec.id for rec, _ in leased])
             uow.commit()
         return leased
 

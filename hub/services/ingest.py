@@ -1,9 +1,10 @@
 """Store, then answer (DESIGN.md section 3, step 2).
 
 Adapters peek the header, then call :meth:`IngestService.ingest` with the raw bytes and a
-function that builds their answer (an ACK). One transaction writes the message, its patient
-references, its answer and the receipt audit event; only after the commit does the adapter get
-the answer to send. If the commit fails, :class:`hub.errors.StoreUnavailable` propagates and the
+function that builds their answer (an ACK). One transaction writes the message (with its search
+columns and lane keys) and its answer; only after the commit does the adapter get the answer to
+send. A stored message's receipt audit event and patient references are written after the ACK
+(hub.store.receipts, docs/adr/0026); a held or refused one's in the same transaction. If the commit fails, :class:`hub.errors.StoreUnavailable` propagates and the
 adapter must not acknowledge (close the MLLP connection, HTTP 503).
 """
 
@@ -110,6 +111,10 @@ class IngestService:
                     log.info("duplicate resend", extra={"message_id": identical[0], "sha256": sha})
                     return Stored(identical[0], IngestOutcome.DUPLICATE, identical[1], sha)
             outcome, status, dup_of, err_code, err_text = self._classify(uow.conn, inbound)
+            # A stored message's receipt event and patient references follow the ACK (written
+            # by its worker's lease or the audit sealer; docs/adr/0026): this transaction holds
+            # only what AA promises. Held and refused ones, never leased, are audited here.
+            later = outcome is IngestOutcome.STORED
             message_id = store.insert(
                 uow.conn,
                 store.NewMessage(
@@ -130,6 +135,7 @@ class IngestService:
                     duplicate_of=dup_of,
                     last_error_code=err_code,
                     last_error=err_text,
+                    receipt_actor=actor if later else None,
                 ),
             )
             body = answer(message_id, outcome) if answer is not None else None
@@ -153,20 +159,21 @@ class IngestService:
                     error_code=err_code,
                     error_text=err_text,
                 )
-            audit.append(
-                uow.conn,
-                at=now,
-                actor=actor,
-                action="message.received",
-                object_type="message",
-                object_id=message_id,
-                detail={
-                    "protocol": inbound.protocol,
-                    "type": inbound.type,
-                    "sha256": sha,
-                    "outcome": outcome.value,
-                },
-            )
+            if not later:
+                audit.append(
+                    uow.conn,
+                    at=now,
+                    actor=actor,
+                    action="message.received",
+                    object_type="message",
+                    object_id=message_id,
+                    detail={
+                        "protocol": inbound.protocol,
+                        "type": inbound.type,
+                        "sha256": sha,
+                        "outcome": outcome.value,
+                    },
+                )
             uow.commit()
         log.info(
             "message stored",

@@ -73,6 +73,9 @@ messages = Table(
     # in it. NULL for a single-unit message (every HL7 v2 message).
     Column("document_id", Id, ForeignKey("messages.id"), nullable=True),
     Column("item_index", Integer, nullable=True),
+    # Set at ingest, cleared when the receipt's audit event and patient references are written
+    # after the ACK (docs/adr/0026): {"actor": ..., "refs": [...], "outcome": ...}.
+    Column("receipt_pending", JSON(none_as_null=True), nullable=True),
 )
 Index("ix_messages_status", messages.c.status, messages.c.id)
 Index("ix_messages_type_id", messages.c.type, messages.c.id)
@@ -103,6 +106,13 @@ Index(
     messages.c.status,
     sqlite_where=text(_ITEM_SQL),
     postgresql_where=text(_ITEM_SQL),
+)
+# Receipts still to complete (docs/adr/0026): an entry only while a row has one.
+Index(
+    "ix_messages_receipt_pending",
+    messages.c.id,
+    sqlite_where=text("receipt_pending IS NOT NULL"),
+    postgresql_where=text("receipt_pending IS NOT NULL"),
 )
 # "Was an edited revision of this item processed?" (the document summary asks it).
 Index(

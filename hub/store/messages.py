@@ -54,6 +54,9 @@ class NewMessage:
     document_id: int | None = None  # set on a work item split from a document (ADR 0009)
     item_index: int | None = None
     canonical_sha256: str | None = None  # inbound: what resends are recognised by
+    # Set: the receipt's audit event (this actor) and the patient references are written after
+    # the ACK, by hub.store.receipts (docs/adr/0026), instead of in this transaction.
+    receipt_actor: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +92,7 @@ class MessageRecord:
         return self.lane_keys[0] if self.lane_keys else None
 
 
-_SUMMARY_COLS = [c for c in messages.c if c.name not in ("raw", "answer")]
+_SUMMARY_COLS = [c for c in messages.c if c.name not in ("raw", "answer", "receipt_pending")]
 
 
 def _record(row: sa.Row[Any] | Row, *, with_raw: bool = False) -> MessageRecord:
@@ -230,7 +233,11 @@ def insert(conn: Connection, new: NewMessage) -> int:
         "last_error": new.last_error,
         "document_id": new.document_id,
         "item_index": new.item_index,
+        "receipt_pending": None,
     }
+    refs = sorted({search_ref(cipher, r[:200]) for r in new.patient_refs if r})
+    if new.receipt_actor is not None:
+        values["receipt_pending"] = {"actor": new.receipt_actor[:200], "refs": refs}
     message_id = int(run(conn, _INSERT, values).scalar_one())
     if cipher is not None:
         sealed = {
@@ -241,8 +248,7 @@ def insert(conn: Connection, new: NewMessage) -> int:
         run(conn, _SEAL, sealed)
     if keys and new.status in PENDING:
         enter_lanes(conn, message_id, keys)
-    refs = sorted({search_ref(cipher, r[:200]) for r in new.patient_refs if r})
-    if refs:
+    if refs and new.receipt_actor is None:
         run_many(conn, _INSERT_REFS, [{"message_id": message_id, "patient_ref": r} for r in refs])
     return message_id
 

@@ -36,6 +36,9 @@ def logged(make_hub: HubFactory, sqlite_settings: Settings) -> tuple[Hub, dict[s
     first = ingest(hub, "EHR1", "C1", "ADT^A01", "MRN1")  # message.received, actor per ingest
     clock.advance(3600)
     ingest(hub, "EHR1", "C2", "ADT^A01", "MRN2")
+    assert hub.audit is not None
+    # the receipts' events follow their ACKs (docs/adr/0026), written here as the sealer would
+    assert hub.audit.complete_receipts() == 2
     with hub.uow() as uow:
         audit.append(
             uow.conn,

@@ -94,6 +94,8 @@ def test_receipts_go_on_without_a_head_and_ready_says_ready(
         )
         assert r.status_code == 200 and b"MSA|AA|C2" in r.content
         assert c.get("/ready").status_code == 200
+    assert hub.audit is not None
+    assert hub.audit.complete_receipts() == 2  # their events follow the ACKs (docs/adr/0026)
     with hub.uow() as uow:
         result = audit.verify(uow.conn)
     assert not result.ok and "audit head is missing" in result.reason

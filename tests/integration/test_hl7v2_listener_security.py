@@ -51,14 +51,18 @@ def service_of(hub: Hub) -> Ingestor:
 
 
 def receipts(hub: Hub) -> list[tuple[str, dict[str, Any]]]:
-    """(actor, detail) of every message.received audit event, in order."""
+    """(actor, detail) of every message.received audit event, in the messages' order (the
+    receipts still pending completed first, as the worker or the sealer does after the ACK:
+    a stored message's event follows those of refused ones received after it; docs/adr/0026)."""
+    assert hub.audit is not None
+    hub.audit.complete_receipts()
     with hub.uow() as uow:
         found = uow.conn.execute(
-            sa.select(audit_log.c.actor, audit_log.c.detail)
-            .where(audit_log.c.action == "message.received")
-            .order_by(audit_log.c.seq)
+            sa.select(audit_log.c.object_id, audit_log.c.actor, audit_log.c.detail).where(
+                audit_log.c.action == "message.received"
+            )
         )
-        return [(r.actor, r.detail) for r in found]
+        return [(r.actor, r.detail) for r in sorted(found, key=lambda r: int(r.object_id))]
 
 
 def stored(hub: Hub) -> list[sa.Row]:  # type: ignore[type-arg]

@@ -1,0 +1,95 @@
+"""Receipts completed after the ACK (docs/adr/0026).
+
+The ingest transaction holds only what the ACK promises: the raw bytes, the duplicate keys, the
+answer and the search columns on the message row. A stored message's receipt audit event
+(``message.received``, with its real actor) and its patient references (``message_patients``)
+follow: ingest leaves ``messages.receipt_pending`` set, and :func:`complete` writes both and
+clears it, in one transaction, so a receipt is completed exactly once. It runs
+
+- in the worker's lease transaction, for the messages it leases (before their outcome event);
+- in the audit sealer, before every sealing round, for every receipt still pending (a message
+  no worker has leased yet: a busy lane, a held or refused one, a hub without workers);
+- when the sealer starts (``hub serve``, ``hub worker``), which repairs receipts left pending by
+  a crash between the ACK and the completion.
+
+So every receipt reaches the audit chain: a sealed chain never leaves a receipt out for longer
+than one sealing interval of a running hub, and ``hub audit verify`` completes before it seals.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from hub.store import audit
+from hub.store.prepared import run, run_many
+from hub.store.tables import message_patients, messages
+
+log = logging.getLogger(__name__)
+
+_PENDING = messages.c.receipt_pending.isnot(None)
+_COLUMNS = (
+    messages.c.id,
+    messages.c.protocol,
+    messages.c.type,
+    messages.c.sha256,
+    messages.c.received_at,
+    messages.c.receipt_pending,
+)
+_CLEAR = (
+    sa.update(messages)
+    .where(messages.c.id == sa.bindparam("b_id"))
+    .values(receipt_pending=sa.null())
+)
+_INSERT_REFS = sa.insert(message_patients)
+
+
+def complete(conn: Connection, ids: Sequence[int] | None = None, *, limit: int = 500) -> int:
+    """Write the receipt event and patient references of pending receipts (``ids`` only, or
+    the oldest ``limit``) in the caller's transaction; returns how many were completed."""
+    if ids is not None and not ids:
+        return 0
+    q = sa.select(*_COLUMNS).where(_PENDING).order_by(messages.c.id)
+    if ids is not None:
+        q = q.where(messages.c.id.in_(list(ids)))
+    else:
+        q = q.limit(limit)
+    if conn.dialect.name == "postgresql":
+        # a worker's lease and a sealer may meet on one row: one completes it, the other skips
+        q = q.with_for_update(skip_locked=True)
+    rows = list(conn.execute(q))
+    for row in rows:
+        _complete_one(conn, row._mapping)
+    return len(rows)
+
+
+def _complete_one(conn: Connection, m: Any) -> None:
+    pending = m["receipt_pending"] or {}
+    message_id = int(m["id"])
+    refs = [str(r) for r in pending.get("refs") or ()]
+    if refs:
+        run_many(conn, _INSERT_REFS, [{"message_id": message_id, "patient_ref": r} for r in refs])
+    audit.append(
+        conn,
+        at=m["received_at"],
+        actor=str(pending.get("actor") or "feed"),
+        action="message.received",
+        object_type="message",
+        object_id=message_id,
+        detail={
+            "protocol": m["protocol"],
+            "type": m["type"],
+            "sha256": m["sha256"],
+            "outcome": str(pending.get("outcome") or "stored"),
+        },
+    )
+    run(conn, _CLEAR, {"b_id": message_id})
+
+
+def count_pending(conn: Connection) -> int:
+    """Receipts whose audit event is not written yet (``/metrics``, tests)."""
+    return int(conn.execute(sa.select(sa.func.count()).where(_PENDING)).scalar_one())
