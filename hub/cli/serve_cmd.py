@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import socket
@@ -18,7 +19,7 @@ from hub.api.app import create_app
 from hub.api.server import uvicorn_config
 from hub.bootstrap import Hub, bootstrap
 from hub.cli.worker_processes import CHILD_FLAG, WorkerProcesses, run_worker_process
-from hub.config import load_settings
+from hub.config import Settings, load_settings
 from hub.errors import ConfigError
 from hub.queue.dispatch import PipeDispatcher
 from hub.store import keys
@@ -61,12 +62,40 @@ async def _serve(hub: Hub, workers: WorkerProcesses | None = None) -> None:
 async def _supervise(workers: WorkerProcesses, stop: asyncio.Event) -> None:
     """Check the worker processes twice a second; stop everything once they keep dying."""
     while not stop.is_set():
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=0.5)
-        except TimeoutError:
-            pass
         if not stop.is_set() and not workers.check():
             stop.set()
+
+
+def _run_serve(settings: Settings) -> int:
+    """The listening process; with worker processes, their supervisor (docs/adr/0026)."""
+    # Embedded default: the workers run in child processes (docs/adr/0026), woken by pipe.
+    split = not settings.broker_url and settings.worker_processes > 0
+    pipe = PipeDispatcher() if split else None
+    hub = bootstrap(settings, dispatcher=pipe, embedded_workers=not split)
+    _first_start_hint(hub)
+    workers = None
+    if pipe is not None:
+        workers = WorkerProcesses(settings.worker_processes, pipe)
+        hub.start_background(processing=False)  # the children run workers and the rest
+        mode = f"{settings.worker_processes} worker process(es) x {settings.workers} workers"
+    else:
+        hub.start_background()
+        mode = "celery" if settings.broker_url else f"{settings.workers} in-process workers"
+    log.info(
+        f"hub serving http://{settings.http_host}:{settings.http_port} "
+        f"mllp {settings.mllp_host}:{settings.mllp_port} ({mode})"
+    )
+    try:
+        if workers is not None:
+            workers.start()
+        asyncio.run(_serve(hub, workers))
+    finally:
+        if workers is not None:
+            workers.stop()  # after the listeners: what they stored gets processed later
+        hub.stop()
+    return 1 if workers is not None and workers.gave_up else 0
 
 
 def install(app: typer.Typer) -> None:
@@ -79,33 +108,9 @@ def install(app: typer.Typer) -> None:
         logs.configure(settings.log_level, json_lines=settings.log_json)
         if worker_process:
             raise typer.Exit(run_worker_process(settings))
-        # Embedded default: the workers run in child processes (docs/adr/0026), woken by pipe.
-        split = not settings.broker_url and settings.worker_processes > 0
-        pipe = PipeDispatcher() if split else None
-        hub = bootstrap(settings, dispatcher=pipe, embedded_workers=not split)
-        _first_start_hint(hub)
-        workers = None
-        if pipe is not None:
-            workers = WorkerProcesses(settings.worker_processes, pipe)
-            hub.start_background(processing=False)  # the children run workers and the rest
-            mode = f"{settings.worker_processes} worker process(es) x {settings.workers} workers"
-        else:
-            hub.start_background()
-            mode = "celery" if settings.broker_url else f"{settings.workers} in-process workers"
-        log.info(
-            f"hub serving http://{settings.http_host}:{settings.http_port} "
-            f"mllp {settings.mllp_host}:{settings.mllp_port} ({mode})"
-        )
-        try:
-            if workers is not None:
-                workers.start()
-            asyncio.run(_serve(hub, workers))
-        finally:
-            if workers is not None:
-                workers.stop()  # after the listeners: what they stored gets processed later
-            hub.stop()
-        if workers is not None and workers.gave_up:
-            raise typer.Exit(1)
+        code = _run_serve(settings)
+        if code:
+            raise typer.Exit(code)
 
     @app.command("worker")
     def worker(

@@ -6,6 +6,7 @@ leasable lane head and dispatches it again.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -96,7 +97,6 @@ class PipeDispatcher:
         fd = fds[self._turn]
         if fd is None:
             return
-        try:
+        # full (plenty of wake-ups pending) or its process is gone: see the docstring
+        with contextlib.suppress(OSError):
             os.write(fd, b"w")
-        except (BlockingIOError, BrokenPipeError, OSError):
-            pass  # full (plenty of wake-ups pending) or its process is gone: see the docstring

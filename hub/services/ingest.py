@@ -4,8 +4,9 @@ Adapters peek the header, then call :meth:`IngestService.ingest` with the raw by
 function that builds their answer (an ACK). One transaction writes the message (with its search
 columns and lane keys) and its answer; only after the commit does the adapter get the answer to
 send. A stored message's receipt audit event and patient references are written after the ACK
-(hub.store.receipts, docs/adr/0026); a held or refused one's in the same transaction. If the commit fails, :class:`hub.errors.StoreUnavailable` propagates and the
-adapter must not acknowledge (close the MLLP connection, HTTP 503).
+(hub.store.receipts, docs/adr/0026); a held or refused one's in the same transaction. If the
+commit fails, :class:`hub.errors.StoreUnavailable` propagates and the adapter must not
+acknowledge (close the MLLP connection, HTTP 503).
 """
 
 from __future__ import annotations

@@ -77,12 +77,62 @@ class FairLock:
         self._waiters: collections.deque[tuple[int, threading.Lock]] = collections.deque()
         self._owner: int | None = None
         self._depth = 0
+        self._owner_durable = False
         self._path = path
         self._fd: int | None = None
         self._fd_pid = 0
+        # durable writers first (see acquire)
+        self._durable_guard = threading.Lock()
+        self._durable_count = 0
+        self._prio: dict[str, int] = {}
+        self._prio_pid = 0
+        self._priority = path is not None and not os.environ.get("HUB_TMP_NO_PRIO")
 
-    def acquire(self) -> None:
+    def acquire(self, *, durable: bool = True) -> None:
+        """``durable=False`` (a redoable unit of work: the workers' leases and applies) waits
+        first until no durable writer of any hub process (an ingest about to ACK) is waiting
+        for or holding the lock: with a file, durable writers hold a shared ``flock`` on
+        ``<database>-durable`` from the moment they ask, and a redoable one takes it
+        exclusively for an instant before it asks. An ACK then waits for at most the one
+        worker transaction already running, never for a queue of them."""
         me = threading.get_ident()
+        prio = self._priority and self._owner != me  # nested: already ours, no waiting
+        if prio and durable:
+            self._enter_durable()
+        elif prio:
+            fd = self._prio_fd("ex")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        try:
+            self._acquire(me)
+        except BaseException:
+            if prio and durable:
+                self._leave_durable()
+            raise
+        if prio:
+            self._owner_durable = durable
+
+    def _prio_fd(self, kind: str) -> int:
+        if self._prio_pid != os.getpid():
+            self._prio, self._prio_pid = {}, os.getpid()
+        if kind not in self._prio:
+            path = f"{self._path}-durable" if self._path is not None else ""
+            self._prio[kind] = os.open(path, os.O_CREAT | os.O_RDWR, PRIVATE_FILE)
+        return self._prio[kind]
+
+    def _enter_durable(self) -> None:
+        with self._durable_guard:
+            self._durable_count += 1
+            if self._durable_count == 1:
+                fcntl.flock(self._prio_fd("sh"), fcntl.LOCK_SH)
+
+    def _leave_durable(self) -> None:
+        with self._durable_guard:
+            self._durable_count -= 1
+            if self._durable_count == 0:
+                fcntl.flock(self._prio_fd("sh"), fcntl.LOCK_UN)
+
+    def _acquire(self, me: int) -> None:
         gate: threading.Lock | None = None
         with self._guard:
             if self._owner == me:
@@ -120,7 +170,10 @@ class FairLock:
                 return
         if self._path is not None and self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)  # before the next thread of ours may take it
+        durable, self._owner_durable = self._owner_durable, False
         self._hand_over()
+        if durable:
+            self._leave_durable()
 
     def _hand_over(self) -> None:
         with self._guard:
@@ -258,7 +311,7 @@ class UnitOfWork:
 
     def __enter__(self) -> UnitOfWork:
         if self._lock is not None:
-            self._lock.acquire()
+            self._lock.acquire(durable=not self._redoable)
         try:
             self._conn = self._engine.connect()
             if self._read_only:

@@ -54,10 +54,7 @@ def complete(conn: Connection, ids: Sequence[int] | None = None, *, limit: int =
     if ids is not None and not ids:
         return 0
     q = sa.select(*_COLUMNS).where(_PENDING).order_by(messages.c.id)
-    if ids is not None:
-        q = q.where(messages.c.id.in_(list(ids)))
-    else:
-        q = q.limit(limit)
+    q = q.where(messages.c.id.in_(list(ids))) if ids is not None else q.limit(limit)
     if conn.dialect.name == "postgresql":
         # a worker's lease and a sealer may meet on one row: one completes it, the other skips
         q = q.with_for_update(skip_locked=True)
