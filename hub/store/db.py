@@ -86,7 +86,7 @@ class FairLock:
         self._durable_count = 0
         self._prio: dict[str, int] = {}
         self._prio_pid = 0
-        self._priority = path is not None and not os.environ.get("HUB_TMP_NO_PRIO")
+        self._priority = path is not None
 
     def acquire(self, *, durable: bool = True) -> None:
         """``durable=False`` (a redoable unit of work: the workers' leases and applies) waits
@@ -280,7 +280,6 @@ def _sqlite_engine(url: str, *, synchronous: str) -> Engine:
         driver.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     file_db = bool(path) and path != ":memory:" and not str(path).startswith("file:")
-    file_db = file_db and not os.environ.get("HUB_TMP_NO_FLOCK")  # TEMPORARY A/B
     _SQLITE_LOCKS[engine] = FairLock(Path(f"{path}-writer") if file_db else None)
     return engine
 
