@@ -6,6 +6,7 @@ Which message may run next (lane heads, leases) lives in :mod:`hub.store.lanes`.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -453,13 +454,7 @@ def _filtered(flt: MessageFilter, cols: Iterable[Any], ids: Sequence[int] = ()) 
     if flt.protocol:
         q = q.where(messages.c.protocol == flt.protocol)
     if flt.patient:
-        q = q.where(
-            messages.c.id.in_(
-                sa.select(message_patients.c.message_id).where(
-                    message_patients.c.patient_ref == flt.patient
-                )
-            )
-        )
+        q = q.where(messages.c.id.in_(messages_of_patient(flt.patient)))
     if flt.since is not None:
         q = q.where(messages.c.received_at >= flt.since)
     if flt.until is not None:
@@ -556,11 +551,29 @@ def revisions_of(conn: Connection, message_id: int) -> list[int]:
     return [int(r.id) for r in rows]
 
 
+def messages_of_patient(ref: str) -> sa.CompoundSelect[Any]:
+    """Ids of the messages carrying patient reference ``ref`` (as the column holds it): those
+    whose receipt is complete (``message_patients``) and those whose receipt is still pending
+    (docs/adr/0026: the refs wait on the row; the partial index keeps that scan to the few
+    pending rows), so a search right after the ACK finds the message."""
+    pending = sa.cast(messages.c.receipt_pending, sa.Text).contains(
+        json.dumps(ref), autoescape=True
+    )
+    return sa.union_all(
+        sa.select(message_patients.c.message_id).where(message_patients.c.patient_ref == ref),
+        sa.select(messages.c.id).where(messages.c.receipt_pending.isnot(None), pending),
+    )
+
+
 def patient_refs(conn: Connection, message_id: int) -> list[str]:
     rows = conn.execute(
         sa.select(message_patients.c.patient_ref).where(message_patients.c.message_id == message_id)
     )
-    return [r.patient_ref for r in rows]
+    found = [r.patient_ref for r in rows]
+    pending = conn.execute(
+        sa.select(messages.c.receipt_pending).where(messages.c.id == message_id)
+    ).scalar()
+    return found + [str(r) for r in (pending or {}).get("refs", ())]
 
 
 def counts_by_status_type(conn: Connection) -> list[tuple[str, str, str, int]]:

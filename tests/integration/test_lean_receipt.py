@@ -65,6 +65,10 @@ def test_the_ack_commits_no_receipt_event_and_the_lease_writes_it_once(
         (mid,) = [r.id for r in uow.conn.execute(sa.select(messages.c.id))]
     # Committed with the ACK: the message, pending its receipt; nothing in audit_log for it
     assert received_events(hub) == [] and pending(hub) == 1 and refs_of(hub) == set()
+    with hub.uow() as uow:  # found by patient while its refs still wait on the row
+        found = store.search(uow.conn, store.MessageFilter(patient="MRN71"))
+        assert [r.id for r in found] == [mid]
+        assert store.patient_refs(uow.conn, mid) == ["MRN71"]
     outcomes = hub.pipeline.run_batch("t", limit=8)
     assert [o.message_id for o in outcomes] == [mid]
     assert received_events(hub) == [(str(mid), "feed")]
