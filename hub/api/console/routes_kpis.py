@@ -125,7 +125,9 @@ def kpis_page(
     return render(request, "admin/kpis.html", context)
 
 
-@router.get("/admin/kpis.csv")
+@router.get(
+    "/admin/kpis.csv", responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
+)
 def kpis_csv(
     start: From = None,
     end: To = None,
