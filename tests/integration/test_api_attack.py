@@ -224,3 +224,53 @@ def test_api_under_attack(
                 failures.append(f"{operation.label} [{mode.value}]: {exc}")
     assert cases > len(operations) * 2
     assert not failures, f"{len(failures)} failing operations:\n\n" + "\n\n".join(failures)
+
+
+# What the schema leaves out, attacked by hand: the schema document itself, the FHIR base with a
+# trailing slash (an alias of POST /fhir), the FHIR catch-all that answers 404 for any other
+# path under /fhir, the console's static files, and methods no route takes.
+OUT_OF_SCHEMA_PROBES: list[tuple[str, str, bytes, dict[str, str]]] = [
+    ("GET", "/api/openapi.json", b"", {}),
+    ("POST", "/api/openapi.json", b"{}", {"content-type": "application/json"}),
+    ("POST", "/fhir/", b"\x00\xff{not json", {"content-type": "application/fhir+json"}),
+    ("POST", "/fhir/", b"<Bundle", {"content-type": "application/fhir+xml"}),
+    ("POST", "/fhir/", b'{"resourceType": "Bundle", "type": 7}', {"content-type": "text/x"}),
+    ("GET", "/fhir/Patient/1/_history/1/extra/%00/..", b"", {}),
+    ("PATCH", "/fhir/Patient/1", b'[{"op": "remove", "path": "/"}]', {}),
+    ("GET", "/fhir/" + "A" * 5000, b"", {}),
+    ("DELETE", "/fhir/%2e%2e/%2e%2e/api/keys", b"", {}),
+    ("GET", "/admin/static/../../../../etc/passwd", b"", {}),
+    ("GET", "/admin/static/%2e%2e/%2e%2e/config.py", b"", {}),
+    ("GET", "/admin/static/" + "x" * 300 + ".css", b"", {}),
+    ("TRACE", "/api/messages", b"", {}),
+    ("PUT", "/api/messages", b"{}", {"content-type": "application/json"}),
+    ("PATCH", "/hl7v2", b"MSH|", {}),
+    ("DELETE", "/x12", b"", {}),
+]
+
+
+@pytest.mark.parametrize("caller", [None, Role.READER, Role.ADMIN], ids=str)
+def test_out_of_schema_routes_refuse_hostile_input_without_a_500(
+    attacked: Hub, api_schema: OpenApiSchema, caller: Role | None
+) -> None:
+    from fastapi.testclient import TestClient
+
+    answered: list[tuple[str, str, int]] = []
+    with TestClient(api_schema.app, raise_server_exceptions=False) as client:
+        if caller is not None:
+            client.headers.update(bearer(token(attacked, caller)))
+        for method, path, content, headers in OUT_OF_SCHEMA_PROBES:
+            r = client.request(method, path, content=content or None, headers=headers)
+            answered.append((method, path[:60], r.status_code))
+            if path == "/api/openapi.json" and method == "GET" and caller is not None:
+                assert r.status_code == 200
+                continue
+            assert 400 <= r.status_code < 500, (method, path[:60], r.status_code, r.text[:300])
+            media = r.headers.get("content-type", "")
+            if path.startswith("/fhir"):
+                assert media.startswith("application/fhir+json"), (path[:60], media)
+                assert r.json()["resourceType"] == "OperationOutcome"
+            else:
+                assert media.startswith(("application/problem+json", "text/html")), (path, media)
+            assert "Traceback" not in r.text
+    assert len(answered) == len(OUT_OF_SCHEMA_PROBES)
