@@ -43,7 +43,7 @@ def schema(app: FastAPI) -> dict[str, Any]:
 
 
 def _operations(routes: Sequence[BaseRoute]) -> list[tuple[str, str, bool]]:
-    found = []
+    found: list[tuple[str, str, bool]] = []
     for ctx in iter_route_contexts(routes):
         if ctx.path is None:
             continue
