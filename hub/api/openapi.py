@@ -3,8 +3,8 @@
 Routes document what their handlers answer (``responses=`` on the decorators). Three answers
 come from elsewhere and are added here, to every operation that does not already say them:
 
-- the front door (:mod:`hub.api.guard`): 401 and 403 on a route with a role guard, before the
-  route runs, and 408 / 413 on any route whose body is late or too large;
+- the front door (:mod:`hub.api.guard`): the bearer token a route with a role guard needs, its
+  401 and 403 before the route runs, and 408 / 413 on any route whose body is late or too large;
 - FastAPI's parameter validation, which :mod:`hub.api.problems` answers as a 422 problem JSON
   (FastAPI documents its own ``application/json`` body, which the hub never sends), and its
   400 for a request body that does not parse as its declared media type.
@@ -26,6 +26,7 @@ from starlette.routing import BaseRoute
 from hub.api.guard import guard_of
 from hub.api.problems import documented
 
+SCHEME = "bearer"  # Authorization: Bearer TOKEN, on every route with a role guard
 FRONT_DOOR = (408, 413)
 GUARDED = (401, 403)
 _FASTAPI_422 = "#/components/schemas/HTTPValidationError"
@@ -34,9 +35,13 @@ _FASTAPI_422 = "#/components/schemas/HTTPValidationError"
 def schema(app: FastAPI) -> dict[str, Any]:
     """The app's OpenAPI document with the answers above added (a copy: FastAPI caches its own)."""
     document = copy.deepcopy(app.openapi())
+    schemes = document.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes[SCHEME] = {"type": "http", "scheme": "bearer", "description": "hub keys create"}
     for path, method, guarded in _operations(app.router.routes):
         operation = document.get("paths", {}).get(path, {}).get(method)
         if operation is not None:
+            if guarded:
+                operation["security"] = [{SCHEME: []}]
             responses = operation.setdefault("responses", {})
             _complete(responses, guarded=guarded, has_body="requestBody" in operation)
     return document

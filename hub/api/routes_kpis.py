@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from hub.api.auth import require
 from hub.api.deps import get_hub
+from hub.api.params import IsoDate
 from hub.api.problems import documented
 from hub.bootstrap import Hub
 from hub.services.kpi_report import report_csv, report_json
@@ -21,8 +22,8 @@ from hub.store.kpi_sql import Period
 
 router = APIRouter(prefix="/api", dependencies=[Depends(require(Role.READER))])
 
-From = Annotated[date | None, Query(alias="from", description="first day (UTC), inclusive")]
-To = Annotated[date | None, Query(alias="to", description="last day (UTC), inclusive")]
+From = Annotated[IsoDate | None, Query(alias="from", description="first day (UTC), inclusive")]
+To = Annotated[IsoDate | None, Query(alias="to", description="last day (UTC), inclusive")]
 CSV: dict[str, Any] = {"content": {"text/csv": {"schema": {"type": "string"}}}}
 Name = Annotated[str, Path(pattern=r"^[a-z0-9_+\-]{1,40}$")]
 

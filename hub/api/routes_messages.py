@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.encoders import jsonable_encoder
-from pydantic import BaseModel, BeforeValidator, Field, StrictBool, StrictInt
+from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from hub.api.auth import actor_of, require
 from hub.api.deps import get_hub
+from hub.api.params import IsoDateTime
 from hub.api.problems import documented
 from hub.bootstrap import Hub
 from hub.errors import ValidationError
@@ -43,8 +43,8 @@ def list_messages(
     control_id: str | None = None,
     patient: str | None = None,
     protocol: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: IsoDateTime | None = None,
+    until: IsoDateTime | None = None,
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
     hub: Hub = Depends(get_hub),
@@ -103,17 +103,6 @@ def replay_one(
     return {"replayed": done}
 
 
-def _iso_text(value: object) -> object:
-    """A JSON date-time is a string (pydantic would read a number as a Unix time, which the
-    schema does not offer)."""
-    if value is not None and not isinstance(value, str):
-        raise ValueError("a date-time is an ISO 8601 string")
-    return value
-
-
-Instant = Annotated[datetime | None, BeforeValidator(_iso_text)]
-
-
 class ReplayFilter(BaseModel):
     # strict where pydantic would coerce what the schema refuses ("true" for a boolean)
     ids: list[ListedId] = Field(default_factory=list, max_length=MAX_IDS)
@@ -121,8 +110,8 @@ class ReplayFilter(BaseModel):
     type: str | None = None
     sender: str | None = None
     patient: str | None = None
-    since: Instant = None
-    until: Instant = None
+    since: IsoDateTime | None = None
+    until: IsoDateTime | None = None
     limit: StrictInt = Field(default=10_000, ge=1, le=100_000)
     dry_run: StrictBool = False
     reason: str = Field(default="", max_length=1000)

@@ -174,7 +174,8 @@ def _waived(label: str, path: str, caller: Role | str | None) -> list[object]:
 
 def test_what_the_attack_found_stays_fixed(attacked: Hub, api_schema: OpenApiSchema) -> None:
     """POST /api/replay took a number for a date-time (as a Unix time) and "true" for a
-    boolean, neither of which its schema offers: now 422."""
+    boolean, and the KPI and message queries a number for a date: none of which the schema
+    offers, all now 422."""
     from fastapi.testclient import TestClient
 
     with TestClient(api_schema.app) as client:
@@ -185,6 +186,15 @@ def test_what_the_attack_found_stays_fixed(attacked: Hub, api_schema: OpenApiSch
             assert r.headers["content-type"] == "application/problem+json"
         r = client.post("/api/replay", json={"status": "failed", "dry_run": True})
         assert r.status_code == 200, r.text
+        for url in (
+            "/api/kpis?format=csv&to=1.4e-53&from=7.1e-55",
+            "/api/kpis.csv?from=0",
+            "/api/messages?since=0.01",
+        ):
+            r = client.get(url)
+            assert r.status_code == 422, (url, r.text)
+        assert client.get("/api/kpis?from=2026-01-01&to=2026-01-31").status_code == 200
+        assert client.get("/api/messages?since=2026-01-01T00:00:00Z").status_code == 200
 
 
 def _attack(operation: APIOperation, mode: GenerationMode, budget: int, creds: Credentials) -> int:
