@@ -86,12 +86,14 @@ def test_poison_message_fails_alone_and_its_lane_and_the_others_flow_on(serve: S
         }
         with engine.connect() as conn:
             poison = conn.execute(
-                sa.select(messages.c.id, messages.c.attempt_count, messages.c.last_error_code)
-                .where(messages.c.control_id == "P-2")
+                sa.select(
+                    messages.c.id, messages.c.attempt_count, messages.c.last_error_code
+                ).where(messages.c.control_id == "P-2")
             ).one()
             tries = conn.execute(
-                sa.select(attempts.c.stage, attempts.c.outcome, attempts.c.error_code)
-                .where(attempts.c.message_id == poison.id)
+                sa.select(attempts.c.stage, attempts.c.outcome, attempts.c.error_code).where(
+                    attempts.c.message_id == poison.id
+                )
             ).all()
             names = dict(conn.execute(sa.select(patients.c.mrn, patients.c.given_name)).all())
         # permanent: one processing attempt, failed, with the reason kept; never retried

@@ -36,9 +36,7 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
     s.stop_all()
 
 
-async def _send_then_sigterm(
-    proc: subprocess.Popen[bytes], streams: list[Stream]
-) -> int | None:
+async def _send_then_sigterm(proc: subprocess.Popen[bytes], streams: list[Stream]) -> int | None:
     stop = asyncio.Event()
     tasks = [asyncio.create_task(s.run(stop)) for s in streams]
     loop = asyncio.get_running_loop()
@@ -77,9 +75,7 @@ def test_sigterm_under_continuous_mllp_ingest_loses_and_half_applies_nothing(
         rows = stored(engine)
         assert set(acked) <= set(rows), "an AA'd message is not in the store"
         pm = registered(engine)
-        half = {
-            c: status for c, status in rows.items() if (status == "processed") != (c in pm)
-        }
+        half = {c: status for c, status in rows.items() if (status == "processed") != (c in pm)}
         assert half == {}, "applied without its status, or processed without its patient"
         assert set(rows.values()) <= {"received", "processing", "retrying", "processed"}
 

@@ -72,7 +72,7 @@ def stored(engine: sa.Engine) -> dict[str, str]:
                 messages.c.protocol == "hl7v2"
             )
         ).all()
-    return {c: s for c, s in rows}
+    return {str(c): str(s) for c, s in rows}
 
 
 def registered(engine: sa.Engine) -> set[str]:
