@@ -6,11 +6,14 @@ well-formed, so stored and answered AA (AA means stored, not applied), and impos
 Policy (ADR 0005, README "A message that cannot be applied"): it fails at once, permanently,
 with its attempt and error recorded; a failed message does not block its lane, so the same
 patient's later messages apply in order behind it, and other patients' lanes never wait. The
-admin's fix (edit-and-replay or resolve) is then a decision about one message, not a jam.
+admin's fix is then a decision about one message, not a jam: here the booking it needed
+arrives and ``hub replay`` applies it from its stored bytes (a second attempt, marked replay).
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +22,7 @@ import pytest
 import sqlalchemy as sa
 from support import hl7_messages
 from support.ehr_senders import port_open
-from support.serve_process import Serve
+from support.serve_process import HUB, Serve
 from support.waiting import wait_until
 
 from hub.config import Settings
@@ -111,3 +114,31 @@ def test_poison_message_fails_alone_and_its_lane_and_the_others_flow_on(serve: S
 
     # the listener is still answering after the failure
     assert _send(port, hl7_messages.adt("Q-4", trigger="A08", mrn="QZ1", given="Again")) == "AA"
+
+    # the fix: the missing booking arrives, then an admin replays the poison from its raw bytes
+    booking = hl7_messages.siu("P-5", trigger="S12", filler="NEVERBOOKED", mrn="PZ1")
+    assert _send(port, booking) == "AA"
+    engine = create_engine(Settings(data_dir=serve.data_dir).effective_database_url)
+    try:
+        wait_until(lambda: _statuses(engine).get("P-5") == "processed", timeout=60, what="P-5")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+        env["HUB_DATA_DIR"] = str(serve.data_dir)
+        replayed = subprocess.run(
+            [HUB, "replay", str(poison.id), "--reason", "booking arrived"],
+            check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+        wait_until(lambda: _statuses(engine)["P-2"] == "processed", timeout=60, what="replayed")
+        with engine.connect() as conn:
+            tries = conn.execute(
+                sa.select(attempts.c.outcome, attempts.c.replay)
+                .where(attempts.c.message_id == poison.id, attempts.c.stage == "process")
+                .order_by(attempts.c.id)
+            ).all()
+        assert [tuple(t) for t in tries] == [("failed", 0), ("ok", 1)]
+    finally:
+        engine.dispose()
