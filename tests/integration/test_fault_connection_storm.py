@@ -83,6 +83,16 @@ async def _storm(port: int) -> dict[str, str]:
     return dict(zip(controls, results, strict=True))
 
 
+def _family(pid: int) -> list[int]:
+    """``pid`` and its descendants (Linux /proc)."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        for child in children:
+            found.extend(_family(int(child)))
+    return found
+
+
 def _plain_client_aa(port: int, control: str) -> bool:
     try:
         with hl7.client.MLLPClient("127.0.0.1", port) as client:
@@ -107,7 +117,8 @@ def test_a_thousand_connections_are_served_or_refused_cleanly(tmp_path: Path, ca
         port = serve.mllp_port
         wait_until(lambda: port_open(port), timeout=60, what="the MLLP listener")
         if case == "emfile":
-            resource.prlimit(proc.pid, resource.RLIMIT_NOFILE, (HUB_FD_LIMIT, HUB_FD_LIMIT))
+            for pid in _family(proc.pid):  # the listener may be a child process of serve
+                resource.prlimit(pid, resource.RLIMIT_NOFILE, (HUB_FD_LIMIT, HUB_FD_LIMIT))
         outcomes = asyncio.run(_storm(port))
         counts = Counter(outcomes.values())
         assert proc.poll() is None, "the hub died in the storm"
