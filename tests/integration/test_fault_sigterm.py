@@ -46,6 +46,8 @@ async def _send_then_sigterm(proc: subprocess.Popen[bytes], streams: list[Stream
         assert loop.time() < deadline, "the streams did not get going"
         assert all(not t.done() for t in tasks), "a stream ended before the signal"
         await asyncio.sleep(0.05)
+    # a connection that sends nothing must not hold the stop up (the idle timeout is 10 min)
+    idle_reader, idle = await asyncio.open_connection("127.0.0.1", streams[0].port)
     proc.send_signal(signal.SIGTERM)
     try:
         code = await asyncio.to_thread(proc.wait, STOP_BOUND)
@@ -53,6 +55,8 @@ async def _send_then_sigterm(proc: subprocess.Popen[bytes], streams: list[Stream
         code = None
     stop.set()
     await asyncio.wait_for(asyncio.gather(*tasks), 30)
+    assert await asyncio.wait_for(idle_reader.read(), 30) == b""  # closed by the hub
+    idle.close()
     return code
 
 
