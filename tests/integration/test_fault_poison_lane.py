@@ -3,7 +3,7 @@
 The poison is an SIU^S14 (modify an appointment) for a filler id the PM has never booked:
 well-formed, so stored and answered AA (AA means stored, not applied), and impossible to apply
 (``unknown_key``). Its lane is the patient in its PID, the same as that patient's ADT.
-Policy (ADR 0005, README "A message that cannot be applied"): it fails at once, permanently,
+Policy (ADR 0005, README "When things go wrong"): it fails at once, permanently,
 with its attempt and error recorded; a failed message does not block its lane, so the same
 patient's later messages apply in order behind it, and other patients' lanes never wait. The
 admin's fix is then a decision about one message, not a jam: here the booking it needed

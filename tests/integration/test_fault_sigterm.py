@@ -1,6 +1,6 @@
 """SIGTERM to ``hub serve`` while python-hl7 MLLP clients send without pause (issue 9, item 5).
 
-What must hold (README "Stopping the hub"): the process exits 0 within a bound; every message a
+What must hold (README "When things go wrong"): the process exits 0 within a bound; every message a
 sender got AA for is in the store; no message is half-applied (its patient exists iff its
 status is ``processed``: the rest are still queued and processable); and after a restart the
 queue drains until the PM holds exactly one patient per stored message, every AA'd one included.
