@@ -139,7 +139,8 @@ def peer(kind: str, tmp: Path) -> Iterator[int]:
     port = free_port()
     cmd = [sys.executable, "-m", "bench.peers", kind, "--port", str(port)]
     cmd += ["--db", str(tmp / f"{kind}-{port}.db")]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    root = Path(__file__).resolve().parents[1]  # so ``-m bench.peers`` resolves from any cwd
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, cwd=root)
     try:
         wait_port(port, proc)
         yield port

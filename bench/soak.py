@@ -222,6 +222,10 @@ def soak(minutes: float, rate: float, tmp: Path) -> list[dict[str, Any]]:
         for s in senders:
             for e in s.errors:
                 print(f"  {s.name} error: {e}")
+        wanted = sum(s.rate for s in senders) * minutes * 60
+        sent = sum(s.sent for s in senders)
+        print(f"  sent {sent} of {wanted:.0f} scheduled; stored inbound units by status: "
+              + ", ".join(f"{n} {st}" for st, n in sorted(hub.counts().items())))  # fmt: skip
     return rows
 
 

@@ -92,11 +92,15 @@ class Machine:
 def _num(x: float | None) -> str:
     if x is None or math.isnan(x):
         return "-"
+    if float(x).is_integer() and abs(x) < 100:  # counts, and round aims
+        return str(int(x))
     if abs(x) >= 100:
         return f"{x:,.0f}"
     if abs(x) >= 10:
         return f"{x:.1f}"
-    return f"{x:.2f}"
+    if abs(x) >= 0.1:
+        return f"{x:.2f}"
+    return f"{x:.2g}"  # a small time: two significant figures, not "0.00"
 
 
 def _ratio(r: float | None) -> str:
