@@ -169,7 +169,7 @@ def _http_sender(
         )
         try:
             with urllib.request.urlopen(req, timeout=60) as r:
-                return 200 <= r.status < 300
+                return bool(200 <= r.status < 300)
         except urllib.error.HTTPError as exc:
             exc.close()
             return False
