@@ -90,6 +90,7 @@ def _plan(args: argparse.Namespace, tmp: Path) -> list[tuple[str, Callable[[], I
         broker=args.broker,
         dist_processes=args.dist_processes,
         dist_concurrency=args.dist_concurrency,
+        hl7apy_share=0.125 if args.quick else 1.0,
     )
     return [
         ("parse", lambda: tokenizer_rows(n["tokenizer"])),
