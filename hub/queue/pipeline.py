@@ -173,8 +173,12 @@ class Pipeline:
         processor = self.registry.lookup(rec.protocol, rec.type)
         ctx = ProcessContext(rec, conn, self.clock, rec.replay_requested, prepared=prepared)
         processor(ctx)
+        self._settle_ok(ctx, attempt_id)
+
+    def _settle_ok(self, ctx: ProcessContext, attempt_id: int, *, summarise: bool = True) -> None:
+        rec = ctx.message
         settle(
-            conn,
+            ctx.conn,
             rec,
             attempt_id,
             now=self.clock.now(),
@@ -189,7 +193,59 @@ class Pipeline:
                 "attempt": rec.attempt_count + 1,
                 "replay": rec.replay_requested,
             },
+            summarise=summarise,
         )
+
+    def _apply_group(self, conn: Connection, group: list[tuple[MessageRecord, int, Any]]) -> bool:
+        """Apply units of one type with their batch processor in one savepoint, then settle
+        them (their documents summarised once, after the last). False, with nothing of it
+        left applied, when anything raised: the caller then applies them one by one, so a
+        bad unit fails alone and the others still apply (ADR 0027)."""
+        first = group[0][0]
+        many = self.registry.lookup_many(first.protocol, first.type)
+        assert many is not None
+        try:
+            with savepoint(conn):
+                ctxs: list[tuple[ProcessContext, int]] = []
+                for rec, attempt_id, prepared in group:
+                    if not lanes.still_ours(conn, rec.id, attempt_id):
+                        raise LeaseLost(rec.id)
+                    ctx = ProcessContext(
+                        rec, conn, self.clock, rec.replay_requested, prepared=prepared
+                    )
+                    ctxs.append((ctx, attempt_id))
+                many([ctx for ctx, _ in ctxs])
+                for ctx, attempt_id in ctxs:
+                    self._settle_ok(ctx, attempt_id, summarise=False)
+                now = self.clock.now()
+                for doc in sorted({r.document_id for r, _, _ in group if r.document_id}):
+                    items.summarise(conn, doc, now)
+        except Exception as exc:  # every unit is applied again, alone
+            log.info(
+                "batched apply failed; applying one by one",
+                extra={"count": len(group), "error": type(exc).__name__},
+            )
+            return False
+        return True
+
+    def _groups(
+        self, ready: list[tuple[MessageRecord, int, Any]]
+    ) -> list[list[tuple[MessageRecord, int, Any]]]:
+        """Units whose type has a batch processor, grouped by type (heads of different lanes:
+        their order does not matter); every other unit alone, in order."""
+        groups: list[list[tuple[MessageRecord, int, Any]]] = []
+        by_type: dict[tuple[str, str], list[tuple[MessageRecord, int, Any]]] = {}
+        for unit in ready:
+            rec = unit[0]
+            if self.registry.lookup_many(rec.protocol, rec.type) is None:
+                groups.append([unit])
+                continue
+            key = (rec.protocol, rec.type)
+            if key not in by_type:
+                by_type[key] = []
+                groups.append(by_type[key])
+            by_type[key].append(unit)
+        return groups
 
     def _processed(self, rec: MessageRecord) -> Outcome:
         log.info("message processed", extra={"message_id": rec.id, "type": rec.type})
@@ -232,16 +288,20 @@ class Pipeline:
         try:
             with self.redo_uow() as uow:
                 items.lock_documents(uow.conn, [rec.document_id for rec, _, _ in ready])
-                for rec, attempt_id, prepared in ready:
-                    try:
-                        with savepoint(uow.conn):
-                            self._apply(uow.conn, rec, attempt_id, prepared)
-                    except LeaseLost:
-                        lost.append(rec)
-                    except Exception as exc:  # recorded after the commit, as in _process
-                        failed.append((rec, attempt_id, exc))
-                    else:
-                        done.append(rec)
+                for group in self._groups(ready):
+                    if len(group) > 1 and self._apply_group(uow.conn, group):
+                        done.extend(rec for rec, _, _ in group)
+                        continue
+                    for rec, attempt_id, prepared in group:
+                        try:
+                            with savepoint(uow.conn):
+                                self._apply(uow.conn, rec, attempt_id, prepared)
+                        except LeaseLost:
+                            lost.append(rec)
+                        except Exception as exc:  # recorded after the commit, as in _process
+                            failed.append((rec, attempt_id, exc))
+                        else:
+                            done.append(rec)
                 uow.commit()
         except Exception as exc:  # the shared transaction failed: nothing of it was applied
             log.warning("batch transaction failed", extra={"count": len(leased)})

@@ -99,9 +99,16 @@ class Renderer:
         checked: list[str] = []
         texts: list[str] = []
         for n, value in enumerate(values, start=1):
-            if type(value) is str:  # the common case, inline
-                texts.append(value)
-                checked.append(value)
+            kind = type(value)
+            if kind is str:  # the common cases, inline (bench_837p: a third of the build)
+                texts.append(value)  # type: ignore[arg-type]
+                checked.append(value)  # type: ignore[arg-type]
+                continue
+            if value is None:
+                texts.append("")
+                continue
+            if kind is Decimal:
+                texts.append(_amount(value))  # type: ignore[arg-type]
                 continue
             try:
                 texts.append(self._element(value, checked))
