@@ -269,6 +269,9 @@ class Pipeline:
         is rolled back alone and recorded after the commit, exactly as a single one would be.
         One commit, writer-lock turn and audit-head turn for the lot instead of one each: on
         SQLite the commit is the largest cost of a message (bench/hl7v2, ADR 0007).
+        Units whose type registered a batch processor (X12 835 claim items) are applied
+        together in one savepoint first, falling back to one savepoint each if that raises
+        (ADR 0027).
         """
         leased = self._lease_batch(worker, limit)
         # documents split in their own short transactions, never inside a shared one
