@@ -16,6 +16,7 @@ A document with a splitter (ADR 0009) is leased the same way; its processing is 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -247,17 +248,27 @@ class Pipeline:
             by_type[key].append(unit)
         return groups
 
-    def _processed(self, rec: MessageRecord) -> Outcome:
+    def _processed(self, rec: MessageRecord, *, wake: bool = True) -> Outcome:
         log.info("message processed", extra={"message_id": rec.id, "type": rec.type})
-        self.wake_other_lanes(rec)
+        if wake:
+            self.wake_other_lanes(rec)
         return Outcome(rec.id, Status.PROCESSED, rec.lane_keys)
 
     def wake_other_lanes(self, rec: MessageRecord) -> None:
         # a unit of several lanes (an A40 merge, a claim item with its patient) unblocks them
         # all; wake their heads now rather than leave them for the sweeper (the drain that
         # called us follows the first key only)
-        for key in rec.lane_keys[1:]:
-            self._dispatch_lane_head(key)
+        self._dispatch_lane_heads(rec.lane_keys[1:])
+
+    def _dispatch_lane_heads(self, keys: Sequence[str]) -> None:
+        """Dispatch the heads of ``keys``, read in one snapshot (a batch's units share it)."""
+        if not keys:
+            return
+        with (self.peek_uow or self.uow)() as uow:
+            now = self.clock.now()
+            heads = [lanes.peek_head(uow.conn, now=now, lane_key=key) for key in keys]
+        for head in dict.fromkeys(h for h in heads if h is not None):
+            self.dispatcher.dispatch(head)
 
     # --- several heads in one transaction (embedded workers) ----------------------------------
 
@@ -317,7 +328,8 @@ class Pipeline:
                 if rec.id not in lost_ids
             ]
             done = []
-        outcomes = [self._processed(rec) for rec in done]
+        outcomes = [self._processed(rec, wake=False) for rec in done]
+        self._dispatch_lane_heads([key for rec in done for key in rec.lane_keys[1:]])
         outcomes += [self.lost(rec) for rec in lost]
         outcomes += [self.record_failure(rec, aid, exc) for rec, aid, exc in failed]
         return outcomes

@@ -107,10 +107,10 @@ class Renderer:
             if value is None:
                 texts.append("")
                 continue
-            if kind is Decimal:
-                texts.append(_amount(value))  # type: ignore[arg-type]
-                continue
             try:
+                if kind is Decimal:
+                    texts.append(_amount(value))  # type: ignore[arg-type]
+                    continue
                 texts.append(self._element(value, checked))
             except BuildError as error:
                 error.location = X12Location(segment_id, position, None, n)
