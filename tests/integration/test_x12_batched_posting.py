@@ -7,6 +7,7 @@ replayed whole under batching posts nothing twice."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -187,3 +188,35 @@ def test_an_835_replayed_whole_under_batching_posts_nothing_twice(
     assert sizes and max(sizes) == 4  # the replayed items went through the batch path
     assert all(r.status == Status.PROCESSED for r in items_of(hub, doc))
     assert (scalar(hub, count), scalar(hub, history)) == before
+
+
+def test_two_workers_batching_one_835_post_each_claim_once(
+    any_db_settings: Settings, make_hub: Any
+) -> None:
+    """Two workers draining the same 835's items at once (each a batch at a time): no deadlock,
+    no item posted twice or lost, the remittance created once."""
+    hub = make_hub(any_db_settings)
+    clps = [Clp(f"CONC{n:03d}", "1", "10.00", "10.00") for n in range(40)]
+    doc = submit(hub, remit_835(clps, trace="EFTC1", control="000000302"))
+    hub.pipeline.run_batch("splitter", limit=1)  # the document: split into its 40 items
+    assert len(items_of(hub, doc)) == 40
+    errors: list[BaseException] = []
+
+    def worker(name: str) -> None:
+        try:
+            while hub.pipeline.run_batch(name, limit=8):
+                pass
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(f"w{n}",)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    drain(hub)  # anything a lost race left for the next lease
+    assert not errors
+    assert all(r.status == Status.PROCESSED for r in items_of(hub, doc))
+    assert scalar(hub, sa.select(sa.func.count()).select_from(claim_payments)) == 40
+    assert scalar(hub, sa.select(sa.func.count(sa.distinct(claim_payments.c.source_item)))) == 40
+    assert record(hub, doc).status == Status.PROCESSED
