@@ -220,3 +220,34 @@ def test_two_workers_batching_one_835_post_each_claim_once(
     assert scalar(hub, sa.select(sa.func.count()).select_from(claim_payments)) == 40
     assert scalar(hub, sa.select(sa.func.count(sa.distinct(claim_payments.c.source_item)))) == 40
     assert record(hub, doc).status == Status.PROCESSED
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sent: list[int] = []
+
+    def dispatch(self, message_id: int, *, countdown: float = 0.0) -> None:
+        del countdown
+        self.sent.append(message_id)
+
+
+def test_a_batch_wakes_the_heads_its_items_unblock_on_their_patient_lanes(
+    any_db_settings: Settings, make_hub: Any
+) -> None:
+    """A claim item is on its claim's lane and its patient's: when a batch of 277CA items is
+    applied, the next unit of each patient lane (here the later 835's item) is dispatched."""
+    recorder = Recorder()
+    hub = make_hub(any_db_settings, dispatcher=recorder)
+    pcns = submitted_claims(hub)
+    status_doc = submit(hub, ack_277ca(list(pcns.values())))
+    pay_doc = submit(hub, payments(pcns))
+    hub.pipeline.run_batch("w", limit=1)  # split the 277CA
+    hub.pipeline.run_batch("w", limit=1)  # split the 835
+    first = {r.control_id: r for r in items_of(hub, status_doc)}
+    then = {r.control_id: r for r in items_of(hub, pay_doc)}
+    assert all(len(r.lane_keys) == 2 for r in first.values())  # claim and patient
+    recorder.sent.clear()
+    done = hub.pipeline.run_batch("w", limit=64)
+    # the three 277CA items, and the 835's unmatched claim (no earlier unit in its lane)
+    assert {o.message_id for o in done} == {r.id for r in first.values()} | {then["NEVERSENT1"].id}
+    assert {then[pcn].id for pcn in pcns.values()} <= set(recorder.sent)
