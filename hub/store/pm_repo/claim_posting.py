@@ -18,6 +18,7 @@ gets its version and history row, stamped with its own item's message.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,7 +34,7 @@ from hub.pm.rules import may_move, status_after_payment
 from hub.store.locks import lock_keys
 from hub.store.pm_repo.references import _PAYER_BY_LOCAL, _PAYER_BY_NAME, resolve_payer
 from hub.store.pm_repo.remittance import _provider_adjustments, _remittance_row
-from hub.store.pm_repo.rows import Stamp, history_row, record, write
+from hub.store.pm_repo.rows import Stamp, flush, history_row, record, write
 from hub.store.pm_tables import (
     adjustments,
     claim_lines,
@@ -298,6 +299,18 @@ def post_claim_payments(
     """Post each claim payment (in order), each with its own stamp; what each did."""
     if not work:
         return []
+    # every history row of the call (the claims' updates too) in one statement at the end,
+    # unless the caller collects them itself (apply_batch's pending list)
+    shared: list[dict[str, Any]] = []
+    work = [(ch, s if s.pending is not None else replace(s, pending=shared)) for ch, s in work]
+    results = _post(conn, work)
+    flush(conn, replace(work[0][1], pending=shared))  # no-op when the caller collects them
+    return results
+
+
+def _post(
+    conn: Connection, work: Sequence[tuple[PostClaimPayment, Stamp]]
+) -> list[ClaimPaymentPosted]:
     rem_of = _remittances(conn, work)
     posted: dict[tuple[int, int], int] = {}
     for rem_id in set(rem_of):
