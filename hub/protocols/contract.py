@@ -35,7 +35,14 @@ from hub.config import Settings
 from hub.errors import HubError
 from hub.pm.events import DomainEvent
 from hub.queue.outbox import Subscriber
-from hub.queue.registry import ItemPeeker, Prepare, Processor, ProcessorRegistry, Splitter
+from hub.queue.registry import (
+    BatchProcessor,
+    ItemPeeker,
+    Prepare,
+    Processor,
+    ProcessorRegistry,
+    Splitter,
+)
 from hub.services.conformance import ConformanceDriver
 from hub.services.ingest import IngestService
 from hub.services.raw_view import RawRenderer
@@ -75,6 +82,8 @@ class ProcessorSpec:
     message_type: str
     process: Processor
     prepare: Prepare | None = None
+    # optional: the same for several units at once (a worker's batch; see BatchProcessor)
+    process_many: BatchProcessor | None = None
 
 
 @dataclass(frozen=True, slots=True)
