@@ -74,6 +74,9 @@ class Cipher:
         # Not derived from the active key: tokens must survive a rotation unchanged (the
         # registry keeps this key sealed under every key, docs/adr/0024).
         self._search = search_key
+        # blind indexes (hub/store/blind_index.py): a key of their own, derived from the search
+        # key, so an index term and a search token of the same text never coincide
+        self._blind = hmac.new(search_key, b"hub blind index v1", hashlib.sha256).digest()
 
     @property
     def key_ids(self) -> frozenset[str]:
@@ -129,6 +132,12 @@ class Cipher:
         """A keyed HMAC of ``value`` for equality search in a column that must not hold it."""
         digest = hmac.new(self._search, value.encode("utf-8"), hashlib.sha256).hexdigest()
         return "h:" + digest[:40]
+
+    def blind(self, purpose: str, value: str) -> str:
+        """A blind index term: a keyed HMAC of ``value`` for ``purpose`` (its field), 160 bits
+        as hex (docs/adr/0024)."""
+        text = f"{purpose}\x00{value}".encode()
+        return "b:" + hmac.new(self._blind, text, hashlib.sha256).hexdigest()[:40]
 
 
 def is_sealed(value: bytes) -> bool:
