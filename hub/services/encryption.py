@@ -73,6 +73,11 @@ def _stored_key(value: Any) -> str | None:
     return text_key_id(text[1:] if text.startswith('"') else text)
 
 
+# nothing to seal: SQL NULL, or a JSON column's null (a SealedJSON column stores None as JSON
+# null; counting it as plaintext made every pass re-write it and a rotation never finish)
+_EMPTY = (None, "null")
+
+
 def _rows(conn: Connection, target: Target, after: int) -> list[Any]:
     t = target.table
     stored = [
@@ -99,7 +104,7 @@ def _reseal(conn: Connection, cipher: Cipher, target: Target, row: Any) -> bool:
     stale = [
         c
         for c in target.columns
-        if m[f"s_{c.name}"] is not None and _stored_key(m[f"s_{c.name}"]) != cipher.active_id
+        if m[f"s_{c.name}"] not in _EMPTY and _stored_key(m[f"s_{c.name}"]) != cipher.active_id
     ]
     values: dict[str, Any] = {}
     for c, kind in target.keys:  # a blind index left from before (or under another index key)
