@@ -22,9 +22,8 @@ from sqlalchemy.engine import Connection, Engine
 from hub.clock import Clock
 from hub.config import Settings, parse_key
 from hub.errors import ConfigError, Conflict
-from hub.store import key_registry
+from hub.store import blind_index, key_registry
 from hub.store.crypto import Cipher, column_ad, install, is_sealed, sealed_key_id, text_key_id
-from hub.store import blind_index
 from hub.store.crypto_types import SealedDate, SealedJSON, SealedText, SearchKey
 from hub.store.db import UnitOfWork, create_engine
 from hub.store.migrate import upgrade

@@ -186,7 +186,8 @@ appointments = Table(
     Column("minutes", Integer, nullable=True),
     Column("status", String(20), nullable=False),
     Column("type", String(100), nullable=True),
-    Column("reason", String(200), nullable=True),
+    # the visit's reason (SCH-6/7, Appointment.reasonCode text): clinical free text, sealed
+    Column("reason", SealedText("appointments.reason"), nullable=True),
     *provenance(),
 )
 Index("ix_appointments_filler", appointments.c.source_system, appointments.c.filler_id)

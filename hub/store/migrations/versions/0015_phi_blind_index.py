@@ -1,5 +1,6 @@
 """blind indexes for search with encryption on (docs/adr/0024): key columns beside sealed
-identifiers and member ids, patient search terms, and FHIR identifiers keyed by a blind index
+identifiers and member ids, patient search terms, and FHIR identifiers keyed by a blind index;
+appointment reasons become sealable text
 
 ``fhir_identifiers`` gets a row id and a ``value_key`` column; its unique key becomes
 (resource_type, system, value_key) and ``value`` becomes sealable text. Existing values are
@@ -63,6 +64,9 @@ def _set_aside(table: str, suffix: str) -> None:
 
 
 def upgrade() -> None:
+    # appointments.reason is clinical free text, now sealed: a sealed value outgrows VARCHAR(200)
+    with op.batch_alter_table("appointments", schema=None) as batch_op:
+        batch_op.alter_column("reason", existing_type=sa.String(200), type_=sa.Text())
     with op.batch_alter_table("patient_identifiers", schema=None) as batch_op:
         batch_op.add_column(sa.Column("value_key", sa.String(200), nullable=True))
         batch_op.create_index("ix_patient_identifiers_value_key", ["value_key"], unique=False)
@@ -103,6 +107,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("appointments", schema=None) as batch_op:
+        batch_op.alter_column("reason", existing_type=sa.Text(), type_=sa.String(200))
     # Only plaintext values go back: a database with sealed identifiers cannot be downgraded
     # (the old primary key compared values in clear).
     op.drop_index("ix_fhir_identifiers_entity", table_name="fhir_identifiers")
