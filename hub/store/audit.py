@@ -46,7 +46,11 @@ def _opened(conn: Connection, rows: Any) -> list[dict[str, Any]]:
     for r in rows:
         row = dict(r._mapping)
         detail = row.get("detail")
-        if cipher is not None and isinstance(detail, dict) and isinstance(detail.get("reason"), str):
+        if (
+            cipher is not None
+            and isinstance(detail, dict)
+            and isinstance(detail.get("reason"), str)
+        ):
             row["detail"] = {**detail, "reason": cipher.open_text(detail["reason"], _REASON_AD)}
         out.append(row)
     return out

@@ -3,9 +3,10 @@
 * ``fhir_ids``: a logical id a client chose (``PUT Patient/abc``, update-as-create) for a PM row.
   Rows the server creates are named by their PM id, so they need no row here.
 * ``fhir_identifiers``: each business identifier (system, value) bound to one resource of a type.
-  Its unique key (type, system, value key) is the constraint that makes conditional creates race-free: two writes
-  that both found no match cannot both bind the identifier (FHIR http.html#ccreate; HAPI,
-  Microsoft and Medplum have open bugs on this race).
+  Its unique key (type, system, value key: the value in clear, or its blind index) is the
+  constraint that makes conditional creates race-free: two writes that both found no match
+  cannot both bind the identifier (FHIR http.html#ccreate; HAPI, Microsoft and Medplum have
+  open bugs on this race).
 * ``fhir_results``: the answer a FHIR write got when it was processed (status, resource id and
   version, or the response Bundle), so a request that waited on a busy lane, an asynchronous
   Bundle's status URL and a replay all read the same answer.

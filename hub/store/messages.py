@@ -216,10 +216,9 @@ def _blind_lanes(cipher: Cipher | None, keys: tuple[str, ...]) -> tuple[str, ...
         return keys
     out = []
     for key in keys:
-        if key.startswith(_IDENTIFIER_LANE) and key.count("|") >= 2:
-            head, _, value = key.rpartition("|")
-            key = f"{head}|{cipher.blind('fhir-identifier', value)}"
-        out.append(key)
+        head, _, value = key.rpartition("|")
+        blind = key.startswith(_IDENTIFIER_LANE) and key.count("|") >= 2
+        out.append(f"{head}|{cipher.blind('fhir-identifier', value)}" if blind else key)
     return tuple(out)
 
 

@@ -310,6 +310,7 @@ def test_the_cli_refuses_a_sealed_database_without_its_key(
     env = {"HUB_DATA_DIR": str(sqlite_settings.data_dir)}
     r = CliRunner().invoke(app, ["messages", "list"], env=env)
     assert_refused(r, "set HUB_ENCRYPTION_KEY to that key to start")
+    assert_refused(r, "turning encryption off is not supported")  # says why, reads nothing
     r = CliRunner().invoke(app, ["messages", "list"], env={**env, "HUB_ENCRYPTION_KEY": NEW_KEY})
     assert_refused(r, "is not a key of this database")
     r = CliRunner().invoke(
