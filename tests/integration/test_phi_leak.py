@@ -356,7 +356,8 @@ def _x12_round_trip(api: httpx.Client, serve: Serve, env: dict[str, str], port: 
         trace="EFTLEAK1", control="000000703", payer_id="ACME01",
     ).replace(b"NM1*QC*1*SYNTH*PAT****MI*M0001", qc.encode())  # fmt: skip
     assert FAMILY.encode() in remit and PAYER_NOTE.encode() in ack277
-    for raw in (ack999, ack277, remit):
+    answer271 = _eligibility_271(api, serve, env, qc)
+    for raw in (ack999, ack277, remit, answer271):
         posted = api.post("/x12", content=raw, headers={"content-type": "application/edi-x12"})
         assert posted.status_code == 202, posted.text
     wait_until(lambda: _settled(api), timeout=60, what="the X12 answers processed")
@@ -366,6 +367,25 @@ def _x12_round_trip(api: httpx.Client, serve: Serve, env: dict[str, str], port: 
     assert eob.status_code == 200 and eob.json()["total"] >= 1, eob.text  # the 835 posted
     status = api.get("/fhir/ClaimResponse")
     assert status.status_code == 200 and status.json()["total"] >= 1, status.text
+
+
+def _eligibility_271(api: httpx.Client, serve: Serve, env: dict[str, str], qc: str) -> bytes:
+    """``hub x12 eligibility`` writes a 270 for the billed patient's coverage; the 271 that
+    answers it carries the patient's name and a payer MSG naming them (stored as benefit text)."""
+    found = api.get("/fhir/Patient", params={"identifier": "urn:hub:mrn:NORTHCLINIC|LK300"})
+    (entry,) = found.json()["entry"]
+    covered = api.get("/fhir/Coverage", params={"patient": entry["resource"]["id"]}).json()
+    coverage = covered["entry"][0]["resource"]["id"]
+    printed = _cli(serve, env, "x12", "eligibility", coverage, "--json")
+    asked, _end = json.JSONDecoder().raw_decode(printed[printed.index("{") :])
+    raw270 = Path(asked["path"]).read_bytes().decode()
+    trace = next(s.split("*")[2] for s in re.split(r"~\s*", raw270) if s.startswith("TRN*1*"))
+    body = ["BHT*0022*11*B271*20261201*1200", "HL*1**20*1",
+            "NM1*PR*2*ACME HEALTH PLAN*****PI*ACME01", "HL*2*1*21*1",
+            "NM1*1P*2*NORTH CLINIC*****XX*1234567893", "HL*3*2*22*0",
+            f"TRN*2*{trace}*9877281234", qc, "DMG*D8*19800214*F", "EB*1**30**GOLD PLAN",
+            f"MSG*{PAYER_NOTE} call about {FAMILY}"]  # fmt: skip
+    return envelope("HB", "005010X279A1", "271", body, "000000704")
 
 
 def _submitted(raw: bytes) -> tuple[str, str, str, str]:
