@@ -12,9 +12,10 @@ searches by identifier and family name), and an X12 837P through ``POST /x12``. 
 writes (Patient, Coverage and Appointment by ``POST /fhir/<type>`` and in a transaction Bundle)
 and searches over them by name, birth date and identifier (blind indexes, docs/adr/0024), and
 the X12 round trip: a patient billed by ``hub x12 claims``, then a 999, a 277CA (with STC12 free
-text naming the patient) and an 835 through ``POST /x12``, processed and posted. The 837P
-file itself goes to the clearinghouse folder, outside the data directory: a file handed to a
-partner is transport, not data at rest.
+text naming the patient), an 835, and a 271 (payer MSG naming the patient) answering the
+hub's own 270, through ``POST /x12``, processed and posted. The 837P and 270
+files go to the clearinghouse folder, outside the data directory: a file handed to a partner
+is transport, not data at rest.
 """
 
 from __future__ import annotations
