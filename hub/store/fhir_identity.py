@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from hub.errors import Conflict, TransientError
+from hub.store.crypto import cipher_of
 from hub.store.fhir_tables import fhir_identifiers, fhir_ids, fhir_results
 from hub.store.locks import lock_keys
 from hub.store.message_tables import messages
@@ -34,8 +35,10 @@ _ALIAS = sa.select(_i.entity_id).where(_i.resource_type == b("b_type"), _i.logic
 _LOGICAL = sa.select(_i.logical_id).where(
     _i.resource_type == b("b_type"), _i.entity_id == b("b_entity")
 )
+# value_key is the value in clear, or its blind index with encryption on: its column type turns
+# the bound plaintext into the same (hub/store/blind_index.py)
 _BOUND = sa.select(_fi.entity_id).where(
-    _fi.resource_type == b("b_type"), _fi.system == b("b_system"), _fi.value == b("b_value")
+    _fi.resource_type == b("b_type"), _fi.system == b("b_system"), _fi.value_key == b("b_value")
 )
 _BIND = sa.insert(fhir_identifiers)
 _FORGET_RESULT = sa.delete(fhir_results).where(fhir_results.c.message_id == b("b_mid"))
@@ -89,8 +92,10 @@ def bind_id(
     )
 
 
-def _lock(resource_type: str, system: str, value: str) -> str:
-    return f"fhir-identifier:{resource_type}|{system}|{value}"
+def _lock(conn: Connection, resource_type: str, system: str, value: str) -> str:
+    cipher = cipher_of(conn.dialect)  # the lock key names no identifier in clear either
+    key = value if cipher is None else cipher.blind("fhir-identifier", value)
+    return f"fhir-identifier:{resource_type}|{system}|{key}"
 
 
 def find_by_identifier(
@@ -107,7 +112,7 @@ def find_by_identifier(
     them (``urn:hub:mrn:<facility>`` names the facility's MRN; another system the assigning
     authority) and practitioners by NPI, so a conditional create finds data that arrived by
     HL7 v2 too."""
-    where = [_fi.resource_type == resource_type, _fi.value == value]
+    where = [_fi.resource_type == resource_type, _fi.value_key == value]
     if system is not None:
         where.append(_fi.system == system)
     found = {int(r.entity_id) for r in conn.execute(sa.select(_fi.entity_id).where(*where))}
@@ -125,7 +130,7 @@ def _patients(conn: Connection, system: str | None, value: str, authority: str |
     """By the PM key (``urn:hub:mrn:<facility>``) or by a PID-3 identifier of ``authority``
     (the system as the PM names it; the caller translates)."""
     pi = patient_identifiers.c
-    query = sa.select(pi.patient_id).where(pi.value == value)
+    query = sa.select(pi.patient_id).where(pi.value_key == value)
     if system is not None and system.startswith("urn:hub:mrn:"):
         facility = unquote(system.removeprefix("urn:hub:mrn:"))
         keyed = sa.select(patients.c.id).where(
@@ -158,7 +163,7 @@ def bind_identifiers(
     pairs = list(dict.fromkeys((s[:200], v[:200]) for s, v in identifiers))
     if not pairs:
         return
-    lock_keys(conn, *(_lock(resource_type, s, v) for s, v in pairs))
+    lock_keys(conn, *(_lock(conn, resource_type, s, v) for s, v in pairs))
     for system, value in pairs:
         params = {"b_type": resource_type, "b_system": system, "b_value": value}
         row = run(conn, _BOUND, params).first()
@@ -178,6 +183,7 @@ def bind_identifiers(
                     "resource_type": resource_type,
                     "system": system,
                     "value": value,
+                    "value_key": value,
                     "entity_id": entity_id,
                     "created_at": now,
                 },

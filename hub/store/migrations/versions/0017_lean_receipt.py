@@ -5,7 +5,7 @@ outcome) until a worker's lease or the audit sealer writes them (docs/adr/0026);
 finds the few rows that still have one.
 
 Revision ID: 0017_lean_receipt
-Revises: 0014_encryption
+Revises: 0015_phi_blind_index (re-chained at the merge with main; given as 0014_encryption)
 Create Date: 2026-12-02
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017_lean_receipt"
-down_revision = "0014_encryption"
+down_revision = "0015_phi_blind_index"
 branch_labels = None
 depends_on = None
 
