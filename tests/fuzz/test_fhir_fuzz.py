@@ -112,3 +112,30 @@ def test_any_body_posted_is_answered_without_a_server_error(api: TestClient) -> 
         _answered(api.post(f"/fhir/{type_name}", content=body, headers=headers))
 
     post()
+
+
+@pytest.mark.parametrize(
+    ("url", "body"),
+    [
+        (
+            "/fhir/Patient/$validate",
+            b'{"resourceType":"Patient","contained":[{"resourceType":"X"}]}',
+        ),
+        ("/fhir/Patient", b'{"resourceType":"Patient","contained":[{"resourceType":"X"}]}'),
+        (
+            "/fhir",
+            b'{"resourceType":"Bundle","type":"transaction","entry":[{"request":{"method":"POST",'
+            b'"url":"Patient"},"resource":{"resourceType":"Patient","contained":'
+            b'[{"resourceType":"X"}]}}]}',
+        ),
+        ("/fhir/Patient", b'{"resourceType":"Patient","name":[{"family":"A\\u001fB"}]}'),
+    ],
+    ids=["validate-contained", "create-contained", "transaction-contained", "control-character"],
+)
+def test_found_by_fuzzing_answered_400_not_500(api: TestClient, url: str, body: bytes) -> None:
+    # an inner resource of an unknown type was a KeyError out of fhir.resources; a control
+    # character reached lxml's XML writer: both answered 500 before
+    headers = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+xml"}
+    response = api.post(url, content=body, headers=headers)
+    assert response.status_code == 400, response.text[:300]
+    assert formats.parse_xml(response.content)["resourceType"] == "OperationOutcome"
