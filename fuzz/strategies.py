@@ -174,7 +174,7 @@ def fhir_element(type_name: str, depth: int) -> st.SearchStrategy[dict[str, Any]
         if info.kind is Kind.PRIMITIVE:
             one = _primitive(info.json_type.value)
         elif info.kind is Kind.COMPLEX and depth < 2:
-            one = st.deferred(lambda t=info.type_name: fhir_element(t, depth + 1))
+            one = fhir_element(info.type_name, depth + 1)
         else:
             continue
         options[name] = st.lists(one, min_size=1, max_size=2) if info.repeats else one
