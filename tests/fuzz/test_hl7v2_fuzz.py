@@ -5,8 +5,12 @@ characters split, not timed). All data synthetic."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
-from fuzz_budget import FUZZ
+from fastapi.testclient import TestClient
+from fuzz_budget import FUZZ, FUZZ_APP
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -17,6 +21,11 @@ from hub.adapters.hl7v2 import tokenizer
 from hub.adapters.hl7v2.peek import peek
 from hub.adapters.hl7v2.tokenizer import parse
 from hub.adapters.transport.mllp import END_BLOCK, START_BLOCK, FrameDecoder, frame
+from hub.api.app import create_app
+from hub.bootstrap import Hub
+from hub.config import Settings
+from hub.store import keys
+from hub.store.keys import Role
 
 SEEDS = list(seeds("hl7v2"))
 
@@ -107,3 +116,37 @@ def test_a_long_escaped_field_reads_back_whole() -> None:
     value = "A\\F\\B\\X41\\" * 50_000  # 500,000 characters of escapes in one component
     msg = parse(f"MSH|^~\\&|A|B|C|D|20260102||ADT^A01|C1|P|2.5.1\rNTE|1||{value}\r".encode())
     assert msg.get("NTE-3") == "A|BA" * 50_000
+
+
+@pytest.fixture
+def api(make_hub: Any, sqlite_settings: Settings) -> Iterator[TestClient]:
+    hub: Hub = make_hub(sqlite_settings)
+    with hub.uow() as uow:
+        _, token = keys.create(uow.conn, name="fuzz", role=Role.FEED, now=hub.clock.now())
+        uow.commit()
+    with TestClient(create_app(hub), raise_server_exceptions=False) as client:
+        client.headers["Authorization"] = f"Bearer {token}"
+        yield client
+
+
+def _acked(response: Any) -> str:
+    assert response.status_code == 200, response.text[:200]
+    ack = parse(response.content)
+    assert ack.message_code == "ACK"
+    return ack.get("MSA-1")
+
+
+def test_msh_alone_on_its_line_is_answered_ar_not_500(api: TestClient) -> None:
+    # found by fuzzing: reading MSH-18 from a header line of just "MSH" raised IndexError
+    assert _acked(api.post("/hl7v2", content=b"MSH\r\x00\x00\x00\x00")) == "AR"
+
+
+def test_any_body_posted_is_acknowledged(api: TestClient) -> None:
+    @FUZZ_APP
+    @given(raw_inputs(SEEDS))
+    def post(body: bytes) -> None:
+        response = api.post("/hl7v2", content=body)
+        if response.status_code != 204:  # 204: enhanced mode asked for no accept ACK
+            assert _acked(response) in ("AA", "AE", "AR", "CA", "CE", "CR")
+
+    post()
