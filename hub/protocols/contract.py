@@ -24,7 +24,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import typer
 from fastapi import APIRouter, Request, Response
@@ -133,6 +133,10 @@ class ApiKit(Protocol):
 
     def problem(self, status: int, title: str, detail: str, *, code: str) -> Response:
         """An ``application/problem+json`` answer."""
+        ...
+
+    def documented(self, *statuses: int) -> dict[int | str, dict[str, Any]]:
+        """``responses=`` for a route that may answer these statuses with :meth:`problem`."""
         ...
 
 

@@ -21,7 +21,7 @@ from hub.adapters.fhir import outcome
 from hub.adapters.fhir.negotiation import Format, request_format
 from hub.errors import ConfigError, NotFound
 from hub.protocols.contract import ApiKit
-from hub.protocols.fhir.answers import FhirRoute, refusal, respond
+from hub.protocols.fhir.answers import RESOURCE_BODY, WRITTEN, FhirRoute, refusal, respond
 from hub.protocols.fhir.gateway import FhirGateway, gateway_of
 from hub.protocols.fhir.http import actor, base_url
 from hub.protocols.fhir.prefer import Prefer, prefer
@@ -113,27 +113,36 @@ def router(kit: ApiKit, service: Ingestor) -> APIRouter:
             if_none_exist=request.headers.get("if-none-exist") if method == "POST" else None,
         )
 
-    @api.post("/fhir/{type_name}", response_class=Response)
+    @api.post(
+        "/fhir/{type_name}", response_class=Response, responses=WRITTEN, openapi_extra=RESOURCE_BODY
+    )
     async def create(request: Request, type_name: str, key: ApiKey = feed) -> Response:
         _served(gw, type_name, Rest.CREATE)
         return await run(request, interaction(request, "POST", type_name, None), key)
 
-    @api.put("/fhir/{type_name}/{id}", response_class=Response)
+    @api.put(
+        "/fhir/{type_name}/{id}",
+        response_class=Response,
+        responses=WRITTEN,
+        openapi_extra=RESOURCE_BODY,
+    )
     async def update(request: Request, type_name: str, id: str, key: ApiKey = feed) -> Response:
         _served(gw, type_name, Rest.UPDATE)
         return await run(request, interaction(request, "PUT", type_name, id), key)
 
-    @api.put("/fhir/{type_name}", response_class=Response)
+    @api.put(
+        "/fhir/{type_name}", response_class=Response, responses=WRITTEN, openapi_extra=RESOURCE_BODY
+    )
     async def conditional_update(request: Request, type_name: str, key: ApiKey = feed) -> Response:
         _served(gw, type_name, Rest.UPDATE)
         return await run(request, interaction(request, "PUT", type_name, None), key)
 
-    @api.delete("/fhir/{type_name}/{id}", response_class=Response)
+    @api.delete("/fhir/{type_name}/{id}", response_class=Response, responses=WRITTEN)
     async def delete(request: Request, type_name: str, id: str, key: ApiKey = feed) -> Response:
         _served(gw, type_name, Rest.DELETE)
         return await run(request, interaction(request, "DELETE", type_name, id), key)
 
-    @api.delete("/fhir/{type_name}", response_class=Response)
+    @api.delete("/fhir/{type_name}", response_class=Response, responses=WRITTEN)
     async def conditional_delete(request: Request, type_name: str, key: ApiKey = feed) -> Response:
         _served(gw, type_name, Rest.DELETE)
         return await run(request, interaction(request, "DELETE", type_name, None), key)
@@ -148,7 +157,7 @@ def status_router(kit: ApiKit, service: Ingestor) -> APIRouter:
     reader = Depends(kit.require(Role.READER, answer=refusal))
     api = APIRouter(route_class=FhirRoute)
 
-    @api.get("/fhir/_async/{message_id}", response_class=Response)
+    @api.get("/fhir/_async/{message_id}", response_class=Response, responses=WRITTEN)
     async def status(request: Request, message_id: str, key: ApiKey = reader) -> Response:
         if not message_id.isdigit() or len(message_id) > 18:
             raise NotFound("no such FHIR request", code="not_found")
