@@ -26,6 +26,7 @@ from hub.errors import (
     Conflict,
     FhirLocation,
     MappingError,
+    NotFound,
     TransientError,
     UnsupportedError,
     ValidationError,
@@ -33,16 +34,20 @@ from hub.errors import (
 from hub.mappings.fhir_pm import TABLES, Target, map_delete, map_resource
 from hub.mappings.fhir_pm.common import identifiers
 from hub.mappings.fhir_pm.patient import authority_of
+from hub.mappings.pm_fhir import TYPES
+from hub.services.fhir_checks import check_resource
+from hub.services.fhir_patch import Operations, apply_patch
 from hub.store import fhir_identity as identity
+from hub.store import pm_read
 from hub.store.fhir_resolver import SqlResolver, created_by, row_version
 from hub.store.pm_repo import Stamp, apply_change
 
-METHODS = ("POST", "PUT", "DELETE")
+METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
 @dataclass(frozen=True, slots=True)
 class Interaction:
-    method: str  # POST | PUT | DELETE
+    method: str  # POST | PUT | PATCH | DELETE
     resource_type: str
     logical_id: str | None = None
     criteria: str | None = None  # conditional update / delete: "identifier=system|value"
@@ -111,6 +116,9 @@ class WriteResult:
     logical_id: str | None = None
     version: int | None = None
     last_modified: str | None = None  # ISO instant
+    # a GET entry's answer as stubs (type, id, version; no content: fhir_results holds no PHI),
+    # filled from the versions they name when the answer is shown (hub.protocols.fhir)
+    resource: dict[str, Any] | None = None
 
     @property
     def location(self) -> str | None:
@@ -133,6 +141,7 @@ class WriteResult:
             logical_id=body.get("logical_id"),
             version=body.get("version"),
             last_modified=body.get("last_modified"),
+            resource=body.get("resource"),
         )
 
 
@@ -207,7 +216,14 @@ class InteractionRunner:
             last_modified=updated.isoformat() if isinstance(updated, datetime) else None,
         )
 
-    def run(self, it: Interaction, resource: Mapping[str, Any] | None, minted: str) -> WriteResult:
+    def run(
+        self,
+        it: Interaction,
+        resource: Mapping[str, Any] | None,
+        minted: str,
+        *,
+        patch: Operations | None = None,
+    ) -> WriteResult:
         if it.resource_type not in TABLES:
             raise UnsupportedError(
                 f"{it.resource_type[:40]} cannot be written to the PM",
@@ -224,8 +240,37 @@ class InteractionRunner:
         self._check_version(it, entity)
         if it.method == "DELETE":
             return self._delete(it, entity)
+        if it.method == "PATCH":
+            resource = self._patched(it, entity, patch or [])
         assert resource is not None
         return self._write(it, resource, entity, minted)
+
+    def current(self, resource_type: str, entity: int) -> dict[str, Any] | None:
+        """The resource as the PM holds it now (on this transaction: earlier writes show)."""
+        tm = TYPES.get(resource_type)
+        record = None if tm is None else pm_read.get(self.conn, tm.kind, entity)
+        if tm is None or record is None:
+            return None
+        found = tm.to_fhir(record)
+        found["id"] = identity.logical_id_of(self.conn, resource_type, entity)
+        return found
+
+    def _patched(self, it: Interaction, entity: int | None, ops: Operations) -> dict[str, Any]:
+        """FHIR http.html#patch: the patch applied to the current resource, checked as an
+        update's body would be (422 naming the element the patch made invalid)."""
+        current = None if entity is None else self.current(it.resource_type, entity)
+        if entity is None or current is None:
+            raise NotFound(f"no {it.resource_type[:40]} to patch", code="not_found")
+        patched = apply_patch(current, ops)
+        errors = check_resource(patched, it.resource_type, str(current["id"]))
+        if errors:
+            first = errors[0]
+            raise MappingError(
+                f"the patched resource is not valid: {first.message}",
+                code="patch_invalid",
+                location=first.location,
+            )
+        return patched
 
     def _created_now(self, resource_type: str, entity: int) -> bool:
         return created_by(self.conn, resource_type, entity, self.stamp.message_id)
