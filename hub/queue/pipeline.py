@@ -200,8 +200,15 @@ class Pipeline:
         # a unit of several lanes (an A40 merge, a claim item with its patient) unblocks them
         # all; wake their heads now rather than leave them for the sweeper (the drain that
         # called us follows the first key only)
-        for key in rec.lane_keys[1:]:
-            self._dispatch_lane_head(key)
+        # (one read snapshot for them all: a Bundle can hold a thousand lanes)
+        keys = rec.lane_keys[1:]
+        if not keys:
+            return
+        now = self.clock.now()
+        with (self.peek_uow or self.uow)() as uow:
+            heads = [lanes.peek_head(uow.conn, now=now, lane_key=key) for key in keys]
+        for head in dict.fromkeys(h for h in heads if h is not None):
+            self.dispatcher.dispatch(head)
 
     # --- several heads in one transaction (embedded workers) ----------------------------------
 

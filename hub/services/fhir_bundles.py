@@ -248,6 +248,13 @@ class TransactionRunner:
     def run(self, bundle: Mapping[str, Any]) -> dict[str, Any]:
         entries = [e for e in bundle.get("entry") or [] if isinstance(e, Mapping)]
         plan = [(i, entry_interaction(e, i), e) for i, e in enumerate(entries)]
+        self.runner.lock_identifiers(
+            [
+                (it.resource_type, e["resource"])
+                for _, it, e in plan
+                if it.method in ("POST", "PUT") and isinstance(e.get("resource"), Mapping)
+            ]
+        )
         results: dict[int, WriteResult] = {}
         # the order http.html#trules prescribes: DELETE, POST, PUT or PATCH, then GET
         for methods in (("DELETE",), ("POST",), ("PUT", "PATCH"), ("GET",)):

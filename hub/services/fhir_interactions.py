@@ -39,7 +39,7 @@ from hub.services.fhir_checks import check_resource
 from hub.services.fhir_patch import Operations, apply_patch
 from hub.store import fhir_identity as identity
 from hub.store import pm_read
-from hub.store.fhir_resolver import SqlResolver, created_by, row_version
+from hub.store.fhir_resolver import SqlResolver, row_version, written_state
 from hub.store.pm_repo import Stamp, apply_change
 
 METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -182,6 +182,16 @@ class InteractionRunner:
         self.now = now
         self.stamp = Stamp(message_id, now)
         self.resolver = SqlResolver(conn)
+        self.held: set[str] = set()  # identifier locks this transaction holds
+
+    def lock_identifiers(self, resources: list[tuple[str, Mapping[str, Any]]]) -> None:
+        """Lock every identifier the resources will bind, in one statement (a Bundle before
+        its first write; binding them later takes no lock again)."""
+        identity.lock_identifiers(
+            self.conn,
+            ((kind, system, value) for kind, r in resources for system, value, _ in identifiers(r)),
+            self.held,
+        )
 
     def matches(self, resource_type: str, criteria: str, where: str) -> list[int]:
         system, value = parse_criteria(criteria, where)
@@ -272,9 +282,6 @@ class InteractionRunner:
             )
         return patched
 
-    def _created_now(self, resource_type: str, entity: int) -> bool:
-        return created_by(self.conn, resource_type, entity, self.stamp.message_id)
-
     def _check_version(self, it: Interaction, entity: int | None) -> None:
         if it.if_match is None:
             return
@@ -288,6 +295,7 @@ class InteractionRunner:
             return WriteResult(204, it.resource_type)
         for change in map_delete(it.resource_type, entity).changes:
             apply_change(self.conn, change, self.stamp)
+        self.resolver.forget(it.resource_type, entity)
         identity.unbind(self.conn, it.resource_type, entity)
         return WriteResult(204, it.resource_type)
 
@@ -312,20 +320,40 @@ class InteractionRunner:
                 primary = got
         if primary is None:
             raise MappingError("the PM did not write the resource", code="not_written")
-        if entity is None and not self._created_now(it.resource_type, primary):
-            # The PM keys rows by business keys (facility + MRN, NPI, visit number...): a
-            # create that lands on an existing row would silently update it.
-            error = TransientError if it.if_none_exist else Conflict
-            raise error(
-                f"a {it.resource_type} with this business identifier exists; "
-                "use a conditional create or an update",
-                code="duplicate_key",
-            )
+        self.resolver.forget(it.resource_type, primary)
+        state = None
+        if entity is None:
+            state = written_state(self.conn, it.resource_type, primary, self.stamp.message_id)
+            if state is None or not state[2]:
+                # The PM keys rows by business keys (facility + MRN, NPI, visit number...): a
+                # create that lands on an existing row would silently update it.
+                error = TransientError if it.if_none_exist else Conflict
+                raise error(
+                    f"a {it.resource_type} with this business identifier exists; "
+                    "use a conditional create or an update",
+                    code="duplicate_key",
+                )
         if client_id is not None:
             identity.bind_id(self.conn, it.resource_type, client_id, primary, self.now)
         conditional = bool(it.if_none_exist or it.criteria)
         pairs = [(system, value) for system, value, _ in identifiers(resource)]
         identity.bind_identifiers(
-            self.conn, it.resource_type, primary, pairs, self.now, race_is_transient=conditional
+            self.conn,
+            it.resource_type,
+            primary,
+            pairs,
+            self.now,
+            race_is_transient=conditional,
+            held=self.held,
         )
-        return self.result(200 if entity is not None else 201, it.resource_type, primary)
+        if state is None:
+            return self.result(200, it.resource_type, primary)
+        # a row this write created: its only logical id is the client's, or its number
+        version, updated, _ = state
+        return WriteResult(
+            status=201,
+            resource_type=it.resource_type,
+            logical_id=client_id or str(primary),
+            version=version,
+            last_modified=updated.isoformat() if isinstance(updated, datetime) else None,
+        )
