@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from hub.errors import ValidationError
+from hub.pm.entities import Appointment
+from hub.pm.enums import AppointmentStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,33 @@ EVENT_TYPES: dict[str, type[DomainEvent]] = {
         PmEntityChanged,
     )
 }
+
+
+_GONE = (AppointmentStatus.CANCELLED, AppointmentStatus.DELETED)
+# What moves an appointment for the people expecting the patient (SIU S13/S14's content).
+_SCHEDULE = ("start", "minutes", "patient_id", "provider_id", "location_id", "type", "reason")
+
+
+def appointment_event(
+    before: Appointment | None, after: Appointment
+) -> type[AppointmentEvent] | None:
+    """The event a state change of one appointment announces, for channels that send the new
+    state rather than a trigger (FHIR, the PM's own writes): new and live is booked, live to
+    cancelled or deleted is cancelled, back to booked from cancelled is booked again, a change
+    of time, length, people, place, type or reason is rescheduled. A no-show, a fulfilment and
+    a write that changed nothing announce nothing (HL7 v2 does not forward S26 either)."""
+    if before is None:
+        return None if after.status in _GONE else AppointmentBooked
+    if after.meta.version == before.meta.version:
+        return None
+    if after.status in _GONE:
+        return None if before.status in _GONE else AppointmentCancelled
+    if before.status in _GONE and after.status is AppointmentStatus.BOOKED:
+        return AppointmentBooked
+    if after.status is not AppointmentStatus.BOOKED:
+        return None
+    moved = any(getattr(before, name) != getattr(after, name) for name in _SCHEDULE)
+    return AppointmentRescheduled if moved else None
 
 
 def event_name(event: DomainEvent) -> str:

@@ -35,12 +35,16 @@ from hub.mappings.fhir_pm import TABLES, Target, map_delete, map_resource
 from hub.mappings.fhir_pm.common import identifiers
 from hub.mappings.fhir_pm.patient import authority_of
 from hub.mappings.pm_fhir import TYPES
+from hub.pm.entities import Appointment
+from hub.pm.events import appointment_event
 from hub.services.fhir_checks import check_resource
 from hub.services.fhir_patch import Operations, apply_patch
 from hub.store import fhir_identity as identity
 from hub.store import pm_read
 from hub.store.fhir_resolver import SqlResolver, row_version, written_state
+from hub.store.outbox import emit
 from hub.store.pm_repo import Stamp, apply_change
+from hub.store.pm_repo.scheduling import SqlScheduling
 
 METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -282,6 +286,21 @@ class InteractionRunner:
             )
         return patched
 
+    def _appointment(self, resource_type: str, entity: int | None) -> Appointment | None:
+        if resource_type != "Appointment" or entity is None:
+            return None
+        return SqlScheduling(self.conn, self.stamp).appointment(entity)
+
+    def _announce(self, resource_type: str, before: Appointment | None, entity: int) -> None:
+        """An Appointment write tells the other systems as an HL7 v2 SIU does (the outbox, in
+        this transaction; its source system is the origin, which is not told back)."""
+        if resource_type != "Appointment":
+            return
+        after = SqlScheduling(self.conn, self.stamp).appointment(entity)
+        event = None if after is None else appointment_event(before, after)
+        if after is not None and event is not None:
+            emit(self.conn, event(entity, origin=after.source_system), now=self.now)
+
     def _check_version(self, it: Interaction, entity: int | None) -> None:
         if it.if_match is None:
             return
@@ -312,6 +331,7 @@ class InteractionRunner:
         existing = None if entity is None else f"{it.resource_type}/{entity}"
         target = Target(it.resource_type, client_id or minted, existing)
         mapped = map_resource(resource, target, self.resolver)
+        before = self._appointment(it.resource_type, entity)
         primary: int | None = None
         main = mapped.primary % len(mapped.changes)
         for index, change in enumerate(mapped.changes):
@@ -346,6 +366,7 @@ class InteractionRunner:
             race_is_transient=conditional,
             held=self.held,
         )
+        self._announce(it.resource_type, before, primary)
         if state is None:
             return self.result(200, it.resource_type, primary)
         # a row this write created: its only logical id is the client's, or its number
