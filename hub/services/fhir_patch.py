@@ -178,6 +178,12 @@ def apply_patch(resource: Mapping[str, Any], ops: Sequence[Mapping[str, Any]]) -
             raise MappingError(
                 "the patch replaced the whole resource", code="patch_failed", location=at
             )
+    if _nodes(doc) > MAX_NODES:  # values added by add or replace: the body's size bounds them
+        raise InputError(
+            "the patch would make the resource too large",
+            code="too_large",
+            location=FhirLocation(f"{kind}.patch"),
+        )
     for path in _SERVER_OWNED:
         if _owned(doc, path) != _owned(resource, path):
             raise MappingError(

@@ -105,6 +105,12 @@ def test_rest_patch_honours_if_match_and_answers_the_patched_resource(server: Se
         ([{"op": "test", "path": "/gender", "value": "male"}], 422, "Patient.patch[0]"),
         ([{"op": "remove", "path": "/name/7"}], 422, "Patient.patch[0]"),
         ([{"op": "remove", "path": "/a"}] * 5000, 413, "Patient.patch"),
+        # a huge array: refused by its size before the R4B models see it
+        (
+            [{"op": "add", "path": "/photo", "value": [{"title": "x"}] * 60_000}],
+            413,
+            "Patient.patch",
+        ),
         ({"op": "remove", "path": "/gender"}, 400, "Patient.patch"),
     ],
 )

@@ -90,6 +90,13 @@ def test_a_copy_that_doubles_the_resource_is_stopped() -> None:
     assert outcome.status_for(exc) == 413
 
 
+def test_a_huge_array_added_is_stopped() -> None:
+    ops = [{"op": "add", "path": "/huge", "value": list(range(150_000))}]
+    exc = refused(ops)
+    assert exc.code == "too_large"
+    assert where(exc) == "Patient.patch"
+
+
 @pytest.mark.parametrize(
     "raw",
     [
