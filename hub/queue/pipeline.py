@@ -206,8 +206,8 @@ class Pipeline:
             return
         now = self.clock.now()
         with (self.peek_uow or self.uow)() as uow:
-            heads = [lanes.peek_head(uow.conn, now=now, lane_key=key) for key in keys]
-        for head in dict.fromkeys(h for h in heads if h is not None):
+            heads = lanes.peek_lane_heads(uow.conn, now=now, keys=keys)
+        for head in heads:
             self.dispatcher.dispatch(head)
 
     # --- several heads in one transaction (embedded workers) ----------------------------------
