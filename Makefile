@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 
-.PHONY: run test lint typecheck install conformance bench lock clean browser
+.PHONY: run test lint typecheck install conformance bench bench-quick soak lock clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,9 +45,21 @@ test: $(STAMP) lint typecheck browser
 conformance: $(STAMP)
 	$(BIN)/hub conformance run
 
-# Benchmarks print figures; run by hand (a few minutes), never part of `make test`.
+# Benchmarks print figures; run by hand, never part of `make test`. `make bench` prints one
+# table (hub beside ceilings and peers measured in the same run, aims met/missed) and writes it
+# to bench/results/latest.json; the full counts take the better part of an hour on 2 cores.
+# BENCH_ARGS passes options through, e.g. BENCH_ARGS="--only ingest --only e2e".
 bench: $(STAMP)
-	$(BIN)/python -m bench.hl7v2.run
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench.run --quick $(BENCH_ARGS)
+
+# HL7 + FHIR + X12 together against one `hub serve` for SOAK_MINUTES (default 30), at half the
+# measured maximum (bench/results/latest.json) unless SOAK_RATE is given; bounded, loopback only.
+SOAK_MINUTES ?= 30
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak --minutes $(SOAK_MINUTES) $(if $(SOAK_RATE),--rate $(SOAK_RATE))
 
 # Re-resolve every dependency to its newest allowed release in a throw-away venv and write the
 # pins; review the diff, run `make test`, commit constraints.txt.

@@ -17,6 +17,7 @@ patient data: build messages from codes and locations.
     │   └── MappingError            valid, but cannot be mapped to the PM model
     ├── TransientError              may succeed later (retried with backoff)
     │   ├── StoreUnavailable        database busy or down
+    │   │   └── StorageFull         the database's disk (or quota) is full
     │   └── DeliveryError           receiver down, refused, timed out
     ├── NotFound
     ├── Conflict                    e.g. an illegal lifecycle transition
@@ -202,6 +203,13 @@ class TransientError(HubError):
 
 class StoreUnavailable(TransientError):
     code = "store_unavailable"
+
+
+class StorageFull(StoreUnavailable):
+    """The database could not write for lack of space (SQLite ``SQLITE_FULL``, PostgreSQL
+    SQLSTATE 53100): nothing was stored; it clears when space returns."""
+
+    code = "storage_full"
 
 
 class DeliveryError(TransientError):

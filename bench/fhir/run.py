@@ -102,8 +102,8 @@ def timed(fn: Callable[[], Any], reps: int) -> tuple[float, float]:
     return statistics.median(samples), samples[int(len(samples) * 0.95) - 1]
 
 
-def search_section(hub: Hub, api: TestClient, n: int, reps: int) -> None:
-    print(f"\n2. search latency over {n:,} patients ({reps} requests each; ms p50 / p95)")
+def search_figures(hub: Hub, api: TestClient, n: int, reps: int) -> dict[str, dict[str, float]]:
+    """p50/p95 (ms) per criterion over the HTTP API, and of the bare SQL lookup (ceiling)."""
     mrn = f"MRN{n // 2:07d}"  # one patient in the middle of the seeded ones
     cases = {
         "identifier": (
@@ -123,7 +123,7 @@ def search_section(hub: Hub, api: TestClient, n: int, reps: int) -> None:
             sa.select(patients).order_by(patients.c.id).limit(50),
         ),
     }
-    print(f"   {'criterion':<18}{'hub FHIR search':>22}{'bare SQL (ceiling)':>24}")
+    out = {}
     for name, (url, stmt) in cases.items():
         r = api.get(url)
         assert r.status_code == 200, r.text
@@ -134,6 +134,15 @@ def search_section(hub: Hub, api: TestClient, n: int, reps: int) -> None:
 
         h50, h95 = timed(lambda url=url: api.get(url), reps)
         s50, s95 = timed(sql, reps)
+        out[name] = {"p50": h50, "p95": h95, "bare_p50": s50, "bare_p95": s95}
+    return out
+
+
+def search_section(hub: Hub, api: TestClient, n: int, reps: int) -> None:
+    print(f"\n2. search latency over {n:,} patients ({reps} requests each; ms p50 / p95)")
+    print(f"   {'criterion':<18}{'hub FHIR search':>22}{'bare SQL (ceiling)':>24}")
+    for name, f in search_figures(hub, api, n, reps).items():
+        h50, h95, s50, s95 = f["p50"], f["p95"], f["bare_p50"], f["bare_p95"]
         print(f"   {name:<18}{h50:>12.1f} / {h95:>6.1f}{s50:>14.2f} / {s95:>6.2f}")
 
 
@@ -200,6 +209,52 @@ def export_section(hub: Hub, n: int, tmp: Path) -> None:
     )
 
 
+def bare_insert(hub: Hub, n: int) -> float:
+    """Seconds to INSERT ``n`` bare patient rows in one transaction (no FHIR, no PM rules)."""
+    t = time.perf_counter()
+    with hub.engine.begin() as conn:
+        base = 10_000_000
+        conn.execute(
+            sa.insert(patients),
+            [
+                {
+                    "id": base + i,
+                    "facility": "TXBARE",
+                    "mrn": f"B{i}",
+                    "family_name": f"Tx{i}",
+                    "created_at": NOW,
+                    "updated_at": NOW,
+                    "version": 1,
+                }
+                for i in range(n)
+            ],
+        )
+    return time.perf_counter() - t
+
+
+def search_measure(patients_n: int, reps: int) -> dict[str, dict[str, float]]:
+    """A fresh SQLite hub (or ``HUB_DATABASE_URL``) seeded with ``patients_n`` patients, then
+    :func:`search_figures` over the HTTP API."""
+    with tempfile.TemporaryDirectory(prefix="hub-bench-fhir-") as tmp_name:
+        tmp = Path(tmp_name)
+        url = os.environ.get("HUB_DATABASE_URL") or f"sqlite:///{tmp}/hub.db"
+        hub = bootstrap(
+            Settings(data_dir=tmp, database_url=url),
+            dispatcher=NullDispatcher(),
+            embedded_workers=False,
+        )
+        try:
+            with hub.uow() as uow:
+                _, tok = keys.create(uow.conn, name="bench", role=Role.ADMIN, now=hub.clock.now())
+                uow.commit()
+            seed(hub, patients_n)
+            with TestClient(create_app(hub)) as api:
+                api.headers["Authorization"] = f"Bearer {tok}"
+                return search_figures(hub, api, patients_n, reps)
+        finally:
+            hub.stop()
+
+
 def transaction_section(api: TestClient, hub: Hub) -> None:
     print("\n1. a 1,000-entry transaction Bundle into the PM")
     entries = []
@@ -252,25 +307,7 @@ def transaction_section(api: TestClient, hub: Hub) -> None:
         f"   hub POST /fhir (202, queue, status): {seconds:6.2f} s  HTTP {r.status_code}{failure}"
         f"  peak RSS {mem.peak / 1e6:6.1f} MB (+{mem.grown_mb:.1f})  (aim: <= 1.5 s)"
     )
-    t = time.perf_counter()
-    with hub.engine.begin() as conn:
-        base = 10_000_000
-        conn.execute(
-            sa.insert(patients),
-            [
-                {
-                    "id": base + i,
-                    "facility": "TXBARE",
-                    "mrn": f"B{i}",
-                    "family_name": f"Tx{i}",
-                    "created_at": NOW,
-                    "updated_at": NOW,
-                    "version": 1,
-                }
-                for i in range(1000)
-            ],
-        )
-    bare = time.perf_counter() - t
+    bare = bare_insert(hub, 1000)
     print(f"   bare 1,000 row INSERT: {bare:6.3f} s  (ceiling: no FHIR, no PM rules)")
 
 

@@ -4,8 +4,8 @@
 
 ``--statements`` also counts the SQL statements the transaction ran (both SQLAlchemy's and the
 prepared ones of :mod:`hub.store.prepared`), per entry and by kind; ``--profile`` prints the
-cProfile of one run (cumulative). A database URL should name a database of its own: each run
-adds its rows (the identifiers differ per run).
+cProfile of the first run (cumulative). Each run writes rows of its own (its identifiers
+differ), so runs on one database do not collide.
 
 Builds a transaction of patients (``urn:uuid`` full URLs), their encounters and appointments
 (pointing at the patients' urn:uuid), posts it through the write service exactly as
@@ -121,6 +121,69 @@ def variant(raw: bytes, n: int) -> bytes:
     return out.replace(b'"V0', b'"V' + tag).replace(b'"A0', b'"A' + tag)
 
 
+def measure(
+    entries: int,
+    database_url: str | None = None,
+    *,
+    reps: int = 1,
+    statements: bool = False,
+    profile: bool = False,
+) -> dict[str, Any]:
+    """Seconds (the best of ``reps`` runs, each in ``runs``) and peak traced memory for an
+    ``entries``-entry transaction answered in the request, and the ceiling: the same number of
+    bare PM patient row INSERTs, one transaction. ``statements``: the last run's SQL statements
+    by kind; ``profile``: the first run's cProfile, printed."""
+    from bench.fhir.run import bare_insert
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(
+            data_dir=Path(tmp),
+            database_url=database_url,
+            fhir_async_entries=entries + 1,  # answered in the request
+        )
+        hub = bootstrap(settings, dispatcher=NullDispatcher())
+        try:
+            writes = hub.protocols["fhir"].receiver.writes  # type: ignore[attr-defined]
+            raw = json.dumps(bundle(entries)).encode()
+            # warm-up (a running server has done this once): the R4B model classes load on
+            # first use, and the first statements compile
+            writes.bundle(json.dumps(bundle(3)).encode(), Format.JSON, actor="bench")
+            counts = count_statements(hub) if statements else None
+            runs: list[float] = []
+            peak = status = 0
+            for rep in range(max(1, reps)):
+                body = variant(raw, rep + 1)
+                if counts is not None:
+                    counts.clear()
+                prof = cProfile.Profile() if profile and rep == 0 else None
+                tracemalloc.start()
+                start = time.perf_counter()
+                if prof is not None:
+                    prof.enable()
+                done = writes.bundle(body, Format.JSON, actor="bench")
+                runs.append(time.perf_counter() - start)
+                if prof is not None:
+                    prof.disable()
+                    pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
+                peak = max(peak, tracemalloc.get_traced_memory()[1])
+                tracemalloc.stop()
+                status = done.status
+            bare = bare_insert(hub, entries)
+            return {
+                "entries": entries,
+                "status": status,
+                "kib": len(raw) / 1024,
+                "seconds": min(runs),
+                "runs": runs,
+                "peak_mib": peak / 2**20,
+                "bare_insert_seconds": bare,
+                "database": hub.engine.dialect.name,
+                "statements": dict(counts) if counts is not None else None,
+            }
+        finally:
+            hub.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--entries", type=int, default=1000)
@@ -129,57 +192,26 @@ def main() -> None:
     parser.add_argument("--statements", action="store_true")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(
-            data_dir=Path(tmp),
-            database_url=args.database_url,
-            fhir_async_entries=args.entries + 1,  # answered in the request
-        )
-        hub = bootstrap(settings, dispatcher=NullDispatcher())
-        try:
-            writes = hub.protocols["fhir"].receiver.writes  # type: ignore[attr-defined]
-            raw = json.dumps(bundle(args.entries)).encode()
-            # warm-up (a running server has done this once): the R4B model classes load on
-            # first use, and the first statements compile
-            writes.bundle(json.dumps(bundle(3)).encode(), Format.JSON, actor="bench")
-            kind = "PostgreSQL" if args.database_url else "SQLite"
-            print(f"FHIR transaction of {args.entries} entries into the PM ({kind})")
-            print(f"  {len(raw) / 1024:.0f} KiB body")
-            counts = count_statements(hub) if args.statements else None
-            walls = []
-            for rep in range(args.reps):
-                body = variant(raw, rep + 1)
-                if counts is not None:
-                    counts.clear()
-                profile = cProfile.Profile() if args.profile and rep == 0 else None
-                tracemalloc.start()
-                start = time.perf_counter()
-                if profile is not None:
-                    profile.enable()
-                done = writes.bundle(body, Format.JSON, actor="bench")
-                elapsed = time.perf_counter() - start
-                if profile is not None:
-                    profile.disable()
-                _, peak = tracemalloc.get_traced_memory()
-                tracemalloc.stop()
-                walls.append(elapsed)
-                rate, mib = args.entries / elapsed, peak / 2**20
-                print(
-                    f"  run {rep + 1}: status {done.status}, wall {elapsed:.2f} s "
-                    f"(aim <= {AIM_SECONDS} s), {rate:.0f} entries/s, "
-                    f"peak Python memory {mib:.1f} MiB"
-                )
-                if profile is not None:
-                    pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
-            if len(walls) > 1:
-                print(f"  best {min(walls):.2f} s, median {sorted(walls)[len(walls) // 2]:.2f} s")
-            if counts is not None:
-                total = sum(counts.values())
-                print(f"  SQL statements (last run): {total}, {total / args.entries:.1f} per entry")
-                for what, n in counts.most_common(12):
-                    print(f"    {n:6d}  {what}")
-        finally:
-            hub.stop()
+    r = measure(
+        args.entries,
+        args.database_url,
+        reps=args.reps,
+        statements=args.statements,
+        profile=args.profile,
+    )
+    print(f"FHIR transaction of {args.entries} entries into the PM ({r['database']})")
+    print(f"  status {r['status']}, {r['kib']:.0f} KiB body")
+    for n, seconds in enumerate(r["runs"], 1):
+        rate = args.entries / seconds
+        print(f"  run {n}: wall {seconds:.2f} s  (aim <= {AIM_SECONDS} s), {rate:.0f} entries/s")
+    print(f"  best {r['seconds']:.2f} s, peak Python memory {r['peak_mib']:.1f} MiB")
+    print(f"  ceiling: {args.entries} bare patient row INSERTs {r['bare_insert_seconds']:.3f} s")
+    if r["statements"] is not None:
+        kinds = collections.Counter(r["statements"])
+        total = sum(kinds.values())
+        print(f"  SQL statements (last run): {total}, {total / args.entries:.1f} per entry")
+        for what, n in kinds.most_common(12):
+            print(f"    {n:6d}  {what}")
 
 
 if __name__ == "__main__":

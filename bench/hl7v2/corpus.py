@@ -1,4 +1,5 @@
-"""Synthetic clinic traffic for benchmarks: ADT A04/A08 and SIU S12/S13 for many patients.
+"""Synthetic clinic traffic for benchmarks: ADT A04/A08, SIU S12/S13 and (when asked) DFT P03
+for many patients.
 
 Every name, MRN and date is generated; nothing here is real patient data.
 """
@@ -124,8 +125,28 @@ def siu(n: int, mrn: str, trigger: str, filler: str, *, rng: random.Random, at: 
     return "\r".join(segs) + "\r"
 
 
-def generate(count: int, *, patients: int = 500, seed: int = 7) -> list[bytes]:
-    """``count`` messages: registrations, updates, bookings and reschedules, interleaved."""
+def dft(n: int, mrn: str, rng: random.Random, at: datetime) -> str:
+    """A charge for a visit: one or two FT1 (CPT in FT1-7, service date, units, amount)."""
+    segs = [
+        msh(n, "DFT", "P03", "DFT_P03", at),
+        seg("EVN", {1: "P03", 2: _ts(at)}),
+        seg("PID", {1: "1", 3: f"{mrn}^^^NORTHCLINIC^MR", 5: f"{rng.choice(FAMILY)}^Sam"}),
+        seg("PV1", {1: "1", 2: "O", 19: f"V{n:08d}"}),
+    ]
+    for k in range(1, rng.randint(1, 2) + 1):
+        code = rng.choice(("99213^Office visit^C4", "85025^CBC^C4", "36415^Venipuncture^C4"))
+        amount = f"{rng.randrange(20, 250)}.00"
+        ft1 = {1: str(k), 2: f"T{n:08d}{k}", 4: _ts(at)[:8], 6: "CG", 7: code, 10: "1"}
+        segs.append(seg("FT1", {**ft1, 11: amount}))
+    return "\r".join(segs) + "\r"
+
+
+def generate(
+    count: int, *, patients: int = 500, seed: int = 7, charges: float = 0.0
+) -> list[bytes]:
+    """``count`` messages: registrations, updates, bookings and reschedules, interleaved; with
+    ``charges`` > 0 that share of the messages about a registered patient are DFT^P03 charges
+    (0 keeps the corpus the earlier figures were measured on)."""
     rng = random.Random(seed)
     at = datetime(2026, 11, 2, 9, 0, 0)
     out: list[bytes] = []
@@ -137,6 +158,8 @@ def generate(count: int, *, patients: int = 500, seed: int = 7) -> list[bytes]:
         if mrn not in booked:
             booked[mrn] = []
             text = adt(n, mrn, "A04", rng, at)
+        elif charges and rng.random() < charges:
+            text = dft(n, mrn, rng, at)
         elif kind < 0.3:
             text = adt(n, mrn, "A08", rng, at)
         elif kind < 0.8 or not booked[mrn]:

@@ -81,14 +81,21 @@ def _best_of(fn: Callable[[list[bytes]], None], msgs: list[bytes], repeat: int =
     return best
 
 
-def bench_tokenizer(n: int) -> None:
+def tokenizer_figures(n: int) -> dict[str, tuple[float, int]]:
+    """Seconds per message (best of three; hl7apy once, on a twentieth) and the count timed."""
     msgs = generate(n)
     few = msgs[: max(50, n // 20)]
-    hub_t = _best_of(_hub_access, msgs)
-    py_t = _best_of(_python_hl7_access, msgs)
-    apy_t = _best_of(_hl7apy_access, few, repeat=1)
-    per = {"hub tokenizer": hub_t / n, "python-hl7": py_t / n, "hl7apy": apy_t / len(few)}
-    print(f"\n## parse + 5 field reads ({n} messages; hl7apy on {len(few)})")
+    return {
+        "hub tokenizer": (_best_of(_hub_access, msgs) / n, n),
+        "python-hl7": (_best_of(_python_hl7_access, msgs) / n, n),
+        "hl7apy": (_best_of(_hl7apy_access, few, repeat=1) / len(few), len(few)),
+    }
+
+
+def bench_tokenizer(n: int) -> None:
+    figures = tokenizer_figures(n)
+    per = {name: sec for name, (sec, _) in figures.items()}
+    print(f"\n## parse + 5 field reads ({n} messages; hl7apy on {figures['hl7apy'][1]})")
     for name, sec in per.items():
         print(f"  {name:<14} {sec * 1e6:9.1f} us/msg  {1 / sec:12,.0f} msgs/s")
     print(
@@ -359,14 +366,15 @@ def bench_end_to_end(n: int, tmp: Path, workers: int = 4) -> None:
     )
 
 
-def bench_backlog(n: int, tmp: Path, workers: int = 1) -> None:
+def backlog_figures(n: int, tmp: Path, workers: int = 1, *, charges: float = 0.0) -> dict[str, Any]:
     """The processing phase alone: ``n`` messages stored first (workers off), then the
-    in-process workers apply the backlog into the PM model."""
+    in-process workers apply the backlog into the PM model. Seconds from the workers' start to
+    nothing waiting."""
     from hub.bootstrap import bootstrap
     from hub.config import Settings
     from hub.queue.dispatch import NullDispatcher
 
-    msgs = generate(n, seed=31)
+    msgs = generate(n, seed=31, charges=charges)
     settings = Settings(data_dir=tmp / f"backlog{workers}", workers=workers)
     loader = bootstrap(settings, dispatcher=NullDispatcher(), embedded_workers=False)
     service = loader.receiver("hl7v2")
@@ -376,14 +384,23 @@ def bench_backlog(n: int, tmp: Path, workers: int = 1) -> None:
     hub = bootstrap(settings)
     t0 = time.perf_counter()
     hub.start_background()
-    processed, other = _wait_processed(hub, n, poll=0.02)
+    processed, other = _wait_processed(hub, n, timeout=max(600, n / 50), poll=0.02)
     elapsed = time.perf_counter() - t0
     hub.stop()
+    return {"n": n, "seconds": elapsed, "processed": processed, "not_processed": other,
+            "batch": settings.worker_batch}  # fmt: skip
+
+
+def bench_backlog(n: int, tmp: Path, workers: int = 1) -> None:
+    r = backlog_figures(n, tmp, workers)
     print(
         f"\n## processing a stored backlog into the PM model, SQLite, {workers} in-process "
-        f"worker(s), batches of {settings.worker_batch}"
+        f"worker(s), batches of {r['batch']}"
     )
-    print(f"  {n} messages: {_rate(n, elapsed)}  (processed {processed}, not processed {other})")
+    print(
+        f"  {n} messages: {_rate(n, r['seconds'])}  (processed {r['processed']}, "
+        f"not processed {r['not_processed']})"
+    )
 
 
 def _counts(hub: Any) -> dict[str, int]:

@@ -297,6 +297,24 @@ def _child(phase: str, path: Path, claims: int, tmp: Path) -> dict[str, Any]:
     return result
 
 
+def measure(claims: int, seed: int = 835, *, pipeline: bool = False) -> dict[str, Any]:
+    """Generate the file and run every phase, each in its own process; the results by phase
+    (``{"error": ...}`` for a phase that failed) plus the file's facts under ``"file"``."""
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        path = tmp / "bench.835"
+        total = generate(path, claims, seed)
+        out: dict[str, Any] = {
+            "file": {"claims": claims, "mb": path.stat().st_size / 1e6, "bpr02": str(total)}
+        }
+        _child("seed", path, claims, tmp)
+        if pipeline:
+            _child("seed-pipe", path, claims, tmp)
+        for phase in ["read", "post", *(["pipeline"] if pipeline else []), "pyx12"]:
+            out[phase] = _child(phase, path, claims, tmp)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--claims", type=int, default=30_000)
@@ -318,32 +336,25 @@ def main() -> None:
         }
         print(json.dumps(runs[args.phase]()))
         return
-    with tempfile.TemporaryDirectory() as d:
-        tmp = Path(d)
-        path = tmp / "bench.835"
-        total = generate(path, args.claims, args.seed)
-        size = path.stat().st_size / 1e6
-        print(f"835: {args.claims} claims, {size:.1f} MB, BPR02 {total} (seed {args.seed})")
-        _child("seed", path, args.claims, tmp)
-        if args.pipeline:
-            _child("seed-pipe", path, args.claims, tmp)
-        phases = ["read", "post", *(["pipeline"] if args.pipeline else []), "pyx12"]
-        names = {"read": "read+balance", "post": "read+balance+post", "pipeline": "pipeline",
-                 "pyx12": "pyx12 validation"}  # fmt: skip
-        print(f"{'phase':<20} {'seconds':>8} {'peak RSS MB':>12} {'(at start)':>11}  note")
-        for phase in phases:
-            r = _child(phase, path, args.claims, tmp)
-            if "error" in r:
-                print(f"{names[phase]:<20} failed: {r['error']}")
-                continue
-            note = ""
-            if phase == "pyx12":
-                note = f"valid={r['valid']} IK3/IK4 found={r['ik3_ik4']}"
-            elif "claims" in r:
-                note = f"{r['claims']} claims"
-            print(f"{names[phase]:<20} {r['seconds']:>8.2f} {r['rss_mb']:>12.1f} "
-                  f"{r['base_mb']:>11.1f}  {note}")  # fmt: skip
-        print("aims: read+balance+post <= 3 s and <= 150 MB (printed, not asserted)")
+    results = measure(args.claims, args.seed, pipeline=args.pipeline)
+    facts = results.pop("file")
+    print(f"835: {args.claims} claims, {facts['mb']:.1f} MB, BPR02 {facts['bpr02']} "
+          f"(seed {args.seed})")  # fmt: skip
+    names = {"read": "read+balance", "post": "read+balance+post", "pipeline": "pipeline",
+             "pyx12": "pyx12 validation"}  # fmt: skip
+    print(f"{'phase':<20} {'seconds':>8} {'peak RSS MB':>12} {'(at start)':>11}  note")
+    for phase, r in results.items():
+        if "error" in r:
+            print(f"{names[phase]:<20} failed: {r['error']}")
+            continue
+        note = ""
+        if phase == "pyx12":
+            note = f"valid={r['valid']} IK3/IK4 found={r['ik3_ik4']}"
+        elif "claims" in r:
+            note = f"{r['claims']} claims"
+        print(f"{names[phase]:<20} {r['seconds']:>8.2f} {r['rss_mb']:>12.1f} "
+              f"{r['base_mb']:>11.1f}  {note}")  # fmt: skip
+    print("aims: read+balance+post <= 3 s and <= 150 MB (printed, not asserted)")
 
 
 if __name__ == "__main__":

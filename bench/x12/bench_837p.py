@@ -28,6 +28,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from hub.adapters.transport.file_out import write_atomically
 from hub.adapters.x12.builder import InterchangeBuilder, Party
@@ -160,14 +161,10 @@ def _pyx12(raw: bytes) -> tuple[float, bool]:
     return time.perf_counter() - start, bool(ok)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--claims", type=int, default=10_000)
-    parser.add_argument("--quick", action="store_true", help="pyx12 on 1,000 claims only")
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-
-    claims = generate(args.claims)
+def measure(count: int, *, pyx12_claims: int | None = None, repeat: int = 3) -> dict[str, Any]:
+    """Seconds (best of ``repeat``) to build and write ``count`` claims, the two ceilings, and
+    pyx12's validation of the first ``pyx12_claims`` (all when None) as one file."""
+    claims = generate(count)
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder)
 
@@ -175,28 +172,45 @@ def main() -> None:
             for n, body in enumerate(build_files(claims)):
                 write_atomically(out, f"837P_{n:09d}.x12", body)
 
-        total = _best(build_and_write, args.repeat)
+        total = _best(build_and_write, repeat)
         files = build_files(claims)
-        size = sum(len(b) for b in files)
-        segments = sum(b.count(b"~") for b in files)
         write_only = _best(
             lambda: [write_atomically(out, f"w{n}.x12", b) for n, b in enumerate(files)],
-            args.repeat,
+            repeat,
         )
         texts = [b.decode().split("~") for b in files]
-        join_only = _best(lambda: ["~".join(t).encode() for t in texts], args.repeat)
-
-    print(f"837P: {args.claims:,} claims, {len(files)} files, {segments:,} segments, "
-          f"{size / 1e6:.1f} MB (best of {args.repeat})")  # fmt: skip
-    print(f"  build + write (hub)            {total:7.3f} s  "
-          f"{args.claims / total:,.0f} claims/s   aim <= 1.5 s")  # fmt: skip
-    print(f"  ceiling: write the bytes only  {write_only:7.3f} s")
-    print(f"  ceiling: join rendered text    {join_only:7.3f} s")
-    sample = claims if not args.quick else claims[:1000]
+        join_only = _best(lambda: ["~".join(t).encode() for t in texts], repeat)
+    sample = claims[:pyx12_claims] if pyx12_claims else claims
     [raw] = build_files([replace_payer(c) for c in sample])
     seconds, ok = _pyx12(raw)
-    print(f"  peer: pyx12 4.x validation     {seconds:7.3f} s  on {len(sample):,} claims "
-          f"(one file, {len(raw) / 1e6:.1f} MB), valid={ok}")  # fmt: skip
+    return {
+        "claims": count,
+        "files": len(files),
+        "segments": sum(b.count(b"~") for b in files),
+        "mb": sum(len(b) for b in files) / 1e6,
+        "build_write": total,
+        "write_only": write_only,
+        "join_only": join_only,
+        "pyx12": {"seconds": seconds, "claims": len(sample), "mb": len(raw) / 1e6, "valid": ok},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--claims", type=int, default=10_000)
+    parser.add_argument("--quick", action="store_true", help="pyx12 on 1,000 claims only")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    r = measure(args.claims, pyx12_claims=1000 if args.quick else None, repeat=args.repeat)
+    total, p = r["build_write"], r["pyx12"]
+    print(f"837P: {args.claims:,} claims, {r['files']} files, {r['segments']:,} segments, "
+          f"{r['mb']:.1f} MB (best of {args.repeat})")  # fmt: skip
+    print(f"  build + write (hub)            {total:7.3f} s  "
+          f"{args.claims / total:,.0f} claims/s   aim <= 1.5 s")  # fmt: skip
+    print(f"  ceiling: write the bytes only  {r['write_only']:7.3f} s")
+    print(f"  ceiling: join rendered text    {r['join_only']:7.3f} s")
+    print(f"  peer: pyx12 4.x validation     {p['seconds']:7.3f} s  on {p['claims']:,} claims "
+          f"(one file, {p['mb']:.1f} MB), valid={p['valid']}")  # fmt: skip
 
 
 def replace_payer(c: Claim837) -> Claim837:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 import signal
 import socket
 import subprocess
@@ -22,6 +23,43 @@ from hub.errors import ConfigError
 from hub.store import keys
 
 log = logging.getLogger("hub.serve")
+
+# Descriptors ``hub serve`` needs besides MLLP connections held: pooled database connections
+# (SQLite: the file, its WAL and shm each), HTTP clients, outbound deliveries, log and audit
+# files (about 20 idle), and the accept burst: asyncio accepts up to the listen backlog (100)
+# in one go before the admission check closes those past the bound.
+FD_RESERVE = 256
+_FD_CEILING = 1 << 20  # a hard limit of "unlimited" is still capped by the kernel (nr_open)
+
+
+def fd_soft_limit(soft: int, hard: int) -> int:
+    """The soft RLIMIT_NOFILE to run with: the hard limit (the ceiling if it is unlimited).
+    The soft default (often 1,024) is a historical guard for select(); asyncio uses epoll."""
+    ceiling = _FD_CEILING if hard == resource.RLIM_INFINITY else hard
+    return max(soft, ceiling)
+
+
+def raise_fd_limit(max_connections: int) -> int:
+    """Raise the soft descriptor limit as far as allowed and return how many MLLP connections
+    it can hold: ``max_connections``, or fewer (with a warning) when the limit minus a reserve
+    is lower. Past the descriptor limit ``accept()`` fails with EMFILE and senders wait in the
+    backlog; under the lowered bound they are refused on accept, closed at once (ADR 0015)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = fd_soft_limit(soft, hard)
+    while target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            target //= 2  # above the kernel's nr_open: try lower
+    fits = max(1, soft - FD_RESERVE)
+    if fits < max_connections:
+        log.warning(
+            "file descriptor limit too low for HUB_MLLP_MAX_CONNECTIONS; using a lower bound",
+            extra={"limit": soft, "max_connections": max_connections, "using": fits},
+        )
+        return fits
+    return max_connections
 
 
 def _first_start_hint(hub: Hub) -> None:
@@ -60,6 +98,8 @@ def install(app: typer.Typer) -> None:
         """HTTP API + admin UI, MLLP listener, workers (in-process unless a broker is set)."""
         settings = load_settings()
         logs.configure(settings.log_level, json_lines=settings.log_json)
+        bound = raise_fd_limit(settings.mllp_max_connections)
+        settings = settings.model_copy(update={"mllp_max_connections": bound})
         hub = bootstrap(settings)
         _first_start_hint(hub)
         hub.start_background()

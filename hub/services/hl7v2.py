@@ -157,9 +157,13 @@ async def mllp_service(service: Ingestor, settings: Settings, stop: asyncio.Even
         origin = Origin.mllp(str(peer), peer.cert_subject)
         try:
             return await asyncio.to_thread(service.handle, frame, origin)
-        except StoreUnavailable:
+        except StoreUnavailable as exc:
             # Not stored, so no ACK: closing makes the sender resend (DESIGN.md section 3).
-            log.warning("store unavailable, closing without ACK", extra={"peer": str(peer)})
+            # The code says why (storage_full: the disk is full) and never any content.
+            log.warning(
+                f"store unavailable ({exc.message}); closing without ACK",
+                extra={"peer": str(peer), "code": exc.code},
+            )
             return None
 
     ssl_context = None

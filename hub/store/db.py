@@ -51,7 +51,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from hub.errors import StoreUnavailable
+from hub.errors import StorageFull, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +236,7 @@ class UnitOfWork:
                 self._conn.close()
                 self._conn = None
             self._release()
-            raise StoreUnavailable("database unavailable") from exc
+            raise unavailable(exc, "database unavailable") from exc
         except BaseException:
             self._release()
             raise
@@ -250,7 +250,7 @@ class UnitOfWork:
         try:
             self.conn.commit()
         except DBAPIError as exc:
-            raise StoreUnavailable("commit failed") from exc
+            raise unavailable(exc, "commit failed") from exc
         self._committed = True
 
     def __exit__(
@@ -277,10 +277,29 @@ class UnitOfWork:
             # A lost connection, a restarting server or SQLite's "database is locked" in the
             # middle of the transaction: callers (ingest, the pipeline) see one transient error,
             # never the driver's, so an adapter can refuse to acknowledge (DESIGN.md section 3).
-            raise StoreUnavailable("database unavailable") from exc
+            raise unavailable(exc, "database unavailable") from exc
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+# SQLite result code 13 (sqlite.org/rescode.html#full); PostgreSQL SQLSTATE class 53
+# "insufficient resources": 53100 disk_full.
+_SQLITE_FULL = "SQLITE_FULL"
+_PG_DISK_FULL = "53100"
+
+
+def unavailable(exc: BaseException, text: str) -> StoreUnavailable:
+    """The hub's error for a driver error that stopped a transaction: :class:`StorageFull`
+    when the disk is full (so the log says why, and that it clears with space), else
+    :class:`StoreUnavailable`. Only codes are read: the driver's text may quote a value."""
+    orig = getattr(exc, "orig", exc)
+    if (
+        getattr(orig, "sqlite_errorname", None) == _SQLITE_FULL
+        or getattr(orig, "sqlstate", None) == _PG_DISK_FULL
+        or getattr(orig, "pgcode", None) == _PG_DISK_FULL
+    ):
+        return StorageFull("database storage is full; nothing was written")
+    return StoreUnavailable(text)
 
 
 @contextlib.contextmanager

@@ -31,6 +31,7 @@ from hub.pm.billing_changes import (
 )
 from hub.pm.changes import (
     AddCharge,
+    ChangeIdentifier,
     MergePatients,
     UpsertAppointment,
     UpsertCoverage,
@@ -348,3 +349,48 @@ def test_errors_from_the_pm_carry_no_location(pms: Pms) -> None:
     with pytest.raises(HubError) as missing:
         pm.apply(UpsertCoverage(PatientKey("NORTH", "NOBODY"), 1, None, {}))
     assert (missing.value.code, missing.value.location) == ("unknown_key", None)
+
+
+# --- one message's changes in one batch ------------------------------------------------------
+
+
+def test_a_batch_finds_the_patient_its_first_change_wrote_and_forgets_a_changed_key(
+    pms: Pms,
+) -> None:
+    """The SQL repositories remember, within one batch, the patient id each key resolved to;
+    an identifier change (A47) in the batch must make the old key unknown again."""
+    pm = pms.at(T0)
+    new = PatientKey("NORTH", "MRN3")
+    pm.apply_all(
+        [
+            UpsertPatient(ANNA_TWIN, (Identifier("MRN2", "NORTH", "MR"),), {"family_name": "X"}),
+            UpsertEncounter(ANNA_TWIN, "V-1", {"status": "in-progress"}),
+            ChangeIdentifier(ANNA_TWIN, Identifier("MRN3", "NORTH", "MR")),
+            UpsertEncounter(new, "V-2", {"status": "in-progress"}),
+        ]
+    )
+    moved = pm.patients.get(new)
+    assert moved is not None and pm.patients.get(ANNA_TWIN) is None
+    assert sorted(e.visit_number or "" for e in pm.scheduling.encounters_of(moved.id)) == [
+        "V-1",
+        "V-2",
+    ]
+    with pytest.raises(HubError) as err:
+        pms.at(T0).apply_all(
+            [
+                UpsertPatient(new, (), {"family_name": "X"}),
+                ChangeIdentifier(new, Identifier("MRN4", "NORTH", "MR")),
+                UpsertEncounter(new, "V-3", {"status": "in-progress"}),
+            ]
+        )
+    assert err.value.code == "unknown_key"
+
+
+def test_a_resent_identifier_is_kept_once_also_without_an_authority(pms: Pms) -> None:
+    pm = pms.at(T0)
+    ids = (Identifier("MRN1", "NORTH", "MR"), Identifier("123-45-0000"), Identifier("123-45-0000"))
+    for _ in range(2):
+        pm.apply(UpsertPatient(ANNA, ids, {"family_name": "DOE"}))
+    patient = pm.patients.get(ANNA)
+    assert patient is not None
+    assert sorted(i.value for i in patient.identifiers) == ["123-45-0000", "MRN1"]

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from conftest import free_port
@@ -22,12 +23,20 @@ class Serve:
     """``hub serve`` processes on one data directory; ``extra_env`` adds or overrides ``HUB_*``.
 
     Each start gets a fresh HTTP port and, unless told which, a fresh MLLP port
-    (``mllp_port`` is the latest one's)."""
+    (``mllp_port`` is the latest one's). ``prefix`` runs it under a wrapper that execs it
+    (``prlimit --nofile=N:N``), so the process and its pid stay the hub's."""
 
-    def __init__(self, data_dir: Path, log_dir: Path, extra_env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        data_dir: Path,
+        log_dir: Path,
+        extra_env: dict[str, str] | None = None,
+        prefix: Sequence[str] = (),
+    ):
         self.data_dir = data_dir
         self.log_dir = log_dir
         self.extra_env = dict(extra_env or {})
+        self.prefix = list(prefix)
         self.procs: list[subprocess.Popen[bytes]] = []
         self.mllp_port = 0
 
@@ -47,7 +56,11 @@ class Serve:
         env.update(self.extra_env)
         log = (self.log_dir / f"serve-{len(self.procs)}.log").open("wb")
         proc = subprocess.Popen(
-            [HUB, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            [*self.prefix, HUB, "serve"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         log.close()
         self.procs.append(proc)

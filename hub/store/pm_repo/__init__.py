@@ -73,10 +73,18 @@ HANDLERS: dict[type[Any], Handler] = {
 }
 
 
+# Changes after which a batch's remembered patient ids (``Stamp.patients``) may be wrong.
+FORGETS_PATIENTS: frozenset[type[Any]] = frozenset(
+    {c.ChangeIdentifier, c.MergePatients, c.DeleteRecord}
+)
+
+
 def apply_change(conn: Connection, change: PmChange, stamp: Stamp) -> int | None:
     handler = HANDLERS.get(type(change))
     if handler is None:
         raise MappingError(f"no handler for {type(change).__name__}", code="unmappable")
+    if stamp.patients and type(change) in FORGETS_PATIENTS:
+        stamp.patients.clear()
     return handler(conn, change, stamp)
 
 
@@ -88,7 +96,7 @@ def apply_batch(
 ) -> None:
     """Apply in order; the history rows of the whole batch are written by one statement.
     ``on_error`` may replace a failing change's error (a mapping adding its location)."""
-    batch = Stamp(stamp.message_id, stamp.now, stamp.actor, pending=[])
+    batch = Stamp(stamp.message_id, stamp.now, stamp.actor, pending=[], patients={})
     for change in changes:
         try:
             apply_change(conn, change, batch)

@@ -40,12 +40,7 @@ _FIND_PATIENT = sa.select(*content(patients)).where(*_BY_KEY)
 _PATIENT_BY_KEY = sa.select(patients).where(*_BY_KEY)
 _PATIENT_BY_ID = sa.select(patients).where(patients.c.id == b("b_id"))
 # ``value`` may be sealed (docs/adr/0024: a sealed value never equals its plaintext in SQL), so
-# the candidates of one patient are read and their values compared here: a handful of rows.
-_FIND_IDENTIFIER = sa.select(_pi.id, _pi.value).where(
-    _pi.patient_id == b("b_pid"),
-    _pi.assigning_authority == b("b_authority"),
-    _pi.type_code == b("b_type"),
-)
+# a patient's identifiers are read and their values compared here: a handful of rows.
 _VALUES_OF = sa.select(_pi.id, _pi.value).where(_pi.patient_id == b("b_pid"))
 _IDENTIFIERS = (
     sa.select(_pi.value, _pi.assigning_authority, _pi.type_code)
@@ -63,10 +58,16 @@ def find_patient(conn: Connection, key: PatientKey) -> int | None:
     return None if row is None else int(row.id)
 
 
-def require_patient(conn: Connection, key: PatientKey) -> int:
+def require_patient(conn: Connection, key: PatientKey, stamp: Stamp | None = None) -> int:
+    """The patient's id; ``stamp`` (a batch's) remembers it for the batch's later changes."""
+    known = None if stamp is None else stamp.patients
+    if known is not None and key in known:
+        return known[key]
     found = find_patient(conn, key)
     if found is None:  # a mapping always upserts the patient first
         raise MappingError("patient not known", code="unknown_key")
+    if known is not None:
+        known[key] = found
     return found
 
 
@@ -76,14 +77,19 @@ def upsert_patient(conn: Connection, ch: UpsertPatient, stamp: Stamp) -> int:
     if existing is None:
         values.update(facility=ch.key.facility, mrn=ch.key.mrn)
     pid = write(conn, patients, None if existing is None else existing._mapping, values, stamp)
-    for ident in ch.identifiers:
-        params = {
-            "b_pid": pid,
-            "b_authority": ident.assigning_authority,
-            "b_type": ident.type_code,
+    if stamp.patients is not None:
+        stamp.patients[ch.key] = pid
+    # A new patient has no identifiers yet; a known one's are read once, not once per CX.
+    have: set[tuple[Any, str | None, str | None]] = set()
+    if existing is not None and ch.identifiers:
+        have = {
+            (r.value, r.assigning_authority, r.type_code)
+            for r in run(conn, _IDENTIFIERS, {"b_pid": pid})
         }
-        found = run(conn, _FIND_IDENTIFIER, params).all()
-        if not any(r.value == ident.value for r in found):
+    for ident in ch.identifiers:
+        wanted = (ident.value, ident.assigning_authority, ident.type_code)
+        if wanted not in have:
+            have.add(wanted)
             row = {
                 "patient_id": pid,
                 "value": ident.value,

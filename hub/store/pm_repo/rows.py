@@ -36,6 +36,10 @@ class Stamp:
     # a batch of changes (:meth:`hub.store.pm_repo.SqlPm.apply_all`): one statement per
     # message instead of one per changed row.
     pending: list[dict[str, Any]] | None = field(default=None, compare=False)
+    # Within one batch, the patient ids already found or written, by (facility, MRN): a
+    # message's encounter, coverage and appointment need the patient its PID just upserted.
+    # Cleared by every change that can move a key (:data:`hub.store.pm_repo.FORGETS_PATIENTS`).
+    patients: dict[Any, int] | None = field(default=None, compare=False)
 
     def update(self) -> dict[str, Any]:
         return {"source_message_id": self.message_id, "updated_at": self.now}

@@ -58,7 +58,7 @@ def encounter_row(conn: Connection, patient_id: int, visit_number: str | None) -
 
 
 def upsert_encounter(conn: Connection, ch: UpsertEncounter, stamp: Stamp) -> int:
-    pid = require_patient(conn, ch.patient)
+    pid = require_patient(conn, ch.patient, stamp)
     existing = encounter_row(conn, pid, ch.visit_number)
     if existing is None and ch.must_exist:
         raise ValidationError("encounter not known", code="unknown_key")
@@ -76,7 +76,7 @@ def upsert_encounter(conn: Connection, ch: UpsertEncounter, stamp: Stamp) -> int
 
 
 def upsert_coverage(conn: Connection, ch: UpsertCoverage, stamp: Stamp) -> int:
-    pid = require_patient(conn, ch.patient)
+    pid = require_patient(conn, ch.patient, stamp)
     existing = run(conn, _COVERAGE_AT_PRIORITY, {"b_pid": pid, "b_priority": ch.priority}).first()
     values = column_values(ch.fields)
     payer = resolve_payer(conn, ch.payer, stamp)
@@ -104,7 +104,7 @@ def upsert_appointment(conn: Connection, ch: UpsertAppointment, stamp: Stamp) ->
         raise ValidationError("appointment not known", code="unknown_key")
     values = column_values(ch.fields)
     if ch.patient is not None:
-        values["patient_id"] = require_patient(conn, ch.patient)
+        values["patient_id"] = require_patient(conn, ch.patient, stamp)
     provider = resolve_provider(conn, ch.provider, stamp)
     if provider is not None:
         values["provider_id"] = provider
@@ -126,7 +126,7 @@ def book_appointment(conn: Connection, ch: BookAppointment, stamp: Stamp) -> int
     values.update(
         source_system=ch.source_system,
         filler_id=ch.filler_id,
-        patient_id=require_patient(conn, ch.patient),
+        patient_id=require_patient(conn, ch.patient, stamp),
         provider_id=resolve_provider(conn, ch.provider, stamp),
         location_id=resolve_location(conn, ch.location, stamp),
     )
