@@ -35,6 +35,7 @@ from hub.mappings.fhir_pm import TABLES, Target, map_delete, map_resource
 from hub.mappings.fhir_pm.common import identifiers
 from hub.mappings.fhir_pm.patient import authority_of
 from hub.mappings.pm_fhir import TYPES
+from hub.pm.changes import UpsertPatient
 from hub.pm.entities import Appointment
 from hub.pm.events import appointment_event
 from hub.services.fhir_checks import check_resource
@@ -184,7 +185,9 @@ class InteractionRunner:
     def __init__(self, conn: Connection, *, message_id: int | None, now: datetime) -> None:
         self.conn = conn
         self.now = now
-        self.stamp = Stamp(message_id, now)
+        # patients={}: the ids of patients found or written are kept for the transaction
+        # (hub.store.pm_repo forgets them on any change that can move a key)
+        self.stamp = Stamp(message_id, now, patients={})
         self.resolver = SqlResolver(conn)
         self.held: set[str] = set()  # identifier locks this transaction holds
 
@@ -340,7 +343,11 @@ class InteractionRunner:
                 primary = got
         if primary is None:
             raise MappingError("the PM did not write the resource", code="not_written")
-        self.resolver.forget(it.resource_type, primary)
+        written = mapped.changes[main]
+        if isinstance(written, UpsertPatient):
+            self.resolver.remember(primary, written.key)
+        else:
+            self.resolver.forget(it.resource_type, primary)
         state = None
         if entity is None:
             state = written_state(self.conn, it.resource_type, primary, self.stamp.message_id)

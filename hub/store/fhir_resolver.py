@@ -111,6 +111,10 @@ class SqlResolver:
         if resource_type == "Patient":
             self._patient_keys.pop(entity_id, None)
 
+    def remember(self, entity_id: int, key: PatientKey) -> None:
+        """The key a patient row was just written with (a later reference to it reads none)."""
+        self._patient_keys[entity_id] = key
+
     def row(self, reference: str, expected: str) -> Any:
         found = split_reference(reference)
         if found is None or found[0] != expected:
