@@ -100,7 +100,11 @@ class Hub:
         runtime = plugin.build(core)
         for spec in runtime.processors:
             self.registry.register(
-                plugin.name, spec.message_type, spec.process, prepare=spec.prepare
+                plugin.name,
+                spec.message_type,
+                spec.process,
+                prepare=spec.prepare,
+                process_many=spec.process_many,
             )
         for split in runtime.splitters:
             self.registry.register_splitter(

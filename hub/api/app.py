@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 
 from hub import __version__
-from hub.api import guard, problems
+from hub.api import guard, openapi, problems
 from hub.api.auth import TokenCache, require
 from hub.api.console import install as console
 from hub.api.routes_admin import router as admin_router
@@ -30,6 +30,7 @@ def create_app(hub: Hub) -> FastAPI:
     app = FastAPI(title="hub", version=__version__, docs_url=None, openapi_url=None, redoc_url=None)
     app.state.hub = hub
     app.state.tokens = TokenCache(hub)
+    app.state.openapi = None  # built on the first request for it, once every route is in
     problems.install(app)
     app.include_router(health_router)
     app.include_router(messages_router)
@@ -77,6 +78,9 @@ class ApiKit:
     def problem(self, status: int, title: str, detail: str, *, code: str) -> Response:
         return problems.problem(status, title, detail, code=code)
 
+    def documented(self, *statuses: int) -> dict[int | str, dict[str, Any]]:
+        return problems.documented(*statuses)
+
 
 def _openapi_router(app: FastAPI) -> APIRouter:
     router = APIRouter()
@@ -84,7 +88,10 @@ def _openapi_router(app: FastAPI) -> APIRouter:
     @router.get(
         "/api/openapi.json", include_in_schema=False, dependencies=[Depends(require(Role.READER))]
     )
-    def openapi() -> dict[str, Any]:
-        return app.openapi()
+    def openapi_document() -> dict[str, Any]:
+        if app.state.openapi is None:
+            app.state.openapi = openapi.schema(app)
+        document: dict[str, Any] = app.state.openapi
+        return document
 
     return router

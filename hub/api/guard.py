@@ -52,7 +52,7 @@ class _Route:
     guard: RoleGuard | None
 
 
-def _guard_of(dependant: Dependant | None) -> RoleGuard | None:
+def guard_of(dependant: Dependant | None) -> RoleGuard | None:
     """The role guard among a route's dependencies (router-level ones included), if any."""
     stack = list(dependant.dependencies) if dependant is not None else []
     while stack:
@@ -71,7 +71,7 @@ def route_table(routes: Sequence[BaseRoute]) -> list[_Route]:
             continue
         regex, _, _ = compile_path(ctx.path)
         dependant = getattr(ctx, "dependant", None)
-        table.append(_Route(regex, frozenset(ctx.methods or ()), _guard_of(dependant)))
+        table.append(_Route(regex, frozenset(ctx.methods or ()), guard_of(dependant)))
     return table
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -29,6 +30,33 @@ from hub.errors import (
 log = logging.getLogger(__name__)
 
 PROBLEM = "application/problem+json"
+
+# What :func:`problem` writes, for the OpenAPI schema (RFC 9457 members plus the hub's ``code``).
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+        "location": {"type": "string"},
+        "incident": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route that may answer these statuses as problem JSON."""
+    return {
+        status: {
+            "description": HTTPStatus(status).phrase,
+            "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}},
+        }
+        for status in statuses
+    }
 
 
 def status_for(exc: HubError) -> int:

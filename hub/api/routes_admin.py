@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from hub.api.auth import TokenCache, actor_of, require
 from hub.api.deps import get_hub
+from hub.api.problems import documented
 from hub.bootstrap import Hub
 from hub.services.keys import KeyService
 from hub.services.merges import undo_merge
@@ -45,7 +46,7 @@ def list_keys(hub: Hub = Depends(get_hub)) -> dict[str, Any]:
     return {"items": [_key_json(k) for k in KeyService(uow=hub.uow, clock=hub.clock).list()]}
 
 
-@router.post("/keys/{key_id}/revoke")
+@router.post("/keys/{key_id}/revoke", responses=documented(404, 409, 422))
 def revoke_key(
     key_id: RowId,
     request: Request,
@@ -61,7 +62,7 @@ def revoke_key(
     return _key_json(info)
 
 
-@router.post("/merges/{merge_id}/undo")
+@router.post("/merges/{merge_id}/undo", responses=documented(404, 409, 422))
 def undo(
     merge_id: RowId,
     body: UndoMerge,

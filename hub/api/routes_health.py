@@ -64,7 +64,15 @@ _FINE = ("ok", "embedded")
 _SAY = {"audit": "audit log"}  # "audit log not appendable", "database unreachable"
 
 
-@router.get("/ready")
+@router.get(
+    "/ready",
+    responses={
+        503: {
+            "description": "the database or the broker is down",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
 def ready(hub: Hub = Depends(get_hub)) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
@@ -82,7 +90,12 @@ def ready(hub: Hub = Depends(get_hub)) -> JSONResponse:
     return JSONResponse({"status": status, "checks": checks}, status_code=200 if ok else 503)
 
 
-@router.get("/metrics", dependencies=[Depends(require(Role.READER))])
+@router.get(
+    "/metrics",
+    dependencies=[Depends(require(Role.READER))],
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 def metrics(hub: Hub = Depends(get_hub)) -> Response:
     """Prometheus text, built from the database on each scrape (the DB is the truth)."""
     reg = CollectorRegistry()

@@ -12,6 +12,8 @@ from fastapi.responses import Response
 
 from hub.api.auth import require
 from hub.api.deps import get_hub
+from hub.api.params import IsoDate
+from hub.api.problems import documented
 from hub.bootstrap import Hub
 from hub.services.kpi_report import report_csv, report_json
 from hub.services.kpis import MAX_PAGE, KpiService, period_of
@@ -20,8 +22,9 @@ from hub.store.kpi_sql import Period
 
 router = APIRouter(prefix="/api", dependencies=[Depends(require(Role.READER))])
 
-From = Annotated[date | None, Query(alias="from", description="first day (UTC), inclusive")]
-To = Annotated[date | None, Query(alias="to", description="last day (UTC), inclusive")]
+From = Annotated[IsoDate | None, Query(alias="from", description="first day (UTC), inclusive")]
+To = Annotated[IsoDate | None, Query(alias="to", description="last day (UTC), inclusive")]
+CSV: dict[str, Any] = {"content": {"text/csv": {"schema": {"type": "string"}}}}
 Name = Annotated[str, Path(pattern=r"^[a-z0-9_+\-]{1,40}$")]
 
 
@@ -39,7 +42,11 @@ def _csv(hub: Hub, period: Period) -> Response:
     )
 
 
-@router.get("/kpis", response_model=None)
+@router.get(
+    "/kpis",
+    response_model=None,
+    responses={200: CSV, **documented(422)},
+)
 def kpis(
     start: From = None,
     end: To = None,
@@ -52,12 +59,12 @@ def kpis(
     return report_json(KpiService(hub.engine).report(period))
 
 
-@router.get("/kpis.csv")
+@router.get("/kpis.csv", response_class=Response, responses={200: CSV, **documented(422)})
 def kpis_csv(start: From = None, end: To = None, hub: Hub = Depends(get_hub)) -> Response:
     return _csv(hub, _period(hub, start, end))
 
 
-@router.get("/kpis/{kpi}/{basis}")
+@router.get("/kpis/{kpi}/{basis}", responses=documented(404, 422))
 def kpi_basis(
     kpi: Name,
     basis: Name,

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.encoders import jsonable_encoder
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from hub.api.auth import actor_of, require
 from hub.api.deps import get_hub
+from hub.api.params import IsoDateTime
+from hub.api.problems import documented
 from hub.bootstrap import Hub
 from hub.errors import ValidationError
 from hub.services import query, replay_preview
 from hub.services.reads import Actor, ReadService
 from hub.services.review import resolve_message
 from hub.store.keys import ApiKey, Role
+from hub.store.lifecycle import Status
 from hub.store.messages import MAX_ID, MessageFilter
 
 router = APIRouter(prefix="/api")
@@ -27,20 +29,22 @@ router = APIRouter(prefix="/api")
 MAX_OFFSET = 10_000_000
 MAX_IDS = 100_000
 MessageId = Annotated[int, Path(ge=1, le=MAX_ID, description="a message id")]
-ListedId = Annotated[int, Field(ge=1, le=MAX_ID)]
+ListedId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
+# a status filter is a lifecycle name (query.parse_status refuses others with the list)
+STATUSES: dict[str, Any] = {"enum": [s.value for s in Status]}
 
 
-@router.get("/messages")
+@router.get("/messages", responses=documented(422))
 def list_messages(
     *,
-    status: str | None = None,
+    status: Annotated[str | None, Query(json_schema_extra=STATUSES)] = None,
     type: str | None = None,
     sender: str | None = None,
     control_id: str | None = None,
     patient: str | None = None,
     protocol: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: IsoDateTime | None = None,
+    until: IsoDateTime | None = None,
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
     hub: Hub = Depends(get_hub),
@@ -62,7 +66,7 @@ def list_messages(
     return {"items": items, "count": len(items), "limit": limit, "offset": offset}
 
 
-@router.get("/messages/{message_id}")
+@router.get("/messages/{message_id}", responses=documented(404, 422))
 def get_message(
     message_id: MessageId, hub: Hub = Depends(get_hub), key: ApiKey = Depends(require(Role.READER))
 ) -> dict[str, Any]:
@@ -82,7 +86,7 @@ class ReplayOne(BaseModel):
     raw: str | None = Field(default=None, description="edited message; stored as a new revision")
 
 
-@router.post("/messages/{message_id}/replay")
+@router.post("/messages/{message_id}/replay", responses=documented(404, 409, 422))
 def replay_one(
     message_id: MessageId,
     body: ReplayOne | None = None,
@@ -100,19 +104,20 @@ def replay_one(
 
 
 class ReplayFilter(BaseModel):
+    # strict where pydantic would coerce what the schema refuses ("true" for a boolean)
     ids: list[ListedId] = Field(default_factory=list, max_length=MAX_IDS)
-    status: str | None = None
+    status: str | None = Field(default=None, json_schema_extra=STATUSES)
     type: str | None = None
     sender: str | None = None
     patient: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    limit: int = Field(default=10_000, ge=1, le=100_000)
-    dry_run: bool = False
+    since: IsoDateTime | None = None
+    until: IsoDateTime | None = None
+    limit: StrictInt = Field(default=10_000, ge=1, le=100_000)
+    dry_run: StrictBool = False
     reason: str = Field(default="", max_length=1000)
 
 
-@router.post("/replay")
+@router.post("/replay", responses=documented(422))
 def replay_filter(
     body: ReplayFilter, hub: Hub = Depends(get_hub), key: ApiKey = Depends(require(Role.ADMIN))
 ) -> dict[str, Any]:
@@ -158,7 +163,7 @@ class Resolve(BaseModel):
     reason: str = Field(min_length=1, max_length=1000)
 
 
-@router.post("/messages/{message_id}/resolve")
+@router.post("/messages/{message_id}/resolve", responses=documented(404, 409, 422))
 def resolve_one(
     message_id: MessageId,
     body: Resolve,

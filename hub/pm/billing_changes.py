@@ -142,6 +142,20 @@ class PostClaimPayment:
 
 
 @dataclass(frozen=True, slots=True)
+class ClaimPaymentPosted:
+    """What posting one :class:`PostClaimPayment` did, for the processor's warnings:
+    ``claim_status`` is the claim's status before it (None: a claim the hub never sent, recorded
+    unmatched), ``kept`` the status the payment would have moved it to but the lifecycle table
+    does not allow (the claim stayed), ``replayed`` that the item had posted before (nothing
+    changed)."""
+
+    payment_id: int
+    claim_status: ClaimStatus | None
+    kept: ClaimStatus | None
+    replayed: bool
+
+
+@dataclass(frozen=True, slots=True)
 class PostProviderAdjustments:
     """The PLB adjustments of an 835 (``remittance.provider_adjustments``), once per document
     (same duplicate rule as :class:`PostClaimPayment`)."""

@@ -24,7 +24,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import typer
 from fastapi import APIRouter, Request, Response
@@ -35,7 +35,14 @@ from hub.config import Settings
 from hub.errors import HubError
 from hub.pm.events import DomainEvent
 from hub.queue.outbox import Subscriber
-from hub.queue.registry import ItemPeeker, Prepare, Processor, ProcessorRegistry, Splitter
+from hub.queue.registry import (
+    BatchProcessor,
+    ItemPeeker,
+    Prepare,
+    Processor,
+    ProcessorRegistry,
+    Splitter,
+)
 from hub.services.conformance import ConformanceDriver
 from hub.services.ingest import IngestService
 from hub.services.raw_view import RawRenderer
@@ -75,6 +82,8 @@ class ProcessorSpec:
     message_type: str
     process: Processor
     prepare: Prepare | None = None
+    # optional: the same for several units at once (a worker's batch; see BatchProcessor)
+    process_many: BatchProcessor | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +142,10 @@ class ApiKit(Protocol):
 
     def problem(self, status: int, title: str, detail: str, *, code: str) -> Response:
         """An ``application/problem+json`` answer."""
+        ...
+
+    def documented(self, *statuses: int) -> dict[int | str, dict[str, Any]]:
+        """``responses=`` for a route that may answer these statuses with :meth:`problem`."""
         ...
 
 

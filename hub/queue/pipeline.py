@@ -16,6 +16,7 @@ A document with a splitter (ADR 0009) is leased the same way; its processing is 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -173,8 +174,12 @@ class Pipeline:
         processor = self.registry.lookup(rec.protocol, rec.type)
         ctx = ProcessContext(rec, conn, self.clock, rec.replay_requested, prepared=prepared)
         processor(ctx)
+        self._settle_ok(ctx, attempt_id)
+
+    def _settle_ok(self, ctx: ProcessContext, attempt_id: int, *, summarise: bool = True) -> None:
+        rec = ctx.message
         settle(
-            conn,
+            ctx.conn,
             rec,
             attempt_id,
             now=self.clock.now(),
@@ -189,24 +194,79 @@ class Pipeline:
                 "attempt": rec.attempt_count + 1,
                 "replay": rec.replay_requested,
             },
+            summarise=summarise,
         )
 
-    def _processed(self, rec: MessageRecord) -> Outcome:
+    def _apply_group(self, conn: Connection, group: list[tuple[MessageRecord, int, Any]]) -> bool:
+        """Apply units of one type with their batch processor in one savepoint, then settle
+        them (their documents summarised once, after the last). False, with nothing of it
+        left applied, when anything raised: the caller then applies them one by one, so a
+        bad unit fails alone and the others still apply (ADR 0027)."""
+        first = group[0][0]
+        many = self.registry.lookup_many(first.protocol, first.type)
+        assert many is not None
+        try:
+            with savepoint(conn):
+                ctxs: list[tuple[ProcessContext, int]] = []
+                for rec, attempt_id, prepared in group:
+                    if not lanes.still_ours(conn, rec.id, attempt_id):
+                        raise LeaseLost(rec.id)
+                    ctx = ProcessContext(
+                        rec, conn, self.clock, rec.replay_requested, prepared=prepared
+                    )
+                    ctxs.append((ctx, attempt_id))
+                many([ctx for ctx, _ in ctxs])
+                for ctx, attempt_id in ctxs:
+                    self._settle_ok(ctx, attempt_id, summarise=False)
+                now = self.clock.now()
+                for doc in sorted({r.document_id for r, _, _ in group if r.document_id}):
+                    items.summarise(conn, doc, now)
+        except Exception as exc:  # every unit is applied again, alone
+            log.info(
+                "batched apply failed; applying one by one",
+                extra={"count": len(group), "error": type(exc).__name__},
+            )
+            return False
+        return True
+
+    def _groups(
+        self, ready: list[tuple[MessageRecord, int, Any]]
+    ) -> list[list[tuple[MessageRecord, int, Any]]]:
+        """Units whose type has a batch processor, grouped by type (heads of different lanes:
+        their order does not matter); every other unit alone, in order."""
+        groups: list[list[tuple[MessageRecord, int, Any]]] = []
+        by_type: dict[tuple[str, str], list[tuple[MessageRecord, int, Any]]] = {}
+        for unit in ready:
+            rec = unit[0]
+            if self.registry.lookup_many(rec.protocol, rec.type) is None:
+                groups.append([unit])
+                continue
+            key = (rec.protocol, rec.type)
+            if key not in by_type:
+                by_type[key] = []
+                groups.append(by_type[key])
+            by_type[key].append(unit)
+        return groups
+
+    def _processed(self, rec: MessageRecord, *, wake: bool = True) -> Outcome:
         log.info("message processed", extra={"message_id": rec.id, "type": rec.type})
-        self.wake_other_lanes(rec)
+        if wake:
+            self.wake_other_lanes(rec)
         return Outcome(rec.id, Status.PROCESSED, rec.lane_keys)
 
     def wake_other_lanes(self, rec: MessageRecord) -> None:
         # a unit of several lanes (an A40 merge, a claim item with its patient) unblocks them
         # all; wake their heads now rather than leave them for the sweeper (the drain that
         # called us follows the first key only)
-        # (one read snapshot for them all: a Bundle can hold a thousand lanes)
-        keys = rec.lane_keys[1:]
+        self._dispatch_lane_heads(rec.lane_keys[1:])
+
+    def _dispatch_lane_heads(self, keys: Sequence[str]) -> None:
+        """Dispatch the heads of ``keys``, read in one snapshot (a batch's units share it; a
+        FHIR transaction holds a thousand lanes: one probe per 500 of them)."""
         if not keys:
             return
-        now = self.clock.now()
         with (self.peek_uow or self.uow)() as uow:
-            heads = lanes.peek_lane_heads(uow.conn, now=now, keys=keys)
+            heads = lanes.peek_lane_heads(uow.conn, now=self.clock.now(), keys=keys)
         for head in heads:
             self.dispatcher.dispatch(head)
 
@@ -220,6 +280,9 @@ class Pipeline:
         is rolled back alone and recorded after the commit, exactly as a single one would be.
         One commit, writer-lock turn and audit-head turn for the lot instead of one each: on
         SQLite the commit is the largest cost of a message (bench/hl7v2, ADR 0007).
+        Units whose type registered a batch processor (X12 835 claim items) are applied
+        together in one savepoint first, falling back to one savepoint each if that raises
+        (ADR 0027).
         """
         leased = self._lease_batch(worker, limit)
         # documents split in their own short transactions, never inside a shared one
@@ -239,16 +302,20 @@ class Pipeline:
         try:
             with self.redo_uow() as uow:
                 items.lock_documents(uow.conn, [rec.document_id for rec, _, _ in ready])
-                for rec, attempt_id, prepared in ready:
-                    try:
-                        with savepoint(uow.conn):
-                            self._apply(uow.conn, rec, attempt_id, prepared)
-                    except LeaseLost:
-                        lost.append(rec)
-                    except Exception as exc:  # recorded after the commit, as in _process
-                        failed.append((rec, attempt_id, exc))
-                    else:
-                        done.append(rec)
+                for group in self._groups(ready):
+                    if len(group) > 1 and self._apply_group(uow.conn, group):
+                        done.extend(rec for rec, _, _ in group)
+                        continue
+                    for rec, attempt_id, prepared in group:
+                        try:
+                            with savepoint(uow.conn):
+                                self._apply(uow.conn, rec, attempt_id, prepared)
+                        except LeaseLost:
+                            lost.append(rec)
+                        except Exception as exc:  # recorded after the commit, as in _process
+                            failed.append((rec, attempt_id, exc))
+                        else:
+                            done.append(rec)
                 uow.commit()
         except Exception as exc:  # the shared transaction failed: nothing of it was applied
             log.warning("batch transaction failed", extra={"count": len(leased)})
@@ -261,7 +328,8 @@ class Pipeline:
                 if rec.id not in lost_ids
             ]
             done = []
-        outcomes = [self._processed(rec) for rec in done]
+        outcomes = [self._processed(rec, wake=False) for rec in done]
+        self._dispatch_lane_heads([key for rec in done for key in rec.lane_keys[1:]])
         outcomes += [self.lost(rec) for rec in lost]
         outcomes += [self.record_failure(rec, aid, exc) for rec, aid, exc in failed]
         return outcomes

@@ -20,7 +20,7 @@ then fails it alone) rather than raising, which would fail the rest of the docum
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +44,11 @@ class ProcessContext:
 
 
 Processor = Callable[[ProcessContext], None]
+# Applies several units of one type at once (each context's message, warnings and prepared
+# result are its own), in one savepoint of a worker's batch: see Pipeline.run_batch. It must
+# do exactly what the processor does for each, in order; if it raises, the pipeline rolls the
+# group back and applies its units one by one, so a bad unit still fails alone.
+BatchProcessor = Callable[[Sequence[ProcessContext]], None]
 # The pure part of processing, run outside the transaction: message and clock in, anything out.
 Prepare = Callable[[MessageRecord, Clock], Any]
 
@@ -71,6 +76,7 @@ class ProcessorRegistry:
     def __init__(self) -> None:
         self._by_key: dict[tuple[str, str], Processor] = {}
         self._prepare: dict[tuple[str, str], Prepare] = {}
+        self._many: dict[tuple[str, str], BatchProcessor] = {}
         self._supported: dict[str, frozenset[str]] = {}  # per protocol, dropped on register
         self._splitters: dict[tuple[str, str], Splitter] = {}
         self._item_peekers: dict[str, ItemPeeker] = {}
@@ -82,12 +88,17 @@ class ProcessorRegistry:
         processor: Processor,
         *,
         prepare: Prepare | None = None,
+        process_many: BatchProcessor | None = None,
     ) -> None:
         self._by_key[(protocol, message_type)] = processor
         if prepare is None:
             self._prepare.pop((protocol, message_type), None)
         else:
             self._prepare[(protocol, message_type)] = prepare
+        if process_many is None:
+            self._many.pop((protocol, message_type), None)
+        else:
+            self._many[(protocol, message_type)] = process_many
         self._supported.clear()
 
     def register_splitter(
@@ -125,6 +136,12 @@ class ProcessorRegistry:
     def lookup_prepare(self, protocol: str, message_type: str) -> Prepare | None:
         """The prepare step registered with the processor :meth:`lookup` finds, if any."""
         return self._prepare.get(self._key(protocol, message_type))
+
+    def lookup_many(self, protocol: str, message_type: str) -> BatchProcessor | None:
+        """The batch form registered with the processor :meth:`lookup` finds, if any."""
+        if not self._many:
+            return None
+        return self._many.get(self._key(protocol, message_type))
 
     def _key(self, protocol: str, message_type: str) -> tuple[str, str]:
         family = message_type.split("^", 1)[0] + "^*"

@@ -42,10 +42,13 @@ def settle(
     message_error: tuple[str | None, str | None] = (None, None),
     attempt_error: tuple[str | None, str | None] = (None, None),
     detail: dict[str, Any],
+    summarise: bool = True,
 ) -> None:
     """End a lease: the unit leaves PROCESSING, its attempt closes, the audit log says so.
     The three writes every ending makes, in the caller's transaction; an item's ending also
-    brings its document's summary up to date (ADR 0009)."""
+    brings its document's summary up to date (ADR 0009), unless ``summarise`` is False: the
+    caller settles several items of the document in this transaction and summarises it once,
+    after the last."""
     store.transition(
         conn,
         rec.id,
@@ -74,5 +77,5 @@ def settle(
         object_id=rec.id,
         detail=detail,
     )
-    if rec.document_id is not None:
+    if summarise and rec.document_id is not None:
         items.summarise(conn, rec.document_id, now)

@@ -15,7 +15,7 @@ attempt (``ctx.warnings``), codes and positions only, never patient data:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,6 +29,7 @@ from hub.clock import Clock
 from hub.errors import HubError, MappingError, ParseError, Severity, ValidationError
 from hub.mappings import x12_acks, x12_claim_status, x12_eligibility, x12_remittance
 from hub.pm.billing_changes import (
+    ClaimPaymentPosted,
     PostClaimPayment,
     PostProviderAdjustments,
     RecordAcknowledgment,
@@ -36,10 +37,10 @@ from hub.pm.billing_changes import (
     RecordEligibility,
 )
 from hub.pm.enums import AckResult
-from hub.pm.rules import may_move, status_after_payment
+from hub.pm.rules import may_move
 from hub.queue.registry import ProcessContext
 from hub.store.messages import MessageRecord
-from hub.store.pm_repo import SqlPm, Stamp
+from hub.store.pm_repo import SqlPm, Stamp, post_claim_payments
 from hub.store.pm_repo.answers import submissions_answered, submissions_of_interchange
 from hub.store.pm_repo.remittance import eligibility_request
 
@@ -103,35 +104,49 @@ def _prepared(ctx: ProcessContext, kind: type[Any], prepare: Callable[..., Any])
     return ctx.prepared if isinstance(ctx.prepared, kind) else prepare(ctx.message, ctx.clock)
 
 
-def process_835_claim(ctx: ProcessContext) -> None:
+def _claim_posting(ctx: ProcessContext) -> tuple[PostClaimPayment, Stamp]:
     done: Remit = _prepared(ctx, Remit, prepare_835)
     if len(done.claims) != 1:
         raise ValidationError("an 835 claim item holds exactly one CLP loop", code="x12_item")
     clp = done.claims[0]
     payment = x12_remittance.claim_payment(clp)
-    pm = SqlPm(ctx.conn, Stamp(ctx.message.id, done.now))
     ctx.warnings.extend(warning("unknown_code", w) for w in x12_remittance.code_warnings(clp))
-    claim = pm.billing.claim(clp.patient_control_number)
-    if claim is None:
+    change = PostClaimPayment(
+        x12_remittance.remittance(done.header), payment, _item(ctx.message), _document(ctx.message)
+    )
+    return change, Stamp(ctx.message.id, done.now)
+
+
+def _posted_warnings(ctx: ProcessContext, posted: ClaimPaymentPosted) -> None:
+    if posted.claim_status is None:
         ctx.warnings.append(
             warning(
                 "unmatched_claim", "the 835 pays a claim the hub never sent: recorded unmatched"
             )
         )
-    else:
-        target = status_after_payment(payment.status, payment.charge_amount, payment.paid_amount)
-        if target is not None and not may_move(claim.status, target):
-            ctx.warnings.append(
-                warning(
-                    "status_kept",
-                    f"payment recorded; the claim stays {claim.status.value} "
-                    f"(cannot become {target.value})",
-                )
+    elif posted.kept is not None:
+        ctx.warnings.append(
+            warning(
+                "status_kept",
+                f"payment recorded; the claim stays {posted.claim_status.value} "
+                f"(cannot become {posted.kept.value})",
             )
-    change = PostClaimPayment(
-        x12_remittance.remittance(done.header), payment, _item(ctx.message), _document(ctx.message)
-    )
-    pm.apply_all([change])  # one statement writes the history rows of the claim's rows
+        )
+
+
+def process_835_claim(ctx: ProcessContext) -> None:
+    process_835_claims([ctx])
+
+
+def process_835_claims(ctxs: Sequence[ProcessContext]) -> None:
+    """Post the claim items of a worker's batch together (:func:`post_claim_payments`: a few
+    statements for the batch, not a dozen per claim); each item keeps its own stamp, history
+    rows and warnings. If anything fails the pipeline applies the items one by one."""
+    if not ctxs:
+        return
+    work = [_claim_posting(ctx) for ctx in ctxs]
+    for ctx, posted in zip(ctxs, post_claim_payments(ctxs[0].conn, work), strict=True):
+        _posted_warnings(ctx, posted)
 
 
 def process_835_plb(ctx: ProcessContext) -> None:

@@ -118,3 +118,42 @@ def test_a_payment_for_a_claim_never_sent_is_kept_unmatched(pms: Pms) -> None:
     (cp,) = posted.claims
     assert (cp.patient_control_number, cp.claim_id) == ("NOTOURS", None)
     assert pm.billing.claim_balance("NOTOURS") is None
+
+
+def test_many_claim_payments_in_one_call_post_as_one_by_one(pms: Pms) -> None:
+    """``apply_all`` posts a run of claim payments together on SQL (ADR 0027): a reversal and
+    its correction of the same claim in one call still apply in order, an item repeated in the
+    call posts once, and the result is what posting them one by one gives."""
+    pm = pms.at(T0)
+    pcn = claim(pm)
+    later = Remittance(PAYER, "EFT10", Decimal("80.00"))
+    first = paid(pcn, ClaimPaymentStatus.PRIMARY, "100.00")
+    reversal = paid(pcn, ClaimPaymentStatus.REVERSAL, "-100.00")
+    correction = paid(pcn, ClaimPaymentStatus.PRIMARY, "80.00", Adjustment(PR, "2", Decimal(20)))
+    pm.apply_all(
+        [
+            PostClaimPayment(later, first, 1, "8"),
+            PostClaimPayment(later, reversal, 2, "8"),
+            PostClaimPayment(later, correction, 3, "8"),
+            PostClaimPayment(later, correction, 3, "8"),  # the same item again: posts once
+            PostClaimPayment(later, paid("NOTOURS", ClaimPaymentStatus.PRIMARY, "9"), 4, "8"),
+        ]
+    )
+    balance = pm.billing.claim_balance(pcn)
+    assert balance is not None
+    assert (balance.status, balance.postings, balance.paid, balance.patient_responsibility) == (
+        ClaimStatus.PARTIALLY_PAID,
+        3,
+        Decimal(80),
+        Decimal(20),
+    )
+    posted = pm.remittances.remittance(PAYER, "EFT10")
+    assert posted is not None
+    assert [(c.patient_control_number, c.paid_amount) for c in posted.claims] == [
+        (pcn, Decimal(100)),
+        (pcn, Decimal(-100)),
+        (pcn, Decimal(80)),
+        ("NOTOURS", Decimal(9)),
+    ]
+    assert [a.reason_code for a in posted.claims[2].adjustments] == ["2"]
+    assert posted.claims[3].claim_id is None

@@ -99,11 +99,18 @@ class Renderer:
         checked: list[str] = []
         texts: list[str] = []
         for n, value in enumerate(values, start=1):
-            if type(value) is str:  # the common case, inline
-                texts.append(value)
-                checked.append(value)
+            kind = type(value)
+            if kind is str:  # the common cases, inline (bench_837p: a third of the build)
+                texts.append(value)  # type: ignore[arg-type]
+                checked.append(value)  # type: ignore[arg-type]
+                continue
+            if value is None:
+                texts.append("")
                 continue
             try:
+                if kind is Decimal:
+                    texts.append(_amount(value))  # type: ignore[arg-type]
+                    continue
                 texts.append(self._element(value, checked))
             except BuildError as error:
                 error.location = X12Location(segment_id, position, None, n)

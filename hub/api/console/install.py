@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -42,6 +43,18 @@ SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
 ]
 
+HTML: dict[str, Any] = {"text/html": {"schema": {"type": "string"}}}
+# What every console page may answer besides its page (the OpenAPI schema says it): a redirect
+# to sign in, and the error pages below.
+PAGE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the page", "content": HTML},
+    303: {"description": "not signed in (or done): go to the Location"},
+    **{
+        s: {"description": HTTPStatus(s).phrase, "content": HTML}
+        for s in (400, 401, 403, 404, 409, 422, 429, 503)
+    },
+}
+
 Handler = Callable[[Request, Any], Awaitable[Response] | Response]
 
 
@@ -57,7 +70,7 @@ def install(app: FastAPI, secret: bytes | None) -> None:
             renderers.register(plugin.name, plugin.raw_renderer)
     app.state.console_renderers = renderers
     for router in ROUTERS:
-        app.include_router(router)
+        app.include_router(router, responses=PAGE_ANSWERS, default_response_class=HTMLResponse)
     static = Path(__file__).parent / "static"
     app.mount(STATIC, StaticFiles(directory=static), name="console-static")
     _install_error_pages(app)

@@ -83,7 +83,10 @@ def audit_page(
     )
 
 
-@router.get("/admin/audit/export")
+@router.get(
+    "/admin/audit/export",
+    responses={200: {"content": {"application/fhir+json": {"schema": {"type": "object"}}}}},
+)
 def export(request: Request, user: ConsoleUser = Depends(console_user(Role.READER))) -> Response:
     """The filtered events as a FHIR Bundle of AuditEvent (a download; itself audited)."""
     hub = hub_of(request)

@@ -15,6 +15,7 @@ from hub.api.console.kpi_charts import Bar, bar_chart
 from hub.api.console.session import ConsoleUser, console_user
 from hub.api.console.templating import render
 from hub.api.deps import get_hub
+from hub.api.params import IsoDate
 from hub.bootstrap import Hub
 from hub.services.kpi_report import KpiReport, report_csv, report_json
 from hub.services.kpis import BASES, KpiService, period_of
@@ -23,8 +24,8 @@ from hub.store.kpi_sql import Period
 
 router = APIRouter()
 
-From = Annotated[date | None, Query(alias="from")]
-To = Annotated[date | None, Query(alias="to")]
+From = Annotated[IsoDate | None, Query(alias="from")]
+To = Annotated[IsoDate | None, Query(alias="to")]
 Name = Annotated[str, Path(pattern=r"^[a-z0-9_+\-]{1,40}$")]
 PAGE = 100
 # CAS01 as the codes billing staff read them (the PM stores the neutral words)
@@ -125,7 +126,9 @@ def kpis_page(
     return render(request, "admin/kpis.html", context)
 
 
-@router.get("/admin/kpis.csv")
+@router.get(
+    "/admin/kpis.csv", responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
+)
 def kpis_csv(
     start: From = None,
     end: To = None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Coroutine, Mapping
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import Request, Response
@@ -95,8 +96,67 @@ def _translate(request: Request, exc: Exception) -> HubError:
     return HubError(f"internal error; incident {incident} in the hub log", code="internal")
 
 
+# What a FHIR answer's body is, for the OpenAPI schema: a resource in JSON or XML.
+RESOURCE_CONTENT: dict[str, Any] = {
+    Format.JSON.media_type: {
+        "schema": {"type": "object", "required": ["resourceType"]},
+    },
+    Format.XML.media_type: {"schema": {"type": "string"}},
+}
+# Every status :func:`error_answer` can give (hub/adapters/fhir/outcome.py's table and its
+# fallbacks), each an OperationOutcome; a route names its own successes.
+ERROR_STATUSES = sorted({s for _, s in outcome.CODES.values()} | {409, 422, 503})
+
+
+def answers(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a FHIR route that answers these statuses with a resource."""
+    return {s: {"description": HTTPStatus(s).phrase, "content": RESOURCE_CONTENT} for s in statuses}
+
+
+def body(content: dict[str, Any]) -> dict[str, Any]:
+    """``openapi_extra=`` for a route that reads its request body itself (so FastAPI cannot
+    say what it takes)."""
+    return {"requestBody": {"required": True, "content": content}}
+
+
+# A resource in the body of a write, a Bundle or ``$validate``: JSON or XML (``Content-Type``).
+RESOURCE_BODY = body(
+    {
+        Format.JSON.media_type: {
+            "schema": {
+                "type": "object",
+                "required": ["resourceType"],
+                "properties": {"resourceType": {"type": "string"}},
+            }
+        },
+        Format.XML.media_type: {"schema": {"type": "string", "format": "binary"}},
+    }
+)
+
+
+def empty(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for statuses a FHIR route answers without a body."""
+    return {s: {"description": HTTPStatus(s).phrase} for s in statuses}
+
+
+# A write's answers (FHIR http.html#create, #update, #delete, async.html): the resource or an
+# OperationOutcome per ``Prefer: return``, nothing with ``return=minimal``, 202 while queued.
+WRITTEN: dict[int | str, dict[str, Any]] = {**answers(201, 202), **empty(204)}
+
+
 class FhirRoute(APIRoute):
-    """A route whose every failure is an OperationOutcome."""
+    """A route whose every failure is an OperationOutcome (and says so in the OpenAPI schema)."""
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        responses: dict[int | str, dict[str, Any]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        documented = {**answers(200, *ERROR_STATUSES), **(responses or {})}
+        super().__init__(path, endpoint, responses=documented, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

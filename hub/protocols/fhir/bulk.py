@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import FileResponse
@@ -22,7 +23,7 @@ from fastapi.responses import FileResponse
 from hub.adapters.fhir.outcome import information
 from hub.errors import ConfigError, FhirLocation, InputError
 from hub.protocols.contract import ApiKit
-from hub.protocols.fhir.answers import FhirRoute, refusal, respond
+from hub.protocols.fhir.answers import FhirRoute, answers, empty, refusal, respond
 from hub.protocols.fhir.gateway import FhirGateway, gateway_of
 from hub.protocols.fhir.registry import Operation, ResourceRegistry
 from hub.services.fhir_export import (
@@ -40,6 +41,25 @@ from hub.store.keys import ApiKey, Role
 EXPORT = Operation("$export", "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export")
 STATUS_PATH = "/fhir/$export-status"
 FILES_PATH = "/fhir/$export-files"
+# Bulk Data export.html#response---complete-status: the manifest is plain JSON; the files NDJSON
+MANIFEST: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/json": {"schema": {"type": "object"}}}},
+    **empty(202),
+}
+# export.html#headers: the kick-off must ask for an asynchronous answer
+KICK_OFF: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "Prefer",
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string", "enum": ["respond-async"]},
+        }
+    ]
+}
+NDJSON: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/fhir+ndjson": {"schema": {"type": "string"}}}}
+}
 
 
 def register(registry: ResourceRegistry) -> None:
@@ -104,15 +124,20 @@ def router(kit: ApiKit, service: Ingestor) -> APIRouter:
             headers={"Content-Location": f"{_base(request)}{STATUS_PATH}/{job_id}"},
         )
 
-    @api.get("/fhir/$export", response_class=Response)
+    @api.get("/fhir/$export", response_class=Response, responses=empty(202), openapi_extra=KICK_OFF)
     async def system_export(request: Request, key: ApiKey = reader) -> Response:
         return await kick_off(request, key, EXPORT_TYPES)
 
-    @api.get("/fhir/Patient/$export", response_class=Response)
+    @api.get(
+        "/fhir/Patient/$export",
+        response_class=Response,
+        responses=empty(202),
+        openapi_extra=KICK_OFF,
+    )
     async def patient_export(request: Request, key: ApiKey = reader) -> Response:
         return await kick_off(request, key, PATIENT_TYPES)
 
-    @api.get(STATUS_PATH + "/{job_id}", response_class=Response)
+    @api.get(STATUS_PATH + "/{job_id}", response_class=Response, responses=MANIFEST)
     async def status(request: Request, job_id: str, key: ApiKey = reader) -> Response:
         job = await asyncio.to_thread(exports.status, job_id, key.id)
         if job.status == COMPLETE:
@@ -134,12 +159,12 @@ def router(kit: ApiKit, service: Ingestor) -> APIRouter:
             raise InputError("the export was cancelled", code="not_found")
         return Response(status_code=202, headers={"X-Progress": job.progress or job.status})
 
-    @api.delete(STATUS_PATH + "/{job_id}", response_class=Response)
+    @api.delete(STATUS_PATH + "/{job_id}", response_class=Response, responses=answers(202))
     async def cancel(request: Request, job_id: str, key: ApiKey = reader) -> Response:
         await asyncio.to_thread(exports.cancel, job_id, key.id)
         return respond(request, information("export cancelled"), status=202)
 
-    @api.get(FILES_PATH + "/{job_id}/{name}", response_class=Response)
+    @api.get(FILES_PATH + "/{job_id}/{name}", response_class=Response, responses=NDJSON)
     async def file(job_id: str, name: str, key: ApiKey = reader) -> Response:
         path = await asyncio.to_thread(exports.file, job_id, name, key.id)
         return FileResponse(path, media_type="application/fhir+ndjson")

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from hub.adapters.fhir.negotiation import request_format
 from hub.protocols.contract import ApiKit
-from hub.protocols.fhir.answers import FhirRoute, refusal
+from hub.protocols.fhir.answers import RESOURCE_BODY, WRITTEN, FhirRoute, refusal
 from hub.protocols.fhir.gateway import gateway_of
 from hub.protocols.fhir.http import base_url
 from hub.protocols.fhir.prefer import prefer
@@ -31,7 +31,7 @@ def router(kit: ApiKit, service: Ingestor) -> APIRouter:
     api = APIRouter(route_class=FhirRoute)
 
     @api.post("/fhir/", response_class=Response, include_in_schema=False)
-    @api.post("/fhir", response_class=Response)
+    @api.post("/fhir", response_class=Response, responses=WRITTEN, openapi_extra=RESOURCE_BODY)
     async def bundle(request: Request, key: ApiKey = feed) -> Response:
         writes = writes_of(gw)
         wanted = prefer(request.headers.get("prefer"))

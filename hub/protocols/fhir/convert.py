@@ -25,7 +25,7 @@ from hub.adapters.fhir.negotiation import format_named
 from hub.errors import FhirLocation, HubError, InputError, UnsupportedError
 from hub.mappings.hl7v2_fhir import convert
 from hub.protocols.contract import ApiKit
-from hub.protocols.fhir.answers import FhirRoute, refusal, respond
+from hub.protocols.fhir.answers import FhirRoute, body, refusal, respond
 from hub.protocols.fhir.gateway import gateway_of
 from hub.protocols.fhir.registry import Operation, ResourceRegistry
 from hub.services.receive import Ingestor
@@ -34,6 +34,19 @@ from hub.store.keys import Role
 OPERATION = Operation("$convert-hl7v2", "https://hub.invalid/OperationDefinition/convert-hl7v2")
 ER7_TYPES = frozenset(
     {"text/plain", "x-application/hl7-v2+er7", "application/hl7-v2", "application/edi-hl7"}
+)
+# the message as ER7 text, or a Parameters resource whose ``message`` parameter carries it
+MESSAGE_BODY = body(
+    {
+        "x-application/hl7-v2+er7": {"schema": {"type": "string", "format": "binary"}},
+        "application/fhir+json": {
+            "schema": {
+                "type": "object",
+                "required": ["resourceType"],
+                "properties": {"resourceType": {"const": "Parameters"}},
+            }
+        },
+    }
 )
 
 
@@ -48,7 +61,12 @@ def router(kit: ApiKit, service: Ingestor) -> APIRouter:
     charset = gw.settings.hl7_default_charset
     api = APIRouter(route_class=FhirRoute)
 
-    @api.post("/fhir/$convert-hl7v2", response_class=Response, dependencies=[caller])
+    @api.post(
+        "/fhir/$convert-hl7v2",
+        response_class=Response,
+        dependencies=[caller],
+        openapi_extra=MESSAGE_BODY,
+    )
     async def convert_hl7v2(request: Request) -> Response:
         raw = message_bytes(request.headers.get("content-type"), await request.body())
         bundle = await asyncio.to_thread(to_bundle, raw, tz, charset)

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from hub import __version__
 from hub.errors import NotFound
 from hub.protocols.contract import ApiKit
-from hub.protocols.fhir.answers import FhirRoute, error_answer, refusal, respond
+from hub.protocols.fhir.answers import FhirRoute, body, empty, error_answer, refusal, respond
 from hub.protocols.fhir.gateway import FhirGateway, gateway_of
 from hub.protocols.fhir.registry import Interaction
 from hub.services.reads import Actor
@@ -28,6 +28,14 @@ from hub.services.receive import Ingestor
 from hub.store.keys import ApiKey, Role
 
 MAX_QUERY_PAIRS = 100
+# POST _search takes the parameters as a form (FHIR http.html#search-post)
+SEARCH_FORM = body(
+    {
+        "application/x-www-form-urlencoded": {
+            "schema": {"type": "object", "additionalProperties": {"type": "string"}}
+        }
+    }
+)
 
 
 def base_url(request: Request) -> str:
@@ -109,7 +117,7 @@ def router(kit: ApiKit, service: Ingestor) -> APIRouter:
         found = await asyncio.to_thread(gw.reads.vread, type_name, id, vid, actor(key))
         return respond(request, found, headers=version_headers(found))
 
-    @api.get("/fhir/{type_name}/{id}", response_class=Response)
+    @api.get("/fhir/{type_name}/{id}", response_class=Response, responses=empty(304))
     async def read(request: Request, type_name: str, id: str, key: ApiKey = reader) -> Response:
         _check_type(gw, type_name, Interaction.READ)
         found = await asyncio.to_thread(gw.reads.read, type_name, id, actor(key))
@@ -123,7 +131,7 @@ def router(kit: ApiKit, service: Ingestor) -> APIRouter:
         _check_type(gw, type_name, Interaction.SEARCH_TYPE)
         return await _search(request, gw, type_name, query_pairs(request), key)
 
-    @api.post("/fhir/{type_name}/_search", response_class=Response)
+    @api.post("/fhir/{type_name}/_search", response_class=Response, openapi_extra=SEARCH_FORM)
     async def search_post(request: Request, type_name: str, key: ApiKey = reader) -> Response:
         _check_type(gw, type_name, Interaction.SEARCH_TYPE)
         body = (await request.body()).decode("utf-8", "replace")

@@ -17,7 +17,14 @@ from fastapi import APIRouter, Depends, Request, Response
 from hub.adapters.fhir.negotiation import request_format
 from hub.errors import ConfigError
 from hub.protocols.contract import ApiKit
-from hub.protocols.fhir.answers import FhirRoute, refusal, respond
+from hub.protocols.fhir.answers import (
+    RESOURCE_BODY,
+    FhirRoute,
+    answers,
+    empty,
+    refusal,
+    respond,
+)
 from hub.protocols.fhir.gateway import FhirGateway, gateway_of
 from hub.protocols.fhir.registry import (
     Interaction,
@@ -62,7 +69,12 @@ def router(kit: ApiKit, service: Ingestor) -> APIRouter:
     admin = Depends(kit.require(Role.ADMIN, answer=refusal))
     api = APIRouter(route_class=FhirRoute)
 
-    @api.post("/fhir/Subscription", response_class=Response)
+    @api.post(
+        "/fhir/Subscription",
+        response_class=Response,
+        responses=answers(201),
+        openapi_extra=RESOURCE_BODY,
+    )
     async def create(request: Request, key: ApiKey = admin) -> Response:
         fmt = request_format(request.headers.get("content-type"))
         resource = fmt.parse(await request.body())
@@ -99,7 +111,7 @@ def router(kit: ApiKit, service: Ingestor) -> APIRouter:
         }
         return respond(request, bundle)
 
-    @api.delete("/fhir/Subscription/{sub_id}", response_class=Response)
+    @api.delete("/fhir/Subscription/{sub_id}", response_class=Response, responses=empty(204))
     async def delete(sub_id: str, key: ApiKey = admin) -> Response:
         await asyncio.to_thread(subs.delete, sub_id, f"key:{key.id}")
         return Response(status_code=204)

@@ -20,7 +20,7 @@ from hub.adapters.fhir import outcome
 from hub.adapters.fhir.negotiation import request_format
 from hub.errors import FhirLocation, HubError, ValidationError
 from hub.protocols.contract import ApiKit
-from hub.protocols.fhir.answers import FhirRoute, refusal, respond
+from hub.protocols.fhir.answers import RESOURCE_BODY, FhirRoute, refusal, respond
 from hub.protocols.fhir.gateway import gateway_of
 from hub.protocols.fhir.http import actor
 from hub.protocols.fhir.registry import Operation
@@ -72,11 +72,13 @@ def router(kit: ApiKit, service: Ingestor) -> APIRouter:
         # status without reading the body), each issue with its expression
         return respond(request, outcome.from_errors(found), status=400)
 
-    @api.post("/fhir/{type_name}/$validate", response_class=Response)
+    @api.post("/fhir/{type_name}/$validate", response_class=Response, openapi_extra=RESOURCE_BODY)
     async def type_level(request: Request, type_name: str, key: ApiKey = reader) -> Response:
         return await validate(request, type_name, None, key)
 
-    @api.post("/fhir/{type_name}/{id}/$validate", response_class=Response)
+    @api.post(
+        "/fhir/{type_name}/{id}/$validate", response_class=Response, openapi_extra=RESOURCE_BODY
+    )
     async def instance_level(
         request: Request, type_name: str, id: str, key: ApiKey = reader
     ) -> Response:

@@ -22,7 +22,15 @@ from hub.adapters.fhir import outcome
 from hub.adapters.fhir.negotiation import Format, request_format
 from hub.errors import ConfigError, FhirLocation, NotFound, UnsupportedError
 from hub.protocols.contract import ApiKit
-from hub.protocols.fhir.answers import FhirRoute, refusal, respond
+from hub.protocols.fhir.answers import (
+    RESOURCE_BODY,
+    WRITTEN,
+    FhirRoute,
+    answers,
+    body,
+    refusal,
+    respond,
+)
 from hub.protocols.fhir.bundle_reads import fill, has_stubs
 from hub.protocols.fhir.gateway import FhirGateway, gateway_of
 from hub.protocols.fhir.http import actor, base_url
@@ -81,6 +89,24 @@ async def answer(
     return respond(request, resource, status=result.status, headers=headers)
 
 
+# A JSON Patch body (RFC 6902: an array of operations) and its answers (FHIR http.html#patch)
+PATCH_BODY = body(
+    {
+        MEDIA_TYPE: {
+            "schema": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["op", "path"],
+                    "properties": {"op": {"type": "string"}, "path": {"type": "string"}},
+                },
+            }
+        }
+    }
+)
+PATCHED = {**answers(200, 202), **WRITTEN}
+
+
 def _patch_media(content_type: str | None) -> None:
     """PATCH takes JSON Patch only (FHIR http.html#patch); FHIRPath Patch and XML Patch: 415."""
     media = (content_type or "").split(";", 1)[0].strip().lower()
@@ -133,37 +159,53 @@ def router(kit: ApiKit, service: Ingestor) -> APIRouter:
             if_none_exist=request.headers.get("if-none-exist") if method == "POST" else None,
         )
 
-    @api.post("/fhir/{type_name}", response_class=Response)
+    @api.post(
+        "/fhir/{type_name}", response_class=Response, responses=WRITTEN, openapi_extra=RESOURCE_BODY
+    )
     async def create(request: Request, type_name: str, key: ApiKey = feed) -> Response:
         _served(gw, type_name, Rest.CREATE)
         return await run(request, interaction(request, "POST", type_name, None), key)
 
-    @api.put("/fhir/{type_name}/{id}", response_class=Response)
+    @api.put(
+        "/fhir/{type_name}/{id}",
+        response_class=Response,
+        responses=WRITTEN,
+        openapi_extra=RESOURCE_BODY,
+    )
     async def update(request: Request, type_name: str, id: str, key: ApiKey = feed) -> Response:
         _served(gw, type_name, Rest.UPDATE)
         return await run(request, interaction(request, "PUT", type_name, id), key)
 
-    @api.put("/fhir/{type_name}", response_class=Response)
+    @api.put(
+        "/fhir/{type_name}", response_class=Response, responses=WRITTEN, openapi_extra=RESOURCE_BODY
+    )
     async def conditional_update(request: Request, type_name: str, key: ApiKey = feed) -> Response:
         _served(gw, type_name, Rest.UPDATE)
         return await run(request, interaction(request, "PUT", type_name, None), key)
 
-    @api.patch("/fhir/{type_name}/{id}", response_class=Response)
+    @api.patch(
+        "/fhir/{type_name}/{id}",
+        response_class=Response,
+        responses=PATCHED,
+        openapi_extra=PATCH_BODY,
+    )
     async def patch(request: Request, type_name: str, id: str, key: ApiKey = feed) -> Response:
         _served(gw, type_name, Rest.PATCH)
         return await run(request, interaction(request, "PATCH", type_name, id), key)
 
-    @api.patch("/fhir/{type_name}", response_class=Response)
+    @api.patch(
+        "/fhir/{type_name}", response_class=Response, responses=PATCHED, openapi_extra=PATCH_BODY
+    )
     async def conditional_patch(request: Request, type_name: str, key: ApiKey = feed) -> Response:
         _served(gw, type_name, Rest.PATCH)
         return await run(request, interaction(request, "PATCH", type_name, None), key)
 
-    @api.delete("/fhir/{type_name}/{id}", response_class=Response)
+    @api.delete("/fhir/{type_name}/{id}", response_class=Response, responses=WRITTEN)
     async def delete(request: Request, type_name: str, id: str, key: ApiKey = feed) -> Response:
         _served(gw, type_name, Rest.DELETE)
         return await run(request, interaction(request, "DELETE", type_name, id), key)
 
-    @api.delete("/fhir/{type_name}", response_class=Response)
+    @api.delete("/fhir/{type_name}", response_class=Response, responses=WRITTEN)
     async def conditional_delete(request: Request, type_name: str, key: ApiKey = feed) -> Response:
         _served(gw, type_name, Rest.DELETE)
         return await run(request, interaction(request, "DELETE", type_name, None), key)
@@ -178,7 +220,7 @@ def status_router(kit: ApiKit, service: Ingestor) -> APIRouter:
     reader = Depends(kit.require(Role.READER, answer=refusal))
     api = APIRouter(route_class=FhirRoute)
 
-    @api.get("/fhir/_async/{message_id}", response_class=Response)
+    @api.get("/fhir/_async/{message_id}", response_class=Response, responses=WRITTEN)
     async def status(request: Request, message_id: str, key: ApiKey = reader) -> Response:
         if not message_id.isdigit() or len(message_id) > 18:
             raise NotFound("no such FHIR request", code="not_found")

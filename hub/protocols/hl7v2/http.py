@@ -34,7 +34,17 @@ def router(kit: ApiKit, service: Ingestor) -> APIRouter:
     @router.post(
         "/hl7v2",
         response_class=Response,
-        responses={200: {"content": {MEDIA_TYPE: {}}}, 204: {}, 413: {}, 503: {}},
+        responses={
+            200: {"content": {MEDIA_TYPE: {"schema": {"type": "string"}}}},
+            204: {"description": "a batch with nothing to acknowledge"},
+            **kit.documented(413, 503),
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+            }
+        },
     )
     async def post_hl7v2(request: Request, key: ApiKey = Depends(feed)) -> Response:
         declared = request.headers.get("content-length", "")

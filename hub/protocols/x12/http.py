@@ -34,6 +34,8 @@ from hub.services.receive import Ingestor
 from hub.store.keys import ApiKey, Role
 
 PROBLEM = "application/problem+json"
+BINARY: dict[str, Any] = {"type": "string", "format": "binary"}
+SUMMARY: dict[str, Any] = {"application/json": {"schema": {"type": "object"}}}
 
 
 def _problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
@@ -109,7 +111,19 @@ def router(kit: ApiKit, service: Ingestor) -> APIRouter:
     @router.post(
         "/x12",
         response_class=Response,
-        responses={200: {}, 202: {}, 400: {}, 403: {}, 409: {}, 413: {}, 422: {}, 503: {}},
+        responses={
+            200: {"description": "a duplicate file: the first one's summary", "content": SUMMARY},
+            202: {"description": "stored", "content": SUMMARY},
+            **kit.documented(400, 403, 409, 413, 422, 503),
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/edi-x12": {"schema": {"type": "string", "format": "binary"}}
+                },
+            }
+        },
     )
     async def post_x12(request: Request, key: ApiKey = Depends(feed)) -> Response:
         declared = request.headers.get("content-length", "")

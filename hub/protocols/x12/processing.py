@@ -18,7 +18,12 @@ SPLIT_DOCUMENTS = ("835", "277CA", "277")
 def processor_specs(core: Core) -> list[ProcessorSpec]:
     del core
     return [
-        ProcessorSpec(split.CLAIM_ITEM["835"], posting.process_835_claim, posting.prepare_835),
+        ProcessorSpec(
+            split.CLAIM_ITEM["835"],
+            posting.process_835_claim,
+            posting.prepare_835,
+            process_many=posting.process_835_claims,
+        ),
         ProcessorSpec(split.PLB_ITEM, posting.process_835_plb, posting.prepare_835),
         ProcessorSpec(split.CLAIM_ITEM["277CA"], posting.process_277, posting.prepare_277),
         ProcessorSpec(split.CLAIM_ITEM["277"], posting.process_277, posting.prepare_277),

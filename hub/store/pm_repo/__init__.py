@@ -32,6 +32,7 @@ from hub.store.pm_repo import (
     scheduling,
 )
 from hub.store.pm_repo.billing import SqlBilling
+from hub.store.pm_repo.claim_posting import post_claim_payments
 from hub.store.pm_repo.control_numbers import next_control_number
 from hub.store.pm_repo.history import SqlHistory, changed_by_message, history_of
 from hub.store.pm_repo.patients import SqlPatients, find_patient
@@ -97,15 +98,41 @@ def apply_batch(
     """Apply in order; the history rows of the whole batch are written by one statement.
     ``on_error`` may replace a failing change's error (a mapping adding its location)."""
     batch = Stamp(stamp.message_id, stamp.now, stamp.actor, pending=[], patients={})
+    payments: list[bc.PostClaimPayment] = []  # a run of claim payments posts in one go
     for change in changes:
+        if type(change) is bc.PostClaimPayment:
+            payments.append(change)
+            continue
+        _post_payments(conn, payments, batch, on_error)
+        _apply_one(conn, change, batch, on_error)
+    _post_payments(conn, payments, batch, on_error)
+    flush(conn, batch)
+
+
+def _apply_one(conn: Connection, change: PmChange, stamp: Stamp, on_error: OnError | None) -> None:
+    try:
+        apply_change(conn, change, stamp)
+    except HubError as exc:
+        replaced = exc if on_error is None else on_error(change, exc)
+        if replaced is exc:
+            raise
+        raise replaced from exc
+
+
+def _post_payments(
+    conn: Connection, run: list[bc.PostClaimPayment], stamp: Stamp, on_error: OnError | None
+) -> None:
+    if len(run) == 1:
+        _apply_one(conn, run[0], stamp, on_error)
+    elif run:
         try:
-            apply_change(conn, change, batch)
+            post_claim_payments(conn, [(ch, stamp) for ch in run])
         except HubError as exc:
-            replaced = exc if on_error is None else on_error(change, exc)
+            replaced = exc if on_error is None else on_error(run[0], exc)
             if replaced is exc:
                 raise
             raise replaced from exc
-    flush(conn, batch)
+    run.clear()
 
 
 def apply_changes(
@@ -193,6 +220,7 @@ __all__ = [
     "find_patient",
     "history_of",
     "next_control_number",
+    "post_claim_payments",
     "resolve_location",
     "resolve_payer",
     "resolve_provider",

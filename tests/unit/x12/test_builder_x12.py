@@ -115,6 +115,14 @@ def test_a_delimiter_or_control_character_in_a_value_is_refused(value: str) -> N
     assert caught.value.location is not None and str(caught.value.location).startswith("NM103")
 
 
+@pytest.mark.parametrize("amount", [Decimal("NaN"), Decimal("Infinity"), Decimal("-Infinity")])
+def test_an_amount_that_is_not_finite_is_refused_at_its_element(amount: Decimal) -> None:
+    ts = builder().group("HC", "005010X222A1", sender_id="A", receiver_id="B").transaction("837")
+    with pytest.raises(BuildError) as caught:
+        ts.segment("AMT", "B6", amount)
+    assert caught.value.location is not None and str(caught.value.location).startswith("AMT02")
+
+
 @pytest.mark.parametrize(
     "segment_id", ["ISA", "GS", "ST", "SE", "GE", "IEA", "HL", "LX", "nm1", "N"]
 )
