@@ -6,7 +6,8 @@ was interrupted (Ctrl-C, a crash, a power cut) is finished by running the same c
 nothing records a cursor that could go stale. The old key is retired only after a pass that
 finds nothing left to re-seal, so no value is ever left under a key the hub no longer accepts.
 Rotating to the key already in use seals what is still plaintext (turning encryption on for a
-database that has data).
+database that has data). Each pass also writes the blind indexes (hub/store/blind_index.py) a
+row lacks: the key columns beside sealed identifiers and the patients' search terms.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from sqlalchemy.engine import Connection, Engine
 from hub.clock import Clock
 from hub.config import Settings, parse_key
 from hub.errors import ConfigError, Conflict
-from hub.store import key_registry
+from hub.store import blind_index, key_registry
 from hub.store.crypto import Cipher, column_ad, install, is_sealed, sealed_key_id, text_key_id
-from hub.store.crypto_types import SealedDate, SealedJSON, SealedText
+from hub.store.crypto_types import SealedDate, SealedJSON, SealedText, SearchKey
 from hub.store.db import UnitOfWork, create_engine
 from hub.store.migrate import upgrade
+from hub.store.pm_tables import patients
 from hub.store.tables import messages, metadata
 
 BATCH = 500
@@ -39,6 +41,7 @@ class Target:
     table: sa.Table
     columns: tuple[sa.Column[Any], ...]
     row_bound: bool  # bytes sealed with the row id in the associated data (messages)
+    keys: tuple[tuple[sa.Column[Any], SearchKey], ...] = ()  # blind index columns
 
 
 def targets() -> list[Target]:
@@ -47,7 +50,7 @@ def targets() -> list[Target]:
     for table in metadata.sorted_tables:
         cols = tuple(c for c in table.c if isinstance(c.type, SealedText | SealedDate | SealedJSON))
         if cols:
-            found.append(Target(table, cols, False))
+            found.append(Target(table, cols, False, tuple(blind_index.search_keys(table))))
     return found
 
 
@@ -69,17 +72,24 @@ def _stored_key(value: Any) -> str | None:
     return text_key_id(text[1:] if text.startswith('"') else text)
 
 
+# nothing to seal: SQL NULL, or a JSON column's null (a SealedJSON column stores None as JSON
+# null; counting it as plaintext made every pass re-write it and a rotation never finish)
+_EMPTY = (None, "null")
+
+
 def _rows(conn: Connection, target: Target, after: int) -> list[Any]:
     t = target.table
     stored = [
         sa.type_coerce(c, sa.LargeBinary if target.row_bound else sa.Text) for c in target.columns
     ]
     opened = [] if target.row_bound else list(target.columns)
+    keys = [sa.type_coerce(c, sa.Text).label(f"k_{c.name}") for c, _kind in target.keys]
     q = (
         sa.select(
             t.c.id,
             *[s.label(f"s_{c.name}") for s, c in zip(stored, target.columns, strict=True)],
             *opened,
+            *keys,
         )
         .where(t.c.id > after)
         .order_by(t.c.id)
@@ -93,11 +103,16 @@ def _reseal(conn: Connection, cipher: Cipher, target: Target, row: Any) -> bool:
     stale = [
         c
         for c in target.columns
-        if m[f"s_{c.name}"] is not None and _stored_key(m[f"s_{c.name}"]) != cipher.active_id
+        if m[f"s_{c.name}"] not in _EMPTY and _stored_key(m[f"s_{c.name}"]) != cipher.active_id
     ]
-    if not stale:
-        return False
     values: dict[str, Any] = {}
+    for c, kind in target.keys:  # a blind index left from before (or under another index key)
+        plain = m[kind.source]
+        if m[f"k_{c.name}"] != (None if plain is None else cipher.blind(kind.purpose, plain)):
+            values[c.name] = plain  # the column type writes its blind index
+    terms = target.table is patients and blind_index.index_patient(conn, int(m["id"]), m)
+    if not stale and not values:
+        return terms
     for c in stale:
         if target.row_bound:
             ad = column_ad(target.table.name, c.name, int(m["id"]))

@@ -36,6 +36,26 @@ __all__ = [
     "verify",
 ]
 
+_REASON_AD = b"audit_log.detail.reason"
+
+
+def _opened(conn: Connection, rows: Any) -> list[dict[str, Any]]:
+    """Rows as dicts, an admin's sealed reason opened (the chain hashes it as stored)."""
+    cipher = cipher_of(conn.dialect)
+    out = []
+    for r in rows:
+        row = dict(r._mapping)
+        detail = row.get("detail")
+        if (
+            cipher is not None
+            and isinstance(detail, dict)
+            and isinstance(detail.get("reason"), str)
+        ):
+            row["detail"] = {**detail, "reason": cipher.open_text(detail["reason"], _REASON_AD)}
+        out.append(row)
+    return out
+
+
 # Built once (a module constant): this runs in every ingest and processing transaction.
 _INSERT = sa.insert(audit_log).returning(audit_log.c.id)
 
@@ -51,7 +71,11 @@ def append(
     detail: dict[str, Any] | None = None,
 ) -> int:
     """Append one event in the caller's transaction; returns its row id (not yet its chain
-    ``seq``: the sealer assigns that after commit). No PHI in ``detail``."""
+    ``seq``: the sealer assigns that after commit). No PHI in ``detail``; an admin's free-text
+    ``reason`` (which may name a patient) is sealed when encryption is on."""
+    cipher = cipher_of(conn.dialect)
+    if cipher is not None and detail is not None and isinstance(detail.get("reason"), str):
+        detail = {**detail, "reason": cipher.seal_durable_text(detail["reason"], _REASON_AD)}
     row = run(
         conn,
         _INSERT,
@@ -81,7 +105,7 @@ def recent(
         q = q.where(audit_log.c.object_type == object_type)
     if object_id:
         q = q.where(audit_log.c.object_id == object_id)
-    return [dict(r._mapping) for r in conn.execute(q)]
+    return _opened(conn, conn.execute(q))
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,4 +156,4 @@ def search(conn: Connection, flt: AuditFilter) -> list[dict[str, Any]]:
         q = q.where(c.at >= flt.since)
     if flt.until is not None:
         q = q.where(c.at < flt.until)
-    return [dict(r._mapping) for r in conn.execute(q)]
+    return _opened(conn, conn.execute(q))

@@ -74,10 +74,18 @@ class Cipher:
         # Not derived from the active key: tokens must survive a rotation unchanged (the
         # registry keeps this key sealed under every key, docs/adr/0024).
         self._search = search_key
+        # blind indexes (hub/store/blind_index.py): a key of their own, derived from the search
+        # key, so an index term and a search token of the same text never coincide
+        self._blind = hmac.new(search_key, b"hub blind index v1", hashlib.sha256).digest()
+        # values in the append-only audit log, which no rotation can re-seal: under a key that
+        # follows the database (derived from the search key), not the encryption key
+        durable = hmac.new(search_key, b"hub durable seal v1", hashlib.sha256).digest()
+        self._durable = _Key(key_id_of(durable), AESGCM(durable))
+        self._keys[bytes.fromhex(self._durable.id)] = self._durable
 
     @property
     def key_ids(self) -> frozenset[str]:
-        return frozenset(k.id for k in self._keys.values())
+        return frozenset(k.id for k in self._keys.values() if k is not self._durable)
 
     # -- bytes -----------------------------------------------------------------------------
 
@@ -108,6 +116,13 @@ class Cipher:
                 code="encryption_corrupt",
             ) from None
 
+    def seal_durable_text(self, plain: str, ad: bytes) -> str:
+        """Text sealed under the database's durable key (docs/adr/0024: audit reasons)."""
+        nonce = os.urandom(NONCE_BYTES)
+        kid = bytes.fromhex(self._durable.id)
+        blob = MAGIC + kid + nonce + self._durable.aead.encrypt(nonce, plain.encode("utf-8"), ad)
+        return TEXT_PREFIX + base64.b64encode(blob).decode()
+
     def sealed_with_active(self, value: bytes) -> bool:
         return is_sealed(value) and sealed_key_id(value) == self.active_id
 
@@ -129,6 +144,12 @@ class Cipher:
         """A keyed HMAC of ``value`` for equality search in a column that must not hold it."""
         digest = hmac.new(self._search, value.encode("utf-8"), hashlib.sha256).hexdigest()
         return "h:" + digest[:40]
+
+    def blind(self, purpose: str, value: str) -> str:
+        """A blind index term: a keyed HMAC of ``value`` for ``purpose`` (its field), 160 bits
+        as hex (docs/adr/0024)."""
+        text = f"{purpose}\x00{value}".encode()
+        return "b:" + hmac.new(self._blind, text, hashlib.sha256).hexdigest()[:40]
 
 
 def is_sealed(value: bytes) -> bool:

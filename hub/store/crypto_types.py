@@ -15,7 +15,7 @@ import json
 from datetime import date
 from typing import Any
 
-from sqlalchemy import JSON, Text
+from sqlalchemy import JSON, String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -97,3 +97,24 @@ class SealedJSON(TypeDecorator[Any]):
             return value
         opened = cipher.open_text(value, self._ad)
         return json.loads(opened) if opened is not value else value
+
+
+class SearchKey(TypeDecorator[str]):
+    """A blind index column (:mod:`hub.store.blind_index`): ``source``'s value in clear without
+    a cipher, its keyed HMAC (purpose ``purpose``) with one. Bound values are converted the
+    same way, so ``column == value`` needs no branch and a unique constraint on the column is
+    one on the value."""
+
+    impl = String(200)
+    cache_ok = True
+
+    def __init__(self, purpose: str, source: str) -> None:
+        super().__init__()
+        self.purpose = purpose
+        self.source = source  # the column of the same table whose plaintext this indexes
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        cipher = cipher_of(dialect)
+        if value is None or cipher is None:
+            return value
+        return cipher.blind(self.purpose, value)

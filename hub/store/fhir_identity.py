@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from hub.errors import Conflict, TransientError
+from hub.store.crypto import cipher_of
 from hub.store.fhir_tables import fhir_identifiers, fhir_ids, fhir_results
 from hub.store.locks import lock_keys
 from hub.store.message_tables import messages
@@ -35,8 +36,10 @@ _ALIAS = sa.select(_i.entity_id).where(_i.resource_type == b("b_type"), _i.logic
 _LOGICAL = sa.select(_i.logical_id).where(
     _i.resource_type == b("b_type"), _i.entity_id == b("b_entity")
 )
+# value_key is the value in clear, or its blind index with encryption on: its column type turns
+# the bound plaintext into the same (hub/store/blind_index.py)
 _BOUND = sa.select(_fi.entity_id).where(
-    _fi.resource_type == b("b_type"), _fi.system == b("b_system"), _fi.value == b("b_value")
+    _fi.resource_type == b("b_type"), _fi.system == b("b_system"), _fi.value_key == b("b_value")
 )
 _BIND = sa.insert(fhir_identifiers)
 # bind unless bound (one round trip for a new identifier); the primary key decides a race
@@ -93,8 +96,10 @@ def bind_id(
     )
 
 
-def _lock(resource_type: str, system: str, value: str) -> str:
-    return f"fhir-identifier:{resource_type}|{system[:200]}|{value[:200]}"
+def _lock(conn: Connection, resource_type: str, system: str, value: str) -> str:
+    cipher = cipher_of(conn.dialect)  # the lock key names no identifier in clear either
+    key = value if cipher is None else cipher.blind("fhir-identifier", value)
+    return f"fhir-identifier:{resource_type}|{system}|{key}"
 
 
 def lock_identifiers(
@@ -103,7 +108,7 @@ def lock_identifiers(
     """Take the locks of many (type, system, value) at once, in one statement (a transaction
     Bundle takes all of its entries' before the first write); ``held`` records them, so
     :func:`bind_identifiers` does not take them again."""
-    keys = {_lock(t, s, v) for t, s, v in pairs} - held
+    keys = {_lock(conn, t, s[:200], v[:200]) for t, s, v in pairs} - held
     lock_keys(conn, *keys)
     held |= keys
 
@@ -122,7 +127,7 @@ def find_by_identifier(
     them (``urn:hub:mrn:<facility>`` names the facility's MRN; another system the assigning
     authority) and practitioners by NPI, so a conditional create finds data that arrived by
     HL7 v2 too."""
-    where = [_fi.resource_type == resource_type, _fi.value == value]
+    where = [_fi.resource_type == resource_type, _fi.value_key == value]
     if system is not None:
         where.append(_fi.system == system)
     found = {int(r.entity_id) for r in conn.execute(sa.select(_fi.entity_id).where(*where))}
@@ -140,7 +145,7 @@ def _patients(conn: Connection, system: str | None, value: str, authority: str |
     """By the PM key (``urn:hub:mrn:<facility>``) or by a PID-3 identifier of ``authority``
     (the system as the PM names it; the caller translates)."""
     pi = patient_identifiers.c
-    query = sa.select(pi.patient_id).where(pi.value == value)
+    query = sa.select(pi.patient_id).where(pi.value_key == value)
     if system is not None and system.startswith("urn:hub:mrn:"):
         facility = unquote(system.removeprefix("urn:hub:mrn:"))
         keyed = sa.select(patients.c.id).where(
@@ -174,7 +179,7 @@ def bind_identifiers(
     pairs = list(dict.fromkeys((s[:200], v[:200]) for s, v in identifiers))
     if not pairs:
         return
-    keys = {_lock(resource_type, s, v) for s, v in pairs}
+    keys = {_lock(conn, resource_type, s, v) for s, v in pairs}
     if held is None or not keys <= held:
         lock_keys(conn, *keys)
     bind_new = _BIND_NEW.get(conn.dialect.name)
@@ -183,6 +188,7 @@ def bind_identifiers(
             "resource_type": resource_type,
             "system": system,
             "value": value,
+            "value_key": value,
             "entity_id": entity_id,
             "created_at": now,
         }

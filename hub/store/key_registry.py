@@ -96,7 +96,9 @@ def open_cipher(conn: Connection, key: bytes | None, now: datetime) -> Cipher | 
         if live:
             raise ConfigError(
                 "the database holds values sealed with encryption key id "
-                f"{_describe(live)}: set HUB_ENCRYPTION_KEY to that key to start",
+                f"{_describe(live)}: set HUB_ENCRYPTION_KEY to that key to start (turning "
+                "encryption off is not supported: the hub never reads sealed data without its "
+                "key; see docs/adr/0024-encryption-at-rest.md)",
                 code="encryption_key_missing",
             )
         return None

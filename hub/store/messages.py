@@ -205,9 +205,26 @@ def patient_audit_ref(conn: Connection, identifier: str) -> str:
     return cipher.search_token(identifier)
 
 
+_IDENTIFIER_LANE = "fhir-identifier:"
+
+
+def _blind_lanes(cipher: Cipher | None, keys: tuple[str, ...]) -> tuple[str, ...]:
+    """A FHIR write's identifier lanes (``fhir-identifier:Type|system|value``) name an SSN or
+    a member id: with encryption on the value becomes its blind index (docs/adr/0024). Lanes
+    only need to be equal for equal identifiers, which the keyed HMAC keeps."""
+    if cipher is None:
+        return keys
+    out = []
+    for key in keys:
+        head, _, value = key.rpartition("|")
+        blind = key.startswith(_IDENTIFIER_LANE) and key.count("|") >= 2
+        out.append(f"{head}|{cipher.blind('fhir-identifier', value)}" if blind else key)
+    return tuple(out)
+
+
 def insert(conn: Connection, new: NewMessage) -> int:
     cipher = cipher_of(conn.dialect)
-    keys = clean_keys(new.lane_keys)
+    keys = clean_keys(_blind_lanes(cipher, clean_keys(new.lane_keys)))
     values = {
         "protocol": new.protocol,
         "direction": new.direction,

@@ -14,10 +14,10 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
-    Text,
     UniqueConstraint,
 )
 
+from hub.store.crypto_types import SealedText
 from hub.store.message_tables import Id, metadata
 from hub.store.pm_columns import Money, provenance, versioned
 from hub.store.types import UTCDateTime
@@ -166,7 +166,8 @@ claim_status_events = Table(
     Column("category_code", String(10), nullable=True),  # STC01-1 (table 507)
     Column("status_code", String(10), nullable=True),  # STC01-2 (table 508)
     Column("entity_code", String(10), nullable=True),
-    Column("detail", Text, nullable=True),
+    # STC12 / 999 free text from the payer: may name the patient (sealed, docs/adr/0024)
+    Column("detail", SealedText("claim_status_events.detail"), nullable=True),
     Column("source_message_id", Id, ForeignKey("messages.id"), nullable=True),
     *versioned(),
 )
@@ -184,7 +185,7 @@ eligibility_benefits = Table(  # 271 EB loops of one check
     Column("amount", Money, nullable=True),
     Column("percent", Numeric(5, 4), nullable=True),
     Column("period", String(40), nullable=True),
-    Column("message", Text, nullable=True),
+    Column("message", SealedText("eligibility_benefits.message"), nullable=True),  # 271 MSG
     *versioned(),
 )
 Index("ix_eligibility_benefits_check", eligibility_benefits.c.check_id)
@@ -199,7 +200,7 @@ submissions = Table(  # one transaction set sent to a trading partner (ISA13 / G
     Column("transaction_control_number", String(9), nullable=False),
     Column("submitted_at", UTCDateTime(), nullable=True),
     Column("ack_result", String(24), nullable=True),  # AckResult
-    Column("ack_reason", Text, nullable=True),
+    Column("ack_reason", SealedText("submissions.ack_reason"), nullable=True),
     Column("acked_at", UTCDateTime(), nullable=True),
     *provenance(),
     UniqueConstraint(

@@ -24,7 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from hub.store.crypto_types import SealedDate, SealedJSON, SealedText
+from hub.store.crypto_types import SealedDate, SealedJSON, SealedText, SearchKey
 from hub.store.message_tables import Id, metadata
 from hub.store.pm_columns import Money, provenance, versioned
 from hub.store.types import UTCDateTime
@@ -105,6 +105,8 @@ patient_identifiers = Table(
     Column("patient_id", Id, ForeignKey("patients.id"), nullable=False),
     # MRN, SSN, ...: sealed with a key (compared in Python, per patient, when sealed)
     Column("value", SealedText("patient_identifiers.value"), nullable=False),
+    # what SQL compares: the value in clear, or its blind index (hub/store/blind_index.py)
+    Column("value_key", SearchKey("identifier", "value"), nullable=True),
     Column("assigning_authority", String(200), nullable=False, server_default=""),
     Column("type_code", String(20), nullable=False, server_default=""),  # HL7 table 0203
     Column("facility", String(200), nullable=False, server_default=""),
@@ -115,6 +117,18 @@ Index("ix_patient_identifiers_value", patient_identifiers.c.value)
 # a bare-value identifier search matches an MRN of any facility (migration 0018_fhir_gaps)
 Index("ix_patients_mrn", patients.c.mrn)
 Index("ix_patient_identifiers_patient", patient_identifiers.c.patient_id)
+Index("ix_patient_identifiers_value_key", patient_identifiers.c.value_key)
+
+# Blind index terms of a patient's names and birth date, written only with encryption on
+# (hub/store/blind_index.py): the keyed HMAC of each name word, its prefixes, and the birth date
+# at day, month and year precision.
+patient_search_terms = Table(
+    "patient_search_terms",
+    metadata,
+    Column("term", String(42), primary_key=True),
+    Column("patient_id", Id, ForeignKey("patients.id"), primary_key=True),
+)
+Index("ix_patient_search_terms_patient", patient_search_terms.c.patient_id)
 
 coverages = Table(
     "coverages",
@@ -126,6 +140,7 @@ coverages = Table(
     Column("plan_id", String(100), nullable=True),
     Column("plan_name", String(200), nullable=True),
     Column("member_id", SealedText("coverages.member_id"), nullable=True),
+    Column("member_key", SearchKey("member", "member_id"), nullable=True),  # blind index
     Column("group_number", String(100), nullable=True),
     Column("group_name", String(200), nullable=True),
     Column("subscriber_name", SealedJSON("coverages.subscriber_name"), nullable=True),
@@ -140,6 +155,7 @@ coverages = Table(
     *provenance(),
 )
 Index("ix_coverages_patient", coverages.c.patient_id, coverages.c.priority)
+Index("ix_coverages_member_key", coverages.c.member_key)
 
 encounters = Table(
     "encounters",
@@ -172,7 +188,8 @@ appointments = Table(
     Column("minutes", Integer, nullable=True),
     Column("status", String(20), nullable=False),
     Column("type", String(100), nullable=True),
-    Column("reason", String(200), nullable=True),
+    # the visit's reason (SCH-6/7, Appointment.reasonCode text): clinical free text, sealed
+    Column("reason", SealedText("appointments.reason"), nullable=True),
     *provenance(),
 )
 Index("ix_appointments_filler", appointments.c.source_system, appointments.c.filler_id)

@@ -24,8 +24,9 @@ from hub.cli import app
 from hub.config import Settings
 from hub.errors import ConfigError
 from hub.pm.keys import PatientKey
-from hub.services import encryption
+from hub.services import audit_log, encryption
 from hub.services.ingest import Inbound, IngestOutcome
+from hub.store import audit
 from hub.store import messages as store
 from hub.store.crypto import MAGIC, EncryptionError, key_id_of
 from hub.store.key_registry import states
@@ -310,9 +311,39 @@ def test_the_cli_refuses_a_sealed_database_without_its_key(
     env = {"HUB_DATA_DIR": str(sqlite_settings.data_dir)}
     r = CliRunner().invoke(app, ["messages", "list"], env=env)
     assert_refused(r, "set HUB_ENCRYPTION_KEY to that key to start")
+    assert_refused(r, "turning encryption off is not supported")  # says why, reads nothing
     r = CliRunner().invoke(app, ["messages", "list"], env={**env, "HUB_ENCRYPTION_KEY": NEW_KEY})
     assert_refused(r, "is not a key of this database")
     r = CliRunner().invoke(
         app, ["messages", "list", "--json"], env={**env, "HUB_ENCRYPTION_KEY": KEY}
     )
     assert r.exit_code == 0 and '"control_id": "E1"' in r.output
+
+
+def test_an_admin_reason_is_sealed_in_the_audit_log_and_the_chain_still_verifies(
+    any_db_settings: Settings, make_hub: Any
+) -> None:
+    hub: Hub = make_hub(keyed(any_db_settings, KEY))
+    reason = f"duplicate of {FAMILY} {SSN}"
+    with hub.uow() as uow:
+        audit.append(
+            uow.conn, at=hub.clock.now(), actor="admin:test", action="message.resolved",
+            object_type="message", object_id=1, detail={"from_status": "failed", "reason": reason},
+        )  # fmt: skip
+        uow.commit()
+    details = stored(hub, "SELECT CAST(detail AS TEXT) FROM audit_log WHERE actor = 'admin:test'")
+    assert details and "enc1:" in details[0] and FAMILY not in details[0] and SSN not in details[0]
+    assert '"from_status"' in details[0]  # the rest of the event stays readable
+    with hub.uow() as uow:
+        (event,) = audit.search(uow.conn, audit.AuditFilter(actor="admin:test"))
+    assert event["detail"] == {"from_status": "failed", "reason": reason}
+    result = audit_log.verify(hub.uow, hub.audit)
+    assert result.ok, result
+    # a rotation leaves the append-only log alone, and its reasons stay readable
+    hub.stop()
+    encryption.rotate_database(keyed(any_db_settings, KEY), base64.b64decode(NEW_KEY), hub.clock)
+    rotated: Hub = make_hub(keyed(any_db_settings, NEW_KEY))
+    with rotated.uow() as uow:
+        (event,) = audit.search(uow.conn, audit.AuditFilter(actor="admin:test"))
+    assert event["detail"]["reason"] == reason
+    assert audit_log.verify(rotated.uow, rotated.audit).ok

@@ -41,6 +41,7 @@ def test_identifier_search_probes_indexes(
                 sa.insert(patient_identifiers).values(
                     patient_id=i,
                     value=f"X{i}",
+                    value_key=f"X{i}",
                     assigning_authority="NORTHCLINIC",
                     updated_at=sa.func.now(),
                     version=1,

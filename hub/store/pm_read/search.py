@@ -19,6 +19,8 @@ from sqlalchemy.engine import Connection
 
 from hub.errors import UnsupportedError
 from hub.pm.queries import Criterion, DateRange, Field, IdentifierValue, Kind, Op, PmQuery
+from hub.store import blind_index
+from hub.store.crypto import Cipher, cipher_of
 from hub.store.crypto_types import SealedDate
 from hub.store.pm_tables import (
     appointments,
@@ -61,7 +63,7 @@ def _patient_identifier(v: IdentifierValue) -> Clause:
     pi = patient_identifiers.c
     if v.namespace and v.namespace.startswith("mrn:"):
         return sa.and_(patients.c.facility == v.namespace[4:], patients.c.mrn == v.value)
-    match = [pi.value == v.value]
+    match = [pi.value_key == v.value]  # in clear, or a blind index (its type hashes v.value)
     if v.namespace is not None:
         match.append(pi.assigning_authority == v.namespace)
     # an IN over the identifier index, not a correlated EXISTS: SQLite ran the EXISTS once per
@@ -154,7 +156,7 @@ SHAPES: dict[Kind, Shape] = {
             Field.PAYER: coverages.c.payer_org_id,
             Field.STATUS: coverages.c.active,
         },
-        _by_columns(("member", coverages.c.member_id)),
+        _by_columns(("member", coverages.c.member_key)),  # blind index with encryption on
     ),
     Kind.ENCOUNTER: Shape(
         encounters,
@@ -275,9 +277,39 @@ def _day(when: Any, *, ceil: bool = False) -> date:
     return day
 
 
-def _clause(shape: Shape, kind: Kind, c: Criterion) -> Clause:
+# Patient fields that are sealed with encryption on, and the blind index fields behind them
+_SEALED_NAMES = {
+    Field.NAME: blind_index.NAME_FIELDS,
+    Field.FAMILY: ("family",),
+    Field.GIVEN: ("given",),
+}
+
+
+# sorting by a sealed column would sort ciphertext: refused rather than answered wrong
+_UNSORTABLE_SEALED = frozenset({Field.FAMILY, Field.GIVEN, Field.BIRTH_DATE, Field.NAME})
+
+
+def _sealed_clause(cipher: Cipher, c: Criterion, value: Any) -> Clause | None:
+    """A patient criterion on a sealed column, as blind index terms (docs/adr/0024); None when
+    the criterion compares no sealed column."""
+    if c.field in _SEALED_NAMES:
+        return blind_index.name_clause(cipher, _SEALED_NAMES[c.field], str(value))
+    if c.field is Field.BIRTH_DATE:
+        if c.op is not Op.EQ or not isinstance(value, DateRange):
+            raise blind_index.unsupported_under_encryption(f"birthdate with the prefix {c.op}")
+        return blind_index.birthdate_clause(cipher, value)
+    return None
+
+
+def _clause(shape: Shape, kind: Kind, c: Criterion, cipher: Cipher | None = None) -> Clause:
     alternatives: list[Clause] = []
     for value in c.values:
+        sealed = (
+            None if cipher is None or kind is not Kind.PATIENT else _sealed_clause(cipher, c, value)
+        )
+        if sealed is not None:
+            alternatives.append(sealed)
+            continue
         if c.field is Field.IDENTIFIER:
             assert isinstance(value, IdentifierValue)
             alternatives.append(shape.identifier(value))
@@ -306,10 +338,13 @@ def _clause(shape: Shape, kind: Kind, c: Criterion) -> Clause:
 def run_search(conn: Connection, q: PmQuery) -> tuple[int | None, Sequence[Any]]:
     """The page of rows (the kind's columns plus the shape's extras) and the total."""
     shape = SHAPES[q.kind]
-    where = [_clause(shape, q.kind, c) for c in q.criteria if c.values]
+    cipher = cipher_of(conn.dialect)
+    where = [_clause(shape, q.kind, c, cipher) for c in q.criteria if c.values]
     base = sa.select(shape.table, *shape.extra).select_from(shape.source).where(*where)
     order = []
     for s in q.sort:
+        if cipher is not None and q.kind is Kind.PATIENT and s.field in _UNSORTABLE_SEALED:
+            raise blind_index.unsupported_under_encryption(f"_sort by {s.field.value}")
         col = column(shape, q.kind, s.field)
         order.append(col.desc() if s.descending else col.asc())
     order.append(shape.table.c.id.asc())

@@ -18,6 +18,7 @@ from hub.pm.changes import DeleteRecord
 from hub.pm.deletes import DEPENDENTS, OWNED
 from hub.pm.enums import ChargeStatus, ClaimStatus
 from hub.pm.rules import OPEN_CLAIM
+from hub.store import blind_index
 from hub.store.message_tables import metadata
 from hub.store.pm_repo.rows import Stamp, history_row, record
 
@@ -44,6 +45,7 @@ def delete_record(conn: Connection, ch: DeleteRecord, stamp: Stamp) -> int:
             raise Conflict(dep.reason, code="in_use")
     if ch.entity == "patients":
         _no_merge_pointer(conn, ch.entity_id)
+        blind_index.forget_patient(conn, ch.entity_id)
     for owned_table, column in OWNED.get(ch.entity, ()):
         owned = metadata.tables[owned_table]
         conn.execute(sa.delete(owned).where(owned.c[column] == ch.entity_id))

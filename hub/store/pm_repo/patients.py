@@ -93,6 +93,7 @@ def upsert_patient(conn: Connection, ch: UpsertPatient, stamp: Stamp) -> int:
             row = {
                 "patient_id": pid,
                 "value": ident.value,
+                "value_key": ident.value,  # its blind index with encryption on
                 "assigning_authority": ident.assigning_authority,
                 "type_code": ident.type_code,
                 "facility": ch.key.facility,
@@ -120,6 +121,7 @@ def change_identifier(conn: Connection, ch: ChangeIdentifier, stamp: Stamp) -> i
         .where(_pi.id.in_(same))
         .values(
             value=ch.new.value,
+            value_key=ch.new.value,
             assigning_authority=ch.new.assigning_authority,
             type_code=ch.new.type_code,
             source_message_id=stamp.message_id,

@@ -20,7 +20,8 @@ from sqlalchemy.engine import Connection
 
 from hub.errors import TransientError
 from hub.pm.history import Changed, diff
-from hub.store.pm_tables import pm_history
+from hub.store import blind_index
+from hub.store.pm_tables import patients, pm_history
 from hub.store.prepared import run, run_many
 
 
@@ -52,6 +53,7 @@ def b(name: str) -> sa.BindParameter[Any]:
     return sa.bindparam(name)
 
 
+_TERM_SOURCES = blind_index.TERM_SOURCES
 _BOOKKEEPING = frozenset({"created_at", "updated_at", "source_message_id"})
 
 
@@ -123,10 +125,13 @@ def write(
 ) -> int:
     """Insert (``old`` None) or update the row ``old`` with ``values``; returns its id.
     ``provenance`` False is for part rows without ``source_message_id``/``created_at``."""
+    stored = blind_index.with_keys(table, values)  # + blind index columns (compared by SQL)
     if old is None:
         extra = stamp.insert() if provenance else {"version": 1, "updated_at": stamp.now}
-        new_id = int(run(conn, insert_stmt(table), {**values, **extra}).scalar_one())
+        new_id = int(run(conn, insert_stmt(table), {**stored, **extra}).scalar_one())
         record(conn, [history_row(table, new_id, 1, diff(None, values), stamp)], stamp)
+        if values.keys() & _TERM_SOURCES:
+            _index(conn, table, new_id, None, values)
         return new_id
     row_id = int(old["id"])
     changes = diff(old, values)
@@ -136,11 +141,26 @@ def write(
             run(conn, touch_stmt(table), {**touch, "b_id": row_id})
         return row_id
     version = int(old["version"]) + 1
-    params = {**values, **touch, "version": version, "b_id": row_id, "b_version": old["version"]}
+    params = {**stored, **touch, "version": version, "b_id": row_id, "b_version": old["version"]}
     if run(conn, update_stmt(table), params).rowcount != 1:
         raise TransientError(f"{table.name} row changed concurrently", code="stale_version")
     record(conn, [history_row(table, row_id, version, changes, stamp)], stamp)
+    if changes.keys() & _TERM_SOURCES:
+        _index(conn, table, row_id, old, values)
     return row_id
+
+
+def _index(
+    conn: Connection,
+    table: sa.Table,
+    row_id: int,
+    old: Mapping[Any, Any] | None,
+    values: Mapping[str, Any],
+) -> None:
+    """A patient's blind index terms follow its names and birth date (encryption on only)."""
+    if table is patients:
+        merged = {**({} if old is None else dict(old)), **values}
+        blind_index.index_patient(conn, row_id, merged)
 
 
 def bulk_move(

@@ -3,7 +3,7 @@ matches a patient's MRN in any facility, and without it the search scanned every
 (the unique key is facility first); with it SQLite and PostgreSQL OR the two index probes.
 
 Revision ID: 0018_fhir_gaps
-Revises: 0014_encryption
+Revises: 0015_phi_blind_index
 Create Date: 2026-12-02
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0018_fhir_gaps"
-down_revision = "0014_encryption"
+down_revision = "0015_phi_blind_index"
 branch_labels = None
 depends_on = None
 
