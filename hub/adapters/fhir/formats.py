@@ -45,6 +45,9 @@ Resource = dict[str, Any]
 
 _INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
 _DECIMAL = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+# FHIR datatypes.html#string: no character below U+0020 but tab, CR and LF; and no lone
+# surrogate (not a Unicode character: no UTF-8 store or answer could hold the value)
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 
 
 # --------------------------------------------------------------------------- JSON
@@ -67,20 +70,33 @@ def parse_json(raw: bytes | str) -> Resource:
         raise ParseError(f"not valid JSON{where}", code="parse") from None
     if not isinstance(value, dict):
         raise ParseError("a FHIR resource must be a JSON object", code="parse")
-    _check_depth(value)
+    # JSON text holds such characters only as escapes (a decoded byte string has no surrogate,
+    # and the parser refuses a raw control character inside a string)
+    _check_depth(value, text=isinstance(raw, str) or b"\\" in raw)
     return value
 
 
-def _check_depth(value: Any) -> None:
+def _check_depth(value: Any, *, text: bool = False) -> None:
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise ParseError(f"nested deeper than {MAX_DEPTH} levels", code="too_deep")
         if isinstance(item, dict):
+            if text and any(_NOT_TEXT.search(k) for k in item):
+                raise _not_text()
             stack.extend((v, depth + 1) for v in item.values())
         elif isinstance(item, list):
             stack.extend((v, depth + 1) for v in item)
+        elif text and isinstance(item, str) and _NOT_TEXT.search(item):
+            raise _not_text()
+
+
+def _not_text() -> ParseError:
+    return ParseError(
+        "a JSON string holds a control character or an unpaired surrogate escape",
+        code="invalid_characters",
+    )
 
 
 def dump_json(resource: Mapping[str, Any]) -> bytes:
@@ -315,7 +331,12 @@ def _read_xhtml(el: Any, path: str) -> str:
 
 def dump_xml(resource: Mapping[str, Any]) -> bytes:
     """FHIR XML of a resource in its JSON form, elements in the specification's order."""
-    root = _write_resource(resource, "")
+    try:
+        root = _write_resource(resource, "")
+    except ValueError:  # lxml: a value XML 1.0 cannot carry (a control character)
+        raise ValidationError(
+            "a value holds a character XML cannot carry", code="invalid_characters"
+        ) from None
     out: bytes = etree.tostring(root, encoding="UTF-8", xml_declaration=True)
     return out
 

@@ -42,6 +42,17 @@ def validate(resource: Mapping[str, Any]) -> list[ValidationError]:
         model_class(kind).model_validate(dict(resource))
     except pydantic.ValidationError as exc:
         return [_translate(kind, e) for e in exc.errors()[:50]]
+    except KeyError:
+        # fhir.resources looks an inner resource (contained, Bundle.entry.resource, a
+        # Parameters resource) up by its resourceType: an unknown one is a KeyError (found by
+        # fuzzing: an HTTP 500 before)
+        return [
+            ValidationError(
+                "an inner resource has an unknown resourceType",
+                code="invalid",
+                location=FhirLocation(kind),
+            )
+        ]
     except (ValueError, TypeError, RecursionError):
         return [
             ValidationError("not a valid resource", code="invalid", location=FhirLocation(kind))

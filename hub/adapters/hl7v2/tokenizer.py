@@ -402,6 +402,8 @@ def _peek_msh18(data: bytes) -> str | None:
         if 0 <= i < end:
             end = i
     header = data[start:end].decode("latin-1")
+    if len(header) < 4:  # "MSH" alone on its line: no field separator to split by
+        return None
     fields = header.split(header[3])
     if len(fields) < 18 or not fields[17]:
         return None

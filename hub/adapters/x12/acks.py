@@ -20,7 +20,7 @@ from datetime import datetime
 from hub.adapters.x12 import errors as e
 from hub.adapters.x12.builder import InterchangeBuilder, Party, TransactionBuilder
 from hub.adapters.x12.delimiters import Delimiters
-from hub.adapters.x12.headers import InterchangeHeader
+from hub.adapters.x12.headers import ID_QUALIFIERS, InterchangeHeader
 from hub.adapters.x12.report import EnvelopeReport, GroupResult, SetResult
 from hub.adapters.x12.tokenizer import Segment
 from hub.errors import X12Location
@@ -58,15 +58,18 @@ class AnsweredIsa:
     @classmethod
     def loose(cls, text: str) -> AnsweredIsa | None:
         """Best effort on an ISA whose widths or values are wrong: its elements by the
-        separator after ``ISA``; None when the parties or ISA13 cannot be told."""
+        separator after ``ISA``; None when the parties or ISA13 cannot be told, or could not
+        be written in the answer's own ISA (a qualifier not in element I05, an id that is not
+        printable ASCII or holds one of the answer's delimiters)."""
         if not text.startswith("ISA") or len(text) < 4:
             return None
         parts = [p.strip() for p in text[:200].split(text[3])]
         if len(parts) < 14:
             return None
         control, date, time = parts[13], parts[9], parts[10]
-        ids_ok = all(p and len(p) <= 15 and p.isprintable() for p in parts[5:9])
-        if not (control.isdigit() and len(control) <= 9 and ids_ok):
+        qualifiers_ok = parts[5] in ID_QUALIFIERS and parts[7] in ID_QUALIFIERS
+        ids_ok = all(_writable_id(p) for p in (parts[6], parts[8]))
+        if not (control.isdigit() and len(control) <= 9 and qualifiers_ok and ids_ok):
             return None
         usage = parts[15][:1] if len(parts) > 15 and parts[15][:1] in ("P", "T") else "P"
         return cls(
@@ -77,6 +80,17 @@ class AnsweredIsa:
             Party(parts[7][:2], parts[8]),
             usage,
         )
+
+
+def _writable_id(value: str) -> bool:
+    """An ISA06/ISA08 the answer can carry: 1-15 printable ASCII, none of its delimiters."""
+    answer = Delimiters().all()
+    return (
+        0 < len(value) <= 15
+        and value.isascii()
+        and value.isprintable()
+        and not any(c in answer for c in value)
+    )
 
 
 def _reply(answered: AnsweredIsa, control_number: int, now: datetime) -> InterchangeBuilder:

@@ -231,6 +231,8 @@ class GroupBuilder:
 def _isa_id(value: str, what: str, width: int) -> str:
     if len(value) > width:
         raise BuildError(f"{what} is over {width} characters")
+    if not value.isascii():  # the ISA is 106 bytes wide: a multi-byte character breaks it
+        raise BuildError(f"{what} holds a character that is not ASCII")
     return value.ljust(width)
 
 

@@ -13,7 +13,7 @@ from hub.errors import X12Location
 
 SUPPORTED_VERSION = "00501"
 # ISA05 / ISA07 interchange id qualifiers (element I05)
-_ID_QUALIFIERS = frozenset({"01", "14", "20", "27", "28", "29", "30", "33", "ZZ"})
+ID_QUALIFIERS = frozenset({"01", "14", "20", "27", "28", "29", "30", "33", "ZZ"})
 
 # The transaction sets the hub reads or writes (ST01). Others are answered IK502 1.
 SUPPORTED_SETS = frozenset({"270", "271", "276", "277", "835", "837", "997", "999"})
@@ -108,9 +108,9 @@ def interchange_header(seg: Segment) -> InterchangeHeader:
     checks = (
         (v(1) in ("00", "03"), "ISA01 authorization qualifier", e.TA1_AUTHORIZATION_QUALIFIER, 1),
         (v(3) in ("00", "01"), "ISA03 security qualifier", e.TA1_SECURITY_QUALIFIER, 3),
-        (v(5) in _ID_QUALIFIERS, "ISA05 sender id qualifier", e.TA1_SENDER_QUALIFIER, 5),
+        (v(5) in ID_QUALIFIERS, "ISA05 sender id qualifier", e.TA1_SENDER_QUALIFIER, 5),
         (bool(v(6).strip()), "ISA06 sender id", e.TA1_SENDER_ID, 6),
-        (v(7) in _ID_QUALIFIERS, "ISA07 receiver id qualifier", e.TA1_RECEIVER_QUALIFIER, 7),
+        (v(7) in ID_QUALIFIERS, "ISA07 receiver id qualifier", e.TA1_RECEIVER_QUALIFIER, 7),
         (bool(v(8).strip()), "ISA08 receiver id", e.TA1_RECEIVER_ID, 8),
         (v(9).isdigit() and _valid_date(v(9), "%y%m%d"), "ISA09 date", e.TA1_DATE, 9),
         (v(10).isdigit() and _valid_date(v(10), "%H%M"), "ISA10 time", e.TA1_TIME, 10),

@@ -243,6 +243,7 @@ class Tokenizer:
         self._skip_line_breaks()
         self._available(ISA_LENGTH)
         if not self._at_isa():
+            self._available(4096)  # the same head whatever the chunk size
             head = bytes(self._buf[self._start : self._start + 4096])
             if head.startswith(b"ISA") and len(head) > 3:
                 raise e.InterchangeError(

@@ -107,6 +107,43 @@ def canonical(raw: bytes) -> bytes:
     return data.replace(b"\r", b"").replace(b"\n", b"")
 
 
+def _ack_999(
+    report: EnvelopeReport, answered: AnsweredIsa, number: int, now: datetime
+) -> bytes | None:
+    """The 999; a TA1 with note 024 (invalid interchange content) when a value the 999 must
+    echo (GS01/GS06/GS08, ST01..ST03) holds a delimiter or a control character."""
+    try:
+        return ack_999(report, control_number=number, now=now)
+    except e.BuildError:
+        content = e.InterchangeError(
+            "a value the 999 must echo cannot be written", ta1_code=e.TA1_INVALID_CONTENT
+        )
+        return ta1(answered, control_number=number, now=now, error=content)
+
+
+def _answer(
+    document: X12Document, answered: AnsweredIsa, number: int, errors: Sequence[HubError]
+) -> bytes | None:
+    now = document.answered_at or datetime.now(UTC)
+    for error in errors:
+        if isinstance(error, Conflict) and error.code == "duplicate_key":
+            duplicate = e.InterchangeError(
+                "duplicate interchange control number", ta1_code=e.TA1_DUPLICATE
+            )
+            return ta1(answered, control_number=number, now=now, error=duplicate)
+        if isinstance(error, Forbidden):
+            refused = e.InterchangeError("sender not allowed", ta1_code=e.TA1_SENDER_ID)
+            return ta1(answered, control_number=number, now=now, error=refused)
+    report = document.report
+    if report.error is not None:
+        return ta1(answered, control_number=number, now=now, error=report.error)
+    if not report.ok:
+        return _ack_999(report, answered, number, now)
+    if report.interchanges and report.interchanges[0].header.ack_requested == "1":
+        return ta1(answered, control_number=number, now=now)
+    return None
+
+
 class X12Intake:
     """The protocol's part of receiving (see the module docstring)."""
 
@@ -151,25 +188,13 @@ class X12Intake:
         del message_id
         if document is None or document.answered is None or document.answer_number is None:
             return None
-        number, answered = document.answer_number, document.answered
-        now = document.answered_at or datetime.now(UTC)
-        for error in errors:
-            if isinstance(error, Conflict) and error.code == "duplicate_key":
-                duplicate = e.InterchangeError(
-                    "duplicate interchange control number", ta1_code=e.TA1_DUPLICATE
-                )
-                return ta1(answered, control_number=number, now=now, error=duplicate)
-            if isinstance(error, Forbidden):
-                refused = e.InterchangeError("sender not allowed", ta1_code=e.TA1_SENDER_ID)
-                return ta1(answered, control_number=number, now=now, error=refused)
-        report = document.report
-        if report.error is not None:
-            return ta1(answered, control_number=number, now=now, error=report.error)
-        if not report.ok:
-            return ack_999(report, control_number=number, now=now)
-        if report.interchanges and report.interchanges[0].header.ack_requested == "1":
-            return ta1(answered, control_number=number, now=now)
-        return None
+        try:
+            return _answer(document, document.answered, document.answer_number, errors)
+        except e.BuildError:
+            # the inbound's parties cannot be written back in X12 (an id holding one of the
+            # answer's delimiters): no answer can be addressed; the file is stored refused
+            log.warning("x12: no answer can be addressed to this sender")
+            return None
 
     def adapter(self) -> IngestAdapter[X12Document]:
         return IngestAdapter(
