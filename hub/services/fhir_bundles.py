@@ -2,8 +2,10 @@
 
 A **transaction** is one unit of work: every entry is applied in the processing transaction of
 one message, so all of them commit or none does. Entries run in the order the specification
-prescribes (DELETE, then POST, then PUT), POSTs among themselves in an order that creates a
-target before the entries that point at it. ``urn:uuid:`` references to other entries are
+prescribes (DELETE, then POST, then PUT and PATCH, then GET: http.html#trules), POSTs among
+themselves in an order that creates a target before the entries that point at it. GET entries
+read inside the same transaction, so they see its writes; a PATCH entry carries its JSON Patch
+as a Binary (:mod:`hub.services.fhir_patch`). ``urn:uuid:`` references to other entries are
 rewritten to the ids those entries got; conditional references (``Patient?identifier=s|v``)
 are resolved by search and must match exactly one resource. An error names the entry
 (``Bundle.entry[3].resource.gender``) and fails the whole Bundle.
@@ -17,7 +19,9 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Protocol
+
+from sqlalchemy.engine import Connection
 
 from hub.errors import (
     Conflict,
@@ -28,6 +32,7 @@ from hub.errors import (
     ValidationError,
 )
 from hub.services.fhir_interactions import Interaction, InteractionRunner, WriteResult
+from hub.services.fhir_patch import Operations, from_binary
 from hub.store.messages import MessageRecord
 
 REASONS = {
@@ -42,6 +47,37 @@ REASONS = {
     503: "Service Unavailable",
 }
 _HEADERS = {"If-Match": "ifMatch", "If-None-Exist": "ifNoneExist", "url": "url"}
+READ_METHODS = ("GET", "HEAD")
+STUB = "_hubStub"  # marks a stub resource in a stored answer; never leaves the hub
+
+
+class EntryReads(Protocol):
+    """A GET entry's read (``Type/id``, ``Type/id/_history/n``, ``Type?params``) on the
+    processing connection, as the FHIR JSON it answers (the plug-in's read side)."""
+
+    def __call__(self, conn: Connection, url: str, base: str) -> dict[str, Any]: ...
+
+
+def stub(resource: Mapping[str, Any]) -> dict[str, Any]:
+    """What a stored answer keeps of a resource it read: its type, id and version (a search
+    Bundle keeps its links, total and outcome, its resources as stubs)."""
+    if resource.get("resourceType") == "Bundle":
+        entries = []
+        for entry in resource.get("entry") or []:
+            inner = entry.get("resource")
+            kept = dict(entry)
+            if isinstance(inner, Mapping) and inner.get("resourceType") != "OperationOutcome":
+                kept["resource"] = stub(inner)
+            entries.append(kept)
+        return {**resource, "entry": entries} if entries else dict(resource)
+    meta = resource.get("meta")
+    version = meta.get("versionId") if isinstance(meta, Mapping) else None
+    return {
+        "resourceType": resource.get("resourceType"),
+        "id": resource.get("id"),
+        "meta": {"versionId": version},
+        STUB: True,
+    }
 
 
 def status_line(status: int) -> str:
@@ -78,6 +114,15 @@ def entry_interaction(entry: Mapping[str, Any], index: int) -> Interaction:
         raise ValidationError(
             "request needs a method and a url", code="required", location=FhirLocation(where)
         )
+    if method.upper() in READ_METHODS:
+        kind = url.split("?", 1)[0].strip("/").split("/", 1)[0]
+        if not kind or kind.startswith(("$", "_")):
+            raise UnsupportedError(
+                "a GET entry reads Type/id, Type/id/_history/n or searches Type?params",
+                code="unsupported_parameter",
+                location=FhirLocation(f"{where}.url"),
+            )
+        return Interaction("GET", kind)
     it = Interaction.from_url(
         method,
         url,
@@ -88,7 +133,9 @@ def entry_interaction(entry: Mapping[str, Any], index: int) -> Interaction:
         where=where,
     )
     resource = entry.get("resource")
-    if it.method != "DELETE":
+    if it.method == "PATCH":
+        entry_patch(entry, index)
+    elif it.method != "DELETE":
         if not isinstance(resource, Mapping):
             raise ValidationError(
                 "a POST or PUT entry needs a resource",
@@ -102,6 +149,21 @@ def entry_interaction(entry: Mapping[str, Any], index: int) -> Interaction:
                 location=FhirLocation(f"Bundle.entry[{index}].resource.resourceType"),
             )
     return it
+
+
+def entry_patch(entry: Mapping[str, Any], index: int) -> Operations:
+    """A PATCH entry's JSON Patch, from the Binary it carries (FHIR http.html#patch)."""
+    resource = entry.get("resource")
+    if not isinstance(resource, Mapping):
+        raise ValidationError(
+            "a PATCH entry needs a Binary resource carrying the JSON Patch",
+            code="required",
+            location=FhirLocation(f"Bundle.entry[{index}].resource"),
+        )
+    try:
+        return from_binary(resource, "Binary")
+    except HubError as exc:
+        raise relocate(exc, index) from exc
 
 
 def _references(value: Any) -> Iterator[str]:
@@ -128,10 +190,38 @@ def _rewrite(value: Any, resolve: Any) -> Any:
 
 
 class TransactionRunner:
-    def __init__(self, runner: InteractionRunner, message_id: int) -> None:
+    def __init__(
+        self,
+        runner: InteractionRunner,
+        message_id: int,
+        *,
+        reads: EntryReads | None = None,
+        base: str = "",
+    ) -> None:
         self.runner = runner
         self.message_id = message_id
+        self.reads = reads
+        self.base = base
         self.ids: dict[str, str] = {}  # fullUrl -> "Type/id"
+
+    def read(self, index: int, entry: Mapping[str, Any]) -> WriteResult:
+        """A GET entry, read on the transaction's connection (it sees the writes)."""
+        url = str(entry["request"]["url"])
+        kind = url.split("?", 1)[0].strip("/").split("/", 1)[0]
+        try:
+            if self.reads is None:
+                raise UnsupportedError("GET entries are not served here", code="method_not_allowed")
+            found = self.reads(self.runner.conn, url, self.base)
+        except HubError as exc:
+            raise relocate(exc, index) from exc
+        meta = found.get("meta")
+        version = meta.get("versionId") if isinstance(meta, Mapping) else None
+        return WriteResult(
+            status=200,
+            resource_type=kind,
+            version=int(version) if isinstance(version, str) and version.isdigit() else None,
+            resource=stub(found),
+        )
 
     def resolve(self, reference: str) -> str:
         if reference in self.ids:
@@ -158,12 +248,23 @@ class TransactionRunner:
     def run(self, bundle: Mapping[str, Any]) -> dict[str, Any]:
         entries = [e for e in bundle.get("entry") or [] if isinstance(e, Mapping)]
         plan = [(i, entry_interaction(e, i), e) for i, e in enumerate(entries)]
+        self.runner.lock_identifiers(
+            [
+                (it.resource_type, e["resource"])
+                for _, it, e in plan
+                if it.method in ("POST", "PUT") and isinstance(e.get("resource"), Mapping)
+            ]
+        )
         results: dict[int, WriteResult] = {}
-        for method in ("DELETE", "POST", "PUT"):  # the order http.html#trules prescribes
-            phase = [p for p in plan if p[1].method == method]
-            ordered = self._by_dependency(phase) if method == "POST" else phase
+        # the order http.html#trules prescribes: DELETE, POST, PUT or PATCH, then GET
+        for methods in (("DELETE",), ("POST",), ("PUT", "PATCH"), ("GET",)):
+            phase = [p for p in plan if p[1].method in methods]
+            ordered = self._by_dependency(phase) if methods == ("POST",) else phase
             for index, it, entry in ordered:
-                results[index] = self._entry(index, it, entry)
+                if it.method == "GET":
+                    results[index] = self.read(index, entry)
+                else:
+                    results[index] = self._entry(index, it, entry)
         return {
             "resourceType": "Bundle",
             "type": "transaction-response",
@@ -207,10 +308,15 @@ class TransactionRunner:
 
     def _entry(self, index: int, it: Interaction, entry: Mapping[str, Any]) -> WriteResult:
         try:
-            resource = entry.get("resource")
+            patch = entry_patch(entry, index) if it.method == "PATCH" else None
+            resource = None if patch is not None else entry.get("resource")
             rewritten = None if resource is None else _rewrite(resource, self.resolve)
-            result = self.runner.run(it, rewritten, f"{self.message_id}.{index}")
+            result = self.runner.run(it, rewritten, f"{self.message_id}.{index}", patch=patch)
         except HubError as exc:
+            if isinstance(exc.location, FhirLocation) and exc.location.expression.startswith(
+                "Bundle."
+            ):
+                raise
             raise relocate(exc, index) from exc
         full_url = entry.get("fullUrl")
         if isinstance(full_url, str) and result.logical_id is not None:
@@ -226,6 +332,8 @@ def response_entry(result: WriteResult) -> dict[str, Any]:
         response["etag"] = result.etag
     if result.last_modified:
         response["lastModified"] = result.last_modified
+    if result.resource is not None:
+        return {"resource": result.resource, "response": response}
     return {"response": response}
 
 
@@ -242,15 +350,25 @@ def split_entries(bundle: Mapping[str, Any]) -> Iterator[tuple[int, str, Any]]:
         yield index, kind or "unknown", entry
 
 
-def run_item(runner: InteractionRunner, rec: MessageRecord, body: Mapping[str, Any]) -> WriteResult:
-    """One batch entry (``{"index": i, "entry": {...}}``), alone."""
+def run_item(
+    runner: InteractionRunner,
+    rec: MessageRecord,
+    body: Mapping[str, Any],
+    reads: EntryReads | None = None,
+) -> WriteResult:
+    """One batch entry (``{"index": i, "entry": {...}, "base": url}``), alone."""
     index = int(body.get("index", rec.item_index or 0))
     entry = body.get("entry")
     document = rec.document_id or rec.id
+    base = str(body.get("base") or "")
     try:
         if not isinstance(entry, Mapping):
             raise ValidationError("the entry is not an object", code="invalid")
         it = entry_interaction(entry, index)
+        if it.method == "GET":
+            return TransactionRunner(runner, document, reads=reads, base=base).read(index, entry)
+        if it.method == "PATCH":
+            return runner.run(it, None, f"{document}.{index}", patch=entry_patch(entry, index))
         resource = entry.get("resource")
         if any(r.startswith("urn:") for r in _references(resource)):
             raise UnsupportedError(

@@ -26,6 +26,7 @@ from hub.errors import (
     Conflict,
     FhirLocation,
     MappingError,
+    NotFound,
     TransientError,
     UnsupportedError,
     ValidationError,
@@ -33,20 +34,25 @@ from hub.errors import (
 from hub.mappings.fhir_pm import TABLES, Target, map_delete, map_resource
 from hub.mappings.fhir_pm.common import identifiers
 from hub.mappings.fhir_pm.patient import authority_of
+from hub.mappings.pm_fhir import TYPES
+from hub.pm.changes import UpsertPatient
 from hub.pm.entities import Appointment
 from hub.pm.events import appointment_event
+from hub.services.fhir_checks import check_resource
+from hub.services.fhir_patch import Operations, apply_patch
 from hub.store import fhir_identity as identity
-from hub.store.fhir_resolver import SqlResolver, created_by, row_version
+from hub.store import pm_read
+from hub.store.fhir_resolver import SqlResolver, row_version, written_state
 from hub.store.outbox import emit
 from hub.store.pm_repo import Stamp, apply_change
 from hub.store.pm_repo.scheduling import SqlScheduling
 
-METHODS = ("POST", "PUT", "DELETE")
+METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
 @dataclass(frozen=True, slots=True)
 class Interaction:
-    method: str  # POST | PUT | DELETE
+    method: str  # POST | PUT | PATCH | DELETE
     resource_type: str
     logical_id: str | None = None
     criteria: str | None = None  # conditional update / delete: "identifier=system|value"
@@ -115,6 +121,9 @@ class WriteResult:
     logical_id: str | None = None
     version: int | None = None
     last_modified: str | None = None  # ISO instant
+    # a GET entry's answer as stubs (type, id, version; no content: fhir_results holds no PHI),
+    # filled from the versions they name when the answer is shown (hub.protocols.fhir)
+    resource: dict[str, Any] | None = None
 
     @property
     def location(self) -> str | None:
@@ -137,6 +146,7 @@ class WriteResult:
             logical_id=body.get("logical_id"),
             version=body.get("version"),
             last_modified=body.get("last_modified"),
+            resource=body.get("resource"),
         )
 
 
@@ -175,8 +185,20 @@ class InteractionRunner:
     def __init__(self, conn: Connection, *, message_id: int | None, now: datetime) -> None:
         self.conn = conn
         self.now = now
-        self.stamp = Stamp(message_id, now)
+        # patients={}: the ids of patients found or written are kept for the transaction
+        # (hub.store.pm_repo forgets them on any change that can move a key)
+        self.stamp = Stamp(message_id, now, patients={})
         self.resolver = SqlResolver(conn)
+        self.held: set[str] = set()  # identifier locks this transaction holds
+
+    def lock_identifiers(self, resources: list[tuple[str, Mapping[str, Any]]]) -> None:
+        """Lock every identifier the resources will bind, in one statement (a Bundle before
+        its first write; binding them later takes no lock again)."""
+        identity.lock_identifiers(
+            self.conn,
+            ((kind, system, value) for kind, r in resources for system, value, _ in identifiers(r)),
+            self.held,
+        )
 
     def matches(self, resource_type: str, criteria: str, where: str) -> list[int]:
         system, value = parse_criteria(criteria, where)
@@ -211,7 +233,14 @@ class InteractionRunner:
             last_modified=updated.isoformat() if isinstance(updated, datetime) else None,
         )
 
-    def run(self, it: Interaction, resource: Mapping[str, Any] | None, minted: str) -> WriteResult:
+    def run(
+        self,
+        it: Interaction,
+        resource: Mapping[str, Any] | None,
+        minted: str,
+        *,
+        patch: Operations | None = None,
+    ) -> WriteResult:
         if it.resource_type not in TABLES:
             raise UnsupportedError(
                 f"{it.resource_type[:40]} cannot be written to the PM",
@@ -228,11 +257,37 @@ class InteractionRunner:
         self._check_version(it, entity)
         if it.method == "DELETE":
             return self._delete(it, entity)
+        if it.method == "PATCH":
+            resource = self._patched(it, entity, patch or [])
         assert resource is not None
         return self._write(it, resource, entity, minted)
 
-    def _created_now(self, resource_type: str, entity: int) -> bool:
-        return created_by(self.conn, resource_type, entity, self.stamp.message_id)
+    def current(self, resource_type: str, entity: int) -> dict[str, Any] | None:
+        """The resource as the PM holds it now (on this transaction: earlier writes show)."""
+        tm = TYPES.get(resource_type)
+        record = None if tm is None else pm_read.get(self.conn, tm.kind, entity)
+        if tm is None or record is None:
+            return None
+        found = tm.to_fhir(record)
+        found["id"] = identity.logical_id_of(self.conn, resource_type, entity)
+        return found
+
+    def _patched(self, it: Interaction, entity: int | None, ops: Operations) -> dict[str, Any]:
+        """FHIR http.html#patch: the patch applied to the current resource, checked as an
+        update's body would be (422 naming the element the patch made invalid)."""
+        current = None if entity is None else self.current(it.resource_type, entity)
+        if entity is None or current is None:
+            raise NotFound(f"no {it.resource_type[:40]} to patch", code="not_found")
+        patched = apply_patch(current, ops)
+        errors = check_resource(patched, it.resource_type, str(current["id"]))
+        if errors:
+            first = errors[0]
+            raise MappingError(
+                f"the patched resource is not valid: {first.message}",
+                code="patch_invalid",
+                location=first.location,
+            )
+        return patched
 
     def _appointment(self, resource_type: str, entity: int | None) -> Appointment | None:
         if resource_type != "Appointment" or entity is None:
@@ -262,6 +317,7 @@ class InteractionRunner:
             return WriteResult(204, it.resource_type)
         for change in map_delete(it.resource_type, entity).changes:
             apply_change(self.conn, change, self.stamp)
+        self.resolver.forget(it.resource_type, entity)
         identity.unbind(self.conn, it.resource_type, entity)
         return WriteResult(204, it.resource_type)
 
@@ -287,21 +343,45 @@ class InteractionRunner:
                 primary = got
         if primary is None:
             raise MappingError("the PM did not write the resource", code="not_written")
-        if entity is None and not self._created_now(it.resource_type, primary):
-            # The PM keys rows by business keys (facility + MRN, NPI, visit number...): a
-            # create that lands on an existing row would silently update it.
-            error = TransientError if it.if_none_exist else Conflict
-            raise error(
-                f"a {it.resource_type} with this business identifier exists; "
-                "use a conditional create or an update",
-                code="duplicate_key",
-            )
+        written = mapped.changes[main]
+        if isinstance(written, UpsertPatient):
+            self.resolver.remember(primary, written.key)
+        else:
+            self.resolver.forget(it.resource_type, primary)
+        state = None
+        if entity is None:
+            state = written_state(self.conn, it.resource_type, primary, self.stamp.message_id)
+            if state is None or not state[2]:
+                # The PM keys rows by business keys (facility + MRN, NPI, visit number...): a
+                # create that lands on an existing row would silently update it.
+                error = TransientError if it.if_none_exist else Conflict
+                raise error(
+                    f"a {it.resource_type} with this business identifier exists; "
+                    "use a conditional create or an update",
+                    code="duplicate_key",
+                )
         if client_id is not None:
             identity.bind_id(self.conn, it.resource_type, client_id, primary, self.now)
         conditional = bool(it.if_none_exist or it.criteria)
         pairs = [(system, value) for system, value, _ in identifiers(resource)]
         identity.bind_identifiers(
-            self.conn, it.resource_type, primary, pairs, self.now, race_is_transient=conditional
+            self.conn,
+            it.resource_type,
+            primary,
+            pairs,
+            self.now,
+            race_is_transient=conditional,
+            held=self.held,
         )
         self._announce(it.resource_type, before, primary)
-        return self.result(200 if entity is not None else 201, it.resource_type, primary)
+        if state is None:
+            return self.result(200, it.resource_type, primary)
+        # a row this write created: its only logical id is the client's, or its number
+        version, updated, _ = state
+        return WriteResult(
+            status=201,
+            resource_type=it.resource_type,
+            logical_id=client_id or str(primary),
+            version=version,
+            last_modified=updated.isoformat() if isinstance(updated, datetime) else None,
+        )

@@ -12,7 +12,7 @@ message's status commit together.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -20,9 +20,10 @@ from hub.adapters.fhir.formats import dump_json, parse_json
 from hub.adapters.fhir.negotiation import Format
 from hub.clock import Clock
 from hub.errors import ParseError
-from hub.queue.registry import ProcessContext, WorkItem
-from hub.services.fhir_bundles import TransactionRunner, run_item, split_entries
+from hub.queue.registry import ProcessContext, Processor, WorkItem
+from hub.services.fhir_bundles import EntryReads, TransactionRunner, run_item, split_entries
 from hub.services.fhir_interactions import Interaction, InteractionRunner
+from hub.services.fhir_patch import Operations, parse_patch
 from hub.store.fhir_identity import save_result
 from hub.store.messages import MessageRecord
 
@@ -37,6 +38,7 @@ class PreparedWrite:
     interaction: Interaction | None  # None for a Bundle
     document: dict[str, Any] | None
     now: datetime
+    patch: Operations | None = field(default=None)  # a PATCH's JSON Patch
 
 
 def stored_format(rec: MessageRecord) -> Format:
@@ -51,6 +53,8 @@ def prepare(rec: MessageRecord, clock: Clock) -> PreparedWrite:
         return PreparedWrite(None, parse_json(rec.raw), now)
     if rec.type.startswith(WRITE):
         it = Interaction.from_meta(rec.meta or {})
+        if it.method == "PATCH":
+            return PreparedWrite(it, None, now, parse_patch(rec.raw))
         document = None if it.method == "DELETE" else stored_format(rec).parse(rec.raw)
         return PreparedWrite(it, document, now)
     return PreparedWrite(None, stored_format(rec).parse(rec.raw), now)
@@ -65,24 +69,39 @@ def process_write(ctx: ProcessContext) -> None:
     done = _prepared(ctx)
     assert done.interaction is not None
     runner = InteractionRunner(ctx.conn, message_id=ctx.message.id, now=done.now)
-    result = runner.run(done.interaction, done.document, str(ctx.message.id))
+    result = runner.run(done.interaction, done.document, str(ctx.message.id), patch=done.patch)
     save_result(ctx.conn, ctx.message.id, result.status, result.as_json(), done.now)
 
 
-def process_transaction(ctx: ProcessContext) -> None:
-    done = _prepared(ctx)
-    assert done.document is not None
-    runner = InteractionRunner(ctx.conn, message_id=ctx.message.id, now=done.now)
-    response = TransactionRunner(runner, ctx.message.id).run(done.document)
-    save_result(ctx.conn, ctx.message.id, 200, response, done.now)
+def transaction_processor(reads: EntryReads | None = None) -> Processor:
+    """The transaction processor; ``reads`` serves its GET entries (on its connection)."""
+
+    def process_transaction(ctx: ProcessContext) -> None:
+        done = _prepared(ctx)
+        assert done.document is not None
+        runner = InteractionRunner(ctx.conn, message_id=ctx.message.id, now=done.now)
+        base = str((ctx.message.meta or {}).get("base") or "")
+        tx = TransactionRunner(runner, ctx.message.id, reads=reads, base=base)
+        save_result(ctx.conn, ctx.message.id, 200, tx.run(done.document), done.now)
+
+    return process_transaction
 
 
-def process_item(ctx: ProcessContext) -> None:
-    done = _prepared(ctx)
-    assert done.document is not None
-    runner = InteractionRunner(ctx.conn, message_id=ctx.message.id, now=done.now)
-    result = run_item(runner, ctx.message, done.document)
-    save_result(ctx.conn, ctx.message.id, result.status, result.as_json(), done.now)
+def item_processor(reads: EntryReads | None = None) -> Processor:
+    """The batch item processor; ``reads`` serves GET entries."""
+
+    def process_item(ctx: ProcessContext) -> None:
+        done = _prepared(ctx)
+        assert done.document is not None
+        runner = InteractionRunner(ctx.conn, message_id=ctx.message.id, now=done.now)
+        result = run_item(runner, ctx.message, done.document, reads)
+        save_result(ctx.conn, ctx.message.id, result.status, result.as_json(), done.now)
+
+    return process_item
+
+
+process_transaction = transaction_processor()
+process_item = item_processor()
 
 
 def split_batch(rec: MessageRecord) -> Iterator[WorkItem]:
@@ -90,9 +109,13 @@ def split_batch(rec: MessageRecord) -> Iterator[WorkItem]:
     computed when the Bundle arrived."""
     bundle = stored_format(rec).parse(rec.raw or b"")
     lanes = (rec.meta or {}).get("entry_lanes") or []
+    base = str((rec.meta or {}).get("base") or "")
     for index, kind, entry in split_entries(bundle):
         keys = tuple(lanes[index]) if index < len(lanes) else ()
-        raw = dump_json({"index": index, "entry": entry})
+        item: dict[str, Any] = {"index": index, "entry": entry}
+        if base:
+            item["base"] = base
+        raw = dump_json(item)
         yield WorkItem(type=f"{ITEM}{kind}", raw=raw, lane_keys=keys, control_id=str(index))
 
 

@@ -28,8 +28,20 @@ CONFLICT_CODES = frozenset(
         "duplicate_key",
     }
 )
-MAPPING_CODES = frozenset({"unknown_reference", "unknown_key", "unmappable", "not_written"})
-UNSUPPORTED_CODES = frozenset({"not_writable", "unsupported_parameter", "method_not_allowed"})
+MAPPING_CODES = frozenset(
+    {
+        "unknown_reference",
+        "unknown_key",
+        "unmappable",
+        "not_written",
+        "patch_failed",  # hub.services.fhir_patch: 422
+        "patch_test_failed",
+        "patch_invalid",
+    }
+)
+UNSUPPORTED_CODES = frozenset(
+    {"not_writable", "unsupported_parameter", "method_not_allowed", "unsupported_media_type"}
+)
 
 
 def stored_error(code: str | None, text: str | None) -> HubError:

@@ -38,6 +38,7 @@ from hub.services.fhir_bundles import entry_interaction, response_entry, status_
 from hub.services.fhir_checks import check_resource, parse
 from hub.services.fhir_interactions import Interaction, WriteResult, parse_criteria, parse_etag
 from hub.services.fhir_lanes import lanes_of
+from hub.services.fhir_patch import parse_patch
 from hub.services.fhir_processors import BATCH, TRANSACTION, WRITE
 from hub.services.fhir_stored_errors import stored_error
 from hub.services.ingest import Inbound, IngestOutcome
@@ -98,7 +99,9 @@ class FhirWriteService:
             for criteria, where in ((it.criteria, "url"), (it.if_none_exist, "If-None-Exist")):
                 if criteria is not None:
                     parse_criteria(criteria, where)
-            if it.method != "DELETE":
+            if it.method == "PATCH":
+                parse_patch(raw, f"{it.resource_type}.patch")
+            elif it.method != "DELETE":
                 resource = parse(raw, fmt)
                 same_id = it.logical_id if it.method == "PUT" else None
                 errors = check_resource(resource, it.resource_type, same_id)
@@ -113,8 +116,10 @@ class FhirWriteService:
     # --- Bundles --------------------------------------------------------------------------
 
     def bundle(
-        self, raw: bytes, fmt: Format, *, actor: str, respond_async: bool = False
+        self, raw: bytes, fmt: Format, *, actor: str, respond_async: bool = False, base: str = ""
     ) -> WriteAnswer:
+        """A transaction or batch; ``base`` (the FHIR base URL) is where its GET entries'
+        search Bundles link."""
         try:
             bundle = parse(raw, fmt)
             kind = self._bundle_kind(bundle)
@@ -134,6 +139,8 @@ class FhirWriteService:
         per_entry = self._entry_lanes(entries)
         lanes = tuple(dict.fromkeys(k for keys in per_entry for k in keys))
         meta: dict[str, Any] = {"entries": len(entries)}
+        if base:
+            meta["base"] = base
         if kind == "batch":
             meta["entry_lanes"] = [list(keys) for keys in per_entry]
             lanes = ()  # a batch document waits in no lane; its items do
@@ -185,7 +192,7 @@ class FhirWriteService:
                 errors.append(exc)
                 continue
             resource = entry.get("resource")
-            if it.method != "DELETE" and isinstance(resource, Mapping):
+            if it.method in ("POST", "PUT") and isinstance(resource, Mapping):
                 same_id = it.logical_id if it.method == "PUT" else None
                 found = check_resource(_as_checked(resource, types), it.resource_type, same_id)
                 errors.extend(relocate(e, index) for e in found)

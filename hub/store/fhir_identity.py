@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from hub.errors import Conflict, TransientError
@@ -41,6 +42,11 @@ _BOUND = sa.select(_fi.entity_id).where(
     _fi.resource_type == b("b_type"), _fi.system == b("b_system"), _fi.value_key == b("b_value")
 )
 _BIND = sa.insert(fhir_identifiers)
+# bind unless bound (one round trip for a new identifier); the primary key decides a race
+_BIND_NEW = {
+    "postgresql": postgresql.insert(fhir_identifiers).on_conflict_do_nothing(),
+    "sqlite": sqlite.insert(fhir_identifiers).on_conflict_do_nothing(),
+}
 _FORGET_RESULT = sa.delete(fhir_results).where(fhir_results.c.message_id == b("b_mid"))
 _SAVE_RESULT = sa.insert(fhir_results)
 
@@ -61,9 +67,7 @@ def entity_of(conn: Connection, resource_type: str, logical_id: str) -> int | No
 
 
 def logical_id_of(conn: Connection, resource_type: str, entity_id: int) -> str:
-    row = conn.execute(
-        sa.select(_i.logical_id).where(_i.resource_type == resource_type, _i.entity_id == entity_id)
-    ).first()
+    row = run(conn, _LOGICAL, {"b_type": resource_type, "b_entity": entity_id}).first()
     return str(entity_id) if row is None else str(row.logical_id)
 
 
@@ -96,6 +100,17 @@ def _lock(conn: Connection, resource_type: str, system: str, value: str) -> str:
     cipher = cipher_of(conn.dialect)  # the lock key names no identifier in clear either
     key = value if cipher is None else cipher.blind("fhir-identifier", value)
     return f"fhir-identifier:{resource_type}|{system}|{key}"
+
+
+def lock_identifiers(
+    conn: Connection, pairs: Iterable[tuple[str, str, str]], held: set[str]
+) -> None:
+    """Take the locks of many (type, system, value) at once, in one statement (a transaction
+    Bundle takes all of its entries' before the first write); ``held`` records them, so
+    :func:`bind_identifiers` does not take them again."""
+    keys = {_lock(conn, t, s[:200], v[:200]) for t, s, v in pairs} - held
+    lock_keys(conn, *keys)
+    held |= keys
 
 
 def find_by_identifier(
@@ -155,6 +170,7 @@ def bind_identifiers(
     now: datetime,
     *,
     race_is_transient: bool = False,
+    held: set[str] | None = None,
 ) -> None:
     """Bind each (system, value) to the row; one bound to another row of the type is a
     :class:`Conflict` (``duplicate_identifier``), or a :class:`TransientError` when
@@ -163,8 +179,21 @@ def bind_identifiers(
     pairs = list(dict.fromkeys((s[:200], v[:200]) for s, v in identifiers))
     if not pairs:
         return
-    lock_keys(conn, *(_lock(conn, resource_type, s, v) for s, v in pairs))
+    keys = {_lock(conn, resource_type, s, v) for s, v in pairs}
+    if held is None or not keys <= held:
+        lock_keys(conn, *keys)
+    bind_new = _BIND_NEW.get(conn.dialect.name)
     for system, value in pairs:
+        values = {
+            "resource_type": resource_type,
+            "system": system,
+            "value": value,
+            "value_key": value,
+            "entity_id": entity_id,
+            "created_at": now,
+        }
+        if bind_new is not None and run(conn, bind_new, values).rowcount == 1:
+            continue  # it was free, and is now this row's
         params = {"b_type": resource_type, "b_system": system, "b_value": value}
         row = run(conn, _BOUND, params).first()
         if row is not None and int(row.entity_id) == entity_id:
@@ -175,19 +204,12 @@ def bind_identifiers(
                 "the identifier already belongs to another resource of this type",
                 code="duplicate_identifier",
             )
-        try:  # the primary key is the backstop: the whole write rolls back and retries
-            run(
-                conn,
-                _BIND,
-                {
-                    "resource_type": resource_type,
-                    "system": system,
-                    "value": value,
-                    "value_key": value,
-                    "entity_id": entity_id,
-                    "created_at": now,
-                },
+        if bind_new is not None:  # taken and given back meanwhile: try the whole write again
+            raise TransientError(
+                "the identifier was bound concurrently", code="duplicate_identifier"
             )
+        try:  # the primary key is the backstop: the whole write rolls back and retries
+            run(conn, _BIND, values)
         except sa.exc.IntegrityError:
             raise TransientError(
                 "the identifier was bound concurrently", code="duplicate_identifier"

@@ -57,6 +57,26 @@ _VERSION = {
 }
 _PATIENT_KEY = sa.select(patients.c.facility, patients.c.mrn).where(patients.c.id == b("b_id"))
 _h = pm_history.c
+
+
+def _state(table: sa.Table) -> sa.Select[Any]:
+    mine = (
+        sa.select(_h.id)
+        .where(
+            _h.entity_type == table.name,
+            _h.entity_id == table.c.id,
+            _h.version == 1,
+            _h.message_id == b("b_mid"),
+        )
+        .exists()
+    )
+    return sa.select(table.c.version, table.c.updated_at, mine.label("mine")).where(
+        table.c.id == b("b_id")
+    )
+
+
+# version, time and "created by this message" of a row just written: one round trip
+_STATE = {kind: _state(table) for kind, table in TABLES.items()}
 _CREATED_BY = (
     sa.select(_h.id)
     .where(
@@ -83,6 +103,17 @@ class SqlResolver:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        # patient keys read in this transaction (a Bundle's entries point at one patient
+        # many times); a write of that patient forgets its key
+        self._patient_keys: dict[int, PatientKey | None] = {}
+
+    def forget(self, resource_type: str, entity_id: int) -> None:
+        if resource_type == "Patient":
+            self._patient_keys.pop(entity_id, None)
+
+    def remember(self, entity_id: int, key: PatientKey) -> None:
+        """The key a patient row was just written with (a later reference to it reads none)."""
+        self._patient_keys[entity_id] = key
 
     def row(self, reference: str, expected: str) -> Any:
         found = split_reference(reference)
@@ -109,8 +140,15 @@ class SqlResolver:
         return None if row is None else PatientKey(row.facility, row.mrn)
 
     def patient(self, reference: str) -> PatientKey | None:
-        row = self.row(reference, "Patient")
-        return None if row is None else PatientKey(row.facility, row.mrn)
+        found = split_reference(reference)
+        if found is None or found[0] != "Patient":
+            return None
+        entity = entity_of(self.conn, "Patient", found[1])
+        if entity is None:
+            return None
+        if entity not in self._patient_keys:
+            self._patient_keys[entity] = self._patient_by_id(entity)
+        return self._patient_keys[entity]
 
     def provider(self, reference: str) -> ProviderRef | None:
         row = self.row(reference, "Practitioner")
@@ -156,6 +194,20 @@ def row_version(conn: Connection, resource_type: str, entity_id: int) -> tuple[i
         return None
     row = run(conn, stmt, {"b_id": entity_id}).first()
     return None if row is None else (int(row.version), row.updated_at)
+
+
+def written_state(
+    conn: Connection, resource_type: str, entity_id: int, message_id: int | None
+) -> tuple[int, Any, bool] | None:
+    """(version, updated_at, created by ``message_id``) of the row behind a resource just
+    written (:func:`row_version` and :func:`created_by` in one statement)."""
+    stmt = _STATE.get(resource_type)
+    if stmt is None:
+        return None
+    row = run(conn, stmt, {"b_id": entity_id, "b_mid": message_id}).first()
+    if row is None:
+        return None
+    return int(row.version), row.updated_at, bool(row.mine) and message_id is not None
 
 
 def patient_of_row(conn: Connection, resource_type: str, entity_id: int) -> PatientKey | None:

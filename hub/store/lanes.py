@@ -15,6 +15,7 @@ head, SQLite's ``BEGIN IMMEDIATE`` already serialises leases. A lease is fenced 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -303,6 +304,26 @@ def due_heads(
 _EARLIEST = sa.select(sa.func.min(lane_keys.c.message_id)).where(
     lane_keys.c.key == sa.bindparam("b_lane")
 )
+
+
+def peek_lane_heads(conn: Connection, *, now: datetime, keys: Sequence[str]) -> list[int]:
+    """:func:`peek_head` of many lanes (a Bundle's unit holds a thousand): their earliest
+    pending ids in one probe per 500 lanes, then each checked leasable by id."""
+    wanted = sorted({k[:300] for k in keys})
+    earliest: set[int] = set()
+    for start in range(0, len(wanted), 500):
+        rows = conn.execute(
+            sa.select(sa.func.min(lane_keys.c.message_id))
+            .where(lane_keys.c.key.in_(wanted[start : start + 500]))
+            .group_by(lane_keys.c.key)
+        )
+        earliest.update(int(r[0]) for r in rows)
+    heads = []
+    for message_id in sorted(earliest):
+        params = {"b_now": now, "b_mid": message_id}
+        if run(conn, _lease_query("id", False), params).first() is not None:
+            heads.append(message_id)
+    return heads
 
 
 def earliest_pending(conn: Connection, lane_key: str) -> int | None:

@@ -15,6 +15,12 @@ from sqlalchemy.engine import Connection
 from hub.store.prepared import run
 
 _ADVISORY_LOCK = sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))")
+# many keys in one round trip: a function scan yields the array's elements in order, and each
+# row's lock is taken as that row is produced, so the sorted order still holds
+_ADVISORY_LOCKS = sa.text(
+    "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0)))"
+    " FROM unnest(CAST(:ks AS text[])) AS k"
+)
 
 
 def lock_keys(conn: Connection, *keys: str | None) -> None:
@@ -22,5 +28,8 @@ def lock_keys(conn: Connection, *keys: str | None) -> None:
     so callers that pass all their keys at once never deadlock each other."""
     if conn.dialect.name != "postgresql":
         return
-    for key in sorted({k[:300] for k in keys if k}):
-        run(conn, _ADVISORY_LOCK, {"k": key})
+    ordered = sorted({k[:300] for k in keys if k})
+    if len(ordered) == 1:
+        run(conn, _ADVISORY_LOCK, {"k": ordered[0]})
+    elif ordered:
+        run(conn, _ADVISORY_LOCKS, {"ks": ordered})

@@ -114,6 +114,8 @@ patient_identifiers = Table(
     *versioned(),
 )
 Index("ix_patient_identifiers_value", patient_identifiers.c.value)
+# a bare-value identifier search matches an MRN of any facility (migration 0018_fhir_gaps)
+Index("ix_patients_mrn", patients.c.mrn)
 Index("ix_patient_identifiers_patient", patient_identifiers.c.patient_id)
 Index("ix_patient_identifiers_value_key", patient_identifiers.c.value_key)
 

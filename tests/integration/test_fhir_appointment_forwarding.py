@@ -122,3 +122,25 @@ def test_a_no_show_and_a_fulfilled_visit_are_not_announced(server: Server) -> No
             assert sent.status_code == 200, sent.text
     assert forwarded(server) == [("south", "SIU^S12", "FA-1")]
     assert events(server) == ["AppointmentBooked"]
+
+
+def test_a_patch_that_cancels_an_appointment_sends_s15(server: Server) -> None:
+    """A JSON Patch is a write like any other: the cancellation it makes is announced."""
+    with server.client() as http:
+        pid = http.post(
+            "/Patient",
+            json={
+                "resourceType": "Patient",
+                "identifier": [{"system": "urn:hub:mrn:NORTHCLINIC", "value": "FA-P3"}],
+                "name": [{"family": "Forwardtest", "given": ["Pat"]}],
+            },
+            headers=JSON,
+        ).json()["id"]
+        aid = http.post("/Appointment", json=appointment(pid), headers=JSON).json()["id"]
+        cancel = http.patch(
+            f"/Appointment/{aid}",
+            content=b'[{"op": "replace", "path": "/status", "value": "cancelled"}]',
+            headers={"Content-Type": "application/json-patch+json", "If-Match": 'W/"1"'},
+        )
+        assert cancel.status_code == 200, cancel.text
+    assert forwarded(server) == [("south", "SIU^S12", "FA-1"), ("south", "SIU^S15", "FA-1")]

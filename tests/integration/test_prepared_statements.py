@@ -180,3 +180,31 @@ def test_a_due_head_is_found_after_a_retry_delay(make_hub: HubFactory, tmp_path:
     with hub.uow() as uow:
         assert lanes.peek_head(uow.conn, now=now, lane_key="L") is None
         assert lanes.peek_head(uow.conn, now=now + timedelta(minutes=6), lane_key="L") == first
+
+
+def test_heads_of_many_lanes_are_each_lanes_head(make_hub: HubFactory, tmp_path: Path) -> None:
+    """peek_lane_heads (one probe per 500 lanes) finds what peek_head finds lane by lane: a
+    unit sharing two lanes heads both once, a retry not yet due blocks its lane, an empty or
+    unknown lane heads nothing."""
+    hub = make_hub(Settings(data_dir=tmp_path / "var"), plugins=[])
+    now = datetime.now(UTC)
+    with hub.uow() as uow:
+        for i in range(60):
+            store.insert(uow.conn, _unit(now, (f"P|{i % 7}", f"Q|{i % 11}"), i))
+        late = store.insert(uow.conn, _unit(now, ("R",), 99))
+        uow.conn.execute(
+            sa.update(messages)
+            .where(messages.c.id == late)
+            .values(status="retrying", next_attempt_at=now + timedelta(minutes=5))
+        )
+        uow.commit()
+    keys = [f"P|{i}" for i in range(7)] + [f"Q|{i}" for i in range(11)] + ["R", "nothing"]
+    keys += [f"pad|{i}" for i in range(1200)]  # more than one probe's worth of lanes
+    with hub.uow() as uow:
+        one_by_one = {lanes.peek_head(uow.conn, now=now, lane_key=k) for k in keys} - {None}
+        together = lanes.peek_lane_heads(uow.conn, now=now, keys=keys)
+        later = now + timedelta(minutes=6)
+        assert late in lanes.peek_lane_heads(uow.conn, now=later, keys=["R"])
+    assert together == sorted(one_by_one)
+    assert late not in together
+    assert len(together) < len(keys)

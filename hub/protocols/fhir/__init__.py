@@ -80,7 +80,7 @@ def build(core: Core) -> ProtocolRuntime:
         receiver=gateway,
         listeners=[match_changes],
         subscribers=[SubscriberSpec("fhir-subscriptions", notifier(), PmEntityChanged)],
-        processors=write_parts.processors(),
+        processors=write_parts.processors(registry, core.clock),
         splitters=write_parts.splitters(),
     )
 

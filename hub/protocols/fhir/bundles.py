@@ -17,6 +17,7 @@ from hub.adapters.fhir.negotiation import request_format
 from hub.protocols.contract import ApiKit
 from hub.protocols.fhir.answers import RESOURCE_BODY, WRITTEN, FhirRoute, refusal
 from hub.protocols.fhir.gateway import gateway_of
+from hub.protocols.fhir.http import base_url
 from hub.protocols.fhir.prefer import prefer
 from hub.protocols.fhir.writes import answer, writes_of
 from hub.services.origin import Origin
@@ -42,6 +43,7 @@ def router(kit: ApiKit, service: Ingestor) -> APIRouter:
                 fmt,
                 actor=Origin.api_key(key.id, key.name).actor,
                 respond_async=wanted.respond_async,
+                base=base_url(request),
             )
         )
         return await answer(request, gw, done, wanted, key)

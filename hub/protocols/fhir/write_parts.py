@@ -3,10 +3,12 @@ the interactions it adds to the resource registry (so ``/fhir/metadata`` states 
 
 from __future__ import annotations
 
+from hub.clock import Clock
 from hub.errors import ConfigError
 from hub.mappings.fhir_pm import WRITABLE_TYPES
 from hub.protocols.contract import Core, ProcessorSpec, SplitterSpec
 from hub.protocols.fhir import validate
+from hub.protocols.fhir.bundle_reads import EntryReader
 from hub.protocols.fhir.registry import (
     Interaction,
     ResourceRegistry,
@@ -31,11 +33,13 @@ def write_service(core: Core) -> FhirWriteService:
     )
 
 
-def processors() -> list[ProcessorSpec]:
+def processors(registry: ResourceRegistry, clock: Clock) -> list[ProcessorSpec]:
+    """The write processors; Bundles' GET entries read through the registry's types."""
+    reads = EntryReader(registry, clock)
     return [
         ProcessorSpec(f"{fp.WRITE}*", fp.process_write, fp.prepare),
-        ProcessorSpec(fp.TRANSACTION, fp.process_transaction, fp.prepare),
-        ProcessorSpec(f"{fp.ITEM}*", fp.process_item, fp.prepare),
+        ProcessorSpec(fp.TRANSACTION, fp.transaction_processor(reads), fp.prepare),
+        ProcessorSpec(f"{fp.ITEM}*", fp.item_processor(reads), fp.prepare),
     ]
 
 
@@ -48,7 +52,9 @@ def register_writes(registry: ResourceRegistry) -> None:
         registry.register(
             ResourceSpec(
                 kind,
-                frozenset({Interaction.CREATE, Interaction.UPDATE, Interaction.DELETE}),
+                frozenset(
+                    {Interaction.CREATE, Interaction.UPDATE, Interaction.PATCH, Interaction.DELETE}
+                ),
                 operations=(validate.OPERATION,),
                 conditional_create=True,
                 conditional_update=True,

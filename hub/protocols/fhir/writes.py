@@ -1,5 +1,6 @@
 """FHIR REST writes at ``/fhir`` (FHIR http.html): create (``If-None-Exist``), update and
-update-as-create, conditional update, delete and conditional delete, with ``If-Match``,
+update-as-create, conditional update, patch (JSON Patch, ``application/json-patch+json``) and
+conditional patch, delete and conditional delete, with ``If-Match``,
 ``Prefer: return=minimal|representation|OperationOutcome`` and ``Prefer: respond-async``; and
 the status URL of an asynchronous request.
 
@@ -19,14 +20,24 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from hub.adapters.fhir import outcome
 from hub.adapters.fhir.negotiation import Format, request_format
-from hub.errors import ConfigError, NotFound
+from hub.errors import ConfigError, FhirLocation, NotFound, UnsupportedError
 from hub.protocols.contract import ApiKit
-from hub.protocols.fhir.answers import RESOURCE_BODY, WRITTEN, FhirRoute, refusal, respond
+from hub.protocols.fhir.answers import (
+    RESOURCE_BODY,
+    WRITTEN,
+    FhirRoute,
+    answers,
+    body,
+    refusal,
+    respond,
+)
+from hub.protocols.fhir.bundle_reads import fill, has_stubs
 from hub.protocols.fhir.gateway import FhirGateway, gateway_of
 from hub.protocols.fhir.http import actor, base_url
 from hub.protocols.fhir.prefer import Prefer, prefer
 from hub.protocols.fhir.registry import Interaction as Rest
 from hub.services.fhir_interactions import Interaction
+from hub.services.fhir_patch import MEDIA_TYPE
 from hub.services.fhir_writes import FhirWriteService, WriteAnswer
 from hub.services.origin import Origin
 from hub.services.receive import Ingestor
@@ -57,7 +68,10 @@ async def answer(
     if result is None:  # an error, a 202, or a Bundle
         if done.body is None:
             return Response(status_code=done.status, headers=headers)
-        return respond(request, done.body, status=done.status, headers=headers)
+        body = done.body
+        if has_stubs(body):  # GET entries: shown now, to this caller (audited)
+            body = await asyncio.to_thread(fill, body, gw.reads, actor(key))
+        return respond(request, body, status=done.status, headers=headers)
     if result.location is not None:
         headers["Location"] = f"{base_url(request)}/{result.location}"
         headers["ETag"] = result.etag or ""
@@ -75,6 +89,35 @@ async def answer(
     return respond(request, resource, status=result.status, headers=headers)
 
 
+# A JSON Patch body (RFC 6902: an array of operations) and its answers (FHIR http.html#patch)
+PATCH_BODY = body(
+    {
+        MEDIA_TYPE: {
+            "schema": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["op", "path"],
+                    "properties": {"op": {"type": "string"}, "path": {"type": "string"}},
+                },
+            }
+        }
+    }
+)
+PATCHED = {**answers(200, 202), **WRITTEN}
+
+
+def _patch_media(content_type: str | None) -> None:
+    """PATCH takes JSON Patch only (FHIR http.html#patch); FHIRPath Patch and XML Patch: 415."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media != MEDIA_TYPE:
+        raise UnsupportedError(
+            f"PATCH takes {MEDIA_TYPE} (JSON Patch); FHIRPath and XML Patch are not supported",
+            code="unsupported_media_type",
+            location=FhirLocation("Content-Type"),
+        )
+
+
 def _verb(status: int) -> str:
     return {201: "created", 200: "updated", 204: "deleted"}.get(status, "written")
 
@@ -88,7 +131,10 @@ def router(kit: ApiKit, service: Ingestor) -> APIRouter:
         writes = writes_of(gw)
         wanted = prefer(request.headers.get("prefer"))
         raw, fmt = b"", Format.JSON
-        if it.method != "DELETE":
+        if it.method == "PATCH":
+            _patch_media(request.headers.get("content-type"))
+            raw = await request.body()
+        elif it.method != "DELETE":
             fmt = request_format(request.headers.get("content-type"))
             raw = await request.body()
         done = await asyncio.to_thread(
@@ -136,6 +182,23 @@ def router(kit: ApiKit, service: Ingestor) -> APIRouter:
     async def conditional_update(request: Request, type_name: str, key: ApiKey = feed) -> Response:
         _served(gw, type_name, Rest.UPDATE)
         return await run(request, interaction(request, "PUT", type_name, None), key)
+
+    @api.patch(
+        "/fhir/{type_name}/{id}",
+        response_class=Response,
+        responses=PATCHED,
+        openapi_extra=PATCH_BODY,
+    )
+    async def patch(request: Request, type_name: str, id: str, key: ApiKey = feed) -> Response:
+        _served(gw, type_name, Rest.PATCH)
+        return await run(request, interaction(request, "PATCH", type_name, id), key)
+
+    @api.patch(
+        "/fhir/{type_name}", response_class=Response, responses=PATCHED, openapi_extra=PATCH_BODY
+    )
+    async def conditional_patch(request: Request, type_name: str, key: ApiKey = feed) -> Response:
+        _served(gw, type_name, Rest.PATCH)
+        return await run(request, interaction(request, "PATCH", type_name, None), key)
 
     @api.delete("/fhir/{type_name}/{id}", response_class=Response, responses=WRITTEN)
     async def delete(request: Request, type_name: str, id: str, key: ApiKey = feed) -> Response:

@@ -24,6 +24,7 @@ from hub.services.fhir_stored_errors import stored_error
             Interaction("PUT", "Patient", criteria="identifier=s|v"),
         ),
         ("DELETE", "/Encounter/7/", Interaction("DELETE", "Encounter", "7")),
+        ("patch", "Patient/abc", Interaction("PATCH", "Patient", "abc")),
     ],
 )
 def test_interactions_from_urls(method: str, url: str, expected: Interaction) -> None:
@@ -32,7 +33,7 @@ def test_interactions_from_urls(method: str, url: str, expected: Interaction) ->
 
 
 @pytest.mark.parametrize(
-    ("method", "url"), [("PATCH", "Patient/1"), ("GET", "Patient"), ("PUT", "a/b/c")]
+    ("method", "url"), [("GET", "Patient"), ("HEAD", "Patient/1"), ("PUT", "a/b/c")]
 )
 def test_interactions_the_write_side_does_not_take(method: str, url: str) -> None:
     with pytest.raises(HubError) as caught:
