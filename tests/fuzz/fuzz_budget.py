@@ -10,10 +10,11 @@ their own settings.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from hypothesis import HealthCheck, settings
 
-_COMMON = {
+_COMMON: dict[str, Any] = {
     "deadline": None,  # no test asserts a time: a slow example on a busy machine is no failure
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
     "print_blob": True,  # a failure prints the @reproduce_failure blob

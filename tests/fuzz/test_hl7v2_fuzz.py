@@ -19,7 +19,7 @@ from fuzz.seeds import seeds
 from fuzz.strategies import hl7_messages, raw_inputs
 from hub.adapters.hl7v2 import tokenizer
 from hub.adapters.hl7v2.peek import peek
-from hub.adapters.hl7v2.tokenizer import parse
+from hub.adapters.hl7v2.tokenizer import parse, split_batch
 from hub.adapters.transport.mllp import END_BLOCK, START_BLOCK, FrameDecoder, frame
 from hub.api.app import create_app
 from hub.bootstrap import Hub
@@ -141,12 +141,31 @@ def test_msh_alone_on_its_line_is_answered_ar_not_500(api: TestClient) -> None:
     assert _acked(api.post("/hl7v2", content=b"MSH\r\x00\x00\x00\x00")) == "AR"
 
 
+def test_a_batch_header_without_separators_is_a_bad_message_not_an_empty_batch(
+    api: TestClient,
+) -> None:
+    # found by fuzzing: "FHS" alone was answered as an empty batch, with no ACK code at all
+    for body in (b"FHS", b"BHS\r", b"FHSX"):
+        assert _acked(api.post("/hl7v2", content=body)) == "AR"
+    empty = api.post("/hl7v2", content=b"FHS|^~\\&\rFTS|0\r")
+    assert empty.content.startswith(b"BHS|") and b"BTS|0" in empty.content
+
+
 def test_any_body_posted_is_acknowledged(api: TestClient) -> None:
     @FUZZ_APP
     @given(raw_inputs(SEEDS))
     def post(body: bytes) -> None:
         response = api.post("/hl7v2", content=body)
-        if response.status_code != 204:  # 204: enhanced mode asked for no accept ACK
-            assert _acked(response) in ("AA", "AE", "AR", "CA", "CE", "CR")
+        if response.status_code == 204:  # enhanced mode asked for no accept ACK
+            return
+        if response.content.startswith(b"BHS"):  # a batch: one ACK per message it held
+            assert response.status_code == 200, response.text[:200]
+            acks = split_batch(response.content)
+            if not acks:  # an empty batch is answered by an empty batch
+                assert not any(line[:3] == b"MSH" for line in body.splitlines())
+            for ack in acks:
+                assert parse(ack).get("MSA-1") in ("AA", "AE", "AR", "CA", "CE", "CR")
+            return
+        assert _acked(response) in ("AA", "AE", "AR", "CA", "CE", "CR")
 
     post()

@@ -412,9 +412,16 @@ def _peek_msh18(data: bytes) -> str | None:
 
 
 def is_batch(data: bytes) -> bool:
-    """True when ``data`` starts (after a BOM or blank lines) with FHS or BHS."""
+    """True when ``data`` starts (after a BOM or blank lines) with FHS or BHS and a field
+    separator."""
     head = data[:64].lstrip(b"\xef\xbb\xbf").lstrip(b"\r\n \t")
-    return head[:3] in _BATCH_HEADS
+    # the header names its field separator at once; "FHS" alone is no batch but a bad message
+    separator = head[3:4]
+    return (
+        head[:3] in _BATCH_HEADS
+        and separator not in (b"", b"\r", b"\n")
+        and not (separator.isalnum())
+    )
 
 
 def split_batch(data: bytes) -> list[bytes]:
