@@ -61,6 +61,8 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/fhir/{type_name}"): SEND,
     ("PUT", "/fhir/{type_name}"): SEND,
     ("PUT", "/fhir/{type_name}/{id}"): SEND,
+    ("PATCH", "/fhir/{type_name}"): SEND,
+    ("PATCH", "/fhir/{type_name}/{id}"): SEND,
     ("DELETE", "/fhir/{type_name}"): SEND,
     ("DELETE", "/fhir/{type_name}/{id}"): SEND,
     ("POST", "/fhir/{type_name}/$validate"): READ,

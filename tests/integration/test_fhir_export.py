@@ -5,6 +5,7 @@ and bad requests answered with an OperationOutcome."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -170,4 +171,6 @@ def test_ndjson_lines_keep_decimals_exact_and_strings_intact() -> None:
     line = ndjson_line(resource)
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     assert b"25.00" in line and b"-0.2000" in line
-    assert formats.parse_json(line) == resource
+    # read back with the standard library: the hub's own intake now refuses control characters
+    # (a FHIR string may not hold them), and this line is a client's input, not the hub's
+    assert json.loads(line, parse_float=Decimal) == resource
