@@ -17,7 +17,7 @@ from hub.mappings.pm_fhir import TYPES, TypeMap
 from hub.mappings.pm_fhir.common import instant
 from hub.mappings.pm_fhir.visits import slot_of
 from hub.pm.queries import Kind
-from hub.protocols.fhir import search_params
+from hub.protocols.fhir import free_slots, search_params
 from hub.protocols.fhir.registry import ResourceRegistry
 from hub.protocols.fhir.search_params import date_range
 from hub.services.pm_reads import PmReadService
@@ -55,6 +55,8 @@ class PmFhirReads:
 
     def read(self, type_name: str, id: str, actor: Actor) -> Resource:
         tm = self._map(type_name)
+        if type_name == "Slot" and free_slots.is_free_id(id):
+            return free_slots.read(self.service, id)
         record = self.service.get(tm.kind, _id(type_name, id), actor)
         if record is None or not self._applies(type_name, record):
             raise NotFound(f"{type_name}/{id[:64]} is not known", code="not_found")
@@ -130,6 +132,9 @@ class PmFhirReads:
         strict: bool = False,
     ) -> Resource:
         tm = self._map(type_name)
+        if type_name == "Slot" and free_slots.wants_free(params):
+            found, total, slots = free_slots.search(self.service, params, strict=strict)
+            return self._bundle(type_name, base_url, found, total, slots, [])
         spec = self.registry.get(type_name)
         allowed = spec.includes if spec is not None else ()
         parsed = search_params.parse(type_name, tm.kind, params, includes_allowed=allowed)
