@@ -211,6 +211,20 @@ def test_a_free_slot_is_found_booked_taken_once_and_freed_by_a_cancel(
     assert actions == ["schedule.set"]
 
 
+def test_the_schedule_shows_its_template(server: Server, practice: dict[str, str]) -> None:
+    """The location as an actor after the practitioner, the weekly hours in the comment."""
+    sched = practice["practitioner"]
+    with server.client() as http:
+        schedule = http.get(f"/Schedule/{sched}").json()
+        listed = http.get(f"/Schedule?actor=Practitioner/{sched}").json()
+    assert schedule["actor"] == [
+        {"reference": f"Practitioner/{sched}"},
+        {"reference": f"Location/{practice['location']}"},
+    ]
+    assert "Mon 09:00-11:00 America/New_York (30 min)" in schedule["comment"]
+    assert listed["entry"][0]["resource"]["actor"] == schedule["actor"]
+
+
 def test_slots_no_template_makes_and_bad_searches_are_refused_not_500(
     server: Server, practice: dict[str, str]
 ) -> None:
@@ -287,6 +301,19 @@ def test_racing_apps_book_one_slot_once(server: Server, practice: dict[str, str]
             sa.text("SELECT count(*) FROM appointments WHERE status = 'booked'")
         ).scalar_one()
     assert live == 1
+    # a JSON Patch cancellation frees the slot for the next app
+    winner = next(a.json()["id"] for a in answers if a.status_code == 201)
+    with server.client() as http:
+        cancel = http.patch(
+            f"/Appointment/{winner}",
+            content=b'[{"op": "replace", "path": "/status", "value": "cancelled"}]',
+            headers={"Content-Type": "application/json-patch+json"},
+        )
+        assert cancel.status_code == 200, cancel.text
+        assert slot in free_ids(http, sched)
+        rebooked = http.post("/Appointment", json=booking(pids[0], slot), headers=JSON)
+        assert rebooked.status_code == 201, rebooked.text
+    assert [t for t, _ in outbound(server)] == ["SIU^S12", "SIU^S15", "SIU^S12"]
 
 
 def test_the_unique_index_refuses_what_the_check_does_not_see(

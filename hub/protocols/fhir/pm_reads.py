@@ -15,6 +15,7 @@ from hub.adapters.fhir.outcome import Issue, operation_outcome
 from hub.errors import FhirLocation, NotFound, UnsupportedError
 from hub.mappings.pm_fhir import TYPES, TypeMap
 from hub.mappings.pm_fhir.common import instant
+from hub.mappings.pm_fhir.people import with_templates
 from hub.mappings.pm_fhir.visits import slot_of
 from hub.pm.queries import Kind
 from hub.protocols.fhir import free_slots, search_params
@@ -60,7 +61,17 @@ class PmFhirReads:
         record = self.service.get(tm.kind, _id(type_name, id), actor)
         if record is None or not self._applies(type_name, record):
             raise NotFound(f"{type_name}/{id[:64]} is not known", code="not_found")
-        return tm.to_fhir(record)
+        return self._schedules(type_name, [tm.to_fhir(record)])[0]
+
+    def _schedules(self, type_name: str, found: list[Resource]) -> list[Resource]:
+        """Schedules with what their templates say (ADR 0028); other types as they are."""
+        if type_name != "Schedule" or not found:
+            return found
+        templates = self.service.templates_of([int(r["id"]) for r in found])
+        return [
+            with_templates(r, [t for t in templates if t.provider_id == int(r["id"])])
+            for r in found
+        ]
 
     def vread(self, type_name: str, id: str, version: str, actor: Actor) -> Resource:
         tm = self._map(type_name)
@@ -146,7 +157,7 @@ class PmFhirReads:
             )
         page, _ = self.service.search(parsed.query, actor)
         records = [r for r in page.items if self._applies(type_name, r)]
-        matches = [tm.to_fhir(r) for r in records]
+        matches = self._schedules(type_name, [tm.to_fhir(r) for r in records])
         included = self._included(tm, records, parsed.includes, actor)
         return self._bundle(type_name, base_url, parsed, page.total, matches, included)
 
