@@ -26,6 +26,7 @@ from hub.errors import ValidationError
 from hub.pm.entities import ScheduleTemplate
 
 MAX_WINDOW = timedelta(days=31)  # the longest range one free-slot search may expand
+YEARS = (1900, 2200)  # slots exist within these years only (no date arithmetic at the edges)
 MIN_SLOT_MINUTES = 5
 MAX_SLOT_MINUTES = 24 * 60
 _ID = re.compile(r"t(?P<template>[1-9]\d{0,17})-(?P<when>\d{8}T\d{4})Z")
@@ -139,6 +140,8 @@ def expand(templates: Iterable[ScheduleTemplate], start: datetime, end: datetime
     slot per provider and start (the lowest template id wins when two templates overlap)."""
     if end - start > MAX_WINDOW:
         raise ValidationError("the range is longer than 31 days", code="window_too_long")
+    if start.year < YEARS[0] or end.year > YEARS[1]:
+        return []
     found: dict[tuple[int, datetime], FreeSlot] = {}
     for template in sorted(templates, key=lambda t: t.id):
         if not template.active:
@@ -179,5 +182,7 @@ def _overlaps(slot: FreeSlot, busy: Busy) -> bool:
 def slot_at(template: ScheduleTemplate, start: datetime) -> FreeSlot | None:
     """The template's slot that starts at ``start`` (UTC), or None when the template makes no
     slot then (wrong weekday, off its grid, outside its dates, or removed)."""
+    if not YEARS[0] <= start.year <= YEARS[1]:
+        return None
     found = expand([template], start, start + timedelta(minutes=1))
     return found[0] if found and found[0].start == start else None

@@ -237,6 +237,7 @@ def test_slots_no_template_makes_and_bad_searches_are_refused_not_500(
             (f"t{tid}-20261399T1400Z", 422),  # not a date
             ("not-a-slot", 422),
             ("999999999", 422),  # no appointment has this busy slot
+            (f"t{tid}-99991231T2359Z", 422),  # the end of time
         ):
             got = http.post("/Appointment", json=booking(pid, slot), headers=JSON)
             assert got.status_code == status, (slot, got.text)
@@ -259,13 +260,21 @@ def test_slots_no_template_makes_and_bad_searches_are_refused_not_500(
             f"/Slot?status=free&schedule=Schedule/abc&{WINDOW}",
             f"/Slot?status=free&schedule=Patient/1&{WINDOW}",
             f"{base}&{WINDOW}&_count=many",
+            f"{base}&start=ge9999-12-31&start=lt9999-12-31T23:59Z",  # the end of time
+            f"{base}&start=ge0001-01-01&start=lt0001-01-02",
         ):
             got = http.get(query)
             assert got.status_code == 400, (query, got.text)
             assert got.json()["resourceType"] == "OperationOutcome"
         empty = http.get(f"{base}&start=ge2026-12-15&start=lt2026-12-14")
         assert empty.status_code == 200 and empty.json()["total"] == 0
-        for ident in ("t1-20261399T9999Z", f"t{tid}-20261214T1415Z", "t" + "9" * 30 + "-1Z"):
+        for ident in (
+            "t1-20261399T9999Z",
+            f"t{tid}-99991231T2359Z",
+            f"t{tid}-00010101T0000Z",
+            f"t{tid}-20261214T1415Z",
+            "t" + "9" * 30 + "-1Z",
+        ):
             assert http.get(f"/Slot/{ident}").status_code == 404
         strict = http.get(f"{base}&{WINDOW}&color=red", headers={"Prefer": "handling=strict"})
         assert strict.status_code == 400

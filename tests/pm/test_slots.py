@@ -194,3 +194,11 @@ def test_bad_templates_are_refused(args: tuple[object, ...], code: str) -> None:
     with pytest.raises(ValidationError) as err:
         check_rule(*args)  # type: ignore[arg-type]
     assert err.value.code == code
+
+
+def test_the_far_past_and_future_make_no_slots_and_no_overflow() -> None:
+    far = datetime(9999, 12, 31, 23, 0, tzinfo=UTC)
+    assert expand([template(weekday=far.weekday())], far, far + timedelta(minutes=59)) == []
+    assert slot_at(template(), datetime(1, 1, 1, tzinfo=UTC)) is None
+    assert slot_at(template(), far) is None
+    assert slot_at(template(), datetime(9999, 12, 31, 23, 59, tzinfo=UTC)) is None

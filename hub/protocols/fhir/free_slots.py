@@ -18,7 +18,7 @@ from typing import Any
 from hub.errors import FhirLocation, NotFound, UnsupportedError
 from hub.mappings.pm_fhir.visits import free_slot
 from hub.pm.queries import Kind, PmQuery
-from hub.pm.slots import MAX_WINDOW, parse_slot_id
+from hub.pm.slots import MAX_WINDOW, YEARS, parse_slot_id
 from hub.protocols.fhir import search_params
 from hub.protocols.fhir.search_params import DEFAULT_COUNT, MAX_COUNT, bad, date_range
 from hub.services.pm_reads import PmReadService
@@ -110,6 +110,8 @@ def parse(params: Sequence[tuple[str, str]]) -> FreeSearch:
         raise bad("schedule", "a free-slot search needs schedule=Schedule/<id>")
     if found.start is None or found.end is None:
         raise bad("start", "a free-slot search needs start=ge<date> and start=lt<date>")
+    if found.start.year < YEARS[0] or found.end.year > YEARS[1]:
+        raise bad("start", f"start: free slots exist from {YEARS[0]} to {YEARS[1]}")
     if found.end - found.start > MAX_WINDOW:
         raise bad("start", "the start range of a free-slot search is at most 31 days")
     return found
