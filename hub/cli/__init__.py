@@ -22,6 +22,7 @@ from hub.cli import (
     messages_cmd,
     outbound_cmd,
     replay_cmd,
+    schedule_cmd,
     serve_cmd,
 )
 from hub.cli.common import CliKit
@@ -43,6 +44,7 @@ def build_app(plugins: Sequence[ProtocolPlugin]) -> typer.Typer:
     replay_cmd.install(root)
     audit_cmd.install(root)
     outbound_cmd.install(root)
+    schedule_cmd.install(root)
     conformance_cmd.install(root, plugins)
     kit = CliKit()
     for plugin in plugins:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime, time
 from typing import Final
 
 from hub.pm.billing_changes import BillingChange
@@ -97,10 +98,26 @@ class UpsertCoverage:
 
 
 @dataclass(frozen=True, slots=True)
+class SlotClaim:
+    """The slot a booking asks for (ADR 0028): a free slot of a template (``template_id`` and
+    its UTC ``start``), or the busy slot of an existing appointment (``appointment_id``)."""
+
+    template_id: int | None = None
+    start: datetime | None = None  # UTC
+    appointment_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class UpsertAppointment:
     """Book or change an appointment keyed by (``source_system``, ``filler_id``) (SCH-2).
     ``must_exist`` (S13/S14/S15/S17/S26) makes an unknown filler id an ``unknown_key`` error;
-    a status-only change (cancel, delete, no-show) carries just ``{"status": ...}``."""
+    a status-only change (cancel, delete, no-show) carries just ``{"status": ...}``.
+
+    Online booking (ADR 0028): ``slot`` books a template's slot (its provider, location, start
+    and length win over the fields; a slot no template makes is ``slot_unknown``, one already
+    taken ``slot_taken``). ``exclusive`` refuses (``slot_taken``) a live appointment at the
+    start of another live appointment of the same provider; HL7 v2 leaves it off, since the
+    EHR's own double bookings are its data."""
 
     source_system: str
     filler_id: str
@@ -109,6 +126,8 @@ class UpsertAppointment:
     provider: ProviderRef | None = None
     location: LocationRef | None = None
     must_exist: bool = False
+    slot: SlotClaim | None = None
+    exclusive: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +209,31 @@ class UpsertOrganization:
 
 
 @dataclass(frozen=True, slots=True)
+class SetScheduleTemplate:
+    """Create (``template_id`` None) or replace a schedule template (ADR 0028) of the provider
+    and location named by their PM ids. ``start_time``/``end_time`` are local ``datetime.time``
+    values in ``timezone``; ``valid_from``/``valid_to`` local dates, inclusive."""
+
+    provider_id: int
+    weekday: int
+    start_time: time
+    end_time: time
+    slot_minutes: int
+    timezone: str
+    location_id: int | None = None
+    valid_from: date | None = None
+    valid_to: date | None = None
+    template_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveScheduleTemplate:
+    """Stop a template making slots; the row stays (inactive) so booked slots still name it."""
+
+    template_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class DeleteRecord:
     """Remove a PM row a client named by its id (FHIR delete). Refused with a
     :class:`hub.errors.Conflict` (code ``in_use``, the reason in the text) while other rows
@@ -212,6 +256,8 @@ PmChange = (
     | UpsertProvider
     | UpsertLocation
     | UpsertOrganization
+    | SetScheduleTemplate
+    | RemoveScheduleTemplate
     | DeleteRecord
     | BillingChange
 )

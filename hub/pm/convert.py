@@ -8,6 +8,7 @@ reads as None rather than failing the read.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import time
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -22,6 +23,7 @@ from hub.pm.entities import (
     Organization,
     Patient,
     Provider,
+    ScheduleTemplate,
     Versioned,
 )
 from hub.pm.enums import (
@@ -127,6 +129,24 @@ def appointment(r: Row) -> Appointment:
         r.get("minutes"),
         r.get("type"),
         r.get("reason"),
+        r.get("slot_template_id"),
+    )
+
+
+def schedule_template(r: Row) -> ScheduleTemplate:
+    """Local times are stored as ``HH:MM`` text: a wall-clock time, not an instant."""
+    return ScheduleTemplate(
+        meta(r),
+        int(r["provider_id"]),
+        int(r["weekday"]),
+        time.fromisoformat(r["start_time"]),
+        time.fromisoformat(r["end_time"]),
+        int(r["slot_minutes"]),
+        r["timezone"],
+        r.get("location_id"),
+        r.get("valid_from"),
+        r.get("valid_to"),
+        bool(r.get("active", True)),
     )
 
 

@@ -8,7 +8,7 @@ are the protocol-neutral ones of :mod:`hub.pm.enums`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -139,6 +139,32 @@ class Appointment:
     minutes: int | None = None
     type: str | None = None
     reason: str | None = None
+    slot_template_id: int | None = None  # the template whose slot it booked (ADR 0028)
+
+    @property
+    def id(self) -> int:
+        return self.meta.id
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleTemplate:
+    """A rule of a provider's availability (ADR 0028): every ``weekday`` (0 Monday .. 6
+    Sunday) from ``start_time`` to ``end_time`` local time in ``timezone`` (an IANA zone), in
+    slots of ``slot_minutes``, on dates from ``valid_from`` to ``valid_to`` (inclusive, open
+    when None). A removed template stays as a row with ``active`` false, so the ids of slots
+    booked from it still name it."""
+
+    meta: Versioned
+    provider_id: int
+    weekday: int
+    start_time: time
+    end_time: time
+    slot_minutes: int
+    timezone: str
+    location_id: int | None = None
+    valid_from: date | None = None
+    valid_to: date | None = None
+    active: bool = True
 
     @property
     def id(self) -> int:

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 from hub.errors import (
     Conflict,
     FhirLocation,
+    HubError,
     MappingError,
     NotFound,
     TransientError,
@@ -338,7 +339,13 @@ class InteractionRunner:
         primary: int | None = None
         main = mapped.primary % len(mapped.changes)
         for index, change in enumerate(mapped.changes):
-            got = apply_change(self.conn, change, self.stamp)
+            try:
+                got = apply_change(self.conn, change, self.stamp)
+            except HubError as exc:
+                located = mapped.located(exc)
+                if located is exc:
+                    raise
+                raise located from exc
             if index == main:
                 primary = got
         if primary is None:

@@ -14,11 +14,14 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from hub.clock import Clock
+from hub.pm.entities import ScheduleTemplate
 from hub.pm.history import HistoryEntry
 from hub.pm.queries import Kind, PmQuery
+from hub.pm.slots import FreeSlot, slot_at
 from hub.services.reads import Actor
 from hub.store import audit, pm_read
 from hub.store.db import UnitOfWorkFactory
+from hub.store.pm_repo import schedules
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,3 +122,25 @@ class PmReadService:
             self._audit(u.conn, actor, "phi.view", kind, "", {"ids": len(found)})
             u.commit()
         return found
+
+    def free_slots(
+        self, provider_ids: Sequence[int], start: datetime, end: datetime
+    ) -> list[FreeSlot]:
+        """The providers' free slots starting in [start, end) (ADR 0028): times of their
+        schedule templates, no patient in them, so no PHI view is audited."""
+        with self.uow() as u:
+            return schedules.free_slots(u.conn, provider_ids, start, end)
+
+    def free_slot(self, template_id: int, start: datetime) -> FreeSlot | None:
+        """The template's slot at ``start`` when it exists and is free."""
+        with self.uow() as u:
+            template = schedules.template(u.conn, template_id)
+            slot = None if template is None else slot_at(template, start)
+            if slot is None:
+                return None
+            found = schedules.free_slots(u.conn, [slot.provider_id], slot.start, slot.end)
+        return slot if slot in found else None
+
+    def templates_of(self, provider_ids: Sequence[int]) -> list[ScheduleTemplate]:
+        with self.uow() as u:
+            return schedules.templates(u.conn, provider_ids)

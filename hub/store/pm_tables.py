@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    text,
 )
 
 from hub.store.crypto_types import SealedDate, SealedJSON, SealedText, SearchKey
@@ -190,10 +191,42 @@ appointments = Table(
     Column("type", String(100), nullable=True),
     # the visit's reason (SCH-6/7, Appointment.reasonCode text): clinical free text, sealed
     Column("reason", SealedText("appointments.reason"), nullable=True),
+    # the schedule template whose slot this booking claimed (ADR 0028, migration 0019_booking)
+    Column("slot_template_id", Id, ForeignKey("schedule_templates.id"), nullable=True),
     *provenance(),
 )
 Index("ix_appointments_filler", appointments.c.source_system, appointments.c.filler_id)
 Index("ix_appointments_patient", appointments.c.patient_id)
+Index("ix_appointments_provider_start", appointments.c.provider_id, appointments.c.start)
+# One live booking per slot: two apps racing for one slot cannot both commit (ADR 0028). Only
+# bookings made through a slot are bound, so an EHR's own double booking over HL7 still applies.
+LIVE_SLOT = "status IN ('booked', 'fulfilled') AND slot_template_id IS NOT NULL"
+Index(
+    "uq_appointments_live_slot",
+    appointments.c.provider_id,
+    appointments.c.start,
+    unique=True,
+    sqlite_where=text(LIVE_SLOT),
+    postgresql_where=text(LIVE_SLOT),
+)
+
+schedule_templates = Table(  # a provider's weekly availability (ADR 0028)
+    "schedule_templates",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("provider_id", Id, ForeignKey("providers.id"), nullable=False),
+    Column("location_id", Id, ForeignKey("locations.id"), nullable=True),
+    Column("weekday", Integer, nullable=False),  # 0 Monday .. 6 Sunday
+    Column("start_time", String(5), nullable=False),  # local wall-clock HH:MM
+    Column("end_time", String(5), nullable=False),
+    Column("slot_minutes", Integer, nullable=False),
+    Column("timezone", String(64), nullable=False),  # IANA zone
+    Column("valid_from", Date, nullable=True),  # local dates, inclusive
+    Column("valid_to", Date, nullable=True),
+    Column("active", Integer, nullable=False, server_default="1"),
+    *provenance(),
+)
+Index("ix_schedule_templates_provider", schedule_templates.c.provider_id)
 
 charges = Table(
     "charges",

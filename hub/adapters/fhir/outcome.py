@@ -49,6 +49,10 @@ CODES: dict[str, tuple[str, int]] = {
     "version_conflict": ("conflict", 412),
     "precondition_failed": ("conflict", 412),
     "duplicate_key": ("duplicate", 409),
+    # online booking (ADR 0028): the answer survives the stored error of a processed write
+    "slot_taken": ("conflict", 409),
+    "slot_unknown": ("business-rule", 422),
+    "slot_mismatch": ("business-rule", 422),
     "multiple_matches": ("multiple-matches", 412),
     "method_not_allowed": ("not-supported", 405),
     "unauthorized": ("login", 401),

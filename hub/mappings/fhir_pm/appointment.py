@@ -6,16 +6,24 @@ Participants name the patient, the practitioner and the location by their type; 
 ``minutesDuration`` (else ``end`` minus ``start``), ``appointmentType`` and the first
 ``reasonCode`` fill the rest. Status keeps the PM's five words: the waiting states (proposed,
 pending, arrived, checked-in, waitlist) are ``booked``; entered-in-error is ``deleted``.
+
+Online booking (ADR 0028): ``slot`` names the Slot booked, a free one by its computed id
+(``Slot/t<template>-<UTC start>``) or a busy one by its appointment's id; the repository claims
+it, so a slot no template makes is 422 and one already taken 409, both at ``Appointment.slot``.
+Every FHIR write is ``exclusive``: a live appointment at the start of another live one of the
+same practitioner is refused (409), whether or not it names a slot.
 """
 
 from __future__ import annotations
 
+from hub.errors import MappingError
 from hub.mappings.fhir_pm.common import (
     FHIR_FACILITY,
     Json,
     Mapped,
     Resolver,
     Target,
+    at,
     code_in,
     concept_text,
     identifiers,
@@ -29,8 +37,9 @@ from hub.mappings.fhir_pm.common import (
     require_type,
     unknown_reference,
 )
-from hub.pm.changes import LocationRef, PatientKey, ProviderRef, UpsertAppointment
+from hub.pm.changes import LocationRef, PatientKey, ProviderRef, SlotClaim, UpsertAppointment
 from hub.pm.enums import AppointmentStatus
+from hub.pm.slots import parse_slot_id
 
 STATUS = {
     "proposed": AppointmentStatus.BOOKED,
@@ -76,6 +85,35 @@ def _actors(
     return patient, provider, place
 
 
+# where the repository's slot errors point (it raises without a location)
+SLOT_ERRORS = {
+    "slot_unknown": "Appointment.slot",
+    "slot_taken": "Appointment.slot",
+    "slot_mismatch": "Appointment.slot",
+}
+
+
+def _slot(resource: Json) -> SlotClaim | None:
+    found = items(resource, "slot")
+    if not found:
+        return None
+    if len(found) > 1:
+        raise MappingError(
+            "book one slot at a time", code="slot_unknown", location=at("Appointment.slot")
+        )
+    where = "Appointment.slot[0]"
+    ref = found[0].get("reference")
+    if not isinstance(ref, str) or ref.count("/") != 1 or not ref.startswith("Slot/"):
+        raise invalid("give the slot as Slot/<id>", where, "invalid_reference")
+    ident = ref.removeprefix("Slot/")
+    if ident.isdigit() and len(ident) <= 18:
+        return SlotClaim(appointment_id=int(ident))
+    parsed = parse_slot_id(ident)
+    if parsed is None:
+        raise MappingError("no such slot on this server", code="slot_unknown", location=at(where))
+    return SlotClaim(template_id=parsed[0], start=parsed[1])
+
+
 def map_appointment(resource: Json, target: Target, resolver: Resolver) -> Mapped:
     status = code_in(resource.get("status"), STATUS, "Appointment.status")
     existing = resolver.appointment(target.existing) if target.existing else None
@@ -108,5 +146,14 @@ def map_appointment(resource: Json, target: Target, resolver: Resolver) -> Mappe
     put(fields, "type", concept_text(resource.get("appointmentType")))
     reasons = items(resource, "reasonCode")
     put(fields, "reason", concept_text(reasons[0]) if reasons else None)
-    change = UpsertAppointment(system, filler, patient, fields, provider=provider, location=place)
-    return Mapped((change,), "appointments")
+    change = UpsertAppointment(
+        system,
+        filler,
+        patient,
+        fields,
+        provider=provider,
+        location=place,
+        slot=_slot(resource),
+        exclusive=True,
+    )
+    return Mapped((change,), "appointments", locate=SLOT_ERRORS)

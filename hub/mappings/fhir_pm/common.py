@@ -10,12 +10,12 @@ the service fills from the PM and the FHIR identity table; a test fills it from 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from hub.errors import FhirLocation, MappingError, ValidationError
+from hub.errors import FhirLocation, HubError, MappingError, ValidationError
 from hub.pm.changes import CLEAR, PmChange
 from hub.pm.keys import (
     AppointmentKey,
@@ -70,6 +70,15 @@ class Mapped:
     changes: tuple[PmChange, ...]
     table: str
     primary: int = -1
+    # the element a repository error is about, by its code (the PM raises without a location)
+    locate: Mapping[str, str] = field(default_factory=dict)
+
+    def located(self, exc: HubError) -> HubError:
+        """``exc`` with the FHIRPath of the element it is about, when this mapping knows it."""
+        where = self.locate.get(exc.code)
+        if where is None or exc.location is not None:
+            return exc
+        return type(exc)(exc.message, code=exc.code, location=at(where), severity=exc.severity)
 
 
 def put(fields: dict[str, object], column: str, value: object) -> None:

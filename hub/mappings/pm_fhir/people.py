@@ -2,16 +2,18 @@
 Organization and Location.
 
 A provider is one Practitioner; when it belongs to an organization or has a taxonomy it is
-also one PractitionerRole (same id). The PM keeps no schedule templates, so a Schedule is one
-per practitioner (same id): the calendar its appointments fill (ADR 0020).
+also one PractitionerRole (same id). A Schedule is one per practitioner (same id): the
+calendar its appointments fill (ADR 0020); :func:`with_templates` adds what its schedule
+templates say (ADR 0028): the locations it is bookable at, as actors, and the weekly hours.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from hub.mappings.pm_fhir.common import SYSTEMS, identifier, reference, resource
-from hub.pm.entities import Location, Organization, Provider
+from hub.pm.entities import Location, Organization, Provider, ScheduleTemplate
 
 NUCC = "http://nucc.org/provider-taxonomy"
 ORG_TYPE = "http://terminology.hl7.org/CodeSystem/organization-type"
@@ -70,6 +72,29 @@ def schedule(p: Provider) -> dict[str, Any]:
         actor=[reference("Practitioner", p.meta.id)],
         comment=f"appointments of {who}" if who else None,
     )
+
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def with_templates(
+    schedule: dict[str, Any], templates: Sequence[ScheduleTemplate]
+) -> dict[str, Any]:
+    """The Schedule with its active templates: each location as an actor (after the
+    practitioner) and the hours in ``comment``; unchanged without templates."""
+    live = [t for t in templates if t.active]
+    if not live:
+        return schedule
+    places = sorted({t.location_id for t in live if t.location_id is not None})
+    hours = "; ".join(
+        f"{WEEKDAYS[t.weekday]} {t.start_time:%H:%M}-{t.end_time:%H:%M} {t.timezone}"
+        f" ({t.slot_minutes} min)"
+        for t in sorted(live, key=lambda t: (t.weekday, t.start_time, t.id))
+    )
+    actors = list(schedule.get("actor", [])) + [reference("Location", p) for p in places]
+    said = schedule.get("comment")
+    text = f"free slots: {hours}" if not said else f"{said}; free slots: {hours}"
+    return {**schedule, "actor": actors, "comment": text}
 
 
 def organization(o: Organization) -> dict[str, Any]:

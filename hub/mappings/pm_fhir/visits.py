@@ -13,6 +13,7 @@ from typing import Any
 from hub.mappings.pm_fhir.common import SYSTEMS, identifier, instant, reference, resource
 from hub.pm.entities import Appointment, Encounter
 from hub.pm.enums import AppointmentStatus, EncounterClass, EncounterStatus
+from hub.pm.slots import FreeSlot
 
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 _CLASS = {
@@ -140,3 +141,16 @@ def slot(a: Appointment) -> dict[str, Any]:
         start=instant(a.start),
         end=_end(a) or instant(a.start),
     )
+
+
+def free_slot(s: FreeSlot) -> dict[str, Any]:
+    """A free slot computed from a schedule template (ADR 0028): nothing stored, so no
+    version; its id books it (``Appointment.slot``)."""
+    return {
+        "resourceType": "Slot",
+        "id": s.id,
+        "schedule": reference("Schedule", s.provider_id),
+        "status": "free",
+        "start": instant(s.start),
+        "end": instant(s.end),
+    }

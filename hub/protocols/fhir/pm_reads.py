@@ -15,9 +15,10 @@ from hub.adapters.fhir.outcome import Issue, operation_outcome
 from hub.errors import FhirLocation, NotFound, UnsupportedError
 from hub.mappings.pm_fhir import TYPES, TypeMap
 from hub.mappings.pm_fhir.common import instant
+from hub.mappings.pm_fhir.people import with_templates
 from hub.mappings.pm_fhir.visits import slot_of
 from hub.pm.queries import Kind
-from hub.protocols.fhir import search_params
+from hub.protocols.fhir import free_slots, search_params
 from hub.protocols.fhir.registry import ResourceRegistry
 from hub.protocols.fhir.search_params import date_range
 from hub.services.pm_reads import PmReadService
@@ -55,10 +56,22 @@ class PmFhirReads:
 
     def read(self, type_name: str, id: str, actor: Actor) -> Resource:
         tm = self._map(type_name)
+        if type_name == "Slot" and free_slots.is_free_id(id):
+            return free_slots.read(self.service, id)
         record = self.service.get(tm.kind, _id(type_name, id), actor)
         if record is None or not self._applies(type_name, record):
             raise NotFound(f"{type_name}/{id[:64]} is not known", code="not_found")
-        return tm.to_fhir(record)
+        return self._schedules(type_name, [tm.to_fhir(record)])[0]
+
+    def _schedules(self, type_name: str, found: list[Resource]) -> list[Resource]:
+        """Schedules with what their templates say (ADR 0028); other types as they are."""
+        if type_name != "Schedule" or not found:
+            return found
+        templates = self.service.templates_of([int(r["id"]) for r in found])
+        return [
+            with_templates(r, [t for t in templates if t.provider_id == int(r["id"])])
+            for r in found
+        ]
 
     def vread(self, type_name: str, id: str, version: str, actor: Actor) -> Resource:
         tm = self._map(type_name)
@@ -130,6 +143,9 @@ class PmFhirReads:
         strict: bool = False,
     ) -> Resource:
         tm = self._map(type_name)
+        if type_name == "Slot" and free_slots.wants_free(params):
+            found, total, slots = free_slots.search(self.service, params, strict=strict)
+            return self._bundle(type_name, base_url, found, total, slots, [])
         spec = self.registry.get(type_name)
         allowed = spec.includes if spec is not None else ()
         parsed = search_params.parse(type_name, tm.kind, params, includes_allowed=allowed)
@@ -141,7 +157,7 @@ class PmFhirReads:
             )
         page, _ = self.service.search(parsed.query, actor)
         records = [r for r in page.items if self._applies(type_name, r)]
-        matches = [tm.to_fhir(r) for r in records]
+        matches = self._schedules(type_name, [tm.to_fhir(r) for r in records])
         included = self._included(tm, records, parsed.includes, actor)
         return self._bundle(type_name, base_url, parsed, page.total, matches, included)
 

@@ -97,7 +97,11 @@ READ_SPECS = (
         READS,
         params(IDENT, ("schedule", R), ("start", D), ("status", T)),
         includes=("Slot:schedule",),
-        documentation="the busy slots of booked appointments (ADR 0020)",
+        documentation=(
+            "busy slots are booked appointments (ADR 0020); status=free with schedule and a "
+            "start range of at most 31 days gives the free slots of the schedule templates, "
+            "booked by POST Appointment with slot (ADR 0028)"
+        ),
     ),
     ResourceSpec(
         "Claim",

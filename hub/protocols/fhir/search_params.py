@@ -284,7 +284,7 @@ class ParsedSearch:
     used: list[tuple[str, str]] = field(default_factory=list)  # for the self and next links
 
 
-def _int(param: str, value: str, *, low: int, high: int) -> int:
+def whole_number(param: str, value: str, *, low: int, high: int) -> int:
     if not value.isdigit() or len(value) > 9:
         raise bad(param, f"{param} must be a whole number")
     return max(low, min(int(value), high))
@@ -304,9 +304,9 @@ def parse(
     parsed = ParsedSearch(PmQuery(kind))
     for name, value in pairs:
         if name == "_count":
-            count = _int(name, value, low=0, high=MAX_COUNT)
+            count = whole_number(name, value, low=0, high=MAX_COUNT)
         elif name == "_offset":
-            offset = _int(name, value, low=0, high=10**9)
+            offset = whole_number(name, value, low=0, high=10**9)
         elif name == "_total":
             with_total = value != "none"
         elif name == "_summary" and value == "count":

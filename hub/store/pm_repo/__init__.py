@@ -29,6 +29,7 @@ from hub.store.pm_repo import (
     directory,
     patients,
     remittance,
+    schedules,
     scheduling,
 )
 from hub.store.pm_repo.billing import SqlBilling
@@ -67,6 +68,8 @@ HANDLERS: dict[type[Any], Handler] = {
     c.UpsertProvider: directory.upsert_provider,
     c.UpsertLocation: directory.upsert_location,
     c.UpsertOrganization: directory.upsert_organization,
+    c.SetScheduleTemplate: schedules.set_template,
+    c.RemoveScheduleTemplate: schedules.remove_template,
     c.DeleteRecord: deletes.delete_record,
     bc.RequestEligibility: billing.request_eligibility,
     bc.PostClaimPayment: claim_posting.post_claim_payment,

@@ -13,6 +13,7 @@ from hub.pm.changes import BookAppointment, UpsertAppointment, UpsertCoverage, U
 from hub.pm.entities import Appointment, Coverage, Encounter
 from hub.pm.enums import AppointmentStatus, EncounterStatus
 from hub.pm.rules import values as column_values
+from hub.store.pm_repo import schedules
 from hub.store.pm_repo.patients import require_patient
 from hub.store.pm_repo.references import resolve_location, resolve_payer, resolve_provider
 from hub.store.pm_repo.rows import Stamp, b, content, write
@@ -115,7 +116,33 @@ def upsert_appointment(conn: Connection, ch: UpsertAppointment, stamp: Stamp) ->
         values.setdefault("status", AppointmentStatus.BOOKED.value)
         values.update(source_system=ch.source_system, filler_id=ch.filler_id)
     old = None if existing is None else existing._mapping
-    return write(conn, appointments, old, values, stamp)
+    if ch.slot is not None or ch.exclusive:
+        _one_booking_per_slot(conn, ch, values, old)
+    try:
+        return write(conn, appointments, old, values, stamp)
+    except sa.exc.IntegrityError as exc:
+        # the partial unique index is the arbiter of a race the check above cannot see
+        # (another transaction's booking of the same slot, committed meanwhile)
+        if "live_slot" in str(exc) or "appointments.provider_id, appointments.start" in str(exc):
+            raise schedules.slot_taken() from None
+        raise
+
+
+def _one_booking_per_slot(
+    conn: Connection, ch: UpsertAppointment, values: dict[str, Any], old: Any
+) -> None:
+    """Online booking (ADR 0028): claim the slot asked for, and refuse a live appointment
+    where another live one of the same provider already is."""
+    own = None if old is None else int(old["id"])
+    span = None
+    if ch.slot is not None:
+        span = schedules.claim_slot(conn, ch.slot, values, own)
+    merged = {**({} if old is None else dict(old)), **values}
+    start, provider = merged.get("start"), merged.get("provider_id")
+    if merged.get("status") not in schedules.LIVE or start is None or provider is None:
+        return
+    end = start if span is None else span.end
+    schedules.check_free(conn, int(provider), start, end, own)
 
 
 def book_appointment(conn: Connection, ch: BookAppointment, stamp: Stamp) -> int:
