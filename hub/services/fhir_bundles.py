@@ -208,6 +208,7 @@ class TransactionRunner:
         """A GET entry, read on the transaction's connection (it sees the writes)."""
         url = str(entry["request"]["url"])
         kind = url.split("?", 1)[0].strip("/").split("/", 1)[0]
+        self.runner.flush()  # it sees every write before it, with history and identifiers
         try:
             if self.reads is None:
                 raise UnsupportedError("GET entries are not served here", code="method_not_allowed")

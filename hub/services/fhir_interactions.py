@@ -36,16 +36,18 @@ from hub.mappings.fhir_pm import TABLES, Target, map_delete, map_resource
 from hub.mappings.fhir_pm.common import identifiers
 from hub.mappings.fhir_pm.patient import authority_of
 from hub.mappings.pm_fhir import TYPES
+from hub.pm import convert
 from hub.pm.changes import UpsertPatient
 from hub.pm.entities import Appointment
-from hub.pm.events import appointment_event
+from hub.pm.events import DomainEvent, appointment_event
 from hub.services.fhir_checks import check_resource
 from hub.services.fhir_patch import Operations, apply_patch
 from hub.store import fhir_identity as identity
 from hub.store import pm_read
 from hub.store.fhir_resolver import SqlResolver, row_version, written_state
-from hub.store.outbox import emit
+from hub.store.outbox import emit_many
 from hub.store.pm_repo import Stamp, apply_change
+from hub.store.pm_repo.rows import flush as flush_history
 from hub.store.pm_repo.scheduling import SqlScheduling
 
 METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -187,21 +189,45 @@ class InteractionRunner:
         self.conn = conn
         self.now = now
         # patients={}: the ids of patients found or written are kept for the transaction
-        # (hub.store.pm_repo forgets them on any change that can move a key)
-        self.stamp = Stamp(message_id, now, patients={})
+        # (hub.store.pm_repo forgets them on any change that can move a key);
+        # pending=[], identifiers=[]: history rows and patient identifier rows are written
+        # together by flush(); written={}: the version and time of each row written, so an
+        # answer does not read them back
+        self.stamp = Stamp(message_id, now, pending=[], patients={}, written={}, identifiers=[])
         self.resolver = SqlResolver(conn)
         self.held: set[str] = set()  # identifier locks this transaction holds
+        # owners of the locked identifiers (read once, kept up to date), and the bindings and
+        # outbox events waiting for flush()
+        self.owners: dict[identity.Key, int | None] = {}
+        self.bindings: list[dict[str, Any]] = []
+        self.events: list[DomainEvent] = []
 
     def lock_identifiers(self, resources: list[tuple[str, Mapping[str, Any]]]) -> None:
         """Lock every identifier the resources will bind, in one statement (a Bundle before
-        its first write; binding them later takes no lock again)."""
-        identity.lock_identifiers(
-            self.conn,
-            ((kind, system, value) for kind, r in resources for system, value, _ in identifiers(r)),
-            self.held,
-        )
+        its first write; binding them later takes no lock again), and read their owners in
+        one more: under the locks nobody else binds them, so each binding is then judged
+        without a statement and written by :meth:`flush`."""
+        keys = [
+            identity.identifier_key(kind, system, value)
+            for kind, r in resources
+            for system, value, _ in identifiers(r)
+        ]
+        identity.lock_identifiers(self.conn, keys, self.held)
+        if keys:
+            self.owners.update(identity.owners(self.conn, keys))
+
+    def flush(self) -> None:
+        """Write what the writes so far left waiting: history rows, patient identifier rows,
+        identifier bindings and outbox events, one statement each. Run before anything reads
+        them (a look-up by identifier, a delete, a GET entry) and before the answer is saved."""
+        flush_history(self.conn, self.stamp)
+        identity.bind_pending(self.conn, self.bindings)
+        if self.events:
+            emit_many(self.conn, self.events, now=self.now)
+            self.events.clear()
 
     def matches(self, resource_type: str, criteria: str, where: str) -> list[int]:
+        self.flush()
         system, value = parse_criteria(criteria, where)
         authority = None if system is None else authority_of(system)
         found = identity.find_by_identifier(
@@ -224,7 +250,9 @@ class InteractionRunner:
         return entity
 
     def result(self, status: int, resource_type: str, entity: int) -> WriteResult:
-        found = row_version(self.conn, resource_type, entity)
+        found = self._written(resource_type, entity) or row_version(
+            self.conn, resource_type, entity
+        )
         version, updated = found if found is not None else (None, None)
         return WriteResult(
             status=status,
@@ -263,8 +291,17 @@ class InteractionRunner:
         assert resource is not None
         return self._write(it, resource, entity, minted)
 
+    def _written(self, resource_type: str, entity: int) -> tuple[int, datetime] | None:
+        """(version, updated_at) of a row this transaction wrote, as it wrote them."""
+        assert self.stamp.written is not None
+        found = self.stamp.written.get((TABLES[resource_type], entity))
+        if found is None or found.updated_at is None:
+            return None
+        return found.version, found.updated_at
+
     def current(self, resource_type: str, entity: int) -> dict[str, Any] | None:
         """The resource as the PM holds it now (on this transaction: earlier writes show)."""
+        self.flush()  # the read may consult history rows
         tm = TYPES.get(resource_type)
         record = None if tm is None else pm_read.get(self.conn, tm.kind, entity)
         if tm is None or record is None:
@@ -300,10 +337,20 @@ class InteractionRunner:
         this transaction; its source system is the origin, which is not told back)."""
         if resource_type != "Appointment":
             return
-        after = SqlScheduling(self.conn, self.stamp).appointment(entity)
+        assert self.stamp.written is not None
+        known = self.stamp.written.get((TABLES[resource_type], entity))
+        if (
+            before is None
+            and known is not None
+            and {"status", "source_system"} <= known.values.keys()
+        ):
+            # a new appointment's event needs only its status and source, as just written
+            after: Appointment | None = convert.appointment({**known.values, "id": entity})
+        else:
+            after = SqlScheduling(self.conn, self.stamp).appointment(entity)
         event = None if after is None else appointment_event(before, after)
-        if after is not None and event is not None:
-            emit(self.conn, event(entity, origin=after.source_system), now=self.now)
+        if after is not None and event is not None:  # written by flush(), in this order
+            self.events.append(event(entity, origin=after.source_system))
 
     def _check_version(self, it: Interaction, entity: int | None) -> None:
         if it.if_match is None:
@@ -316,10 +363,16 @@ class InteractionRunner:
     def _delete(self, it: Interaction, entity: int | None) -> WriteResult:
         if entity is None:
             return WriteResult(204, it.resource_type)
+        self.flush()
         for change in map_delete(it.resource_type, entity).changes:
             apply_change(self.conn, change, self.stamp)
         self.resolver.forget(it.resource_type, entity)
         identity.unbind(self.conn, it.resource_type, entity)
+        for key, owner in self.owners.items():
+            if key[0] == it.resource_type and owner == entity:
+                self.owners[key] = None
+        assert self.stamp.written is not None
+        self.stamp.written.pop((TABLES[it.resource_type], entity), None)
         return WriteResult(204, it.resource_type)
 
     def _write(
@@ -357,7 +410,7 @@ class InteractionRunner:
             self.resolver.forget(it.resource_type, primary)
         state = None
         if entity is None:
-            state = written_state(self.conn, it.resource_type, primary, self.stamp.message_id)
+            state = self._created(it.resource_type, primary)
             if state is None or not state[2]:
                 # The PM keys rows by business keys (facility + MRN, NPI, visit number...): a
                 # create that lands on an existing row would silently update it.
@@ -379,6 +432,8 @@ class InteractionRunner:
             self.now,
             race_is_transient=conditional,
             held=self.held,
+            known=self.owners,
+            pending=self.bindings,
         )
         self._announce(it.resource_type, before, primary)
         if state is None:
@@ -392,3 +447,15 @@ class InteractionRunner:
             version=version,
             last_modified=updated.isoformat() if isinstance(updated, datetime) else None,
         )
+
+    def _created(self, resource_type: str, entity: int) -> tuple[int, Any, bool] | None:
+        """(version, updated_at, created by this message) of the row a create wrote: known
+        without a statement when this write inserted it; read (after the waiting history rows
+        are written) when it landed on an existing row, which a replay of this very message
+        may have created."""
+        assert self.stamp.written is not None
+        found = self.stamp.written.get((TABLES[resource_type], entity))
+        if found is not None and found.inserted and found.updated_at is not None:
+            return found.version, found.updated_at, self.stamp.message_id is not None
+        self.flush()
+        return written_state(self.conn, resource_type, entity, self.stamp.message_id)

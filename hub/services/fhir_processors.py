@@ -70,6 +70,7 @@ def process_write(ctx: ProcessContext) -> None:
     assert done.interaction is not None
     runner = InteractionRunner(ctx.conn, message_id=ctx.message.id, now=done.now)
     result = runner.run(done.interaction, done.document, str(ctx.message.id), patch=done.patch)
+    runner.flush()
     save_result(ctx.conn, ctx.message.id, result.status, result.as_json(), done.now)
 
 
@@ -82,7 +83,9 @@ def transaction_processor(reads: EntryReads | None = None) -> Processor:
         runner = InteractionRunner(ctx.conn, message_id=ctx.message.id, now=done.now)
         base = str((ctx.message.meta or {}).get("base") or "")
         tx = TransactionRunner(runner, ctx.message.id, reads=reads, base=base)
-        save_result(ctx.conn, ctx.message.id, 200, tx.run(done.document), done.now)
+        answer = tx.run(done.document)
+        runner.flush()
+        save_result(ctx.conn, ctx.message.id, 200, answer, done.now)
 
     return process_transaction
 
@@ -95,6 +98,7 @@ def item_processor(reads: EntryReads | None = None) -> Processor:
         assert done.document is not None
         runner = InteractionRunner(ctx.conn, message_id=ctx.message.id, now=done.now)
         result = run_item(runner, ctx.message, done.document, reads)
+        runner.flush()
         save_result(ctx.conn, ctx.message.id, result.status, result.as_json(), done.now)
 
     return process_item

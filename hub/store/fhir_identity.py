@@ -27,7 +27,7 @@ from hub.store.locks import lock_keys
 from hub.store.message_tables import messages
 from hub.store.pm_repo.rows import b
 from hub.store.pm_tables import patient_identifiers, patients, providers
-from hub.store.prepared import run
+from hub.store.prepared import run, run_many
 
 _i, _fi = fhir_ids.c, fhir_identifiers.c
 MAX_ID_LENGTH = 64
@@ -113,6 +113,37 @@ def lock_identifiers(
     held |= keys
 
 
+Key = tuple[str, str, str]  # (resource type, system, value) as bound: system and value cut to 200
+_OWNER_CHUNK = 500  # values per look-up statement (well under SQLite's bound-parameter limit)
+
+
+def identifier_key(resource_type: str, system: str, value: str) -> Key:
+    return resource_type, system[:200], value[:200]
+
+
+def owners(conn: Connection, keys: Iterable[Key]) -> dict[Key, int | None]:
+    """The row each identifier is bound to (None: free), read in one statement per 500
+    values. Read under the identifiers' locks (:func:`lock_identifiers`), the answer holds
+    for the rest of the transaction: nobody else binds them meanwhile."""
+    found: dict[Key, int | None] = dict.fromkeys(keys)
+    types = sorted({k[0] for k in found})
+    values = sorted({k[2] for k in found})
+    for start in range(0, len(values), _OWNER_CHUNK):
+        # value_key compares the value in clear or its blind index (its column type turns the
+        # bound plaintext into the same); the row's sealed value reads back in clear
+        rows = conn.execute(
+            sa.select(_fi.resource_type, _fi.system, _fi.value, _fi.entity_id).where(
+                _fi.resource_type.in_(types),
+                _fi.value_key.in_(values[start : start + _OWNER_CHUNK]),
+            )
+        )
+        for r in rows:
+            key = (str(r.resource_type), str(r.system), str(r.value))
+            if key in found:
+                found[key] = int(r.entity_id)
+    return found
+
+
 def find_by_identifier(
     conn: Connection,
     resource_type: str,
@@ -171,11 +202,18 @@ def bind_identifiers(
     *,
     race_is_transient: bool = False,
     held: set[str] | None = None,
+    known: dict[Key, int | None] | None = None,
+    pending: list[dict[str, Any]] | None = None,
 ) -> None:
     """Bind each (system, value) to the row; one bound to another row of the type is a
     :class:`Conflict` (``duplicate_identifier``), or a :class:`TransientError` when
     ``race_is_transient`` (a conditional create that lost a race retries, then finds the
-    winner)."""
+    winner).
+
+    ``known``: owners read under the identifiers' locks (:func:`owners`), kept up to date
+    here. An identifier it knows is judged without a statement, and one it knows to be free
+    is added to ``pending`` (then written with the others by :func:`bind_pending`) or bound
+    at once when there is no ``pending``."""
     pairs = list(dict.fromkeys((s[:200], v[:200]) for s, v in identifiers))
     if not pairs:
         return
@@ -184,6 +222,18 @@ def bind_identifiers(
         lock_keys(conn, *keys)
     bind_new = _BIND_NEW.get(conn.dialect.name)
     for system, value in pairs:
+        key = (resource_type, system, value)
+        free = known is not None and key in known and known[key] is None
+        if known is not None and key in known and not free:
+            if known[key] == entity_id:
+                continue
+            error = TransientError if race_is_transient else Conflict
+            raise error(
+                "the identifier already belongs to another resource of this type",
+                code="duplicate_identifier",
+            )
+        if known is not None:
+            known[key] = entity_id
         values = {
             "resource_type": resource_type,
             "system": system,
@@ -192,6 +242,9 @@ def bind_identifiers(
             "entity_id": entity_id,
             "created_at": now,
         }
+        if free and pending is not None:
+            pending.append(values)  # free, and locked by this transaction
+            continue
         if bind_new is not None and run(conn, bind_new, values).rowcount == 1:
             continue  # it was free, and is now this row's
         params = {"b_type": resource_type, "b_system": system, "b_value": value}
@@ -214,6 +267,20 @@ def bind_identifiers(
             raise TransientError(
                 "the identifier was bound concurrently", code="duplicate_identifier"
             ) from None
+
+
+def bind_pending(conn: Connection, pending: list[dict[str, Any]]) -> None:
+    """Write the bindings :func:`bind_identifiers` kept in ``pending`` (one ``executemany``).
+    The primary key stays the backstop: a clash rolls the whole write back to be retried."""
+    if not pending:
+        return
+    try:
+        run_many(conn, _BIND, pending)
+    except sa.exc.IntegrityError:
+        raise TransientError(
+            "the identifier was bound concurrently", code="duplicate_identifier"
+        ) from None
+    pending.clear()
 
 
 def unbind(conn: Connection, resource_type: str, entity_id: int) -> None:

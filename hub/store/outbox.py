@@ -10,6 +10,7 @@ Statuses: ``pending → relayed | failed``; ``failed → pending`` by an admin (
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from hub.errors import NotFound
 from hub.pm.events import DomainEvent, event_name, to_payload
-from hub.store.prepared import run
+from hub.store.prepared import run, run_many
 from hub.store.tables import outbox
 
 PENDING, RELAYED, FAILED = "pending", "relayed", "failed"
@@ -54,19 +55,29 @@ def _row(r: Any) -> OutboxRow:
 
 
 _EMIT = sa.insert(outbox).returning(outbox.c.id)
+_EMIT_MANY = sa.insert(outbox)
 
 
-def emit(conn: Connection, event: DomainEvent, *, now: datetime) -> int:
-    """Write ``event`` in the caller's transaction (a hot-path statement: every appointment
-    change emits one); returns its outbox id."""
-    values = {
+def _values(event: DomainEvent, now: datetime) -> dict[str, Any]:
+    return {
         "event": event_name(event),
         "payload": to_payload(event),
         "status": PENDING,
         "attempt_count": 0,
         "created_at": now,
     }
-    return int(run(conn, _EMIT, values).scalar_one())
+
+
+def emit(conn: Connection, event: DomainEvent, *, now: datetime) -> int:
+    """Write ``event`` in the caller's transaction (a hot-path statement: every appointment
+    change emits one); returns its outbox id."""
+    return int(run(conn, _EMIT, _values(event, now)).scalar_one())
+
+
+def emit_many(conn: Connection, events: Sequence[DomainEvent], *, now: datetime) -> None:
+    """Write ``events`` in the caller's transaction, in this order (their ids follow it), by
+    one ``executemany``: a FHIR transaction's appointment events at its end."""
+    run_many(conn, _EMIT_MANY, [_values(e, now) for e in events])
 
 
 def _due(now: datetime) -> sa.Select[Any]:

@@ -152,6 +152,38 @@ def test_conditional_create_finds_the_identifier_by_its_blind_index(server: Serv
         assert clash.status_code in (409, 412, 422), clash.text
 
 
+def test_a_transaction_judges_identifiers_by_their_blind_index(server: Server) -> None:
+    """A Bundle reads the owners of its identifiers in one statement (ADR 0021): through the
+    blind index, so a sealed SSN held by another patient is still found, and a conditional
+    reference finds a patient an earlier entry made."""
+    taken = patient(11, "Takenssn", "Tom", "1970-01-01", "900-11-0001")  # PEOPLE[0]'s SSN
+    fresh = patient(12, "Freshssn", "Fay", "1970-01-01", "900-11-0012")
+    visit = {
+        "resourceType": "Encounter",
+        "status": "finished",
+        "class": {"code": "AMB"},
+        "identifier": [{"value": "V-BI12"}],
+        "subject": {"reference": f"Patient?identifier={SSN_SYSTEM}|900-11-0012"},
+    }
+
+    def bundle(*resources: dict[str, Any]) -> dict[str, Any]:
+        entries = [
+            {"request": {"method": "POST", "url": r["resourceType"]}, "resource": r}
+            for r in resources
+        ]
+        return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+
+    with server.client() as http:
+        clash = http.post("", json=bundle(fresh, taken), headers=JSON)
+        assert clash.status_code == 409, clash.text
+        assert clash.json()["issue"][0]["expression"] == ["Bundle.entry[1]"]
+        done = http.post("", json=bundle(fresh, visit), headers=JSON)
+        assert done.status_code == 200, done.text
+        pid = done.json()["entry"][0]["response"]["location"].split("/")[1]
+        where = done.json()["entry"][1]["response"]["location"].split("/_history")[0]
+        assert http.get(f"/{where}").json()["subject"]["reference"].endswith(f"Patient/{pid}")
+
+
 def test_nothing_searchable_is_kept_in_clear(server: Server) -> None:
     with server.hub.engine.connect() as conn:
 

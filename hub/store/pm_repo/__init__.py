@@ -44,7 +44,7 @@ from hub.store.pm_repo.references import (
     resolve_provider,
 )
 from hub.store.pm_repo.remittance import SqlEligibility, SqlRemittances
-from hub.store.pm_repo.rows import Stamp, flush
+from hub.store.pm_repo.rows import Stamp, flush, flush_identifiers
 from hub.store.pm_repo.scheduling import SqlScheduling, find_appointment
 
 Handler = Callable[[Connection, Any, Stamp], int | None]
@@ -87,8 +87,10 @@ def apply_change(conn: Connection, change: PmChange, stamp: Stamp) -> int | None
     handler = HANDLERS.get(type(change))
     if handler is None:
         raise MappingError(f"no handler for {type(change).__name__}", code="unmappable")
-    if stamp.patients and type(change) in FORGETS_PATIENTS:
-        stamp.patients.clear()
+    if type(change) in FORGETS_PATIENTS:
+        if stamp.patients:
+            stamp.patients.clear()
+        flush_identifiers(conn, stamp)  # these read or change patient identifier rows
     return handler(conn, change, stamp)
 
 

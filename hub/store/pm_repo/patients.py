@@ -19,7 +19,15 @@ from hub.pm.changes import ChangeIdentifier, MergePatients, UpsertPatient
 from hub.pm.entities import MergeRecord, Patient
 from hub.pm.keys import PatientKey
 from hub.pm.rules import values as column_values
-from hub.store.pm_repo.rows import Stamp, b, bulk_move, content, insert_stmt, write
+from hub.store.pm_repo.rows import (
+    Stamp,
+    b,
+    bulk_move,
+    content,
+    flush_identifiers,
+    insert_stmt,
+    write,
+)
 from hub.store.pm_tables import (
     appointments,
     charges,
@@ -82,6 +90,8 @@ def upsert_patient(conn: Connection, ch: UpsertPatient, stamp: Stamp) -> int:
     # A new patient has no identifiers yet; a known one's are read once, not once per CX.
     have: set[tuple[Any, str | None, str | None]] = set()
     if existing is not None and ch.identifiers:
+        if stamp.identifiers:  # rows kept for later are read back with the others
+            flush_identifiers(conn, stamp)
         have = {
             (r.value, r.assigning_authority, r.type_code)
             for r in run(conn, _IDENTIFIERS, {"b_pid": pid})
@@ -100,7 +110,10 @@ def upsert_patient(conn: Connection, ch: UpsertPatient, stamp: Stamp) -> int:
                 "source_message_id": stamp.message_id,
                 "updated_at": stamp.now,
             }
-            run(conn, insert_stmt(patient_identifiers), row)
+            if stamp.identifiers is not None:
+                stamp.identifiers.append(row)  # written by flush(), with the batch's others
+            else:
+                run(conn, insert_stmt(patient_identifiers), row)
     return pid
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,8 +21,18 @@ from sqlalchemy.engine import Connection
 from hub.errors import TransientError
 from hub.pm.history import Changed, diff
 from hub.store import blind_index
-from hub.store.pm_tables import patients, pm_history
+from hub.store.pm_tables import patient_identifiers, patients, pm_history
 from hub.store.prepared import run, run_many
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What :func:`write` left in one row (see :attr:`Stamp.written`)."""
+
+    version: int
+    updated_at: datetime | None
+    inserted: bool
+    values: Mapping[str, Any]  # the content columns as written (the row read, then the values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +51,13 @@ class Stamp:
     # message's encounter, coverage and appointment need the patient its PID just upserted.
     # Cleared by every change that can move a key (:data:`hub.store.pm_repo.FORGETS_PATIENTS`).
     patients: dict[Any, int] | None = field(default=None, compare=False)
+    # When set, what :func:`write` did to each row, by (table name, id): the version it left,
+    # the ``updated_at`` it set (None: not touched) and whether it inserted the row. A FHIR
+    # write answers with the version and time of the row it wrote without reading them back.
+    written: dict[tuple[str, int], Written] | None = field(default=None, compare=False)
+    # When set, new patient identifier rows collect here for :func:`flush` (read back, a
+    # patient's identifiers are flushed first: :func:`hub.store.pm_repo.patients.upsert_patient`)
+    identifiers: list[dict[str, Any]] | None = field(default=None, compare=False)
 
     def update(self) -> dict[str, Any]:
         return {"source_message_id": self.message_id, "updated_at": self.now}
@@ -82,6 +99,7 @@ def touch_stmt(table: sa.Table) -> sa.Update:
 
 
 _HISTORY = sa.insert(pm_history)
+_IDENTIFIER = sa.insert(patient_identifiers)
 
 
 def history_row(
@@ -108,10 +126,18 @@ def record(conn: Connection, rows: list[dict[str, Any]], stamp: Stamp | None = N
 
 
 def flush(conn: Connection, stamp: Stamp) -> None:
-    """Write the history rows a batch collected."""
+    """Write the history rows (and patient identifier rows) a batch collected."""
     if stamp.pending:
         run_many(conn, _HISTORY, stamp.pending)
         stamp.pending.clear()
+    flush_identifiers(conn, stamp)
+
+
+def flush_identifiers(conn: Connection, stamp: Stamp) -> None:
+    """Write the patient identifier rows ``stamp`` collected (before anything reads them)."""
+    if stamp.identifiers:
+        run_many(conn, _IDENTIFIER, stamp.identifiers)
+        stamp.identifiers.clear()
 
 
 def write(
@@ -130,6 +156,7 @@ def write(
         extra = stamp.insert() if provenance else {"version": 1, "updated_at": stamp.now}
         new_id = int(run(conn, insert_stmt(table), {**stored, **extra}).scalar_one())
         record(conn, [history_row(table, new_id, 1, diff(None, values), stamp)], stamp)
+        _written(stamp, table, new_id, 1, touched=True, values=values, inserted=True)
         if values.keys() & _TERM_SOURCES:
             _index(conn, table, new_id, None, values)
         return new_id
@@ -139,15 +166,37 @@ def write(
     if not changes:
         if provenance:
             run(conn, touch_stmt(table), {**touch, "b_id": row_id})
+        _written(stamp, table, row_id, int(old["version"]), touched=provenance, values=old)
         return row_id
     version = int(old["version"]) + 1
     params = {**stored, **touch, "version": version, "b_id": row_id, "b_version": old["version"]}
     if run(conn, update_stmt(table), params).rowcount != 1:
         raise TransientError(f"{table.name} row changed concurrently", code="stale_version")
     record(conn, [history_row(table, row_id, version, changes, stamp)], stamp)
+    _written(stamp, table, row_id, version, touched=True, values={**old, **values})
     if changes.keys() & _TERM_SOURCES:
         _index(conn, table, row_id, old, values)
     return row_id
+
+
+def _written(
+    stamp: Stamp,
+    table: sa.Table,
+    row_id: int,
+    version: int,
+    *,
+    touched: bool,
+    values: Mapping[Any, Any],
+    inserted: bool = False,
+) -> None:
+    """Note in ``stamp.written`` (when kept) what a write left in the row."""
+    if stamp.written is None:
+        return
+    key = (table.name, row_id)
+    before = stamp.written.get(key)
+    when = stamp.now.astimezone(UTC) if touched else (before.updated_at if before else None)
+    was_inserted = inserted or (before is not None and before.inserted)
+    stamp.written[key] = Written(version, when, was_inserted, dict(values))
 
 
 def _index(
@@ -175,6 +224,9 @@ def bulk_move(
     if not rows:
         return
     ids = [int(r["id"]) for r in rows]
+    if stamp.written is not None:  # moved here by SQL: what write() knew of them is stale
+        for row_id in ids:
+            stamp.written.pop((table.name, row_id), None)
     conn.execute(
         sa.update(table)
         .where(table.c.id.in_(ids))
