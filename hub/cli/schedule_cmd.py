@@ -9,7 +9,8 @@ import typer
 
 from hub.cli.common import cli_actor, echo_json, open_hub
 from hub.errors import ValidationError
-from hub.services.schedules import ScheduleService, TemplateRequest
+from hub.pm.changes import SetScheduleTemplate
+from hub.services.schedules import ScheduleService
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -58,7 +59,7 @@ def install(app: typer.Typer) -> None:
         template: int | None = typer.Option(None, help="replace this template id"),
     ) -> None:
         """Add a weekly template (or replace one with --template)."""
-        request = TemplateRequest(
+        request = SetScheduleTemplate(
             provider_id=provider,
             weekday=_weekday(weekday),
             start_time=_time(start, "--start"),

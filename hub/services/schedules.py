@@ -7,9 +7,6 @@ event.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, time
-
 from hub.clock import Clock
 from hub.pm.changes import RemoveScheduleTemplate, SetScheduleTemplate
 from hub.pm.entities import ScheduleTemplate
@@ -18,38 +15,12 @@ from hub.store.db import UnitOfWorkFactory
 from hub.store.pm_repo import SqlPm, Stamp, schedules
 
 
-@dataclass(frozen=True, slots=True)
-class TemplateRequest:
-    provider_id: int
-    weekday: int  # 0 Monday .. 6 Sunday
-    start_time: time
-    end_time: time
-    slot_minutes: int
-    timezone: str
-    location_id: int | None = None
-    valid_from: date | None = None
-    valid_to: date | None = None
-    template_id: int | None = None  # replace this template instead of adding one
-
-
 class ScheduleService:
     def __init__(self, *, uow: UnitOfWorkFactory, clock: Clock) -> None:
         self.uow = uow
         self.clock = clock
 
-    def set(self, request: TemplateRequest, *, actor: str) -> int:
-        change = SetScheduleTemplate(
-            request.provider_id,
-            request.weekday,
-            request.start_time,
-            request.end_time,
-            request.slot_minutes,
-            request.timezone,
-            request.location_id,
-            request.valid_from,
-            request.valid_to,
-            request.template_id,
-        )
+    def set(self, change: SetScheduleTemplate, *, actor: str) -> int:
         now = self.clock.now()
         with self.uow() as uow:
             template_id = SqlPm(uow.conn, Stamp(None, now, actor)).apply(change)
@@ -61,7 +32,7 @@ class ScheduleService:
                 action="schedule.set",
                 object_type="schedule_template",
                 object_id=template_id,
-                detail={"provider_id": request.provider_id, "weekday": request.weekday},
+                detail={"provider_id": change.provider_id, "weekday": change.weekday},
             )
             uow.commit()
         return template_id

@@ -24,10 +24,10 @@ from support.fhir_write_server import Server, serve
 from hub.adapters.hl7v2.tokenizer import parse
 from hub.config import Settings
 from hub.errors import Conflict
-from hub.pm.changes import PatientKey, SlotClaim, UpsertAppointment
+from hub.pm.changes import PatientKey, SetScheduleTemplate, SlotClaim, UpsertAppointment
 from hub.pm.slots import parse_slot_id
 from hub.services.deliver import DeliveryAdmin
-from hub.services.schedules import ScheduleService, TemplateRequest
+from hub.services.schedules import ScheduleService
 from hub.store.pm_repo import Stamp, schedules, scheduling
 from hub.store.tables import audit_log, messages
 
@@ -88,7 +88,7 @@ def practice(server: Server) -> dict[str, str]:
         )
         pid = patient(http, 0)
     template = ScheduleService(uow=server.hub.uow, clock=server.hub.clock).set(
-        TemplateRequest(
+        SetScheduleTemplate(
             provider_id=int(prac),
             weekday=0,
             start_time=time(9),
