@@ -172,3 +172,23 @@ def rss_kb(pid: int) -> int:
 
 def open_files(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (``hub serve`` supervises its worker processes), read from
+    ``/proc``; a process that ends while we read is left out."""
+    parent_of: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        # the command name is in parentheses and may hold spaces; the ppid follows the state
+        parent_of[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    tree, frontier = [pid], [pid]
+    while frontier:
+        frontier = [c for c, parent in parent_of.items() if parent in frontier]
+        tree.extend(frontier)
+    return tree

@@ -6,9 +6,13 @@ hand; loopback only; it stops by itself:
     .venv/bin/python -m bench.soak --rate 200 --minutes 10
 
 The rate (messages a second, all three together: 80 % HL7, 10 % FHIR transactions of a Patient
-and an Encounter, 10 % two-claim 835 files) defaults to half the measured maximum: the embedded
-end-to-end figure (else the 4-connection ingest figure) of the latest ``make bench`` JSON.
-Each minute it prints the hub process's resident memory, its open files (``/proc/PID/fd``),
+and an Encounter, 10 % two-claim 835 files) defaults to a quarter of the embedded end-to-end HL7
+figure (else of the 4-connection ingest figure) of the latest ``make bench`` JSON: the mix's
+FHIR transactions and 835 files cost more than an HL7 message, and at half that figure the
+queue grew by about 650 a minute (2026-12-03), so a quarter is about half what the hub sustains
+for this mix. The end of the run says whether the queue kept up.
+Each minute it prints the resident memory of the hub's processes (``hub serve`` and the worker
+processes it supervises: their sum, then each), their open files (``/proc/PID/fd``),
 the queue depth and the age of the oldest waiting message (the hub's own ``/metrics``), and
 what was sent; at the end the growth of memory from the first minute to the last (aim: flat
 within 10 %) and of open files. Synthetic data only.
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import tempfile
 import threading
@@ -31,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.hl7v2.corpus import generate
-from bench.hubproc import HubServe, hub_serve, open_files, rss_kb
+from bench.hubproc import HubServe, hub_serve, open_files, process_tree, rss_kb
 from bench.mllp_client import EB, SB, _read_answer
 
 SHARES = {"hl7v2": 0.8, "fhir": 0.1, "x12": 0.1}
@@ -40,7 +45,8 @@ MEMORY_AIM = 0.10
 
 
 def rate_from_bench(path: Path) -> float | None:
-    """Half the embedded end-to-end rate of a bench JSON (else of 4-connection ingest)."""
+    """A quarter of the embedded end-to-end HL7 rate of a bench JSON (else of 4-connection
+    ingest): about half what the hub sustains for the soak's costlier mix."""
     try:
         doc = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -48,7 +54,7 @@ def rate_from_bench(path: Path) -> float | None:
     by_label = {r["label"]: r["value"] for r in doc.get("rows", []) if r.get("value")}
     for label in ("end to end into the PM, embedded", "MLLP ingest, 4 conn, processing on"):
         if label in by_label:
-            return float(by_label[label]) / 2
+            return float(by_label[label]) / 4
     return None
 
 
@@ -190,11 +196,15 @@ def queue_state(hub: HubServe) -> tuple[float, float]:
 
 def _minute_line(minute: int, hub: HubServe, senders: list[Sender]) -> dict[str, Any]:
     depth, age = queue_state(hub)
-    row = {"minute": minute, "rss_mb": rss_kb(hub.pid) / 1024, "open_files": open_files(hub.pid),
+    tree = process_tree(hub.pid)  # the listener and the worker processes it supervises
+    each = [rss_kb(pid) / 1024 for pid in tree]
+    row = {"minute": minute, "rss_mb": sum(each), "rss_each_mb": each,
+           "open_files": sum(open_files(pid) for pid in tree),
            "queue_depth": depth, "queue_age_s": age,
            "sent": {s.name: s.sent for s in senders}}  # fmt: skip
     sent = " ".join(f"{s.name}={s.sent}({s.refused} refused)" for s in senders)
-    print(f"  {minute:>3}  RSS {row['rss_mb']:8.1f} MB  fds {row['open_files']:>4}  "
+    parts = " + ".join(f"{m:.1f}" for m in each)
+    print(f"  {minute:>3}  RSS {row['rss_mb']:8.1f} MB ({parts})  fds {row['open_files']:>4}  "
           f"queue {depth:>6.0f}  oldest {age:7.1f} s  sent {sent}", flush=True)  # fmt: skip
     return row
 
@@ -237,14 +247,38 @@ def growth(rows: list[dict[str, Any]]) -> tuple[float, int]:
     ]
 
 
+def queue_verdict(rows: list[dict[str, Any]]) -> str:
+    """Whether the hub kept up: a queue that grew through the last half of the run means the
+    rate was above what the hub sustains for this mix, and memory then grows with the queue."""
+    half = rows[len(rows) // 2 :]
+    depths = [float(r["queue_depth"]) for r in half]
+    if len(depths) >= 2 and depths[-1] > depths[0] + 100 and depths == sorted(depths):
+        return (
+            f"queue grew from {depths[0]:.0f} to {depths[-1]:.0f} over the last half: the rate "
+            "is above what the hub sustains for this mix; rerun with a lower SOAK_RATE"
+        )
+    return f"queue kept up (last half: {min(depths):.0f} to {max(depths):.0f} waiting)"
+
+
+def _stop_on_sigterm() -> None:
+    """``kill`` (or make's own interrupt) ends the run through its ``finally``: the hub
+    subprocess is stopped, never left serving."""
+
+    def raise_exit(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, raise_exit)
+
+
 def main() -> None:
+    _stop_on_sigterm()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=float(os.environ.get("SOAK_MINUTES", "30")))
     ap.add_argument("--rate", type=float, default=None, help="msgs/s, all protocols together")
     ap.add_argument("--bench-json", type=Path, default=Path("bench/results/latest.json"))
     args = ap.parse_args()
     rate = args.rate or rate_from_bench(args.bench_json)
-    origin = "--rate" if args.rate else f"half the figure in {args.bench_json}"
+    origin = "--rate" if args.rate else f"a quarter of the HL7 figure in {args.bench_json}"
     if rate is None:
         rate, origin = FALLBACK_RATE, f"no bench JSON at {args.bench_json}: a fixed fallback"
     print(f"# make soak: {args.minutes:g} min at {rate:.1f} msgs/s ({origin})")
@@ -256,6 +290,7 @@ def main() -> None:
     print(f"memory: {first['rss_mb']:.1f} MB (minute 1) -> {last['rss_mb']:.1f} MB (minute "
           f"{last['minute']}): {mem:+.1%}  (aim: flat within 10 %: {verdict})")  # fmt: skip
     print(f"open files: {rows[0]['open_files']} -> {rows[-1]['open_files']} ({fds:+d})")
+    print(queue_verdict(rows))
 
 
 if __name__ == "__main__":
