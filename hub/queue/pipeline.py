@@ -27,7 +27,7 @@ from hub.errors import StoreUnavailable, safe_error_text
 from hub.queue.dispatch import Dispatcher
 from hub.queue.registry import ProcessContext, ProcessorRegistry, Splitter
 from hub.queue.retry import Action, RetryPolicy, is_transient
-from hub.queue.settle import LeaseLost, Outcome, settle
+from hub.queue.settle import Deferred, LeaseLost, Outcome, settle
 from hub.queue.split import split_document
 from hub.store import items, lanes, receipts
 from hub.store import messages as store
@@ -167,7 +167,14 @@ class Pipeline:
         prepare = self.registry.lookup_prepare(rec.protocol, rec.type)
         return None if prepare is None else prepare(rec, self.clock)
 
-    def _apply(self, conn: Connection, rec: MessageRecord, attempt_id: int, prepared: Any) -> None:
+    def _apply(
+        self,
+        conn: Connection,
+        rec: MessageRecord,
+        attempt_id: int,
+        prepared: Any,
+        deferred: Deferred | None = None,
+    ) -> None:
         """Run the processor and record ``processed``, in the caller's transaction."""
         items.lock_documents(conn, [rec.document_id])  # lock order: see items.lock_documents
         if not lanes.still_ours(conn, rec.id, attempt_id):
@@ -175,9 +182,16 @@ class Pipeline:
         processor = self.registry.lookup(rec.protocol, rec.type)
         ctx = ProcessContext(rec, conn, self.clock, rec.replay_requested, prepared=prepared)
         processor(ctx)
-        self._settle_ok(ctx, attempt_id)
+        self._settle_ok(ctx, attempt_id, deferred=deferred)
 
-    def _settle_ok(self, ctx: ProcessContext, attempt_id: int, *, summarise: bool = True) -> None:
+    def _settle_ok(
+        self,
+        ctx: ProcessContext,
+        attempt_id: int,
+        *,
+        summarise: bool = True,
+        deferred: Deferred | None = None,
+    ) -> None:
         rec = ctx.message
         settle(
             ctx.conn,
@@ -196,9 +210,15 @@ class Pipeline:
                 "replay": rec.replay_requested,
             },
             summarise=summarise,
+            deferred=deferred,
         )
 
-    def _apply_group(self, conn: Connection, group: list[tuple[MessageRecord, int, Any]]) -> bool:
+    def _apply_group(
+        self,
+        conn: Connection,
+        group: list[tuple[MessageRecord, int, Any]],
+        deferred: Deferred | None = None,
+    ) -> bool:
         """Apply units of one type with their batch processor in one savepoint, then settle
         them (their documents summarised once, after the last). False, with nothing of it
         left applied, when anything raised: the caller then applies them one by one, so a
@@ -206,6 +226,7 @@ class Pipeline:
         first = group[0][0]
         many = self.registry.lookup_many(first.protocol, first.type)
         assert many is not None
+        mark = deferred.mark() if deferred is not None else None
         try:
             with savepoint(conn):
                 ctxs: list[tuple[ProcessContext, int]] = []
@@ -218,11 +239,13 @@ class Pipeline:
                     ctxs.append((ctx, attempt_id))
                 many([ctx for ctx, _ in ctxs])
                 for ctx, attempt_id in ctxs:
-                    self._settle_ok(ctx, attempt_id, summarise=False)
+                    self._settle_ok(ctx, attempt_id, summarise=False, deferred=deferred)
                 now = self.clock.now()
                 for doc in sorted({r.document_id for r, _, _ in group if r.document_id}):
                     items.summarise(conn, doc, now)
         except Exception as exc:  # every unit is applied again, alone
+            if deferred is not None and mark is not None:
+                deferred.drop_to(mark)  # their savepoint is gone, and its settling with it
             log.info(
                 "batched apply failed; applying one by one",
                 extra={"count": len(group), "error": type(exc).__name__},
@@ -300,23 +323,29 @@ class Pipeline:
                 ready.append((rec, attempt_id, self._prepare(rec)))
             except Exception as exc:  # recorded after the commit, as in _process
                 failed.append((rec, attempt_id, exc))
+        # the applied units' attempt ends and audit events: one executemany each, before commit
+        deferred = Deferred()
         try:
             with self.redo_uow() as uow:
                 items.lock_documents(uow.conn, [rec.document_id for rec, _, _ in ready])
                 for group in self._groups(ready):
-                    if len(group) > 1 and self._apply_group(uow.conn, group):
+                    if len(group) > 1 and self._apply_group(uow.conn, group, deferred):
                         done.extend(rec for rec, _, _ in group)
                         continue
                     for rec, attempt_id, prepared in group:
+                        mark = deferred.mark()
                         try:
                             with savepoint(uow.conn):
-                                self._apply(uow.conn, rec, attempt_id, prepared)
+                                self._apply(uow.conn, rec, attempt_id, prepared, deferred)
                         except LeaseLost:
+                            deferred.drop_to(mark)
                             lost.append(rec)
                         except Exception as exc:  # recorded after the commit, as in _process
+                            deferred.drop_to(mark)
                             failed.append((rec, attempt_id, exc))
                         else:
                             done.append(rec)
+                deferred.flush(uow.conn)
                 uow.commit()
         except Exception as exc:  # the shared transaction failed: nothing of it was applied
             log.warning("batch transaction failed", extra={"count": len(leased)})

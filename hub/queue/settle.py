@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +30,31 @@ class LeaseLost(Exception):
     """Internal: the lease was taken back by the sweeper before this worker finished."""
 
 
+@dataclass(slots=True)
+class Deferred:
+    """The attempt ends and audit events of units settled in one shared transaction, written
+    with one ``executemany`` each (:meth:`flush`) after the last unit's savepoint instead of two
+    statements per unit. A savepoint rolled back after its units were settled drops their
+    entries with :meth:`mark` and :meth:`drop_to`."""
+
+    ends: list[dict[str, Any]] = field(default_factory=list)
+    events: list[audit.Event] = field(default_factory=list)
+
+    def mark(self) -> tuple[int, int]:
+        return len(self.ends), len(self.events)
+
+    def drop_to(self, mark: tuple[int, int]) -> None:
+        del self.ends[mark[0] :]
+        del self.events[mark[1] :]
+
+    def flush(self, conn: Connection) -> None:
+        """Write what was deferred, in the caller's transaction, in settling order."""
+        store.end_attempts(conn, self.ends)
+        audit.append_many(conn, self.events)
+        self.ends.clear()
+        self.events.clear()
+
+
 def settle(
     conn: Connection,
     rec: MessageRecord,
@@ -43,12 +68,14 @@ def settle(
     attempt_error: tuple[str | None, str | None] = (None, None),
     detail: dict[str, Any],
     summarise: bool = True,
+    deferred: Deferred | None = None,
 ) -> None:
     """End a lease: the unit leaves PROCESSING, its attempt closes, the audit log says so.
     The three writes every ending makes, in the caller's transaction; an item's ending also
     brings its document's summary up to date (ADR 0009), unless ``summarise`` is False: the
     caller settles several items of the document in this transaction and summarises it once,
-    after the last."""
+    after the last. With ``deferred``, the attempt's end and the audit event are left to its
+    :meth:`Deferred.flush` in the same transaction."""
     store.transition(
         conn,
         rec.id,
@@ -60,16 +87,8 @@ def settle(
         last_error_code=message_error[0],
         last_error=message_error[1],
     )
-    store.end_attempt(
-        conn,
-        attempt_id,
-        outcome=outcome,
-        now=now,
-        error_code=attempt_error[0],
-        error_text=attempt_error[1],
-    )
-    audit.append(
-        conn,
+    end = store.attempt_end(attempt_id, outcome, now, attempt_error[0], attempt_error[1])
+    event = audit.Event(
         at=now,
         actor="pipeline",
         action=f"message.{status.value}",
@@ -77,5 +96,11 @@ def settle(
         object_id=rec.id,
         detail=detail,
     )
+    if deferred is not None:
+        deferred.ends.append(end)
+        deferred.events.append(event)
+    else:
+        store.end_attempts(conn, [end])
+        audit.append_many(conn, [event])
     if summarise and rec.document_id is not None:
         items.summarise(conn, rec.document_id, now)

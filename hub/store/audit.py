@@ -11,6 +11,7 @@ unsealed rows in id order shortly after and links them into the hash chain; sign
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,14 +22,16 @@ from sqlalchemy.engine import Connection
 from hub.store.audit_chain import GENESIS, VerifyResult, digest, seal, verify
 from hub.store.crypto import cipher_of
 from hub.store.messages import patient_audit_ref, search_ref
-from hub.store.prepared import run
+from hub.store.prepared import run, run_many
 from hub.store.tables import audit_log, message_patients
 
 __all__ = [
     "GENESIS",
     "AuditFilter",
+    "Event",
     "VerifyResult",
     "append",
+    "append_many",
     "digest",
     "recent",
     "seal",
@@ -56,8 +59,36 @@ def _opened(conn: Connection, rows: Any) -> list[dict[str, Any]]:
     return out
 
 
-# Built once (a module constant): this runs in every ingest and processing transaction.
+# Built once (module constants): these run in every ingest and processing transaction.
 _INSERT = sa.insert(audit_log).returning(audit_log.c.id)
+_INSERT_MANY = sa.insert(audit_log)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One audit event, for :func:`append_many`."""
+
+    at: datetime
+    actor: str
+    action: str
+    object_type: str = ""
+    object_id: str | int = ""
+    detail: dict[str, Any] | None = None
+
+
+def _row(conn: Connection, e: Event) -> dict[str, Any]:
+    detail = e.detail
+    cipher = cipher_of(conn.dialect)
+    if cipher is not None and detail is not None and isinstance(detail.get("reason"), str):
+        detail = {**detail, "reason": cipher.seal_durable_text(detail["reason"], _REASON_AD)}
+    return {
+        "at": e.at,
+        "actor": e.actor[:200],
+        "action": e.action[:64],
+        "object_type": e.object_type[:32],
+        "object_id": str(e.object_id)[:64],
+        "detail": detail,
+    }
 
 
 def append(
@@ -73,23 +104,17 @@ def append(
     """Append one event in the caller's transaction; returns its row id (not yet its chain
     ``seq``: the sealer assigns that after commit). No PHI in ``detail``; an admin's free-text
     ``reason`` (which may name a patient) is sealed when encryption is on."""
-    cipher = cipher_of(conn.dialect)
-    if cipher is not None and detail is not None and isinstance(detail.get("reason"), str):
-        detail = {**detail, "reason": cipher.seal_durable_text(detail["reason"], _REASON_AD)}
-    row = run(
-        conn,
-        _INSERT,
-        {
-            "at": at,
-            "actor": actor[:200],
-            "action": action[:64],
-            "object_type": object_type[:32],
-            "object_id": str(object_id)[:64],
-            "detail": detail,
-        },
-    ).first()
+    event = Event(at, actor, action, object_type, object_id, detail)
+    row = run(conn, _INSERT, _row(conn, event)).first()
     assert row is not None
     return int(row.id)
+
+
+def append_many(conn: Connection, events: Sequence[Event]) -> None:
+    """Append ``events`` in the caller's transaction, in order, with one ``executemany`` (the
+    worker's batch of receipts and outcomes); the same rows :func:`append` writes."""
+    if events:
+        run_many(conn, _INSERT_MANY, [_row(conn, e) for e in events])
 
 
 def recent(

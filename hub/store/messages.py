@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -400,8 +400,29 @@ def end_attempt(
     error_code: str | None = None,
     error_text: str | None = None,
 ) -> None:
-    params = {"outcome": outcome, "ended_at": now, "error_code": error_code}
-    run(conn, _END_ATTEMPT, {**params, "b_id": attempt_id, "error_text": error_text})
+    run(conn, _END_ATTEMPT, attempt_end(attempt_id, outcome, now, error_code, error_text))
+
+
+def attempt_end(
+    attempt_id: int,
+    outcome: str,
+    now: datetime,
+    error_code: str | None = None,
+    error_text: str | None = None,
+) -> dict[str, Any]:
+    """The parameters of one attempt's end, for :func:`end_attempts`."""
+    return {
+        "outcome": outcome,
+        "ended_at": now,
+        "error_code": error_code,
+        "b_id": attempt_id,
+        "error_text": error_text,
+    }
+
+
+def end_attempts(conn: Connection, ends: Sequence[Mapping[str, Any]]) -> None:
+    """End several attempts with one ``executemany`` (rows from :func:`attempt_end`)."""
+    run_many(conn, _END_ATTEMPT, ends)
 
 
 _PROCESSED_BEFORE = (

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from hub.store import audit
-from hub.store.prepared import run, run_many
+from hub.store.prepared import run_many
 from hub.store.tables import message_patients, messages
 
 log = logging.getLogger(__name__)
@@ -58,33 +58,37 @@ def complete(conn: Connection, ids: Sequence[int] | None = None, *, limit: int =
     if conn.dialect.name == "postgresql":
         # a worker's lease and a sealer may meet on one row: one completes it, the other skips
         q = q.with_for_update(skip_locked=True)
-    rows = list(conn.execute(q))
-    for row in rows:
-        _complete_one(conn, row._mapping)
+    rows = [r._mapping for r in conn.execute(q)]
+    if not rows:
+        return 0
+    # three statements for the lot (a worker completes its whole lease batch here), in id order
+    refs: list[dict[str, Any]] = []
+    events: list[audit.Event] = []
+    for m in rows:
+        pending = m["receipt_pending"] or {}
+        message_id = int(m["id"])
+        refs += [
+            {"message_id": message_id, "patient_ref": str(r)} for r in pending.get("refs") or ()
+        ]
+        events.append(
+            audit.Event(
+                at=m["received_at"],
+                actor=str(pending.get("actor") or "feed"),
+                action="message.received",
+                object_type="message",
+                object_id=message_id,
+                detail={
+                    "protocol": m["protocol"],
+                    "type": m["type"],
+                    "sha256": m["sha256"],
+                    "outcome": str(pending.get("outcome") or "stored"),
+                },
+            )
+        )
+    run_many(conn, _INSERT_REFS, refs)
+    audit.append_many(conn, events)
+    run_many(conn, _CLEAR, [{"b_id": int(m["id"])} for m in rows])
     return len(rows)
-
-
-def _complete_one(conn: Connection, m: Any) -> None:
-    pending = m["receipt_pending"] or {}
-    message_id = int(m["id"])
-    refs = [str(r) for r in pending.get("refs") or ()]
-    if refs:
-        run_many(conn, _INSERT_REFS, [{"message_id": message_id, "patient_ref": r} for r in refs])
-    audit.append(
-        conn,
-        at=m["received_at"],
-        actor=str(pending.get("actor") or "feed"),
-        action="message.received",
-        object_type="message",
-        object_id=message_id,
-        detail={
-            "protocol": m["protocol"],
-            "type": m["type"],
-            "sha256": m["sha256"],
-            "outcome": str(pending.get("outcome") or "stored"),
-        },
-    )
-    run(conn, _CLEAR, {"b_id": message_id})
 
 
 def count_pending(conn: Connection) -> int:

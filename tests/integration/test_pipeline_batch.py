@@ -21,7 +21,7 @@ from hub.queue.pipeline import Pipeline
 from hub.store import audit
 from hub.store.db import UnitOfWork
 from hub.store.lifecycle import Status
-from hub.store.tables import attempts, messages
+from hub.store.tables import attempts, audit_log, messages
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -87,6 +87,37 @@ def test_a_failing_message_rolls_back_alone(hub: Hub) -> None:
     assert tried[flaky]["outcome"] == "retry" and tried[flaky]["error_code"] == "test_transient"
     assert tried[broken]["outcome"] == "failed"
     assert tried[ok1]["outcome"] == "ok" and tried[ok2]["outcome"] == "ok"
+    with hub.uow() as uow:
+        assert audit.verify(uow.conn).ok
+
+
+def test_each_message_of_a_batch_gets_its_own_attempt_end_and_events_in_order(hub: Hub) -> None:
+    # the applied units' attempt ends and outcome events are written together after the last
+    # savepoint; a unit rolled back must leave none of them behind, only its failure's
+    ok1 = _ingest(hub, "A", 1)
+    perm = _ingest(hub, "B", 1, "perm")
+    broken = _ingest(hub, "C", 1, "sqlerror")
+    ok2 = _ingest(hub, "D", 1)
+    hub.pipeline.run_batch("w", limit=8)
+    events = [e for e in _rows(hub, audit_log) if e["object_type"] == "message"]
+    actions = {
+        m: [e["action"] for e in events if e["object_id"] == str(m)]
+        for m in (ok1, perm, broken, ok2)
+    }
+    assert actions == {
+        ok1: ["message.received", "message.processed"],
+        perm: ["message.received", "message.failed"],
+        broken: ["message.received", "message.failed"],
+        ok2: ["message.received", "message.processed"],
+    }
+    outcome_ids = [e["id"] for e in events if e["action"] != "message.received"]
+    received_ids = [e["id"] for e in events if e["action"] == "message.received"]
+    assert max(received_ids) < min(outcome_ids)  # every receipt before any outcome
+    ended = {a["message_id"]: a for a in _rows(hub, attempts)}
+    assert len(_rows(hub, attempts)) == 4
+    assert all(a["ended_at"] is not None for a in ended.values())
+    outcomes = [ended[m]["outcome"] for m in (ok1, perm, broken, ok2)]
+    assert outcomes == ["ok", "failed", "failed", "ok"]
     with hub.uow() as uow:
         assert audit.verify(uow.conn).ok
 
