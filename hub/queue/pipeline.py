@@ -217,7 +217,7 @@ class Pipeline:
         self,
         conn: Connection,
         group: list[tuple[MessageRecord, int, Any]],
-        deferred: Deferred | None = None,
+        deferred: Deferred,
     ) -> bool:
         """Apply units of one type with their batch processor in one savepoint, then settle
         them (their documents summarised once, after the last). False, with nothing of it
@@ -226,7 +226,7 @@ class Pipeline:
         first = group[0][0]
         many = self.registry.lookup_many(first.protocol, first.type)
         assert many is not None
-        mark = deferred.mark() if deferred is not None else None
+        mark = deferred.mark()
         try:
             with savepoint(conn):
                 ctxs: list[tuple[ProcessContext, int]] = []
@@ -244,8 +244,7 @@ class Pipeline:
                 for doc in sorted({r.document_id for r, _, _ in group if r.document_id}):
                     items.summarise(conn, doc, now)
         except Exception as exc:  # every unit is applied again, alone
-            if deferred is not None and mark is not None:
-                deferred.drop_to(mark)  # their savepoint is gone, and its settling with it
+            deferred.drop_to(mark)  # their savepoint is gone, and its settling with it
             log.info(
                 "batched apply failed; applying one by one",
                 extra={"count": len(group), "error": type(exc).__name__},

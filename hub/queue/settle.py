@@ -96,11 +96,10 @@ def settle(
         object_id=rec.id,
         detail=detail,
     )
-    if deferred is not None:
-        deferred.ends.append(end)
-        deferred.events.append(event)
-    else:
-        store.end_attempts(conn, [end])
-        audit.append_many(conn, [event])
+    sink = deferred if deferred is not None else Deferred()
+    sink.ends.append(end)
+    sink.events.append(event)
+    if deferred is None:
+        sink.flush(conn)
     if summarise and rec.document_id is not None:
         items.summarise(conn, rec.document_id, now)
