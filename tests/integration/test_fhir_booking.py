@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import time
+from time import monotonic, sleep
 from typing import Any
 
 import httpx
@@ -28,6 +29,7 @@ from hub.pm.changes import PatientKey, SetScheduleTemplate, SlotClaim, UpsertApp
 from hub.pm.slots import parse_slot_id
 from hub.services.deliver import DeliveryAdmin
 from hub.services.schedules import ScheduleService
+from hub.store import outbox as outbox_store
 from hub.store.pm_repo import Stamp, schedules, scheduling
 from hub.store.tables import audit_log, messages
 
@@ -123,7 +125,17 @@ def booking(pid: str, slot: str, **extra: Any) -> dict[str, Any]:
 
 
 def outbound(server: Server) -> list[tuple[str, bytes]]:
-    server.hub.outbox.run_until_idle()
+    """The outbound messages once every due event is relayed: here or by the background relay,
+    whose leased event (SKIP LOCKED on PostgreSQL) this thread cannot see until it commits."""
+    hub = server.hub
+    deadline = monotonic() + 10
+    while True:
+        hub.outbox.run_until_idle()
+        with hub.uow() as uow:
+            if not outbox_store.has_pending(uow.conn, hub.clock.now()):
+                break
+        assert monotonic() < deadline, "the outbox did not drain"
+        sleep(0.02)
     with server.hub.uow() as uow:
         rows = uow.conn.execute(
             sa.select(messages.c.type, messages.c.raw)
