@@ -19,7 +19,12 @@ from hub import logs
 from hub.api.app import create_app
 from hub.api.server import uvicorn_config
 from hub.bootstrap import Hub, bootstrap
-from hub.cli.worker_processes import CHILD_FLAG, WorkerProcesses, run_worker_process
+from hub.cli.worker_processes import (
+    CHILD_FLAG,
+    READY_FLAG,
+    WorkerProcesses,
+    run_worker_process,
+)
 from hub.config import Settings, load_settings
 from hub.errors import ConfigError
 from hub.queue.dispatch import PipeDispatcher
@@ -128,6 +133,8 @@ def _run_serve(settings: Settings) -> int:
     try:
         if workers is not None:
             workers.start()
+            if workers.wait_ready():
+                log.info("worker processes ready", extra={"count": settings.worker_processes})
         asyncio.run(_serve(hub, workers))
     finally:
         if workers is not None:
@@ -140,12 +147,13 @@ def install(app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
         worker_process: bool = typer.Option(False, CHILD_FLAG, hidden=True),
+        ready_fd: int | None = typer.Option(None, READY_FLAG, hidden=True),
     ) -> None:
         """HTTP API + admin UI, MLLP listener, workers (in-process unless a broker is set)."""
         settings = load_settings()
         logs.configure(settings.log_level, json_lines=settings.log_json)
         if worker_process:
-            raise typer.Exit(run_worker_process(settings))
+            raise typer.Exit(run_worker_process(settings, ready_fd))
         bound = raise_fd_limit(settings.mllp_max_connections)
         settings = settings.model_copy(update={"mllp_max_connections": bound})
         code = _run_serve(settings)

@@ -7,7 +7,10 @@ process). Both share the database; SQLite's WAL lets the listener commit receipt
 process applies a batch, and each interpreter has its own GIL, so ingest and processing overlap
 on two cores instead of adding up on one.
 
-Supervision: the listening process starts the children before it listens and checks them twice
+Supervision: the listening process starts the children and waits until each reports that its
+workers run (a byte on a pipe, ``--ready-fd``) before it listens, so the first messages are
+processed as they arrive instead of behind a child still importing (whose start-up, on a
+small machine, also took CPU from the first seconds of ingest); it then checks them twice
 a second. A child that dies is started again and logged; one that keeps dying (``_MAX_DEATHS``
 within ``_WINDOW`` seconds) stops the whole hub with an error, rather than ACK messages that
 nothing would ever process. On SIGTERM/SIGINT the listeners stop first (no new connections,
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -38,6 +42,7 @@ log = logging.getLogger("hub.serve")
 _MAX_DEATHS = 5
 _WINDOW = 60.0
 CHILD_FLAG = "--worker-process"
+READY_FLAG = "--ready-fd"
 
 
 class WorkerProcesses:
@@ -57,22 +62,53 @@ class WorkerProcesses:
         self.stop_timeout = stop_timeout
         self._procs: list[subprocess.Popen[bytes] | None] = [None] * count
         self._pipes: list[int | None] = [None] * count
+        self._ready: dict[int, int] = {}  # slot -> read end of its ready pipe, until read
         self._deaths: deque[float] = deque()
         self.gave_up = False
 
     def start(self) -> None:
         for slot in range(self.count):
-            self._spawn(slot)
+            self._spawn(slot, report_ready=True)
 
-    def _spawn(self, slot: int) -> None:
+    def wait_ready(self, timeout: float = 120.0) -> bool:
+        """Wait until every child started by :meth:`start` runs its workers (or has exited:
+        :meth:`check` then starts it again). False, with a warning, past ``timeout``: the hub
+        listens anyway, what it stores waits for the workers."""
+        deadline = time.monotonic() + timeout
+        while self._ready:
+            left = deadline - time.monotonic()
+            readable = select.select(list(self._ready.values()), [], [], max(0.0, left))[0]
+            if not readable:
+                log.warning(
+                    "worker processes not ready; listening anyway",
+                    extra={"waiting": len(self._ready), "timeout_s": timeout},
+                )
+                return False
+            for slot, fd in list(self._ready.items()):
+                if fd in readable:
+                    os.read(fd, 1)  # b"" when the child exited first: check() restarts it
+                    os.close(fd)
+                    del self._ready[slot]
+        return True
+
+    def _spawn(self, slot: int, *, report_ready: bool = False) -> None:
         read_end, write_end = os.pipe()
+        argv = self.argv
+        keep: tuple[int, ...] = ()
+        if report_ready:
+            ready_read, ready_write = os.pipe()
+            argv, keep = [*self.argv, f"{READY_FLAG}={ready_write}"], (ready_write,)
         try:
             # Same process group: whatever kills the hub's group (kill -9, a service manager)
             # kills its workers too. A Ctrl-C in the terminal is left to the supervisor (the
             # child ignores SIGINT), which stops the listeners before the workers.
-            proc = subprocess.Popen(self.argv, stdin=read_end)
+            proc = subprocess.Popen(argv, stdin=read_end, pass_fds=keep)
         finally:
             os.close(read_end)
+            for fd in keep:
+                os.close(fd)
+        if report_ready:
+            self._ready[slot] = ready_read
         self._procs[slot] = proc
         self._pipes[slot] = write_end
         self.dispatcher.attach(slot, write_end)
@@ -146,8 +182,9 @@ def _read_wakeups(fd: int, wakeup: WakeupDispatcher, stop: threading.Event) -> N
         wakeup.wake(len(data))
 
 
-def run_worker_process(settings: Settings) -> int:
-    """The child's main: workers, sweeper, deliveries and audit sealer until told to stop."""
+def run_worker_process(settings: Settings, ready_fd: int | None = None) -> int:
+    """The child's main: workers, sweeper, deliveries and audit sealer until told to stop.
+    ``ready_fd``: a pipe to write one byte to once the workers run (see the module docstring)."""
     from hub.bootstrap import bootstrap
 
     stop = threading.Event()
@@ -165,8 +202,19 @@ def run_worker_process(settings: Settings) -> int:
             reader.start()
         hub.start_background()
         log.info("worker process serving", extra={"pid": os.getpid(), "workers": settings.workers})
+        if ready_fd is not None:
+            _report_ready(ready_fd)
         while not stop.wait(1.0):
             pass
     finally:
         hub.stop()
     return 0
+
+
+def _report_ready(fd: int) -> None:
+    try:
+        os.write(fd, b"r")
+    except OSError:  # the supervisor stopped waiting (or is gone: the stdin pipe tells)
+        pass
+    finally:
+        os.close(fd)

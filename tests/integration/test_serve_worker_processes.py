@@ -126,6 +126,14 @@ def test_a_child_processes_what_the_listener_acks_and_is_restarted_when_it_dies(
         os.kill(second, 0)  # gone with its supervisor (reaped, so no zombie either)
 
 
+def test_the_hub_listens_only_once_its_worker_process_runs(served: Served) -> None:
+    """The child reports on its ready pipe after its workers start; the listener waits for it,
+    so the first messages are not left behind a child that is still importing."""
+    logs = served.logs()
+    assert "worker process serving" in logs  # written by the child before the port opened
+    assert logs.index("worker process serving") < logs.index("worker processes ready")
+
+
 def test_a_child_that_keeps_dying_stops_the_hub_with_an_error(served: Served) -> None:
     killed: set[int] = set()
     while served.proc.poll() is None and len(killed) < 10:
