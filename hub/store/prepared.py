@@ -30,6 +30,8 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError, NoResultFound
 from sqlalchemy.sql import Executable
 
+from hub.store.types import UTCDateTime
+
 Processor = Callable[[Any], Any] | None
 _MISSING = object()
 
@@ -130,13 +132,22 @@ class _Form:
         else:
             names = list(compiled.binds)
         procs = compiled._bind_processors
+        sqlite = dialect.name == "sqlite"
         self.binds: list[tuple[str, Any, Processor]] = [
-            (n, _MISSING if n in required else defaults.get(n), procs.get(n)) for n in names
+            (
+                n,
+                _MISSING if n in required else defaults.get(n),
+                _bind_processor(compiled.binds.get(n), procs.get(n), sqlite),
+            )
+            for n in names
         ]
         cols = compiled._result_columns or []
         self.row: type[Row] = _row_class([c.keyname for c in cols])
         self.result_procs: list[Processor] = [
-            c.type._cached_result_processor(dialect, None) for c in cols
+            UTCDateTime.sqlite_result
+            if sqlite and isinstance(c.type, UTCDateTime)
+            else c.type._cached_result_processor(dialect, None)
+            for c in cols
         ]
 
     def values(self, params: Mapping[str, Any]) -> Any:
@@ -155,6 +166,14 @@ class _Form:
         if not any(procs):
             return [make(r) for r in raw]
         return [make(_apply(procs, r)) for r in raw]
+
+
+def _bind_processor(bind: Any, proc: Processor, sqlite: bool) -> Processor:
+    """SQLAlchemy's processor for a bind, or one call doing the same for UTC datetimes on
+    SQLite (two processors and a dict format there: a tenth of a statement's binding cost)."""
+    if sqlite and proc is not None and bind is not None and isinstance(bind.type, UTCDateTime):
+        return UTCDateTime.sqlite_bind
+    return proc
 
 
 def _apply(procs: list[Processor], values: Sequence[Any]) -> list[Any]:
