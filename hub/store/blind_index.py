@@ -20,6 +20,7 @@ in the ADR: which rows share a value or a prefix, and roughly how long a name is
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import date
@@ -46,14 +47,20 @@ _PATIENT_SOURCES = {
 
 
 def search_keys(table: sa.Table) -> list[tuple[sa.Column[Any], SearchKey]]:
-    return [(c, c.type) for c in table.c if isinstance(c.type, SearchKey)]
+    return list(_search_keys(table))
+
+
+@functools.cache
+def _search_keys(table: sa.Table) -> tuple[tuple[sa.Column[Any], SearchKey], ...]:
+    # per table, once: every PM row write asks (a scan of the table's columns each time)
+    return tuple((c, c.type) for c in table.c if isinstance(c.type, SearchKey))
 
 
 def with_keys(table: sa.Table, values: Mapping[str, Any]) -> dict[str, Any]:
     """``values`` plus the key column of each source column it sets (the same plaintext: the
     column's type turns it into what the column holds)."""
     out = dict(values)
-    for col, kind in search_keys(table):
+    for col, kind in _search_keys(table):
         if kind.source in values:
             out[col.name] = values[kind.source]
     return out
