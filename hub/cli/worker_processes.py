@@ -77,7 +77,10 @@ class WorkerProcesses:
         deadline = time.monotonic() + timeout
         while self._ready:
             left = deadline - time.monotonic()
-            readable = select.select(list(self._ready.values()), [], [], max(0.0, left))[0]
+            poller = select.poll()  # not select(): descriptors above 1024 are fine
+            for fd in self._ready.values():
+                poller.register(fd, select.POLLIN)
+            readable = {fd for fd, _ in poller.poll(max(0.0, left) * 1000)}
             if not readable:
                 log.warning(
                     "worker processes not ready; listening anyway",

@@ -6,6 +6,8 @@ gives up with a warning past its timeout. Real child processes, stand-ins for ``
 from __future__ import annotations
 
 import logging
+import os
+import resource
 import sys
 import time
 
@@ -69,3 +71,26 @@ def test_past_the_timeout_it_listens_anyway_with_a_warning(
         assert len(workers.alive()) == 1  # still running: its work waits for it
     finally:
         workers.stop()
+
+
+def test_pipes_numbered_above_1024_are_waited_on_too() -> None:
+    """``hub serve`` raises its descriptor limit for many MLLP connections, and a process that
+    has many files open gets pipe numbers past select()'s 1024 (the full suite did)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.fail(f"this test needs a descriptor limit of 1200, the hard limit is {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    filler: list[int] = []
+    try:
+        while not filler or filler[-1] < 1030:
+            filler.append(os.open(os.devnull, os.O_RDONLY))
+        workers = processes("ready")
+        workers.start()
+        try:
+            assert workers.wait_ready(timeout=30) is True
+        finally:
+            workers.stop()
+    finally:
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
