@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import time
-from time import monotonic, sleep
 from typing import Any
 
 import httpx
@@ -21,6 +20,7 @@ from fhirclient.models.slot import Slot as FcSlot
 from fhirclient.server import FHIRServer
 from hl7apy.parser import parse_message
 from support.fhir_write_server import Server, serve
+from support.waiting import wait_until
 
 from hub.adapters.hl7v2.tokenizer import parse
 from hub.config import Settings
@@ -128,14 +128,13 @@ def outbound(server: Server) -> list[tuple[str, bytes]]:
     """The outbound messages once every due event is relayed: here or by the background relay,
     whose leased event (SKIP LOCKED on PostgreSQL) this thread cannot see until it commits."""
     hub = server.hub
-    deadline = monotonic() + 10
-    while True:
+
+    def drained() -> bool:
         hub.outbox.run_until_idle()
         with hub.uow() as uow:
-            if not outbox_store.has_pending(uow.conn, hub.clock.now()):
-                break
-        assert monotonic() < deadline, "the outbox did not drain"
-        sleep(0.02)
+            return not outbox_store.has_pending(uow.conn, hub.clock.now())
+
+    wait_until(drained, what="the outbox to drain")
     with server.hub.uow() as uow:
         rows = uow.conn.execute(
             sa.select(messages.c.type, messages.c.raw)
