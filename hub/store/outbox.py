@@ -103,6 +103,15 @@ def lease_next(conn: Connection, now: datetime) -> OutboxRow | None:
     return None if row is None else _row(row)
 
 
+def lease_due(conn: Connection, now: datetime, limit: int) -> list[OutboxRow]:
+    """Up to ``limit`` of the oldest due events, in id order, locked for this transaction as
+    :func:`lease_next` locks one."""
+    q = _due(now).limit(limit)
+    if conn.dialect.name == "postgresql":
+        q = q.with_for_update(skip_locked=True)
+    return [_row(r) for r in conn.execute(q)]
+
+
 def mark_relayed(
     conn: Connection, outbox_id: int, *, now: datetime, result: dict[str, Any]
 ) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -14,6 +15,7 @@ from hub.bootstrap import Hub
 from hub.config import Settings
 from hub.errors import HubError
 from hub.pm.events import AppointmentRescheduled
+from hub.queue.outbox import Fanout
 from hub.services import appointments as appointments_service
 from hub.services.appointments import AppointmentService, BookRequest
 from hub.services.deliver import DeliveryAdmin
@@ -214,3 +216,43 @@ def test_relay_through_waits_for_a_relayer_holding_the_event(
     assert len(fan.delivery_ids) == 2 and per_destination(hub) == [
         (oid, d) for _, d in per_destination(hub)
     ]
+
+
+@pytest.mark.parametrize("transient", [False, True], ids=["permanent", "transient"])
+def test_an_event_that_fails_in_a_batch_fails_alone_and_nothing_overtakes_it(
+    any_db_settings: Settings, make_hub: Callable[..., Hub], transient: bool
+) -> None:
+    """Events are relayed many to a transaction, each in its own savepoint: the one whose
+    subscriber raises leaves no delivery behind, the ones before it keep theirs, and it is
+    then recorded as one relayed alone would be: a permanent error fails it and the relay goes
+    on; a transient one stops the round with it (and every later event) still pending."""
+    from hub.errors import TransientError
+
+    hub = setup(make_hub, any_db_settings)
+    service = AppointmentService(uow=hub.uow, clock=hub.clock)
+    for n in range(3):
+        service.book(request(f"F{n}"))
+    with hub.uow() as uow:
+        ids = list(uow.conn.execute(sa.select(outbox.c.id).order_by(outbox.c.id)).scalars())
+    bad = ids[1]
+
+    def boom(event: object, ctx: Any) -> Fanout:
+        if ctx.outbox_id == bad:
+            raise TransientError("receiver table busy") if transient else HubError("no SIU")
+        return Fanout()
+
+    hub.outbox.subscribe("boom", boom)  # after the SIU subscriber: it ran first, then this
+    handled = hub.outbox.run_until_idle()
+    with hub.uow() as uow:
+        status = {i: obox.get(uow.conn, i).status for i in ids}
+    assert [d for d, _ in per_destination(hub)] == (
+        [ids[0], ids[0], ids[2], ids[2]] if not transient else [ids[0], ids[0]]
+    )
+    if transient:
+        assert handled == 1
+        assert status == {ids[0]: "relayed", bad: "pending", ids[2]: "pending"}
+        with hub.uow() as uow:
+            assert obox.get(uow.conn, bad).last_error_code is not None
+    else:
+        assert handled == 3
+        assert status == {ids[0]: "relayed", bad: "failed", ids[2]: "relayed"}
