@@ -98,13 +98,7 @@ class OutboxRelay:
                 if row is None:
                     return None
                 outbox_id = row.id
-                fanout = self._fan_out(uow.conn, row.event, row.payload, outbox_id, now)
-                store.mark_relayed(
-                    uow.conn,
-                    outbox_id,
-                    now=now,
-                    result={"deliveries": fanout.delivery_ids, "skipped": fanout.skipped},
-                )
+                self._relay_row(uow.conn, row, now)
                 uow.commit()
         except Exception as exc:  # recorded on the event; never escapes the relay
             if row is None:
@@ -135,13 +129,7 @@ class OutboxRelay:
             for row in rows:
                 try:
                     with savepoint(uow.conn):
-                        fanout = self._fan_out(uow.conn, row.event, row.payload, row.id, now)
-                        store.mark_relayed(
-                            uow.conn,
-                            row.id,
-                            now=now,
-                            result={"deliveries": fanout.delivery_ids, "skipped": fanout.skipped},
-                        )
+                        self._relay_row(uow.conn, row, now)
                 except Exception as exc:  # recorded on the event below; never escapes
                     bad = (row.id, exc)
                     break
@@ -152,6 +140,16 @@ class OutboxRelay:
         if self._failed(bad[0], bad[1], now) is None:
             return done, False  # transient: tried again first, in a later round
         return done + 1, True
+
+    def _relay_row(self, conn: Connection, row: store.OutboxRow, now: datetime) -> None:
+        """Fan ``row`` out to the subscribers and mark it relayed with what they did."""
+        fanout = self._fan_out(conn, row.event, row.payload, row.id, now)
+        store.mark_relayed(
+            conn,
+            row.id,
+            now=now,
+            result={"deliveries": fanout.delivery_ids, "skipped": fanout.skipped},
+        )
 
     def _fan_out(
         self, conn: Connection, name: str, payload: dict[str, object], outbox_id: int, now: datetime

@@ -96,11 +96,8 @@ def has_pending(conn: Connection, now: datetime) -> bool:
 def lease_next(conn: Connection, now: datetime) -> OutboxRow | None:
     """The oldest due event, locked for this transaction (PostgreSQL: SKIP LOCKED; SQLite's
     ``BEGIN IMMEDIATE`` serialises relays anyway)."""
-    q = _due(now).limit(1)
-    if conn.dialect.name == "postgresql":
-        q = q.with_for_update(skip_locked=True)
-    row = conn.execute(q).first()
-    return None if row is None else _row(row)
+    rows = lease_due(conn, now, 1)
+    return rows[0] if rows else None
 
 
 def lease_due(conn: Connection, now: datetime, limit: int) -> list[OutboxRow]:

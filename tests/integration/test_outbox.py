@@ -6,16 +6,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from hub.bootstrap import Hub
 from hub.config import Settings
-from hub.errors import HubError
+from hub.errors import HubError, TransientError
 from hub.pm.events import AppointmentRescheduled
-from hub.queue.outbox import Fanout
+from hub.queue.outbox import EventContext, Fanout
 from hub.services import appointments as appointments_service
 from hub.services.appointments import AppointmentService, BookRequest
 from hub.services.deliver import DeliveryAdmin
@@ -226,8 +225,6 @@ def test_an_event_that_fails_in_a_batch_fails_alone_and_nothing_overtakes_it(
     subscriber raises leaves no delivery behind, the ones before it keep theirs, and it is
     then recorded as one relayed alone would be: a permanent error fails it and the relay goes
     on; a transient one stops the round with it (and every later event) still pending."""
-    from hub.errors import TransientError
-
     hub = setup(make_hub, any_db_settings)
     service = AppointmentService(uow=hub.uow, clock=hub.clock)
     for n in range(3):
@@ -236,7 +233,7 @@ def test_an_event_that_fails_in_a_batch_fails_alone_and_nothing_overtakes_it(
         ids = list(uow.conn.execute(sa.select(outbox.c.id).order_by(outbox.c.id)).scalars())
     bad = ids[1]
 
-    def boom(event: object, ctx: Any) -> Fanout:
+    def boom(event: object, ctx: EventContext) -> Fanout:
         if ctx.outbox_id == bad:
             raise TransientError("receiver table busy") if transient else HubError("no SIU")
         return Fanout()
