@@ -6,8 +6,9 @@
    message has exactly one AA and one stored row, all are processed, each patient ends with
    the name of the last update sent for them (lane order held), and the listener still serves.
 2. ``hub worker`` (Celery, Redis) processing while PostgreSQL restarts, fed through the ingest
-   service, which retries what it could not store: each stored message applied exactly once,
-   every lane in order, the interrupted leases recovered by the sweeper.
+   service, which retries what it could not store (its second half paced across the restart):
+   each stored message applied exactly once, every lane in order, the interrupted leases
+   recovered by the sweeper.
 
 All people and identifiers are synthetic.
 """
@@ -102,9 +103,17 @@ def test_celery_workers_survive_a_database_restart(
     total = 2000
     refused: list[int] = []
     problems: list[str] = []
+    restarting = threading.Event()
 
     def feed(items: list[Inbound]) -> None:
-        for m in items:
+        for n, m in enumerate(items):
+            if n == total // 2:
+                # hold the second half until the restart begins, then feed it paced (over
+                # three seconds at least), so the restart lands while messages still arrive:
+                # unpaced, 2,000 ingests can all be stored before a quarter is processed
+                restarting.wait(240)
+            if n >= total // 2:
+                time.sleep(0.003)
             deadline = time.monotonic() + 120
             while True:
                 try:
@@ -129,6 +138,7 @@ def test_celery_workers_survive_a_database_restart(
             timeout=240,
             what="a quarter processed",
         )
+        restarting.set()
         restart_postgresql(pg_url)
         feeder.join(300)
         assert problems == []
@@ -139,4 +149,6 @@ def test_celery_workers_survive_a_database_restart(
     except AssertionError:
         print(workers.logs())
         raise
+    finally:
+        restarting.set()  # a failed wait must not leave the feeder parked
     assert_each_applied_once(producer.engine, total)
