@@ -42,7 +42,7 @@ from hub.services.synchronous import SynchronousService
 from hub.store.audit_checkpoints import CheckpointFile, load_key
 from hub.store.audit_sealer import AuditSealer
 from hub.store.crypto import install as install_cipher
-from hub.store.db import UnitOfWork, create_engine, is_sqlite
+from hub.store.db import UnitOfWork, create_engine, durable_writer_waiting, is_sqlite
 from hub.store.key_registry import open_cipher
 from hub.store.migrate import upgrade
 
@@ -213,6 +213,8 @@ def bootstrap(
         # SQLite has one writer: look for work in read-only snapshots, lease under the lock
         peek_uow=partial(UnitOfWork, engine, read_only=True) if is_sqlite(engine) else None,
         redo_uow=partial(UnitOfWork, engine, redoable=True),
+        writer_wanted=partial(durable_writer_waiting, engine),
+        yield_after=settings.worker_yield_after,
     )
     ingest = IngestService(uow=uow, clock=clock, dispatcher=dispatcher)
     peekers: dict[str, Peeker] = {}

@@ -14,9 +14,10 @@ log = logging.getLogger(__name__)
 class EmbeddedWorkers:
     """``count`` threads that lease lane heads until told to stop.
 
-    Each turn a worker leases up to ``batch`` heads (one per lane) and applies them in one
-    transaction (:meth:`Pipeline.run_batch`). A worker that has caught up with ingest (a batch
-    smaller than ``batch``) waits ``linger`` seconds before its next lease, so the next batch
+    Each turn a worker leases up to ``batch`` heads (one per lane; fewer while ingest waits for
+    the SQLite writer, :meth:`Pipeline.batch_limit`) and applies them in one transaction
+    (:meth:`Pipeline.run_batch`). A worker that has caught up with ingest (a batch smaller
+    than it asked for) waits ``linger`` seconds before its next lease, so the next batch
     gathers several messages: one transaction per message at the pace of ingest had cost more
     than the wait (bench/hl7v2: end to end ~450 -> ~600 msgs/s). Idle workers sleep on the
     dispatcher's event,
@@ -59,8 +60,10 @@ class EmbeddedWorkers:
 
     def _run(self, name: str) -> None:
         while not self._stop.is_set():
+            limit = self.batch
             try:
-                outcomes = self.pipeline.run_batch(name, limit=self.batch)
+                limit = self.pipeline.batch_limit(self.batch)
+                outcomes = self.pipeline.run_batch(name, limit=limit)
             except Exception:  # DB down: back off and try again, never die
                 log.exception("worker %s could not lease", name)
                 self._stop.wait(1.0)
@@ -70,7 +73,7 @@ class EmbeddedWorkers:
                 continue
             # there may be more in other lanes: pass the baton to one more worker
             self.wakeup.wake()
-            if len(outcomes) < self.batch and self.linger:
+            if len(outcomes) < limit and self.linger:
                 # caught up with ingest: let a batch gather instead of paying a transaction
                 # pair per message (processing latency, never the ACK's)
                 self._stop.wait(self.linger)

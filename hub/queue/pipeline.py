@@ -16,7 +16,7 @@ A document with a splitter (ADR 0009) is leased the same way; its processing is 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,6 +51,8 @@ class Pipeline:
         peek_uow: UnitOfWorkFactory | None = None,
         split_batch: int = 200,
         redo_uow: UnitOfWorkFactory | None = None,
+        writer_wanted: Callable[[], bool] | None = None,
+        yield_after: int = 16,
     ) -> None:
         self.uow = uow
         # the asynchronous workers' leases and applies: rebuilt from durable raw messages after
@@ -64,6 +66,9 @@ class Pipeline:
         self.lease = timedelta(seconds=lease_seconds)
         self.peek_uow = peek_uow
         self.split_batch = split_batch
+        # SQLite: is an ingest waiting for the writer? (run_batch then commits and lets it in)
+        self.writer_wanted = writer_wanted or _never
+        self.yield_after = yield_after
 
     def run_next(
         self,
@@ -174,10 +179,14 @@ class Pipeline:
         attempt_id: int,
         prepared: Any,
         deferred: Deferred | None = None,
+        *,
+        fenced: bool = False,
     ) -> None:
-        """Run the processor and record ``processed``, in the caller's transaction."""
+        """Run the processor and record ``processed``, in the caller's transaction.
+        ``fenced``: the caller already checked the lease in this transaction
+        (:func:`lanes.still_ours_many`, which holds until it ends)."""
         items.lock_documents(conn, [rec.document_id])  # lock order: see items.lock_documents
-        if not lanes.still_ours(conn, rec.id, attempt_id):
+        if not fenced and not lanes.still_ours(conn, rec.id, attempt_id):
             raise LeaseLost(rec.id)
         processor = self.registry.lookup(rec.protocol, rec.type)
         ctx = ProcessContext(rec, conn, self.clock, rec.replay_requested, prepared=prepared)
@@ -222,7 +231,8 @@ class Pipeline:
         """Apply units of one type with their batch processor in one savepoint, then settle
         them (their documents summarised once, after the last). False, with nothing of it
         left applied, when anything raised: the caller then applies them one by one, so a
-        bad unit fails alone and the others still apply (ADR 0027)."""
+        bad unit fails alone and the others still apply (ADR 0027). The caller has fenced
+        their leases for this transaction (:func:`lanes.still_ours_many`)."""
         first = group[0][0]
         many = self.registry.lookup_many(first.protocol, first.type)
         assert many is not None
@@ -231,8 +241,6 @@ class Pipeline:
             with savepoint(conn):
                 ctxs: list[tuple[ProcessContext, int]] = []
                 for rec, attempt_id, prepared in group:
-                    if not lanes.still_ours(conn, rec.id, attempt_id):
-                        raise LeaseLost(rec.id)
                     ctx = ProcessContext(
                         rec, conn, self.clock, rec.replay_requested, prepared=prepared
                     )
@@ -256,7 +264,8 @@ class Pipeline:
         self, ready: list[tuple[MessageRecord, int, Any]]
     ) -> list[list[tuple[MessageRecord, int, Any]]]:
         """Units whose type has a batch processor, grouped by type (heads of different lanes:
-        their order does not matter); every other unit alone, in order."""
+        their order does not matter), at most ``yield_after`` to a group (a transaction may
+        end between groups, never inside one); every other unit alone, in order."""
         groups: list[list[tuple[MessageRecord, int, Any]]] = []
         by_type: dict[tuple[str, str], list[tuple[MessageRecord, int, Any]]] = {}
         for unit in ready:
@@ -265,7 +274,7 @@ class Pipeline:
                 groups.append([unit])
                 continue
             key = (rec.protocol, rec.type)
-            if key not in by_type:
+            if key not in by_type or len(by_type[key]) >= self.yield_after:
                 by_type[key] = []
                 groups.append(by_type[key])
             by_type[key].append(unit)
@@ -295,8 +304,17 @@ class Pipeline:
 
     # --- several heads in one transaction (embedded workers) ----------------------------------
 
+    def batch_limit(self, limit: int) -> int:
+        """How many heads a worker should lease now: ``limit``, or no more than
+        ``yield_after`` while an ingest waits for the SQLite writer (the lease transaction
+        holds the writer too)."""
+        if limit > self.yield_after and self.writer_wanted():
+            return self.yield_after
+        return limit
+
     def run_batch(self, worker: str, *, limit: int = 8) -> list[Outcome]:
-        """Lease up to ``limit`` lane heads (one per lane) and apply them in one transaction.
+        """Lease up to ``limit`` lane heads (one per lane) and apply them in one transaction,
+        or in several when ingest is waiting for the SQLite writer (:meth:`_apply_chunk`).
 
         The lease still commits first (every attempt is on record before any work, as in
         :meth:`run_next`); then each message runs inside its own savepoint, so one that fails
@@ -322,46 +340,75 @@ class Pipeline:
                 ready.append((rec, attempt_id, self._prepare(rec)))
             except Exception as exc:  # recorded after the commit, as in _process
                 failed.append((rec, attempt_id, exc))
-        # the applied units' attempt ends and audit events: one executemany each, before commit
-        deferred = Deferred()
-        try:
-            with self.redo_uow() as uow:
-                items.lock_documents(uow.conn, [rec.document_id for rec, _, _ in ready])
-                for group in self._groups(ready):
-                    if len(group) > 1 and self._apply_group(uow.conn, group, deferred):
-                        done.extend(rec for rec, _, _ in group)
-                        continue
-                    for rec, attempt_id, prepared in group:
-                        mark = deferred.mark()
-                        try:
-                            with savepoint(uow.conn):
-                                self._apply(uow.conn, rec, attempt_id, prepared, deferred)
-                        except LeaseLost:
-                            deferred.drop_to(mark)
-                            lost.append(rec)
-                        except Exception as exc:  # recorded after the commit, as in _process
-                            deferred.drop_to(mark)
-                            failed.append((rec, attempt_id, exc))
-                        else:
-                            done.append(rec)
-                deferred.flush(uow.conn)
-                uow.commit()
-        except Exception as exc:  # the shared transaction failed: nothing of it was applied
-            log.warning("batch transaction failed", extra={"count": len(leased)})
-            gone = StoreUnavailable("transaction failed") if not is_transient(exc) else exc
-            lost_ids = {rec.id for rec in lost}
-            known = {rec.id: err for rec, _, err in failed}
-            failed = [
-                (rec, attempt_id, known.get(rec.id, gone))
-                for rec, attempt_id in leased
-                if rec.id not in lost_ids
-            ]
-            done = []
+        while ready:
+            ready = self._apply_chunk(ready, done, lost, failed)
         outcomes = [self._processed(rec, wake=False) for rec in done]
         self._dispatch_lane_heads([key for rec in done for key in rec.lane_keys[1:]])
         outcomes += [self.lost(rec) for rec in lost]
         outcomes += [self.record_failure(rec, aid, exc) for rec, aid, exc in failed]
         return outcomes
+
+    def _apply_chunk(
+        self,
+        ready: list[tuple[MessageRecord, int, Any]],
+        done: list[MessageRecord],
+        lost: list[MessageRecord],
+        failed: list[tuple[MessageRecord, int, BaseException]],
+    ) -> list[tuple[MessageRecord, int, Any]]:
+        """Apply ``ready``'s units in one transaction, adding each to ``done``, ``lost`` or
+        ``failed``; return the units left for another transaction.
+
+        Once ``yield_after`` units are applied, the transaction ends early whenever a durable
+        writer (an ingest about to ACK) is waiting for the SQLite writer: it commits, the ACK
+        goes through (durable writers come first, hub.store.db.FairLock), and the rest follows
+        in a new transaction, fenced again. An ACK then waits for at most ``yield_after``
+        units of apply, however large the batch; a batch leased while nothing waits applies
+        in one transaction (ADR 0007 addendum).
+        """
+        deferred = Deferred()  # attempt ends and audit events: one executemany each
+        rest: list[tuple[MessageRecord, int, Any]] = []
+        mine: list[tuple[MessageRecord, int, Any]] = []
+        applied: list[MessageRecord] = []
+        refused: list[tuple[MessageRecord, int, BaseException]] = []
+        try:
+            with self.redo_uow() as uow:
+                items.lock_documents(uow.conn, [rec.document_id for rec, _, _ in ready])
+                # every lease fenced in one statement (documents first: lock order)
+                ours = lanes.still_ours_many(uow.conn, [(r.id, a) for r, a, _ in ready])
+                lost.extend(rec for rec, _, _ in ready if rec.id not in ours)
+                mine = [unit for unit in ready if unit[0].id in ours]
+                groups = self._groups(mine)
+                for n, group in enumerate(groups):
+                    tried = len(applied) + len(refused)
+                    if n and tried >= self.yield_after and self.writer_wanted():
+                        rest = [unit for later in groups[n:] for unit in later]
+                        break
+                    if len(group) > 1 and self._apply_group(uow.conn, group, deferred):
+                        applied.extend(rec for rec, _, _ in group)
+                        continue
+                    for rec, attempt_id, prepared in group:
+                        mark = deferred.mark()
+                        try:
+                            with savepoint(uow.conn):
+                                self._apply(
+                                    uow.conn, rec, attempt_id, prepared, deferred, fenced=True
+                                )
+                        except Exception as exc:  # recorded after the commit, as in _process
+                            deferred.drop_to(mark)
+                            refused.append((rec, attempt_id, exc))
+                        else:
+                            applied.append(rec)
+                deferred.flush(uow.conn)
+                uow.commit()
+        except Exception as exc:  # the shared transaction failed: nothing of it was applied
+            log.warning("batch transaction failed", extra={"count": len(ready)})
+            gone = StoreUnavailable("transaction failed") if not is_transient(exc) else exc
+            known = {rec.id: err for rec, _, err in refused}
+            failed.extend((rec, attempt_id, known.get(rec.id, gone)) for rec, attempt_id, _ in mine)
+            return []
+        done.extend(applied)
+        failed.extend(refused)
+        return rest
 
     def _lease_batch(self, worker: str, limit: int) -> list[tuple[MessageRecord, int]]:
         now = self.clock.now()
@@ -445,3 +492,7 @@ def _open_attempt(conn: Connection, rec: MessageRecord, worker: str, now: dateti
         now=now,
         replay=rec.replay_requested,
     )
+
+
+def _never() -> bool:
+    return False

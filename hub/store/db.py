@@ -112,6 +112,21 @@ class FairLock:
         if prio:
             self._owner_durable = durable
 
+    def durable_waiting(self) -> bool:
+        """Is a durable writer of any hub process (an ingest about to ACK) waiting for or
+        holding the lock now? Non-blocking: a worker holding the lock asks it between units to
+        decide whether to commit and let the ACK through (hub.queue.pipeline). Always False
+        without a file (no priority to give)."""
+        if not self._priority:
+            return False
+        fd = self._prio_fd("probe")  # its own descriptor: flock locks belong to one
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+
     def _prio_fd(self, kind: str) -> int:
         if self._prio_pid != os.getpid():
             self._prio, self._prio_pid = {}, os.getpid()
@@ -187,6 +202,13 @@ class FairLock:
 
 # One writer lock per SQLite engine (see the module docstring).
 _SQLITE_LOCKS: weakref.WeakKeyDictionary[Engine, FairLock] = weakref.WeakKeyDictionary()
+
+
+def durable_writer_waiting(engine: Engine) -> bool:
+    """:meth:`FairLock.durable_waiting` for ``engine``'s writer lock (False on PostgreSQL,
+    which has no single writer)."""
+    lock = _SQLITE_LOCKS.get(engine)
+    return lock is not None and lock.durable_waiting()
 
 
 def create_engine(url: str, *, pool_size: int = 10, sqlite_unsafe_sync: bool = False) -> Engine:

@@ -230,6 +230,34 @@ def still_ours(conn: Connection, message_id: int, attempt_id: int) -> bool:
     return open_attempt.first() is not None
 
 
+_LEASES_HELD = (
+    sa.select(messages.c.id, attempts.c.id.label("attempt_id"))
+    .join(attempts, attempts.c.message_id == messages.c.id)
+    .where(
+        attempts.c.id.in_(sa.bindparam("b_attempts", expanding=True)),
+        attempts.c.ended_at.is_(None),
+        messages.c.status == Status.PROCESSING.value,
+    )
+)
+_LEASES_HELD_FOR_UPDATE = _LEASES_HELD.with_for_update(of=messages)
+
+
+def still_ours_many(conn: Connection, leases: Sequence[tuple[int, int]]) -> set[int]:
+    """:func:`still_ours` for a worker's whole batch in one statement: of the ``(message id,
+    attempt id)`` pairs, the message ids still ``processing`` under that attempt.
+
+    The fence then holds for the rest of the caller's transaction, as :func:`still_ours`
+    does: PostgreSQL keeps the message rows locked (taken in one statement, before any unit's
+    work), SQLite's ``BEGIN IMMEDIATE`` keeps every other writer out.
+    """
+    if not leases:
+        return set()
+    q = _LEASES_HELD_FOR_UPDATE if conn.dialect.name == "postgresql" else _LEASES_HELD
+    wanted = set(leases)
+    rows = run(conn, q, {"b_attempts": sorted(aid for _, aid in leases)})
+    return {int(r.id) for r in rows if (int(r.id), int(r.attempt_id)) in wanted}
+
+
 def lock_lanes(conn: Connection, *lane_keys: str | None) -> None:
     """Serialise inserts into the same lane(s) until the caller commits (PostgreSQL only).
 

@@ -3,8 +3,8 @@ one head per lane, each message in its own savepoint, failures recorded exactly 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,7 +18,8 @@ from hub.clock import FixedClock
 from hub.config import Settings
 from hub.errors import StoreUnavailable
 from hub.queue.pipeline import Pipeline
-from hub.store import audit
+from hub.queue.registry import ProcessContext
+from hub.store import audit, lanes
 from hub.store.db import UnitOfWork
 from hub.store.lifecycle import Status
 from hub.store.tables import attempts, audit_log, messages
@@ -162,6 +163,147 @@ def test_a_failed_shared_commit_retries_every_message_and_applies_none(hub: Hub)
         pass
     assert sorted(e["message_id"] for e in _rows(hub, effects)) == ids
     assert set(_status(hub).values()) == {Status.PROCESSED.value}
+
+
+def _hand_back(hub: Hub, message_id: int) -> None:
+    """What the sweeper does once a lease has run out."""
+    later = hub.clock.now() + hub.pipeline.lease + timedelta(seconds=1)
+    with hub.uow() as uow:
+        conn = uow.conn
+        conn.execute(sa.update(messages).where(messages.c.id == message_id).values(lease_until=T0))
+        assert lanes.release_lease(conn, message_id, later)
+        uow.commit()
+
+
+def test_a_lease_handed_back_before_the_apply_is_not_applied(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch fences every lease in one statement: a unit the sweeper handed back between
+    the lease and the apply is lost (applied by nobody now, exactly once later); the rest of
+    the batch applies."""
+    a, b, c = (_ingest(hub, lane, 1) for lane in "ABC")
+    lease_batch = hub.pipeline._lease_batch
+
+    def lease_then_expire(worker: str, limit: int) -> list[Any]:
+        leased = lease_batch(worker, limit)
+        _hand_back(hub, b)
+        return leased
+
+    monkeypatch.setattr(hub.pipeline, "_lease_batch", lease_then_expire)
+    outcomes = {o.message_id: o.status for o in hub.pipeline.run_batch("w", limit=8)}
+    assert outcomes == {a: Status.PROCESSED, b: Status.RECEIVED, c: Status.PROCESSED}
+    assert sorted(e["message_id"] for e in _rows(hub, effects)) == [a, c]
+    assert _status(hub)[b] == Status.RECEIVED.value
+    monkeypatch.undo()
+    assert [o.message_id for o in hub.pipeline.run_batch("w", limit=8)] == [b]
+    assert sorted(e["message_id"] for e in _rows(hub, effects)) == [a, b, c]
+    assert [x["outcome"] for x in _rows(hub, attempts) if x["message_id"] == b] == [
+        "abandoned",
+        "ok",
+    ]
+
+
+def _committed_effects(hub: Hub) -> int:
+    """Read in another transaction (only what is committed), while the worker holds the
+    writer: on SQLite a read-only one, as the workers' peeks are."""
+    with (hub.pipeline.peek_uow or hub.uow)() as uow:
+        return len(uow.conn.execute(sa.select(effects.c.message_id)).all())
+
+
+def test_a_batch_commits_early_for_a_waiting_ingest_and_goes_on(hub: Hub) -> None:
+    """Past ``yield_after`` units, an apply ends its transaction whenever ingest waits for the
+    writer, and the rest follows in a new one: here every ask says "waiting"."""
+    ids = [_ingest(hub, lane, 1) for lane in "ABCDE"]
+    asked: list[int] = []
+
+    def waiting() -> bool:
+        asked.append(_committed_effects(hub))
+        return True
+
+    hub.pipeline.writer_wanted, hub.pipeline.yield_after = waiting, 2
+    outcomes = hub.pipeline.run_batch("w", limit=8)
+    assert sorted(o.message_id for o in outcomes) == ids
+    assert {o.status for o in outcomes} == {Status.PROCESSED}
+    # asked after two units of each transaction: none committed, then two; the fifth alone
+    assert asked == [0, 2]
+    assert _committed_effects(hub) == 5
+    assert {a["outcome"] for a in _rows(hub, attempts)} == {"ok"}
+    with hub.uow() as uow:
+        assert audit.verify(uow.conn).ok
+
+
+def test_a_batch_nobody_waits_for_is_one_transaction(hub: Hub) -> None:
+    ids = [_ingest(hub, lane, 1) for lane in "ABCDE"]
+    asked: list[int] = []
+
+    def nobody() -> bool:
+        asked.append(_committed_effects(hub))
+        return False
+
+    hub.pipeline.writer_wanted, hub.pipeline.yield_after = nobody, 2
+    assert sorted(o.message_id for o in hub.pipeline.run_batch("w", limit=8)) == ids
+    assert asked == [0, 0, 0]  # asked before the third, fourth and fifth: nothing committed
+    assert _committed_effects(hub) == 5
+
+
+def test_while_ingest_waits_a_worker_leases_no_more_than_one_turn(hub: Hub) -> None:
+    hub.pipeline.yield_after = 2
+    hub.pipeline.writer_wanted = lambda: True
+    assert hub.pipeline.batch_limit(8) == 2
+    assert hub.pipeline.batch_limit(1) == 1
+    hub.pipeline.writer_wanted = lambda: False
+    assert hub.pipeline.batch_limit(8) == 8
+
+
+def test_a_batch_processor_gets_groups_no_larger_than_one_turn(hub: Hub) -> None:
+    """Units with a batch processor (ADR 0027) are grouped by type, at most ``yield_after``
+    to a group: a transaction can only end between groups."""
+    sizes: list[int] = []
+
+    def many(ctxs: Sequence[ProcessContext]) -> None:
+        sizes.append(len(ctxs))
+        for ctx in ctxs:
+            plugin.process(ctx)
+
+    hub.registry.register(plugin.PROTOCOL, "TEST^A01", plugin.process, process_many=many)
+    ids = [_ingest(hub, lane, 1) for lane in "ABCDE"]
+    hub.pipeline.yield_after = 2
+    assert sorted(o.message_id for o in hub.pipeline.run_batch("w", limit=8)) == ids
+    assert sizes == [2, 2]  # and the fifth alone, without the batch processor
+    assert sorted(e["message_id"] for e in _rows(hub, effects)) == ids
+
+
+def test_each_transaction_of_a_batch_fences_its_leases_again(hub: Hub) -> None:
+    """A lease handed back between two transactions of a batch is not applied by the second."""
+    a, b, c, d = (_ingest(hub, lane, 1) for lane in "ABCD")
+    redo, opened = hub.pipeline.redo_uow, []
+
+    def redo_after_a_sweep() -> UnitOfWork:
+        opened.append(1)
+        if len(opened) == 3:  # the lease's, the first apply's; now the sweeper hands d back
+            _hand_back(hub, d)
+        return redo()
+
+    hub.pipeline.redo_uow = redo_after_a_sweep
+    hub.pipeline.writer_wanted, hub.pipeline.yield_after = (lambda: True), 2
+    outcomes = {o.message_id: o.status for o in hub.pipeline.run_batch("w", limit=8)}
+    assert len(opened) == 3
+    assert outcomes == {a: Status.PROCESSED, b: Status.PROCESSED, c: Status.PROCESSED,
+                        d: Status.RECEIVED}  # fmt: skip
+    assert sorted(e["message_id"] for e in _rows(hub, effects)) == [a, b, c]
+
+
+def test_still_ours_many_matches_each_message_with_its_own_open_attempt(hub: Hub) -> None:
+    a, b = (_ingest(hub, lane, 1) for lane in "AB")
+    by_id = {rec.id: attempt for rec, attempt in hub.pipeline._lease_batch("w", 8)}
+    with hub.uow() as uow:
+        conn = uow.conn
+        assert lanes.still_ours_many(conn, [(a, by_id[a]), (b, by_id[b])]) == {a, b}
+        # an attempt paired with the wrong message fences nothing
+        assert lanes.still_ours_many(conn, [(a, by_id[b]), (b, by_id[a])]) == set()
+        assert lanes.still_ours_many(conn, []) == set()
+        conn.execute(sa.update(attempts).where(attempts.c.id == by_id[a]).values(ended_at=T0))
+        assert lanes.still_ours_many(conn, [(a, by_id[a]), (b, by_id[b])]) == {b}
 
 
 def test_a_caught_up_worker_lets_a_batch_gather(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
+import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 from support.waiting import wait_until
@@ -75,3 +79,57 @@ def test_release_by_a_thread_that_does_not_hold_it_is_refused() -> None:
     assert len(errors) == 1
     with pytest.raises(RuntimeError):
         lock.release()
+
+
+def test_the_probe_sees_a_durable_writer_waiting_or_holding(tmp_path: Path) -> None:
+    lock = FairLock(tmp_path / "db-writer")
+    assert not lock.durable_waiting()
+    lock.acquire(durable=False)  # a worker's apply holds the writer
+    assert not lock.durable_waiting()  # a redoable holder is not a durable writer
+    acked = threading.Event()
+
+    def ingest() -> None:
+        lock.acquire()  # durable (the default): an ingest about to ACK
+        acked.set()
+        time.sleep(0.2)
+        lock.release()
+
+    t = threading.Thread(target=ingest)
+    t.start()
+    wait_until(lock.durable_waiting, what="the waiting ingest seen by the probe")
+    assert not acked.is_set()
+    lock.release()  # the worker commits: the ingest gets the writer
+    assert acked.wait(5)
+    assert lock.durable_waiting()  # holding it counts too
+    t.join(5)
+    assert not lock.durable_waiting()
+
+
+def test_the_probe_sees_a_durable_writer_of_another_process(tmp_path: Path) -> None:
+    path = tmp_path / "db-writer"
+    ctx = multiprocessing.get_context("fork")
+    holding, done = ctx.Event(), ctx.Event()
+    child = ctx.Process(target=_hold_durably, args=(path, holding, done))
+    child.start()
+    try:
+        assert holding.wait(10)
+        assert FairLock(path).durable_waiting()
+    finally:
+        done.set()
+        child.join(10)
+    assert not FairLock(path).durable_waiting()
+
+
+def _hold_durably(path: Path, holding: Any, done: Any) -> None:
+    lock = FairLock(path)
+    lock.acquire()
+    holding.set()
+    done.wait(10)
+    lock.release()
+
+
+def test_without_a_file_there_is_no_priority_to_probe() -> None:
+    lock = FairLock()
+    lock.acquire()
+    assert not lock.durable_waiting()
+    lock.release()
