@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.hl7v2.corpus import generate
+from bench.mllp_client import split_by_patient
 
 SB, EB = b"\x0b", b"\x1c\x0d"
 
@@ -126,7 +127,9 @@ def _client(port: int, msgs: list[bytes], out: mp.Queue) -> None:  # type: ignor
 def _drive(port: int, msgs: list[bytes], connections: int) -> tuple[float, list[float]]:
     ctx = mp.get_context("fork")
     q: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
-    chunks = [msgs[i::connections] for i in range(connections)]
+    # one patient's messages on one connection, as an EHR keeps them in order: dealt out in
+    # turn, an S13 could overtake its S12 on another connection and fail as unknown
+    chunks = [c for c in split_by_patient(msgs, connections) if c]
     procs = [ctx.Process(target=_client, args=(port, c, q)) for c in chunks]
     t0 = time.perf_counter()
     for p in procs:
