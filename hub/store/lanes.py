@@ -239,7 +239,7 @@ _LEASES_HELD = (
         messages.c.status == Status.PROCESSING.value,
     )
 )
-_LEASES_HELD_FOR_UPDATE = _LEASES_HELD.with_for_update(of=messages)
+_LEASES_HELD_FOR_UPDATE = _LEASES_HELD.with_for_update(of=messages)  # PostgreSQL only
 
 
 def still_ours_many(conn: Connection, leases: Sequence[tuple[int, int]]) -> set[int]:
@@ -249,12 +249,17 @@ def still_ours_many(conn: Connection, leases: Sequence[tuple[int, int]]) -> set[
     The fence then holds for the rest of the caller's transaction, as :func:`still_ours`
     does: PostgreSQL keeps the message rows locked (taken in one statement, before any unit's
     work), SQLite's ``BEGIN IMMEDIATE`` keeps every other writer out.
+
+    On SQLite the per-unit statements are cheaper than one: they are prepared (about 12 us
+    a unit here), where an ``IN`` list of changing length goes through SQLAlchemy (60 us for
+    one unit, 1.1 ms for 64). On PostgreSQL each statement is a round trip: one for all.
     """
     if not leases:
         return set()
-    q = _LEASES_HELD_FOR_UPDATE if conn.dialect.name == "postgresql" else _LEASES_HELD
+    if conn.dialect.name != "postgresql":
+        return {mid for mid, aid in leases if still_ours(conn, mid, aid)}
     wanted = set(leases)
-    rows = run(conn, q, {"b_attempts": sorted(aid for _, aid in leases)})
+    rows = run(conn, _LEASES_HELD_FOR_UPDATE, {"b_attempts": sorted(aid for _, aid in leases)})
     return {int(r.id) for r in rows if (int(r.id), int(r.attempt_id)) in wanted}
 
 
