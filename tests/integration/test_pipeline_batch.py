@@ -210,40 +210,37 @@ def _committed_effects(hub: Hub) -> int:
         return len(uow.conn.execute(sa.select(effects.c.message_id)).all())
 
 
-def test_a_batch_commits_early_for_a_waiting_ingest_and_goes_on(hub: Hub) -> None:
+@pytest.mark.parametrize(
+    ("waiting", "seen"),
+    [
+        # asked after two units of each transaction: none committed, then two; the fifth alone
+        (True, [0, 2]),
+        # asked before the third, fourth and fifth: one transaction, nothing committed
+        (False, [0, 0, 0]),
+    ],
+    ids=["ingest-waits", "nobody-waits"],
+)
+def test_past_one_turn_a_batch_commits_whenever_ingest_waits(
+    hub: Hub, waiting: bool, seen: list[int]
+) -> None:
     """Past ``yield_after`` units, an apply ends its transaction whenever ingest waits for the
-    writer, and the rest follows in a new one: here every ask says "waiting"."""
+    writer, and the rest follows in a new one; with nobody waiting the batch is one."""
     ids = [_ingest(hub, lane, 1) for lane in "ABCDE"]
     asked: list[int] = []
 
-    def waiting() -> bool:
+    def probe() -> bool:
         asked.append(_committed_effects(hub))
-        return True
+        return waiting
 
-    hub.pipeline.writer_wanted, hub.pipeline.yield_after = waiting, 2
+    hub.pipeline.writer_wanted, hub.pipeline.yield_after = probe, 2
     outcomes = hub.pipeline.run_batch("w", limit=8)
     assert sorted(o.message_id for o in outcomes) == ids
     assert {o.status for o in outcomes} == {Status.PROCESSED}
-    # asked after two units of each transaction: none committed, then two; the fifth alone
-    assert asked == [0, 2]
+    assert asked == seen
     assert _committed_effects(hub) == 5
     assert {a["outcome"] for a in _rows(hub, attempts)} == {"ok"}
     with hub.uow() as uow:
         assert audit.verify(uow.conn).ok
-
-
-def test_a_batch_nobody_waits_for_is_one_transaction(hub: Hub) -> None:
-    ids = [_ingest(hub, lane, 1) for lane in "ABCDE"]
-    asked: list[int] = []
-
-    def nobody() -> bool:
-        asked.append(_committed_effects(hub))
-        return False
-
-    hub.pipeline.writer_wanted, hub.pipeline.yield_after = nobody, 2
-    assert sorted(o.message_id for o in hub.pipeline.run_batch("w", limit=8)) == ids
-    assert asked == [0, 0, 0]  # asked before the third, fourth and fifth: nothing committed
-    assert _committed_effects(hub) == 5
 
 
 def test_while_ingest_waits_a_worker_leases_no_more_than_one_turn(hub: Hub) -> None:
