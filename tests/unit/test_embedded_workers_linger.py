@@ -29,31 +29,45 @@ class _Pipeline:
         return [object()] * size
 
 
-def _workers(pipeline: _Pipeline) -> EmbeddedWorkers:
+class _Stop(threading.Event):
+    """The workers' stop event, recording how long each wait on it was asked to last."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[float | None] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(timeout)
+        return super().wait(timeout)
+
+
+def _workers(pipeline: _Pipeline) -> tuple[EmbeddedWorkers, _Stop]:
     # a linger far longer than the test waits: a worker that lingers is seen at once
-    return EmbeddedWorkers(
+    workers = EmbeddedWorkers(
         cast(Pipeline, pipeline), WakeupDispatcher(), count=1, poll=0.01, batch=64, linger=60
     )
+    workers._stop = stop = _Stop()
+    return workers, stop
 
 
 def test_a_full_turn_while_ingest_waits_is_not_a_reason_to_linger() -> None:
     pipeline = _Pipeline(limit=16, sizes=[16, 16, 3])
-    workers = _workers(pipeline)
+    workers, stop = _workers(pipeline)
     workers.start()
     try:
-        wait_until(lambda: len(pipeline.asked) >= 3, what="three leases without a linger")
-        assert pipeline.asked[:3] == [16, 16, 16]
+        wait_until(lambda: 60 in stop.waits, what="the linger after the short third lease")
+        assert pipeline.asked == [16, 16, 16]
+        assert stop.waits == [60]  # none after either full turn
     finally:
         workers.stop()
 
 
 def test_a_batch_smaller_than_asked_for_lingers() -> None:
     pipeline = _Pipeline(limit=64, sizes=[5, 5])
-    workers = _workers(pipeline)
+    workers, stop = _workers(pipeline)
     workers.start()
     try:
-        wait_until(lambda: len(pipeline.asked) >= 1, what="the first lease")
-        threading.Event().wait(0.3)
-        assert pipeline.asked == [64]  # caught up: waiting out its linger
+        wait_until(lambda: 60 in stop.waits, what="the worker waiting out its linger")
+        assert pipeline.asked == [64]  # caught up after its first lease: lingering
     finally:
         workers.stop()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -86,12 +85,12 @@ def test_the_probe_sees_a_durable_writer_waiting_or_holding(tmp_path: Path) -> N
     assert not lock.durable_waiting()
     lock.acquire(durable=False)  # a worker's apply holds the writer
     assert not lock.durable_waiting()  # a redoable holder is not a durable writer
-    acked = threading.Event()
+    acked, leave = threading.Event(), threading.Event()
 
     def ingest() -> None:
         lock.acquire()  # durable (the default): an ingest about to ACK
         acked.set()
-        time.sleep(0.2)
+        leave.wait(10)
         lock.release()
 
     t = threading.Thread(target=ingest)
@@ -101,6 +100,7 @@ def test_the_probe_sees_a_durable_writer_waiting_or_holding(tmp_path: Path) -> N
     lock.release()  # the worker commits: the ingest gets the writer
     assert acked.wait(5)
     assert lock.durable_waiting()  # holding it counts too
+    leave.set()
     t.join(5)
     assert not lock.durable_waiting()
 
