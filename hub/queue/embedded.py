@@ -60,7 +60,6 @@ class EmbeddedWorkers:
 
     def _run(self, name: str) -> None:
         while not self._stop.is_set():
-            limit = self.batch
             try:
                 limit = self.pipeline.batch_limit(self.batch)
                 outcomes = self.pipeline.run_batch(name, limit=limit)

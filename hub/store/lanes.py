@@ -230,7 +230,7 @@ def still_ours(conn: Connection, message_id: int, attempt_id: int) -> bool:
     return open_attempt.first() is not None
 
 
-_LEASES_HELD = (
+_LEASES_HELD_FOR_UPDATE = (  # PostgreSQL only (SQLite: see still_ours_many)
     sa.select(messages.c.id, attempts.c.id.label("attempt_id"))
     .join(attempts, attempts.c.message_id == messages.c.id)
     .where(
@@ -238,13 +238,13 @@ _LEASES_HELD = (
         attempts.c.ended_at.is_(None),
         messages.c.status == Status.PROCESSING.value,
     )
+    .with_for_update(of=messages)
 )
-_LEASES_HELD_FOR_UPDATE = _LEASES_HELD.with_for_update(of=messages)  # PostgreSQL only
 
 
 def still_ours_many(conn: Connection, leases: Sequence[tuple[int, int]]) -> set[int]:
-    """:func:`still_ours` for a worker's whole batch in one statement: of the ``(message id,
-    attempt id)`` pairs, the message ids still ``processing`` under that attempt.
+    """:func:`still_ours` for a worker's whole batch, at the start of its transaction: of the
+    ``(message id, attempt id)`` pairs, the message ids still ``processing`` under that attempt.
 
     The fence then holds for the rest of the caller's transaction, as :func:`still_ours`
     does: PostgreSQL keeps the message rows locked (taken in one statement, before any unit's
