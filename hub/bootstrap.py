@@ -249,7 +249,13 @@ def bootstrap(
         replay=replay,
         sweeper=sweeper,
         peekers=peekers,
-        outbox=OutboxRelay(uow=uow, clock=clock, peek_uow=pipeline.peek_uow),
+        outbox=OutboxRelay(
+            uow=uow,
+            clock=clock,
+            peek_uow=pipeline.peek_uow,
+            round_uow=pipeline.redo_uow,
+            writer_wanted=pipeline.writer_wanted,
+        ),
         workers=workers,
         celery=celery_app,
     )
@@ -257,7 +263,7 @@ def bootstrap(
         uow=uow, ingest=ingest, pipeline=pipeline, dispatcher=dispatcher
     )
     hub.deliveries = _delivery_worker(settings, hub, rng or random.Random())
-    hub.audit = _audit_sealer(settings, uow, clock)
+    hub.audit = _audit_sealer(settings, engine, uow, clock)
     if celery_app is not None:
         from hub.queue.celery_app import register_task
 
@@ -293,10 +299,14 @@ def _install_encryption(settings: Settings, engine: Engine, clock: Clock) -> Non
     install_cipher(engine, cipher)
 
 
-def _audit_sealer(settings: Settings, uow: partial[UnitOfWork], clock: Clock) -> AuditSealer:
+def _audit_sealer(
+    settings: Settings, engine: Engine, uow: partial[UnitOfWork], clock: Clock
+) -> AuditSealer:
     secret = settings.audit_key.get_secret_value() if settings.audit_key else None
     return AuditSealer(
         uow=uow,
+        round_uow=partial(UnitOfWork, engine, background=True),
+        writer_wanted=partial(durable_writer_waiting, engine),
         clock=clock,
         key=partial(load_key, secret, settings.audit_key_file),
         checkpoint_file=CheckpointFile(settings.effective_audit_checkpoint_file),

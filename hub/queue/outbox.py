@@ -69,9 +69,17 @@ class OutboxRelay:
         uow: UnitOfWorkFactory,
         clock: Clock,
         peek_uow: UnitOfWorkFactory | None = None,
+        round_uow: UnitOfWorkFactory | None = None,
+        writer_wanted: Callable[[], bool] | None = None,
         retry_delay: float = 5.0,
     ) -> None:
+        """``round_uow``: the unit of work of :meth:`relay_batch` (the background rounds; a
+        ``background=True`` one on SQLite, so it lets a waiting ingest go first), ``uow`` if
+        not given. ``writer_wanted``: asked after each event of a round; when true the round
+        commits there and ends, so an ACK waits for at most one event's fan-out."""
         self.uow = uow
+        self.round_uow = round_uow or uow
+        self.writer_wanted = writer_wanted
         self.clock = clock
         self.peek_uow = peek_uow
         self.retry_delay = retry_delay
@@ -124,7 +132,8 @@ class OutboxRelay:
                     return 0, False
         done = 0
         bad: tuple[int, BaseException] | None = None
-        with self.uow() as uow:
+        wanted = self.writer_wanted
+        with self.round_uow() as uow:
             rows = store.lease_due(uow.conn, now, limit)
             for row in rows:
                 try:
@@ -134,6 +143,8 @@ class OutboxRelay:
                     bad = (row.id, exc)
                     break
                 done += 1
+                if wanted is not None and done < len(rows) and wanted():
+                    break  # the rest stay due: the next round takes them, in order
             uow.commit()
         if bad is None:
             return done, bool(rows)

@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC
 
+from sqlalchemy.engine import Connection
+
 from hub.clock import Clock
 from hub.errors import AuditChainBroken
 from hub.store import audit_chain, receipts
@@ -48,8 +50,19 @@ class AuditSealer:
         checkpoint_interval: float = 60.0,
         batch: int = 2000,
         receipt_batch: int = 200,
+        step: int = 32,
+        round_uow: UnitOfWorkFactory | None = None,
+        writer_wanted: Callable[[], bool] | None = None,
     ) -> None:
+        """``round_uow`` (``uow`` if not given): the transactions that complete receipts and
+        seal rows, a ``background=True`` unit of work on SQLite so that a waiting ingest goes
+        first. Each does up to ``batch`` (``receipt_batch``) rows, ``step`` at a time, and
+        commits early once ``writer_wanted`` says an ingest waits: an ACK then waits for one
+        step, not for a whole batch (docs/adr/0007). Checkpoints always use ``uow``."""
         self.uow = uow
+        self.round_uow = round_uow or uow
+        self.writer_wanted = writer_wanted
+        self.step = step
         self.clock = clock
         # A loader is called on first use: a CLI command that never signs or verifies creates
         # no key file (and logs nothing about one).
@@ -75,11 +88,11 @@ class AuditSealer:
         (hub.store.receipts), in short transactions: ingest waits for none of them long."""
         total = 0
         while True:
-            with self.uow() as uow:
-                n = receipts.complete(uow.conn, limit=self.receipt_batch)
-                uow.commit()
+            n, more = self._round(
+                lambda conn, k: receipts.complete(conn, limit=k), self.receipt_batch
+            )
             total += n
-            if n < self.receipt_batch:
+            if not more:
                 return total
 
     def seal_pending(self) -> int:
@@ -88,13 +101,29 @@ class AuditSealer:
         self.complete_receipts()
         total = 0
         while True:
-            with self.uow() as uow:
-                n = audit_chain.seal(uow.conn, limit=self.batch)
-                uow.commit()
+            n, more = self._round(lambda conn, k: audit_chain.seal(conn, limit=k), self.batch)
             total += n
-            if n < self.batch:
+            if not more:
                 self.broken = None
                 return total
+
+    def _round(self, step: Callable[[Connection, int], int], cap: int) -> tuple[int, bool]:
+        """One transaction of ``step(conn, k)`` calls, ``self.step`` rows each, until a call
+        finds fewer (caught up), ``cap`` rows are done, or an ingest waits; returns the rows
+        done and whether more may be waiting."""
+        done = 0
+        with self.round_uow() as uow:
+            while done < cap:
+                want = min(self.step, cap - done)
+                n = step(uow.conn, want)
+                done += n
+                if n < want:
+                    uow.commit()
+                    return done, False
+                if self.writer_wanted is not None and self.writer_wanted():
+                    break
+            uow.commit()
+        return done, True
 
     def checkpoint(self) -> Checkpoint | None:
         """Sign the sealed tip if it moved since the last checkpoint: file first (fsync'd),

@@ -89,7 +89,8 @@ class FairLock:
         self._priority = path is not None
 
     def acquire(self, *, durable: bool = True) -> None:
-        """``durable=False`` (a redoable unit of work: the workers' leases and applies) waits
+        """``durable=False`` (a redoable or background unit of work: the workers' leases and
+        applies, the outbox relay's rounds, the audit sealer) waits
         first until no durable writer of any hub process (an ingest about to ACK) is waiting
         for or holding the lock: with a file, durable writers hold a shared ``flock`` on
         ``<database>-durable`` from the moment they ask, and a redoable one takes it
@@ -313,15 +314,26 @@ class UnitOfWork:
     ``read_only=True`` is for look-ups that must not queue behind writers (on SQLite it takes
     neither the writer lock nor ``BEGIN IMMEDIATE``); writing in it is a bug. ``redoable=True``
     commits without waiting for the disk (see the module docstring): only for work rebuilt from
-    what is already durable.
+    what is already durable. ``background=True``: a durable commit that nobody is waiting for
+    (the outbox relay's rounds, the audit sealer): on SQLite it takes the writer lock as a
+    redoable unit does, after every waiting ingest and without counting as one, so the
+    :func:`durable_writer_waiting` probe it asks between its steps sees only others.
     """
 
-    def __init__(self, engine: Engine, *, read_only: bool = False, redoable: bool = False) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        read_only: bool = False,
+        redoable: bool = False,
+        background: bool = False,
+    ) -> None:
         self._engine = engine
         self._conn: Connection | None = None
         self._committed = False
         self._read_only = read_only
         self._redoable = redoable and not read_only
+        self._yields = (redoable or background) and not read_only
         self._lock = None if read_only else _SQLITE_LOCKS.get(engine)
 
     @property
@@ -332,7 +344,7 @@ class UnitOfWork:
 
     def __enter__(self) -> UnitOfWork:
         if self._lock is not None:
-            self._lock.acquire(durable=not self._redoable)
+            self._lock.acquire(durable=not self._yields)
         try:
             self._conn = self._engine.connect()
             if self._read_only:

@@ -226,3 +226,43 @@ def audit_checkpoints_rows(conn: sa.Connection) -> list[int]:
     return [
         int(r[0]) for r in conn.execute(sa.text("SELECT seq FROM audit_checkpoints ORDER BY id"))
     ]
+
+
+@pytest.mark.parametrize(
+    ("waiting", "seen"),
+    [
+        # asked after each full step of 3: a transaction each, then the last row alone
+        (True, [0, 3, 6]),
+        # one transaction: nothing committed before its end
+        (False, [0, 0, 0]),
+        # the hub's own probe with nobody waiting: the sealer's round does not count itself
+        (None, [0, 0, 0]),
+    ],
+    ids=["ingest-waits", "nobody-waits", "real-probe"],
+)
+def test_a_sealing_round_commits_after_the_current_step_when_ingest_waits(
+    make_hub: HubFactory, any_db_settings: Settings, waiting: bool | None, seen: list[int]
+) -> None:
+    hub = make_hub(any_db_settings, plugins=[])
+    assert hub.audit is not None
+    _append(hub, 10, "t")
+    real = hub.audit.writer_wanted
+    assert real is not None
+    asked: list[int] = []
+
+    def probe() -> bool:
+        with (hub.pipeline.peek_uow or hub.uow)() as uow:  # only what is committed
+            q = (
+                sa.select(sa.func.count())
+                .select_from(audit_log)
+                .where(audit_log.c.seq.is_not(None))
+            )
+            asked.append(int(uow.conn.execute(q).scalar_one()))
+        return real() if waiting is None else waiting
+
+    hub.audit.writer_wanted, hub.audit.step = probe, 3
+    assert hub.audit.seal_pending() == 10
+    assert asked == seen
+    with hub.uow() as uow:
+        result = audit.verify(uow.conn)
+    assert result.ok and result.rows == 10 and result.unsealed == 0

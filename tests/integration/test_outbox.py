@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
+from support.waiting import wait_until
 
 from hub.bootstrap import Hub
 from hub.config import Settings
@@ -169,8 +170,6 @@ def test_relay_through_waits_for_a_relayer_holding_the_event(
     """A service reporting its deliveries must not read "none" while the background relay
     (holding the event under FOR UPDATE SKIP LOCKED) is fanning it out: seen as an S13 with no
     delivery ids in test_outbound_siu on PostgreSQL."""
-    from support.waiting import wait_until
-
     hub = setup(make_hub, Settings(database_url=pg_url, data_dir=tmp_path / "var"))  # type: ignore[operator]
     change = AppointmentService(uow=hub.uow, clock=hub.clock).book(request("A1"))
     with hub.uow() as uow:
@@ -253,3 +252,90 @@ def test_an_event_that_fails_in_a_batch_fails_alone_and_nothing_overtakes_it(
     else:
         assert handled == 3
         assert status == {ids[0]: "relayed", bad: "failed", ids[2]: "relayed"}
+
+
+def _relayed(hub: Hub) -> int:
+    """Events relayed and committed, read in another transaction while a round holds the
+    writer (on SQLite a read-only snapshot, as the relay's own peek is)."""
+    with (hub.pipeline.peek_uow or hub.uow)() as uow:
+        q = sa.select(sa.func.count()).select_from(outbox).where(outbox.c.status == "relayed")
+        return int(uow.conn.execute(q).scalar_one())
+
+
+@pytest.mark.parametrize(
+    ("waiting", "rounds", "seen"),
+    [
+        # asked after the first and second events of each round: a round each, in order
+        (True, [(1, True), (1, True), (1, True), (0, False)], [0, 1]),
+        # asked after the first and second: one round, nothing committed before its end
+        (False, [(3, True), (0, False)], [0, 0]),
+    ],
+    ids=["ingest-waits", "nobody-waits"],
+)
+def test_a_relay_round_ends_after_the_current_event_when_ingest_waits(
+    any_db_settings: Settings,
+    make_hub: Callable[..., Hub],
+    waiting: bool,
+    rounds: list[tuple[int, bool]],
+    seen: list[int],
+) -> None:
+    hub = setup(make_hub, any_db_settings)
+    service = AppointmentService(uow=hub.uow, clock=hub.clock)
+    for n in range(3):
+        service.book(request(f"W{n}"))
+    with hub.uow() as uow:
+        ids = list(uow.conn.execute(sa.select(outbox.c.id).order_by(outbox.c.id)).scalars())
+    asked: list[int] = []
+
+    def probe() -> bool:
+        asked.append(_relayed(hub))
+        return waiting
+
+    hub.outbox.writer_wanted = probe
+    assert [hub.outbox.relay_batch() for _ in rounds] == rounds
+    assert asked == seen
+    # every event relayed once, in id order, two destinations each
+    assert [d for d, _ in per_destination(hub)] == [i for i in ids for _ in range(2)]
+    assert _relayed(hub) == 3
+
+
+def test_sqlite_a_relay_round_lets_a_waiting_ingest_in_after_one_event(
+    sqlite_settings: Settings, make_hub: Callable[..., Hub]
+) -> None:
+    """The real probe and lock: a durable writer (an ingest about to ACK) that starts waiting
+    while a round relays its first event gets the writer right after that event; the round's
+    other events follow in later rounds. With nobody waiting, the probe asked from inside the
+    round says no (the round itself is not counted as an ingest), so it relays all three."""
+    hub = setup(make_hub, sqlite_settings)
+    service = AppointmentService(uow=hub.uow, clock=hub.clock)
+    for n in range(6):
+        service.book(request(f"R{n}"))
+    assert hub.outbox.relay_batch(limit=3) == (3, True)
+
+    order: list[str] = []
+    ingest_waits = threading.Event()
+
+    def ingest() -> None:
+        ingest_waits.set()
+        with hub.uow() as uow:  # durable: waits for the round's commit
+            order.append(f"ingest after {_relayed(hub)}")
+            uow.commit()
+
+    started: list[threading.Thread] = []
+
+    def first_event_starts_an_ingest(event: object, ctx: EventContext) -> Fanout:
+        if not started:
+            started.append(threading.Thread(target=ingest))
+            started[0].start()
+            assert ingest_waits.wait(10)
+            wait_until(hub.pipeline.writer_wanted, what="the ingest waiting for the writer")
+        order.append(f"event {ctx.outbox_id}")
+        return Fanout()
+
+    hub.outbox.subscribe("starter", first_event_starts_an_ingest)
+    assert hub.outbox.relay_batch(limit=3) == (1, True)
+    started[0].join(10)
+    assert hub.outbox.run_until_idle() == 2
+    with hub.uow() as uow:
+        ids = list(uow.conn.execute(sa.select(outbox.c.id).order_by(outbox.c.id)).scalars())
+    assert order == [f"event {ids[3]}", "ingest after 4", f"event {ids[4]}", f"event {ids[5]}"]

@@ -82,3 +82,19 @@ def test_workers_apply_redoably_and_the_synchronous_path_durably(
     # ingest itself (what an ACK promises) stays durable on the same pool afterwards
     with hub.uow() as uow:
         assert int(uow.conn.exec_driver_sql("PRAGMA synchronous").scalar() or 0) == FULL
+
+
+def test_sqlite_background_work_commits_durably_and_does_not_count_as_an_ingest(
+    make_hub: HubFactory, tmp_path: Path
+) -> None:
+    """A ``background=True`` unit (the audit sealer's rounds) waits for the disk like ingest,
+    but takes the writer lock as redoable work does: inside it, the probe that asks whether an
+    ingest waits says no. A durable unit counts itself, so a round that asked from inside one
+    would end after every step."""
+    hub = make_hub(Settings(data_dir=tmp_path / "var"), plugins=[])
+    seen = []
+    for kind in ({}, {"background": True}, {"redoable": True}):
+        with UnitOfWork(hub.engine, **kind) as uow:
+            level = int(uow.conn.exec_driver_sql("PRAGMA synchronous").scalar() or 0)
+            seen.append((level, hub.pipeline.writer_wanted()))
+    assert seen == [(FULL, True), (FULL, False), (NORMAL, False)]
