@@ -22,13 +22,16 @@ set-ups only.
 
 Redoable work (docs/adr/0025): a unit of work opened with ``redoable=True`` holds only what the
 store can rebuild from what is already durable (the asynchronous workers' leases and applies:
-a raw message committed at ingest, processed again after a crash). It commits without waiting
-for the disk: ``synchronous=NORMAL`` for that transaction on SQLite, ``synchronous_commit=off``
-on PostgreSQL. Both logs are sequential, so a crash loses at most a *suffix* of such commits,
-and the next durable commit (any ingest) flushes every earlier one with it: what was
-acknowledged stays durable, and what is lost is a lease or an apply that the sweeper and the
-workers redo. Nothing whose result leaves the process at once (an ACK, a synchronous answer, an
-audit checkpoint) runs redoable.
+a raw message committed at ingest, processed again after a crash; the outbox relay's background
+rounds: events relayed again, their deliveries sent only after a durable lease). It commits
+without waiting for the disk: ``synchronous=NORMAL`` for that transaction on SQLite,
+``synchronous_commit=off`` on PostgreSQL. Both logs are sequential, so a crash loses at most a
+*suffix* of such commits, and the next durable commit (any ingest) flushes every earlier one
+with it: what was acknowledged stays durable, and what is lost is a lease or an apply that the
+sweeper and the workers redo. Nothing whose result leaves the process at once (an ACK, a
+synchronous answer, an audit checkpoint) runs redoable. ``background=True`` is the other way
+round: a durable commit taken at redoable priority (the audit sealer's rounds), for work nobody
+is waiting on.
 
 Files: the directory holding the database is created 0700 and the database file 0600 before
 SQLite opens it; SQLite gives its ``-wal`` and ``-shm`` files the database file's mode. Files
