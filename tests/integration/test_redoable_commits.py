@@ -14,9 +14,12 @@ from support.plugins import simple_plugin
 
 from hub.bootstrap import Hub
 from hub.config import Settings
+from hub.pm.events import PmEntityChanged
+from hub.queue.outbox import EventContext, Fanout
 from hub.queue.registry import ProcessContext
 from hub.services.ingest import Inbound
 from hub.store.db import UnitOfWork
+from hub.store.outbox import emit
 
 FULL, NORMAL = 2, 1
 
@@ -98,3 +101,36 @@ def test_sqlite_background_work_commits_durably_and_does_not_count_as_an_ingest(
             level = int(uow.conn.exec_driver_sql("PRAGMA synchronous").scalar() or 0)
             seen.append((level, hub.pipeline.writer_wanted()))
     assert seen == [(FULL, True), (FULL, False), (NORMAL, False)]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+def test_the_relay_rounds_are_redoable_and_relay_through_is_durable(
+    make_hub: HubFactory, tmp_path: Path, request: pytest.FixtureRequest, db: str
+) -> None:
+    """ADR 0025 addendum: a background round's deliveries leave only after the delivery
+    worker's durable lease, so the round need not wait for the disk; the synchronous path's
+    own event (``relay_through``) answers a caller and stays durable."""
+    if db == "sqlite":
+        hub = make_hub(Settings(data_dir=tmp_path / "var"), plugins=[])
+        redo, durable = str(NORMAL), str(FULL)
+    else:
+        hub = make_hub(Settings(database_url=request.getfixturevalue("pg_url")), plugins=[])
+        redo, durable = "off", "on"
+    seen: dict[int, str] = {}
+
+    def record(event: object, ctx: EventContext) -> Fanout:
+        seen[ctx.outbox_id] = _sync_level(ctx.conn)
+        return Fanout()
+
+    hub.outbox.subscribe("probe", record)
+    with hub.uow() as uow:
+        now = hub.clock.now()
+        ids = [
+            emit(uow.conn, PmEntityChanged(entity_type="patients", entity_id=n, version=1), now=now)
+            for n in (1, 2)
+        ]
+        uow.commit()
+    hub.outbox.relay_through(ids[0])
+    assert hub.outbox.run_until_idle() == 1
+    assert seen == {ids[0]: durable, ids[1]: redo}
