@@ -49,6 +49,15 @@ def request(filler: str, minutes: int = 30) -> BookRequest:
     return BookRequest("MRN1", "NORTHCLINIC", NOW, minutes, filler_id=filler)
 
 
+def book_events(hub: Hub, prefix: str, n: int) -> list[int]:
+    """Book ``n`` appointments (fillers ``prefix0``...); the outbox ids of their events."""
+    service = AppointmentService(uow=hub.uow, clock=hub.clock)
+    for i in range(n):
+        service.book(request(f"{prefix}{i}"))
+    with hub.uow() as uow:
+        return list(uow.conn.execute(sa.select(outbox.c.id).order_by(outbox.c.id)).scalars())
+
+
 def count(hub: Hub, table: sa.Table) -> int:
     with hub.uow() as uow:
         return int(uow.conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
@@ -225,11 +234,7 @@ def test_an_event_that_fails_in_a_batch_fails_alone_and_nothing_overtakes_it(
     then recorded as one relayed alone would be: a permanent error fails it and the relay goes
     on; a transient one stops the round with it (and every later event) still pending."""
     hub = setup(make_hub, any_db_settings)
-    service = AppointmentService(uow=hub.uow, clock=hub.clock)
-    for n in range(3):
-        service.book(request(f"F{n}"))
-    with hub.uow() as uow:
-        ids = list(uow.conn.execute(sa.select(outbox.c.id).order_by(outbox.c.id)).scalars())
+    ids = book_events(hub, "F", 3)
     bad = ids[1]
 
     def boom(event: object, ctx: EventContext) -> Fanout:
@@ -280,11 +285,7 @@ def test_a_relay_round_ends_after_the_current_event_when_ingest_waits(
     seen: list[int],
 ) -> None:
     hub = setup(make_hub, any_db_settings)
-    service = AppointmentService(uow=hub.uow, clock=hub.clock)
-    for n in range(3):
-        service.book(request(f"W{n}"))
-    with hub.uow() as uow:
-        ids = list(uow.conn.execute(sa.select(outbox.c.id).order_by(outbox.c.id)).scalars())
+    ids = book_events(hub, "W", 3)
     asked: list[int] = []
 
     def probe() -> bool:
@@ -307,9 +308,7 @@ def test_sqlite_a_relay_round_lets_a_waiting_ingest_in_after_one_event(
     other events follow in later rounds. With nobody waiting, the probe asked from inside the
     round says no (the round itself is not counted as an ingest), so it relays all three."""
     hub = setup(make_hub, sqlite_settings)
-    service = AppointmentService(uow=hub.uow, clock=hub.clock)
-    for n in range(6):
-        service.book(request(f"R{n}"))
+    ids = book_events(hub, "R", 6)
     assert hub.outbox.relay_batch(limit=3) == (3, True)
 
     order: list[str] = []
@@ -336,6 +335,4 @@ def test_sqlite_a_relay_round_lets_a_waiting_ingest_in_after_one_event(
     assert hub.outbox.relay_batch(limit=3) == (1, True)
     started[0].join(10)
     assert hub.outbox.run_until_idle() == 2
-    with hub.uow() as uow:
-        ids = list(uow.conn.execute(sa.select(outbox.c.id).order_by(outbox.c.id)).scalars())
     assert order == [f"event {ids[3]}", "ingest after 4", f"event {ids[4]}", f"event {ids[5]}"]
