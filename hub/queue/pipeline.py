@@ -418,16 +418,12 @@ class Pipeline:
                 ids = lanes.peek_heads(ro.conn, now=now, limit=limit)
             if not ids:
                 return []
-        leased: list[tuple[MessageRecord, int]] = []
         with self.redo_uow() as uow:
             if ids is None:
                 ids = lanes.peek_heads(uow.conn, now=now, limit=limit)
-            for message_id in ids:
-                rec = lanes.lease(
-                    uow.conn, now=now, lease_until=now + self.lease, message_id=message_id
-                )
-                if rec is not None:
-                    leased.append((rec, _open_attempt(uow.conn, rec, worker, now)))
+            leased = lanes.lease_many(
+                uow.conn, ids, now=now, lease_until=now + self.lease, worker=worker
+            )
             # their receipt events before their outcomes' (docs/adr/0026)
             receipts.complete(uow.conn, [rec.id for rec, _ in leased])
             uow.commit()

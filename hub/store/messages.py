@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from hub.errors import Conflict, NotFound
 from hub.store.crypto import Cipher, cipher_of, column_ad
+from hub.store.id_sets import id_set, ids_param, per_dialect, pick
 from hub.store.lifecycle import PENDING, PENDING_VALUES, Status, check_transition
 from hub.store.prepared import Row, run, run_many
 from hub.store.tables import attempts, lane_keys, message_patients, messages
@@ -368,6 +369,44 @@ def transition(
     if result.rowcount != 1:
         raise Conflict(f"message {message_id} is no longer {current}", code="stale_status")
     _follow_lanes(conn, message_id, current, new)
+
+
+def _processed_many(dialect: str) -> sa.Update:
+    return (
+        sa.update(messages)
+        .where(
+            messages.c.id.in_(id_set(dialect)),
+            messages.c.status == Status.PROCESSING.value,
+        )
+        .values(
+            status=Status.PROCESSED.value,
+            updated_at=sa.bindparam("b_now", type_=UTCDateTime()),
+            lease_until=None,
+            next_attempt_at=None,
+            last_error_code=None,
+            last_error=None,
+        )
+    )
+
+
+_PROCESSED_MANY = per_dialect(_processed_many)
+_LEAVE_LANES_MANY = per_dialect(
+    lambda d: sa.delete(lane_keys).where(lane_keys.c.message_id.in_(id_set(d)))
+)
+
+
+def processed_many(conn: Connection, message_ids: Sequence[int], *, now: datetime) -> None:
+    """:func:`transition` from ``processing`` to ``processed`` (no error) for a batch's units,
+    in two statements whatever its size: the status, then their lane keys (a worker settles
+    the units it applied in one transaction, hub.queue.settle.Deferred)."""
+    if not message_ids:
+        return
+    check_transition(Status.PROCESSING, Status.PROCESSED)
+    ids = ids_param(conn, message_ids)
+    result = run(conn, pick(conn, _PROCESSED_MANY), {"b_ids": ids, "b_now": now})
+    if result.rowcount != len(set(message_ids)):
+        raise Conflict("a message is no longer processing", code="stale_status")
+    run(conn, pick(conn, _LEAVE_LANES_MANY), {"b_ids": ids})
 
 
 def start_attempt(

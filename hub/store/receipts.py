@@ -19,14 +19,15 @@ than one sealing interval of a running hub, and ``hub audit verify`` completes b
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from hub.store import audit
-from hub.store.prepared import run_many
+from hub.store.id_sets import id_set, ids_param, per_dialect, pick
+from hub.store.prepared import run, run_many
 from hub.store.tables import message_patients, messages
 
 log = logging.getLogger(__name__)
@@ -40,12 +41,22 @@ _COLUMNS = (
     messages.c.received_at,
     messages.c.receipt_pending,
 )
-_CLEAR = (
-    sa.update(messages)
-    .where(messages.c.id == sa.bindparam("b_id"))
-    .values(receipt_pending=sa.null())
+_CLEAR = per_dialect(
+    lambda d: (
+        sa.update(messages).where(messages.c.id.in_(id_set(d))).values(receipt_pending=sa.null())
+    )
 )
 _INSERT_REFS = sa.insert(message_patients)
+
+
+def _pending_in(dialect: str) -> sa.Select[Any]:
+    q = sa.select(*_COLUMNS).where(_PENDING, messages.c.id.in_(id_set(dialect)))
+    q = q.order_by(messages.c.id)
+    # a worker's lease and a sealer may meet on one row: one completes it, the other skips
+    return q.with_for_update(skip_locked=True) if dialect == "postgresql" else q
+
+
+_PENDING_IN = per_dialect(_pending_in)
 
 
 def complete(conn: Connection, ids: Sequence[int] | None = None, *, limit: int = 500) -> int:
@@ -53,15 +64,18 @@ def complete(conn: Connection, ids: Sequence[int] | None = None, *, limit: int =
     the oldest ``limit``) in the caller's transaction; returns how many were completed."""
     if ids is not None and not ids:
         return 0
-    q = sa.select(*_COLUMNS).where(_PENDING).order_by(messages.c.id)
-    q = q.where(messages.c.id.in_(list(ids))) if ids is not None else q.limit(limit)
-    if conn.dialect.name == "postgresql":
-        # a worker's lease and a sealer may meet on one row: one completes it, the other skips
-        q = q.with_for_update(skip_locked=True)
-    rows = [r._mapping for r in conn.execute(q)]
+    rows: list[Mapping[Any, Any]]
+    if ids is not None:
+        found = run(conn, pick(conn, _PENDING_IN), {"b_ids": ids_param(conn, ids)})
+        rows = [r._mapping for r in found]
+    else:
+        q = sa.select(*_COLUMNS).where(_PENDING).order_by(messages.c.id).limit(limit)
+        if conn.dialect.name == "postgresql":
+            q = q.with_for_update(skip_locked=True)  # as in _pending_in
+        rows = [r._mapping for r in conn.execute(q)]
     if not rows:
         return 0
-    # three statements for the lot (a worker completes its whole lease batch here), in id order
+    # four statements for the lot (a worker completes its whole lease batch here), in id order
     refs: list[dict[str, Any]] = []
     events: list[audit.Event] = []
     for m in rows:
@@ -87,7 +101,7 @@ def complete(conn: Connection, ids: Sequence[int] | None = None, *, limit: int =
         )
     run_many(conn, _INSERT_REFS, refs)
     audit.append_many(conn, events)
-    run_many(conn, _CLEAR, [{"b_id": int(m["id"])} for m in rows])
+    run(conn, pick(conn, _CLEAR), {"b_ids": ids_param(conn, (m["id"] for m in rows))})
     return len(rows)
 
 

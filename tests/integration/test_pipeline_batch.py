@@ -303,6 +303,105 @@ def test_still_ours_many_matches_each_message_with_its_own_open_attempt(hub: Hub
         assert lanes.still_ours_many(conn, [(a, by_id[a]), (b, by_id[b])]) == {b}
 
 
+def test_a_batch_lease_takes_only_heads_still_leasable_each_with_its_own_attempt(
+    hub: Hub,
+) -> None:
+    """lanes.lease_many, the whole batch in a few statements: a head another worker leased
+    meanwhile and a replayed head whose lane has a later unit running are left out; the rest
+    come in the order asked, as read before the lease, each with an open attempt numbered
+    from its own row."""
+    first = _ingest(hub, "L", 1)
+    second = _ingest(hub, "L", 2)
+    assert hub.pipeline.run_next("w") is not None  # first processed
+    running = hub.pipeline._lease("w2", message_id=None, lane_key=None)
+    assert running is not None and running[0].id == second
+    assert list(hub.replay.replay([first], actor="admin")) == [first]  # L busy with second
+    a, b, c = (_ingest(hub, lane, 1) for lane in "ABC")
+    taken = hub.pipeline._lease("w3", message_id=b, lane_key=None)  # another worker's
+    assert taken is not None
+    with hub.uow() as uow:
+        leased = lanes.lease_many(
+            uow.conn, [c, first, b, a], now=T0, lease_until=T0 + timedelta(minutes=1), worker="w4"
+        )
+        uow.commit()
+    assert [rec.id for rec, _ in leased] == [c, a]
+    assert all(rec.status is Status.RECEIVED and rec.raw for rec, _ in leased)
+    rows = {r["id"]: r for r in _rows(hub, attempts)}
+    for rec, attempt_id in leased:
+        row = rows[attempt_id]
+        assert (row["message_id"], row["number"], row["worker"]) == (rec.id, 1, "w4")
+        assert row["ended_at"] is None and row["stage"] == "process"
+    status = _status(hub)
+    assert status[c] == status[a] == status[b] == Status.PROCESSING.value
+    assert status[first] == Status.RECEIVED.value
+    with hub.uow() as uow:
+        assert lanes.lease_many(uow.conn, [], now=T0, lease_until=T0, worker="w") == []
+
+
+def test_a_replayed_head_counts_its_earlier_attempts(hub: Hub) -> None:
+    mid = _ingest(hub, "A", 1)
+    assert hub.pipeline.run_next("w") is not None
+    assert list(hub.replay.replay([mid], actor="admin")) == [mid]
+    outcomes = hub.pipeline.run_batch("w", limit=8)
+    assert [o.message_id for o in outcomes] == [mid]
+    tried = [a for a in _rows(hub, attempts) if a["message_id"] == mid]
+    assert [(a["number"], a["replay"], a["outcome"]) for a in tried] == [(1, 0, "ok"), (2, 1, "ok")]
+    assert [e["replay"] for e in _rows(hub, effects)] == [0, 1]
+
+
+def test_processed_many_moves_only_processing_units_and_frees_their_lanes(hub: Hub) -> None:
+    from hub.errors import Conflict
+    from hub.store import messages as store
+    from hub.store.tables import lane_keys
+
+    a, b = (_ingest(hub, lane, 1) for lane in "AB")
+    leased = hub.pipeline._lease_batch("w", 8)
+    assert sorted(rec.id for rec, _ in leased) == [a, b]
+    c = _ingest(hub, "C", 1)  # received, not processing
+    with hub.uow() as uow, pytest.raises(Conflict):
+        store.processed_many(uow.conn, [a, c], now=T0)  # rolled back: nothing moved
+    assert _status(hub)[a] == Status.PROCESSING.value
+    with hub.uow() as uow:
+        store.processed_many(uow.conn, [a, b], now=T0)
+        uow.commit()
+    status = _status(hub)
+    assert status[a] == status[b] == Status.PROCESSED.value
+    with hub.engine.connect() as conn:
+        keys = set(conn.execute(sa.select(lane_keys.c.message_id)).scalars())
+    assert a not in keys and b not in keys and c in keys
+
+
+def test_a_batch_lease_and_fence_run_the_same_statements_whatever_the_batch_size(
+    make_hub: Callable[..., Hub], tmp_path: Any
+) -> None:
+    """The set of ids is one parameter (hub.store.id_sets): 2 heads or 40, one statement
+    shape each, so the lease's cost does not grow with a statement per unit."""
+    settings = Settings(data_dir=tmp_path / "var")
+    hub = make_hub(settings, clock=FixedClock(T0), plugins=[plugin.register],
+                   embedded_workers=False)  # fmt: skip
+
+    def statements(n: int, lanes_prefix: str) -> list[str]:
+        ids = [_ingest(hub, f"{lanes_prefix}{i}", 1) for i in range(n)]
+        seen: list[str] = []
+        with hub.uow() as uow:
+            driver = uow.conn.connection.driver_connection
+            driver.set_trace_callback(seen.append)
+            try:
+                leased = lanes.lease_many(
+                    uow.conn, ids, now=T0, lease_until=T0 + timedelta(minutes=1), worker="w"
+                )
+                assert len(leased) == n
+                assert lanes.still_ours_many(uow.conn, [(r.id, a) for r, a in leased]) == set(ids)
+            finally:
+                driver.set_trace_callback(None)
+            uow.commit()
+        return seen
+
+    small, large = statements(2, "s"), statements(40, "l")
+    assert len(small) == len(large) > 0
+    assert [q.split()[0] for q in small] == [q.split()[0] for q in large]
+
+
 def test_a_caught_up_worker_lets_a_batch_gather(
     make_hub: Callable[..., Hub], tmp_path: Any
 ) -> None:
