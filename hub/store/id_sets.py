@@ -22,13 +22,13 @@ T = TypeVar("T")
 DIALECTS = ("sqlite", "postgresql")
 
 
-def id_set(dialect: str, name: str = "b_ids") -> sa.Select[Any]:
-    """``SELECT`` of the ids passed in the bind parameter ``name`` (see :func:`ids_param`)."""
+def id_set(dialect: str) -> sa.Select[Any]:
+    """``SELECT`` of the ids passed in the bind parameter ``b_ids`` (see :func:`ids_param`)."""
     if dialect == "postgresql":
-        array = sa.cast(sa.bindparam(name), postgresql.ARRAY(sa.BigInteger()))
+        array = sa.cast(sa.bindparam("b_ids"), postgresql.ARRAY(sa.BigInteger()))
         return sa.select(sa.func.unnest(array))
     return sa.select(sa.literal_column("value")).select_from(
-        sa.func.json_each(sa.bindparam(name, type_=sa.String()))
+        sa.func.json_each(sa.bindparam("b_ids", type_=sa.String()))
     )
 
 

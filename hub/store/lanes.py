@@ -96,32 +96,29 @@ def _lease_query(by: str, for_update: bool, status: Status | None = None) -> sa.
     return q
 
 
-_MARK_LEASED = (
-    sa.update(messages)
-    .where(messages.c.id == sa.bindparam("b_id"))
-    .values(
-        status=Status.PROCESSING.value,
-        lease_until=sa.bindparam("b_lease"),
-        updated_at=sa.bindparam("b_now"),
-        attempt_count=messages.c.attempt_count + 1,
-        replay_requested=0,
-    )
-)
+_LEASED: dict[str, Any] = {  # what a lease sets, on one unit or a set
+    "status": Status.PROCESSING.value,
+    "lease_until": sa.bindparam("b_lease", type_=UTCDateTime()),
+    "updated_at": sa.bindparam("b_now", type_=UTCDateTime()),
+    "attempt_count": messages.c.attempt_count + 1,
+    "replay_requested": 0,
+}
+_MARK_LEASED = sa.update(messages).where(messages.c.id == sa.bindparam("b_id")).values(_LEASED)
 # Another unit sharing one of my keys is being processed (a pending row of a shared key whose
 # unit is ``processing``): through my own lane rows, so the statement has one fixed shape.
 _mine = lane_keys.alias("mine")
 _other = lane_keys.alias("other")
-_RUNNING_IN_LANES = (
-    sa.select(messages.c.id)
+_RUNNING = (  # the units of mine (``_mine.message_id``) with such a unit in one of their lanes
+    sa.select(_mine.c.message_id)
     .select_from(
         _mine.join(_other, _other.c.key == _mine.c.key).join(
             messages, messages.c.id == _other.c.message_id
         )
     )
-    .where(_mine.c.message_id == sa.bindparam("b_id"), _other.c.message_id != _mine.c.message_id)
+    .where(_other.c.message_id != _mine.c.message_id)
     .where(messages.c.status == Status.PROCESSING.value)
-    .limit(1)
 )
+_RUNNING_IN_LANES = _RUNNING.where(_mine.c.message_id == sa.bindparam("b_id")).limit(1)
 _STATUS = sa.select(messages.c.status).where(messages.c.id == sa.bindparam("b_id"))
 _STATUS_FOR_UPDATE = _STATUS.with_for_update()
 _OPEN_ATTEMPT = sa.select(attempts.c.id).where(
@@ -153,36 +150,9 @@ def lease(
 
 
 def _leasable_in(dialect: str) -> sa.Select[Any]:
-    """The lease query's conditions (leasable, due, heading every lane) over a set of ids."""
-    q = (
-        sa.select(*messages.c)
-        .where(messages.c.id.in_(id_set(dialect)))
-        .where(messages.c.status.in_(_literal_in(LEASABLE_VALUES)))
-        .where(
-            sa.or_(
-                messages.c.next_attempt_at.is_(None),
-                messages.c.next_attempt_at <= sa.bindparam("b_now", type_=UTCDateTime()),
-            )
-        )
-        .where(~_blocked())
-    )
-    return q.with_for_update(skip_locked=True, of=messages) if dialect == "postgresql" else q
-
-
-def _busy_in(dialect: str) -> sa.Select[Any]:
-    """Of a set of heads, those with a later unit of one of their lanes ``processing``
-    (:func:`_lane_busy` for the set)."""
-    mine, other = lane_keys.alias("mine"), lane_keys.alias("other")
-    return (
-        sa.select(mine.c.message_id)
-        .select_from(
-            mine.join(other, other.c.key == mine.c.key).join(
-                messages, messages.c.id == other.c.message_id
-            )
-        )
-        .where(mine.c.message_id.in_(id_set(dialect)), other.c.message_id != mine.c.message_id)
-        .where(messages.c.status == Status.PROCESSING.value)
-    )
+    """The lease query (leasable, due, heading every lane) over a set of ids."""
+    q = _head_query(sa.bindparam("b_now", type_=UTCDateTime()), dialect == "postgresql")
+    return q.where(messages.c.id.in_(id_set(dialect))).order_by(None).limit(None)
 
 
 def _open_attempts(dialect: str) -> sa.Insert:
@@ -201,7 +171,8 @@ def _open_attempts(dialect: str) -> sa.Insert:
 
 
 _LEASABLE_IN = per_dialect(_leasable_in)
-_BUSY_IN = per_dialect(_busy_in)
+# of a set of heads, those with a later unit of one of their lanes processing (_lane_busy)
+_BUSY_IN = per_dialect(lambda d: _RUNNING.where(_mine.c.message_id.in_(id_set(d))))
 _OPEN_ATTEMPTS = per_dialect(_open_attempts)
 # the attempt just opened is each message's newest: its row is ours (SQLite's writer lock,
 # PostgreSQL's row lock) until we commit
@@ -213,17 +184,7 @@ _NEWEST_ATTEMPTS = per_dialect(
     )
 )
 _MARK_LEASED_MANY = per_dialect(
-    lambda d: (
-        sa.update(messages)
-        .where(messages.c.id.in_(id_set(d)))
-        .values(
-            status=Status.PROCESSING.value,
-            lease_until=sa.bindparam("b_lease", type_=UTCDateTime()),
-            updated_at=sa.bindparam("b_now", type_=UTCDateTime()),
-            attempt_count=messages.c.attempt_count + 1,
-            replay_requested=0,
-        )
-    )
+    lambda d: sa.update(messages).where(messages.c.id.in_(id_set(d))).values(_LEASED)
 )
 
 
@@ -241,15 +202,13 @@ def lease_many(
     as read before the lease (status and attempt count unchanged)."""
     if not message_ids:
         return []
-    for_update = conn.dialect.name == "postgresql"
     params = {"b_ids": ids_param(conn, message_ids), "b_now": now}
     rows = run(conn, pick(conn, _LEASABLE_IN), params)
     recs = {int(r.id): _record(r, with_raw=True) for r in rows}
-    if recs and for_update:  # lane order across workers (see _lane_busy)
+    if recs and conn.dialect.name == "postgresql":  # lane order across workers (_lane_busy)
         lock_lanes(conn, *(k for rec in recs.values() for k in rec.lane_keys))
     if recs:
-        busy = run(conn, pick(conn, _BUSY_IN), {"b_ids": ids_param(conn, recs)})
-        for row in busy:
+        for row in run(conn, pick(conn, _BUSY_IN), {"b_ids": ids_param(conn, recs)}):
             recs.pop(int(row.message_id), None)
     if not recs:
         return []
