@@ -57,9 +57,43 @@ def _fail(code: str, what: str, where: Location) -> ValidationError:
 
 def read_dtm(value: str, where: Location, tz: tzinfo = UTC) -> datetime:
     """A DTM as an aware UTC datetime; no offset means the practice zone ``tz``."""
-    m = _DTM.match(value.strip())
+    found = _dtm(_DTM.match(value.strip()), tz)
+    if isinstance(found, str):
+        raise _fail("data_type", found, where)
+    return found
+
+
+def read_date(value: str, where: Location) -> date:
+    """The calendar date as written (a DTM with at least YYYYMMDD; time and offset ignored)."""
+    found = _date(value)
+    if isinstance(found, str):
+        raise _fail("data_type", found, where)
+    return found
+
+
+def read_decimal(value: str, where: Location, *, positive: bool = False) -> Decimal:
+    found = _decimal(value, positive)
+    if isinstance(found, str):
+        raise _fail("data_type", found, where)
+    return found
+
+
+def read_coded(value: str, table: frozenset[str], where: Location, name: str) -> str:
+    """The value upper-cased when it is in ``table`` (``name``: the table, for the ERR)."""
+    code = value.strip().upper()
+    if code not in table:
+        raise _fail("table_value", f"value not in {name}", where)
+    return code
+
+
+# The readers' rules, answering the value or the problem's PHI-free text: the mappings raise it
+# (``read_*``), the ACK-path checks turn it into an ERR without raising (no exception, and no
+# location built, for a value that is fine: the ACK path runs them on every message).
+
+
+def _dtm(m: re.Match[str] | None, tz: tzinfo) -> datetime | str:
     if m is None:
-        raise _fail("data_type", "malformed date/time", where)
+        return "malformed date/time"
     year, month, day, hour, minute, sec, frac, sign, oh, om = m.groups()
     try:
         micro = int((frac or "0").ljust(6, "0")[:6])
@@ -75,41 +109,34 @@ def read_dtm(value: str, where: Location, tz: tzinfo = UTC) -> datetime:
         zone: tzinfo = tz
         if sign:
             if int(oh) > 14 or int(om) > 59:
-                raise ValueError("offset out of range")
+                return "impossible date/time"
             offset = timedelta(hours=int(oh), minutes=int(om))
             zone = timezone(offset if sign == "+" else -offset)
         return naive.replace(tzinfo=zone).astimezone(UTC)
     except (ValueError, OverflowError):
-        raise _fail("data_type", "impossible date/time", where) from None
+        return "impossible date/time"
 
 
-def read_date(value: str, where: Location) -> date:
-    """The calendar date as written (a DTM with at least YYYYMMDD; time and offset ignored)."""
+def _date(value: str) -> date | str:
     m = _DTM.match(value.strip())
     if m is None or m.group(3) is None:
-        raise _fail("data_type", "malformed date", where)
-    read_dtm(value, where)  # the time part must be valid too
+        return "malformed date"
+    found = _dtm(m, UTC)  # the time part must be valid too
+    if isinstance(found, str):
+        return found
     return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
 
 
-def read_decimal(value: str, where: Location, *, positive: bool = False) -> Decimal:
+def _decimal(value: str, positive: bool) -> Decimal | str:
     try:
         d = Decimal(value.strip())
     except InvalidOperation:
-        raise _fail("data_type", "not a number", where) from None
+        return "not a number"
     if not d.is_finite():
-        raise _fail("data_type", "not a number", where)
+        return "not a number"
     if positive and d <= 0:
-        raise _fail("data_type", "quantity must be positive", where)
+        return "quantity must be positive"
     return d
-
-
-def read_coded(value: str, table: frozenset[str], where: Location, name: str) -> str:
-    """The value upper-cased when it is in ``table`` (``name``: the table, for the ERR)."""
-    code = value.strip().upper()
-    if code not in table:
-        raise _fail("table_value", f"value not in {name}", where)
-    return code
 
 
 class Kind(StrEnum):
@@ -233,37 +260,93 @@ def check_fields(msg: Message) -> list[HubError]:
         for name, codes, triggers in REQUIRED_SEGMENTS
         if code in codes and (not triggers or trigger in triggers) and msg.first(name) is None
     ]
-    by_segment = _rules_for(code, trigger)
+    by_segment = _checks_for(code, trigger)
     counts: dict[str, int] = {}
     for seg in msg.segments:
-        rules = by_segment.get(seg.name)
-        if rules is None:
+        checks = by_segment.get(seg.name)
+        if checks is None:
             continue
         sequence = counts[seg.name] = counts.get(seg.name, 0) + 1
-        for rule in rules:
-            error = _apply(rule, msg, seg, sequence)
-            if error is not None:
-                errors.append(error)
+        for check in checks:
+            if check.conditional and not check.in_force(msg, seg):
+                continue
+            problem = check.problem(seg)
+            if problem is not None:
+                rule = check.rule
+                comp = rule.component if rule.component != 1 else None
+                where = location(rule.segment, rule.field, comp, sequence=sequence)
+                errors.append(_fail(problem[0], problem[1], where))
     return errors
 
 
-_BY_TYPE: dict[tuple[str, str], dict[str, tuple[FieldRule, ...]]] = {}
+Ref = tuple[str, int]  # ``SEG-F`` parsed: the segment and the field
 
 
-def _rules_for(code: str, trigger: str) -> dict[str, tuple[FieldRule, ...]]:
+@dataclass(frozen=True, slots=True)
+class _Check:
+    """A rule made ready to run: its ``when``/``unless`` references parsed once per type."""
+
+    rule: FieldRule
+    when: tuple[Ref, ...]
+    unless: tuple[tuple[Ref, ...], ...]
+    conditional: bool  # when or unless given
+
+    def in_force(self, msg: Message, seg: Segment) -> bool:
+        if not all(_has(msg, seg, ref) for ref in self.when):
+            return False
+        return not any(all(_has(msg, seg, ref) for ref in group) for group in self.unless)
+
+    def problem(self, seg: Segment) -> tuple[str, str] | None:
+        """The 0357-coded problem with this rule's field in ``seg`` (its code and text)."""
+        rule = self.rule
+        if rule.kind is Kind.REQUIRED:
+            if any(_any_repetition(seg, f) for f in (rule.field, *rule.alternatives)):
+                return None
+            return "required_field_missing", rule.what
+        found = value(seg, rule.field, rule.component)
+        if found is None:
+            return None
+        if rule.kind is Kind.CODED:
+            if found.upper() in rule.table:
+                return None
+            return "table_value", f"value not in {rule.table_name}"
+        if rule.kind is Kind.DATE:
+            answer: object = _date(found)
+        elif rule.kind is Kind.DATETIME:
+            answer = _dtm(_DTM.match(found), UTC)
+        else:
+            answer = _decimal(found, rule.positive)
+        return ("data_type", answer) if isinstance(answer, str) else None
+
+
+_BY_TYPE: dict[tuple[str, str], dict[str, tuple[_Check, ...]]] = {}
+
+
+def _checks_for(code: str, trigger: str) -> dict[str, tuple[_Check, ...]]:
     """The rules that apply to a message type, by segment (computed once per type seen; the
     types a sender can name are bounded by the tokenizer's limits, and unknown ones are refused
     before this runs, but the cache is capped all the same)."""
     found = _BY_TYPE.get((code, trigger))
     if found is None:
-        grouped: dict[str, list[FieldRule]] = {}
+        grouped: dict[str, list[_Check]] = {}
         for rule in RULES:
             if rule.applies(code, trigger):
-                grouped.setdefault(rule.segment, []).append(rule)
-        found = {name: tuple(rules) for name, rules in grouped.items()}
+                ready = _Check(
+                    rule,
+                    tuple(_ref(r) for r in rule.when),
+                    tuple(tuple(_ref(r) for r in group) for group in rule.unless),
+                    bool(rule.when or rule.unless),
+                )
+                grouped.setdefault(rule.segment, []).append(ready)
+        found = {name: tuple(checks) for name, checks in grouped.items()}
         if len(_BY_TYPE) < 256:
             _BY_TYPE[(code, trigger)] = found
     return found
+
+
+def _ref(text: str) -> Ref:
+    name, _, number = text.partition("-")
+    return name, int(number)
 
 
 def _any_repetition(seg: Segment, field: int) -> bool:
@@ -275,39 +358,7 @@ def _any_repetition(seg: Segment, field: int) -> bool:
     return False
 
 
-def _has(msg: Message, seg: Segment, ref: str) -> bool:
-    name, _, number = ref.partition("-")
+def _has(msg: Message, seg: Segment, ref: Ref) -> bool:
+    name, number = ref
     other = seg if name == seg.name else msg.first(name)
-    return other is not None and value(other, int(number)) is not None
-
-
-def _in_force(rule: FieldRule, msg: Message, seg: Segment) -> bool:
-    if not all(_has(msg, seg, ref) for ref in rule.when):
-        return False
-    return not any(all(_has(msg, seg, ref) for ref in group) for group in rule.unless)
-
-
-def _apply(rule: FieldRule, msg: Message, seg: Segment, sequence: int) -> HubError | None:
-    if (rule.when or rule.unless) and not _in_force(rule, msg, seg):
-        return None
-    comp = rule.component if rule.component != 1 else None
-    where = location(rule.segment, rule.field, comp, sequence=sequence)
-    found = value(seg, rule.field, rule.component)
-    if rule.kind is Kind.REQUIRED:
-        if not any(_any_repetition(seg, f) for f in (rule.field, *rule.alternatives)):
-            return _fail("required_field_missing", rule.what, where)
-        return None
-    if found is None:
-        return None
-    try:
-        if rule.kind is Kind.DATE:
-            read_date(found, where)
-        elif rule.kind is Kind.DATETIME:
-            read_dtm(found, where)
-        elif rule.kind is Kind.NUMERIC:
-            read_decimal(found, where, positive=rule.positive)
-        else:
-            read_coded(found, rule.table, where, rule.table_name)
-    except ValidationError as err:
-        return err
-    return None
+    return other is not None and value(other, number) is not None

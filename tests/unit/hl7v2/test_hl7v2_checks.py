@@ -200,3 +200,19 @@ def test_missing_control_id_is_ar_101_at_msh10(control: str) -> None:
     errors = check(msg, SUPPORTED)
     assert [(code_0357(e), str(e.location)) for e in errors] == [(101, "MSH-10")]
     assert ack_code(errors) == "AR"
+
+
+@pytest.mark.parametrize(
+    ("dob", "sex", "text"),
+    [
+        ("19801345", "F", "[data_type] impossible date/time at PID-7"),
+        ("1980", "F", "[data_type] malformed date at PID-7"),
+        ("19800214250000", "F", "[data_type] impossible date/time at PID-7"),
+        ("19800214", "Q", "[table_value] value not in table 0001 at PID-8"),
+    ],
+)
+def test_the_err_text_says_what_is_wrong_and_never_the_value(dob: str, sex: str, text: str) -> None:
+    # the ACK-path checks and the mappings' readers share one rule per kind (fields.py): the
+    # check answers the same PHI-free text the mapping would raise
+    errors = check(parse(adt(dob=dob).replace(f"|{dob}|F\r", f"|{dob}|{sex}\r")), SUPPORTED)
+    assert [str(e) for e in errors] == [text]
