@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from typing import TypeVar
 
 from hub.adapters.hl7v2.errors import location
 from hub.adapters.hl7v2.tokenizer import NULL, Message, Segment
@@ -57,43 +58,39 @@ def _fail(code: str, what: str, where: Location) -> ValidationError:
 
 def read_dtm(value: str, where: Location, tz: tzinfo = UTC) -> datetime:
     """A DTM as an aware UTC datetime; no offset means the practice zone ``tz``."""
-    found = _dtm(_DTM.match(value.strip()), tz)
-    if isinstance(found, str):
-        raise _fail("data_type", found, where)
-    return found
+    return _read(_dtm(_DTM.match(value.strip()), tz), where)
 
 
 def read_date(value: str, where: Location) -> date:
     """The calendar date as written (a DTM with at least YYYYMMDD; time and offset ignored)."""
-    found = _date(value)
-    if isinstance(found, str):
-        raise _fail("data_type", found, where)
-    return found
+    return _read(_date(value), where)
 
 
 def read_decimal(value: str, where: Location, *, positive: bool = False) -> Decimal:
-    found = _decimal(value, positive)
-    if isinstance(found, str):
-        raise _fail("data_type", found, where)
-    return found
+    return _read(_decimal(value, positive), where)
 
 
 def read_coded(value: str, table: frozenset[str], where: Location, name: str) -> str:
     """The value upper-cased when it is in ``table`` (``name``: the table, for the ERR)."""
-    code = value.strip().upper()
-    if code not in table:
-        raise _fail("table_value", f"value not in {name}", where)
-    return code
+    return _read(_coded(value, table, name), where)
 
 
-# The readers' rules, answering the value or the problem's PHI-free text: the mappings raise it
-# (``read_*``), the ACK-path checks turn it into an ERR without raising (no exception, and no
-# location built, for a value that is fine: the ACK path runs them on every message).
+# The readers' rules answer the value, or the problem: its 0357 code and PHI-free text. The
+# mappings raise it (``read_*``); the ACK-path checks turn it into an ERR without raising (no
+# exception, and no location built, for a value that is fine: they run on every message).
+Problem = tuple[str, str]
+T = TypeVar("T")
 
 
-def _dtm(m: re.Match[str] | None, tz: tzinfo) -> datetime | str:
+def _read(found: T | Problem, where: Location) -> T:
+    if isinstance(found, tuple):
+        raise _fail(found[0], found[1], where)
+    return found
+
+
+def _dtm(m: re.Match[str] | None, tz: tzinfo) -> datetime | Problem:
     if m is None:
-        return "malformed date/time"
+        return "data_type", "malformed date/time"
     year, month, day, hour, minute, sec, frac, sign, oh, om = m.groups()
     try:
         micro = int((frac or "0").ljust(6, "0")[:6])
@@ -109,34 +106,42 @@ def _dtm(m: re.Match[str] | None, tz: tzinfo) -> datetime | str:
         zone: tzinfo = tz
         if sign:
             if int(oh) > 14 or int(om) > 59:
-                return "impossible date/time"
+                return _IMPOSSIBLE
             offset = timedelta(hours=int(oh), minutes=int(om))
             zone = timezone(offset if sign == "+" else -offset)
         return naive.replace(tzinfo=zone).astimezone(UTC)
     except (ValueError, OverflowError):
-        return "impossible date/time"
+        return _IMPOSSIBLE
 
 
-def _date(value: str) -> date | str:
+_IMPOSSIBLE: Problem = ("data_type", "impossible date/time")
+
+
+def _date(value: str) -> date | Problem:
     m = _DTM.match(value.strip())
     if m is None or m.group(3) is None:
-        return "malformed date"
+        return "data_type", "malformed date"
     found = _dtm(m, UTC)  # the time part must be valid too
-    if isinstance(found, str):
+    if isinstance(found, tuple):
         return found
     return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
 
 
-def _decimal(value: str, positive: bool) -> Decimal | str:
+def _decimal(value: str, positive: bool) -> Decimal | Problem:
     try:
         d = Decimal(value.strip())
     except InvalidOperation:
-        return "not a number"
+        return "data_type", "not a number"
     if not d.is_finite():
-        return "not a number"
+        return "data_type", "not a number"
     if positive and d <= 0:
-        return "quantity must be positive"
+        return "data_type", "quantity must be positive"
     return d
+
+
+def _coded(value: str, table: frozenset[str], name: str) -> str | Problem:
+    code = value.strip().upper()
+    return code if code in table else ("table_value", f"value not in {name}")
 
 
 class Kind(StrEnum):
@@ -268,14 +273,14 @@ def check_fields(msg: Message) -> list[HubError]:
             continue
         sequence = counts[seg.name] = counts.get(seg.name, 0) + 1
         for check in checks:
-            if check.conditional and not check.in_force(msg, seg):
+            if (check.when or check.unless) and not check.in_force(msg, seg):
                 continue
             problem = check.problem(seg)
             if problem is not None:
                 rule = check.rule
                 comp = rule.component if rule.component != 1 else None
                 where = location(rule.segment, rule.field, comp, sequence=sequence)
-                errors.append(_fail(problem[0], problem[1], where))
+                errors.append(_fail(*problem, where))
     return errors
 
 
@@ -289,15 +294,14 @@ class _Check:
     rule: FieldRule
     when: tuple[Ref, ...]
     unless: tuple[tuple[Ref, ...], ...]
-    conditional: bool  # when or unless given
 
     def in_force(self, msg: Message, seg: Segment) -> bool:
         if not all(_has(msg, seg, ref) for ref in self.when):
             return False
         return not any(all(_has(msg, seg, ref) for ref in group) for group in self.unless)
 
-    def problem(self, seg: Segment) -> tuple[str, str] | None:
-        """The 0357-coded problem with this rule's field in ``seg`` (its code and text)."""
+    def problem(self, seg: Segment) -> Problem | None:
+        """The problem with this rule's field in ``seg``, if any."""
         rule = self.rule
         if rule.kind is Kind.REQUIRED:
             if any(_any_repetition(seg, f) for f in (rule.field, *rule.alternatives)):
@@ -306,17 +310,16 @@ class _Check:
         found = value(seg, rule.field, rule.component)
         if found is None:
             return None
-        if rule.kind is Kind.CODED:
-            if found.upper() in rule.table:
-                return None
-            return "table_value", f"value not in {rule.table_name}"
+        answer: object
         if rule.kind is Kind.DATE:
-            answer: object = _date(found)
+            answer = _date(found)
         elif rule.kind is Kind.DATETIME:
             answer = _dtm(_DTM.match(found), UTC)
-        else:
+        elif rule.kind is Kind.NUMERIC:
             answer = _decimal(found, rule.positive)
-        return ("data_type", answer) if isinstance(answer, str) else None
+        else:
+            answer = _coded(found, rule.table, rule.table_name)
+        return answer if isinstance(answer, tuple) else None
 
 
 _BY_TYPE: dict[tuple[str, str], dict[str, tuple[_Check, ...]]] = {}
@@ -335,7 +338,6 @@ def _checks_for(code: str, trigger: str) -> dict[str, tuple[_Check, ...]]:
                     rule,
                     tuple(_ref(r) for r in rule.when),
                     tuple(tuple(_ref(r) for r in group) for group in rule.unless),
-                    bool(rule.when or rule.unless),
                 )
                 grouped.setdefault(rule.segment, []).append(ready)
         found = {name: tuple(checks) for name, checks in grouped.items()}
