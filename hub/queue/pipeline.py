@@ -105,7 +105,7 @@ class Pipeline:
 
     def _dispatch_lane_head(self, lane_key: str) -> None:
         # a read: on SQLite in a read-only snapshot, never a turn at the single writer
-        with (self.peek_uow or self.uow)() as uow:
+        with (self.peek_uow or self.redo_uow)() as uow:
             head = lanes.peek_head(uow.conn, now=self.clock.now(), lane_key=lane_key)
         if head is not None:
             self.dispatcher.dispatch(head)
@@ -297,7 +297,7 @@ class Pipeline:
         FHIR transaction holds a thousand lanes: one probe per 500 of them)."""
         if not keys:
             return
-        with (self.peek_uow or self.uow)() as uow:
+        with (self.peek_uow or self.redo_uow)() as uow:
             heads = lanes.peek_lane_heads(uow.conn, now=self.clock.now(), keys=keys)
         for head in heads:
             self.dispatcher.dispatch(head)

@@ -58,6 +58,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from hub.errors import StorageFull, StoreUnavailable
+from hub.store.postgres import commit_mode, committed_mode, postgres_engine, trusting_fresh
 
 log = logging.getLogger(__name__)
 
@@ -219,14 +220,7 @@ def create_engine(url: str, *, pool_size: int = 10, sqlite_unsafe_sync: bool = F
     """``sqlite_unsafe_sync``: ``synchronous=NORMAL`` (see the module docstring); never default."""
     if url.startswith("sqlite"):
         return _sqlite_engine(url, synchronous="NORMAL" if sqlite_unsafe_sync else "FULL")
-    return sa.create_engine(
-        url,
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_pre_ping=True,
-        future=True,
-        hide_parameters=True,  # SQL parameters carry raw messages (PHI): never log them
-    )
+    return postgres_engine(url, pool_size=pool_size)
 
 
 def ensure_private_dir(path: Path) -> None:
@@ -338,6 +332,8 @@ class UnitOfWork:
         self._redoable = redoable and not read_only
         self._yields = (redoable or background) and not read_only
         self._lock = None if read_only else _SQLITE_LOCKS.get(engine)
+        self._postgres = engine.dialect.name == "postgresql"
+        self._mode: bool | None = None  # PostgreSQL: the session's commit mode, once committed
 
     @property
     def conn(self) -> Connection:
@@ -349,14 +345,18 @@ class UnitOfWork:
         if self._lock is not None:
             self._lock.acquire(durable=not self._yields)
         try:
-            self._conn = self._engine.connect()
+            if self._redoable:  # a broken connection only costs a redo (hub.store.postgres)
+                with trusting_fresh():
+                    self._conn = self._engine.connect()
+            else:
+                self._conn = self._engine.connect()
             if self._read_only:
                 self._conn = self._conn.execution_options(hub_read_only=True)
             elif self._redoable:
                 self._conn = self._conn.execution_options(hub_redoable=True)
             self._conn.begin()
-            if self._redoable and self._engine.dialect.name == "postgresql":
-                self._conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+            if self._postgres and not self._read_only:
+                self._mode = commit_mode(self._conn, redoable=self._redoable)
         except DBAPIError as exc:
             if self._conn is not None:
                 self._conn.close()
@@ -378,6 +378,8 @@ class UnitOfWork:
         except DBAPIError as exc:
             raise unavailable(exc, "commit failed") from exc
         self._committed = True
+        if self._mode is not None:
+            committed_mode(self.conn, self._mode)
 
     def __exit__(
         self,

@@ -1,0 +1,134 @@
+"""PostgreSQL sessions under the unit of work (hub.store.postgres): each transaction commits
+in the mode its kind asks for, whatever the pooled connection did before, including after a
+transaction that changed the mode and rolled back; a connection is pinged before a durable unit
+always, before a redoable one only when it has been idle; a connection killed by the server
+is replaced by the ping, and a redoable unit that meets one without it fails as a transient
+error. Real PostgreSQL, one pooled connection so each unit reuses the last one's session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from hub.errors import StoreUnavailable
+from hub.store import postgres
+from hub.store.db import UnitOfWork, create_engine
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def engine(pg_url: str) -> Iterator[Engine]:
+    eng = create_engine(pg_url, pool_size=1)
+    yield eng
+    eng.dispose()
+
+
+def _mode(uow: UnitOfWork) -> str:
+    return str(uow.conn.exec_driver_sql("SHOW synchronous_commit").scalar())
+
+
+def _backend(uow: UnitOfWork) -> int:
+    return int(uow.conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() or 0)
+
+
+def test_each_unit_commits_in_its_own_mode_after_commits_and_rollbacks(engine: Engine) -> None:
+    # (redoable, commit?) -> the mode seen inside, on one reused session
+    steps = [
+        (True, True, "off"),
+        (False, False, "on"),  # sets it back, then rolls back: the session is off again...
+        (False, True, "on"),  # ...so the next durable unit must set it back once more
+        (True, False, "off"),  # sets off, rolls back: the session is on again...
+        (True, True, "off"),  # ...so the next redoable unit must set it off once more
+        (True, True, "off"),
+        (False, True, "on"),
+        (False, True, "on"),
+    ]
+    pids = set()
+    for redoable, commit, expected in steps:
+        with UnitOfWork(engine, redoable=redoable) as uow:
+            pids.add(_backend(uow))
+            assert _mode(uow) == expected, (redoable, commit)
+            if commit:
+                uow.commit()
+    assert len(pids) == 1, "the steps must share one session to test anything"
+
+
+def test_read_only_units_leave_the_mode_alone(engine: Engine) -> None:
+    with UnitOfWork(engine, redoable=True) as uow:
+        uow.commit()
+    with UnitOfWork(engine, read_only=True) as ro:
+        assert _mode(ro) == "off"  # reads commit nothing, so the session's mode is irrelevant
+    with UnitOfWork(engine) as uow:
+        assert _mode(uow) == "on"
+
+
+@pytest.fixture
+def pings(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    seen: list[int] = []
+    real = engine.dialect.do_ping
+
+    def counting(dbapi_conn: Any) -> bool:
+        seen.append(1)
+        return bool(real(dbapi_conn))
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counting)
+    return seen
+
+
+def test_durable_units_always_ping_redoable_ones_only_after_idle(
+    engine: Engine, pings: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with UnitOfWork(engine) as uow:  # connects: a new connection is not pinged
+        uow.commit()
+    assert len(pings) == 0
+    with UnitOfWork(engine) as uow:
+        uow.commit()
+    assert len(pings) == 1
+    with UnitOfWork(engine, redoable=True) as uow:  # returned just now
+        uow.commit()
+    assert len(pings) == 1
+    monkeypatch.setattr(postgres, "FRESH_SECONDS", 0.0)  # every connection counts as idle
+    with UnitOfWork(engine, redoable=True) as uow:
+        uow.commit()
+    assert len(pings) == 2
+
+
+def _kill(pg_url: str, pid: int) -> None:
+    admin = sa.create_engine(pg_url, poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+    admin.dispose()
+
+
+@pytest.mark.parametrize("redoable", [False, True])
+def test_a_killed_idle_connection_is_replaced_by_the_ping(
+    engine: Engine, pg_url: str, redoable: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with UnitOfWork(engine) as uow:
+        old = _backend(uow)
+    _kill(pg_url, old)
+    monkeypatch.setattr(postgres, "FRESH_SECONDS", 0.0)
+    with UnitOfWork(engine, redoable=redoable) as uow:
+        assert _backend(uow) != old
+        assert _mode(uow) == ("off" if redoable else "on")
+        uow.commit()
+
+
+def test_a_redoable_unit_on_a_fresh_killed_connection_fails_transiently(
+    engine: Engine, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with UnitOfWork(engine) as uow:
+        old = _backend(uow)
+    _kill(pg_url, old)
+    monkeypatch.setattr(postgres, "FRESH_SECONDS", 3600.0)  # trusted: not pinged
+    with pytest.raises(StoreUnavailable), UnitOfWork(engine, redoable=True) as uow:
+        _backend(uow)
+    with UnitOfWork(engine, redoable=True) as uow:  # the broken one was replaced
+        assert _backend(uow) != old
+        assert _mode(uow) == "off"
+        uow.commit()
