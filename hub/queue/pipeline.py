@@ -138,7 +138,6 @@ class Pipeline:
             )
             if rec is None:
                 return None
-            receipts.complete(work.conn, [rec.id])  # its receipt event before its outcome's
             attempt_id = _open_attempt(work.conn, rec, worker, now)
             work.commit()
         return rec, attempt_id

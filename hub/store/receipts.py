@@ -75,11 +75,21 @@ def complete(conn: Connection, ids: Sequence[int] | None = None, *, limit: int =
         rows = [r._mapping for r in conn.execute(q)]
     if not rows:
         return 0
-    # four statements for the lot (a worker completes its whole lease batch here), in id order
+    write(conn, rows)
+    run(conn, pick(conn, _CLEAR), {"b_ids": ids_param(conn, (m["id"] for m in rows))})
+    return len(rows)
+
+
+def write(conn: Connection, rows: Sequence[Mapping[Any, Any]]) -> None:
+    """The receipt events and patient references of ``rows`` (messages read with their
+    ``receipt_pending``, locked by the caller), in id order; the caller clears the column.
+    Two statements for the lot: a worker completes its whole lease batch here."""
     refs: list[dict[str, Any]] = []
     events: list[audit.Event] = []
     for m in rows:
-        pending = m["receipt_pending"] or {}
+        pending = m["receipt_pending"]
+        if pending is None:
+            continue
         message_id = int(m["id"])
         refs += [
             {"message_id": message_id, "patient_ref": str(r)} for r in pending.get("refs") or ()
@@ -101,8 +111,6 @@ def complete(conn: Connection, ids: Sequence[int] | None = None, *, limit: int =
         )
     run_many(conn, _INSERT_REFS, refs)
     audit.append_many(conn, events)
-    run(conn, pick(conn, _CLEAR), {"b_ids": ids_param(conn, (m["id"] for m in rows))})
-    return len(rows)
 
 
 def count_pending(conn: Connection) -> int:

@@ -55,8 +55,19 @@ def refs_of(hub: Hub) -> set[tuple[int, str]]:
         return {(int(r.message_id), r.patient_ref) for r in rows}
 
 
+def _work(hub: Hub, how: str, mid: int) -> None:
+    """Lease and apply ``mid`` as the embedded workers do (a batch lease) or as ``hub worker``
+    does (one unit's lease, then its lane: :func:`hub.store.lanes.lease`)."""
+    if how == "batch":
+        outcomes = hub.pipeline.run_batch("t", limit=8)
+        assert [o.message_id for o in outcomes] == [mid]
+    else:
+        assert hub.pipeline.drain_lane("t", mid) == 1
+
+
+@pytest.mark.parametrize("how", ["batch", "one"])
 def test_the_ack_commits_no_receipt_event_and_the_lease_writes_it_once(
-    make_hub: HubFactory, any_db_settings: Settings
+    make_hub: HubFactory, any_db_settings: Settings, how: str
 ) -> None:
     hub = make_hub(any_db_settings)
     ack = parse_ack(hub.receiver("hl7v2").handle(adt("L1", "MRN71")))
@@ -69,8 +80,7 @@ def test_the_ack_commits_no_receipt_event_and_the_lease_writes_it_once(
         found = store.search(uow.conn, store.MessageFilter(patient="MRN71"))
         assert [r.id for r in found] == [mid]
         assert store.patient_refs(uow.conn, mid) == ["MRN71"]
-    outcomes = hub.pipeline.run_batch("t", limit=8)
-    assert [o.message_id for o in outcomes] == [mid]
+    _work(hub, how, mid)
     assert received_events(hub) == [(str(mid), "feed")]
     assert pending(hub) == 0 and (mid, "MRN71") in refs_of(hub)
     # written once: neither the sealer nor another completion writes it again
@@ -91,6 +101,23 @@ def test_the_ack_commits_no_receipt_event_and_the_lease_writes_it_once(
         assert audit.verify(uow.conn).ok
         found = store.search(uow.conn, store.MessageFilter(patient="MRN71"))
         assert [r.id for r in found] == [mid]
+
+
+@pytest.mark.parametrize("how", ["batch", "one"])
+def test_a_receipt_the_sealer_completed_first_is_not_written_again_by_the_lease(
+    make_hub: HubFactory, any_db_settings: Settings, how: str
+) -> None:
+    hub = make_hub(any_db_settings)
+    assert parse_ack(hub.receiver("hl7v2").handle(adt("L2", "MRN72"))).code == "AA"
+    with hub.uow() as uow:
+        (mid,) = [r.id for r in uow.conn.execute(sa.select(messages.c.id))]
+    assert hub.audit is not None
+    assert hub.audit.complete_receipts() == 1
+    _work(hub, how, mid)
+    assert received_events(hub) == [(str(mid), "feed")]
+    assert refs_of(hub) == {(mid, "MRN72")}
+    with hub.uow() as uow:
+        assert audit.verify(uow.conn).ok
 
 
 def test_held_and_refused_receipts_are_audited_with_their_ack(
