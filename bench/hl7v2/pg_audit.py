@@ -36,7 +36,7 @@ def _ingest(url: str, tmp: Path, msgs: list[bytes], threads: int) -> float:
         dispatcher=NullDispatcher(),
         embedded_workers=False,
     )
-    service = hub.extras["hl7v2"]
+    service = hub.receiver("hl7v2")
     # One patient's messages through one writer, in order, as one EHR connection sends them
     # (an S13 stored before its S12 would fail for the bench's sake, not the hub's).
     chunks: list[list[bytes]] = [[] for _ in range(threads)]
