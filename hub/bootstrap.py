@@ -213,6 +213,7 @@ def bootstrap(
         # SQLite has one writer: look for work in read-only snapshots, lease under the lock
         peek_uow=partial(UnitOfWork, engine, read_only=True) if is_sqlite(engine) else None,
         redo_uow=partial(UnitOfWork, engine, redoable=True),
+        read_uow=partial(UnitOfWork, engine, read_only=True, redoable=True),
         writer_wanted=partial(durable_writer_waiting, engine),
         yield_after=settings.worker_yield_after,
     )

@@ -53,6 +53,7 @@ class Pipeline:
         redo_uow: UnitOfWorkFactory | None = None,
         writer_wanted: Callable[[], bool] | None = None,
         yield_after: int = 16,
+        read_uow: UnitOfWorkFactory | None = None,
     ) -> None:
         self.uow = uow
         # the asynchronous workers' leases and applies: rebuilt from durable raw messages after
@@ -65,6 +66,9 @@ class Pipeline:
         self.dispatcher = dispatcher
         self.lease = timedelta(seconds=lease_seconds)
         self.peek_uow = peek_uow
+        # the look for a lane's next head after a drain: a read, never a turn at a writer (on
+        # PostgreSQL no transaction at all, hub.store.db)
+        self.read_uow = read_uow or peek_uow or self.redo_uow
         self.split_batch = split_batch
         # SQLite: is an ingest waiting for the writer? (run_batch then commits and lets it in)
         self.writer_wanted = writer_wanted or _never
@@ -104,8 +108,7 @@ class Pipeline:
         return done + (1 if outcome is not None else 0)
 
     def _dispatch_lane_head(self, lane_key: str) -> None:
-        # a read: on SQLite in a read-only snapshot, never a turn at the single writer
-        with (self.peek_uow or self.redo_uow)() as uow:
+        with self.read_uow() as uow:
             head = lanes.peek_head(uow.conn, now=self.clock.now(), lane_key=lane_key)
         if head is not None:
             self.dispatcher.dispatch(head)
@@ -296,7 +299,7 @@ class Pipeline:
         FHIR transaction holds a thousand lanes: one probe per 500 of them)."""
         if not keys:
             return
-        with (self.peek_uow or self.redo_uow)() as uow:
+        with self.read_uow() as uow:
             heads = lanes.peek_lane_heads(uow.conn, now=self.clock.now(), keys=keys)
         for head in heads:
             self.dispatcher.dispatch(head)

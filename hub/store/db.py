@@ -309,12 +309,17 @@ class UnitOfWork:
 
     ``conn`` is the open :class:`Connection`; repositories take it as their first argument.
     ``read_only=True`` is for look-ups that must not queue behind writers (on SQLite it takes
-    neither the writer lock nor ``BEGIN IMMEDIATE``); writing in it is a bug. ``redoable=True``
-    commits without waiting for the disk (see the module docstring): only for work rebuilt from
-    what is already durable. ``background=True``: a durable commit that nobody is waiting for
-    (the outbox relay's rounds, the audit sealer): on SQLite it takes the writer lock as a
-    redoable unit does, after every waiting ingest and without counting as one, so the
-    :func:`durable_writer_waiting` probe it asks between its steps sees only others.
+    neither the writer lock nor ``BEGIN IMMEDIATE``); writing in it is a bug. On PostgreSQL it
+    runs in autocommit, with no ``BEGIN`` or ``ROLLBACK`` around it: under READ COMMITTED each
+    statement took its own snapshot anyway, so a read loses nothing and saves two round trips.
+    ``redoable=True`` commits without waiting for the disk (see the module docstring): only for
+    work rebuilt from what is already durable; with ``read_only`` it means a read whose failure
+    a redo covers (a worker's look for its lane's next head), which may therefore skip the
+    PostgreSQL pre-ping (:mod:`hub.store.postgres`). ``background=True``: a durable commit
+    that nobody is waiting for (the outbox relay's rounds, the audit sealer): on SQLite it
+    takes the writer lock as a redoable unit does, after every waiting ingest and without
+    counting as one, so the :func:`durable_writer_waiting` probe it asks between its steps sees
+    only others.
     """
 
     def __init__(
@@ -329,6 +334,7 @@ class UnitOfWork:
         self._conn: Connection | None = None
         self._committed = False
         self._read_only = read_only
+        self._trusting = redoable  # a failure costs a redo: trust a connection just returned
         self._redoable = redoable and not read_only
         self._yields = (redoable or background) and not read_only
         self._lock = None if read_only else _SQLITE_LOCKS.get(engine)
@@ -345,12 +351,15 @@ class UnitOfWork:
         if self._lock is not None:
             self._lock.acquire(durable=not self._yields)
         try:
-            if self._redoable:  # a broken connection only costs a redo (hub.store.postgres)
+            if self._trusting:  # a broken connection only costs a redo (hub.store.postgres)
                 with trusting_fresh():
                     self._conn = self._engine.connect()
             else:
                 self._conn = self._engine.connect()
-            if self._read_only:
+            if self._read_only and self._postgres:
+                # client-side only (psycopg's ``autocommit``); the pool resets it on checkin
+                self._conn = self._conn.execution_options(isolation_level="AUTOCOMMIT")
+            elif self._read_only:
                 self._conn = self._conn.execution_options(hub_read_only=True)
             elif self._redoable:
                 self._conn = self._conn.execution_options(hub_redoable=True)

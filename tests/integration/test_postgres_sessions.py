@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -67,6 +68,26 @@ def test_read_only_units_leave_the_mode_alone(engine: Engine) -> None:
         assert _mode(uow) == "on"
 
 
+def _in_transaction(uow: UnitOfWork) -> bool:
+    _backend(uow)  # a statement first: psycopg sends BEGIN with it, if it sends one at all
+    driver = uow.conn.connection.driver_connection
+    assert driver is not None
+    return bool(driver.info.transaction_status != psycopg.pq.TransactionStatus.IDLE)
+
+
+def test_read_only_units_run_outside_a_transaction_and_leave_the_session_transactional(
+    engine: Engine,
+) -> None:
+    pids = set()
+    for read_only in (True, False, True, False):
+        with UnitOfWork(engine, read_only=read_only) as uow:
+            pids.add(_backend(uow))
+            assert _in_transaction(uow) is not read_only, read_only
+    with UnitOfWork(engine, read_only=True) as ro:  # no BEGIN: nothing to roll back either
+        assert _backend(ro) in pids
+    assert len(pids) == 1, "the units must share one session to test anything"
+
+
 @pytest.fixture
 def pings(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     seen: list[int] = []
@@ -92,10 +113,16 @@ def test_durable_units_always_ping_redoable_ones_only_after_idle(
     with UnitOfWork(engine, redoable=True) as uow:  # returned just now
         uow.commit()
     assert len(pings) == 1
+    with UnitOfWork(engine, read_only=True, redoable=True):  # a worker's look for a head
+        pass
+    assert len(pings) == 1
+    with UnitOfWork(engine, read_only=True):  # any other read is pinged
+        pass
+    assert len(pings) == 2
     monkeypatch.setattr(postgres, "FRESH_SECONDS", 0.0)  # every connection counts as idle
     with UnitOfWork(engine, redoable=True) as uow:
         uow.commit()
-    assert len(pings) == 2
+    assert len(pings) == 3
 
 
 def _kill(pg_url: str, pid: int) -> None:
