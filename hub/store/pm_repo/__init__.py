@@ -39,6 +39,7 @@ from hub.store.pm_repo.history import SqlHistory, changed_by_message, history_of
 from hub.store.pm_repo.patients import SqlPatients, find_patient
 from hub.store.pm_repo.references import (
     SqlReferences,
+    lock_references,
     resolve_location,
     resolve_payer,
     resolve_provider,
@@ -102,7 +103,9 @@ def apply_batch(
 ) -> None:
     """Apply in order; the history rows of the whole batch are written by one statement.
     ``on_error`` may replace a failing change's error (a mapping adding its location)."""
-    batch = Stamp(stamp.message_id, stamp.now, stamp.actor, pending=[], patients={})
+    changes = list(changes)
+    batch = Stamp(stamp.message_id, stamp.now, stamp.actor, pending=[], patients={}, locked=set())
+    lock_references(conn, changes, batch)
     payments: list[bc.PostClaimPayment] = []  # a run of claim payments posts in one go
     for change in changes:
         if type(change) is bc.PostClaimPayment:

@@ -58,6 +58,9 @@ class Stamp:
     # When set, new patient identifier rows collect here for :func:`flush` (read back, a
     # patient's identifiers are flushed first: :func:`hub.store.pm_repo.patients.upsert_patient`)
     identifiers: list[dict[str, Any]] | None = field(default=None, compare=False)
+    # When set, the reference locks this transaction already holds (PostgreSQL): taken for a
+    # whole batch of changes at once by :func:`hub.store.pm_repo.references.lock_references`
+    locked: set[str] | None = field(default=None, compare=False)
 
     def update(self) -> dict[str, Any]:
         return {"source_message_id": self.message_id, "updated_at": self.now}
