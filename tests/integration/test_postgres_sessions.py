@@ -7,17 +7,22 @@ error. Real PostgreSQL, one pooled connection so each unit reuses the last one's
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 import sqlalchemy as sa
+from conftest import HubFactory
 from sqlalchemy.engine import Engine
 
+from hub.config import Settings
 from hub.errors import StoreUnavailable
 from hub.store import postgres
 from hub.store.db import UnitOfWork, create_engine
+from hub.store.tables import messages
 
 pytestmark = pytest.mark.integration
 
@@ -159,3 +164,46 @@ def test_a_redoable_unit_on_a_fresh_killed_connection_fails_transiently(
         assert _backend(uow) != old
         assert _mode(uow) == "off"
         uow.commit()
+
+
+def _adt(control: str, mrn: str) -> bytes:
+    return (
+        f"MSH|^~\\&|EHRX|NORTHCLINIC|HUB|PRACTICE|20240105083000||ADT^A04^ADT_A01|{control}|P|"
+        f"2.5.1\rEVN|A04|20240105083000\rPID|1||{mrn}^^^CLINIC^MR||Zyxwvutson^Qwertina||"
+        "19800214|F\rPV1|1|O\r"
+    ).encode()
+
+
+def _transactions_of_this_thread(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """How each transaction this thread opened ended: psycopg sends COMMIT or ROLLBACK only
+    for a connection in a transaction, so autocommit reads leave nothing here."""
+    ended: list[str] = []
+    me = threading.get_ident()
+    for how in ("commit", "rollback"):
+        real = getattr(psycopg.Connection, how)
+
+        def ending(self: psycopg.Connection[Any], _real: Any = real, _how: str = how) -> None:
+            idle = self.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+            if threading.get_ident() == me and not idle:
+                ended.append(_how)
+            _real(self)
+
+        monkeypatch.setattr(psycopg.Connection, how, ending)
+    return ended
+
+
+def test_a_drain_ends_on_its_empty_lane_without_opening_a_transaction(
+    make_hub: HubFactory, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = make_hub(Settings(database_url=pg_url, data_dir=tmp_path / "var"))
+    for control in ("D1", "D2"):
+        hub.receiver("hl7v2").handle(_adt(control, "MRN-DRAIN"))
+    with hub.engine.connect() as conn:
+        first, second = (r.id for r in conn.execute(sa.select(messages.c.id).order_by("id")))
+    ended = _transactions_of_this_thread(monkeypatch)
+    assert hub.pipeline.drain_lane("t", first) == 2
+    # a lease and an apply for each message; the look that found the lane empty is a read
+    assert ended == ["commit"] * 4
+    with hub.engine.connect() as conn:
+        done = conn.execute(sa.select(messages.c.id, messages.c.status).order_by("id")).all()
+    assert [(r.id, r.status) for r in done] == [(first, "processed"), (second, "processed")]
