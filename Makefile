@@ -40,7 +40,7 @@ browser:
 	fi
 
 test: $(STAMP) lint typecheck browser
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15
 
 conformance: $(STAMP)
 	$(BIN)/hub conformance run
