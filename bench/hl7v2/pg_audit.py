@@ -23,7 +23,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from bench.hl7v2.corpus import generate
-from bench.hl7v2.run import _rate, _unprocessed, _wait_processed
+from bench.hl7v2.run import _rate, _unprocessed, _wait_processed, hl7_receiver
 
 
 def _ingest(url: str, tmp: Path, msgs: list[bytes], threads: int) -> float:
@@ -36,7 +36,7 @@ def _ingest(url: str, tmp: Path, msgs: list[bytes], threads: int) -> float:
         dispatcher=NullDispatcher(),
         embedded_workers=False,
     )
-    service = hub.receiver("hl7v2")
+    service = hl7_receiver(hub)
     # One patient's messages through one writer, in order, as one EHR connection sends them
     # (an S13 stored before its S12 would fail for the bench's sake, not the hub's).
     chunks: list[list[bytes]] = [[] for _ in range(threads)]

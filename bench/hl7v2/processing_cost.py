@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from bench.hl7v2.corpus import generate
+from bench.hl7v2.run import hl7_receiver
 
 
 def main() -> None:
@@ -40,7 +41,7 @@ def main() -> None:
     settings = Settings(data_dir=Path(tempfile.mkdtemp()) / "var", workers=1)
     msgs = generate(n, seed=31)
     loader = bootstrap(settings, dispatcher=NullDispatcher(), embedded_workers=False)
-    receiver = loader.receiver("hl7v2")
+    receiver = hl7_receiver(loader)
     cpu, wall = time.process_time(), time.perf_counter()
     for raw in msgs:
         receiver.handle(raw)

@@ -32,6 +32,7 @@ import psycopg
 import sqlalchemy as sa
 
 from bench.hl7v2.corpus import generate
+from bench.hl7v2.run import hl7_receiver
 from bench.hl7v2.statements import shape
 
 _IDLE = psycopg.pq.TransactionStatus.IDLE
@@ -76,8 +77,7 @@ def _count(url: str, tmp: Path, n: int, charges: float) -> tuple[int, _Counter]:
 
     settings = Settings(data_dir=tmp, database_url=url)
     hub = bootstrap(settings, dispatcher=NullDispatcher(), embedded_workers=False)
-    # ``extras``: trees before the typed plug-in contract (cfc432a, issue 7's baseline)
-    receiver = hub.receiver("hl7v2") if hasattr(hub, "receiver") else hub.extras["hl7v2"]
+    receiver = hl7_receiver(hub)
     for raw in generate(n, seed=31, charges=charges):
         receiver.handle(raw)
     with hub.engine.connect() as conn:

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import event
 
 from bench.hl7v2.corpus import generate
+from bench.hl7v2.run import hl7_receiver
 
 _FROM = re.compile(r"\b(?:FROM|INTO)\s+(\w+)", re.I)
 
@@ -54,7 +55,7 @@ def main() -> None:
     n = args.messages
     settings = Settings(data_dir=Path(tempfile.mkdtemp()) / "var", workers=1)
     loader = bootstrap(settings, dispatcher=NullDispatcher(), embedded_workers=False)
-    receiver = loader.receiver("hl7v2")
+    receiver = hl7_receiver(loader)
     for raw in generate(n, seed=31, charges=args.charges):
         receiver.handle(raw)
     loader.stop()
