@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +21,7 @@ from bench.hubproc import hub_serve
 from bench.mllp_client import Drive, drive
 from bench.ordering import order_violations, read_applied
 from bench.peers import peer
+from bench.pg import temporary_database
 from bench.table import Aim, Ref, Row
 
 CHARGES = 0.1  # share of DFT^P03 among the messages about a registered patient
@@ -166,24 +166,8 @@ def e2e_rows(run: Hl7Run, conns: int = 4) -> Iterator[Row]:
     )  # fmt: skip
 
 
-@contextmanager
-def _pg_database(admin_url: str) -> Iterator[str]:
-    import sqlalchemy as sa
-
-    name = f"hub_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-
 def distributed_rows(run: Hl7Run, conns: int = 4) -> Iterator[Row]:
-    with _pg_database(run.pg_admin) as url:
+    with temporary_database(run.pg_admin) as url:
         rate, got, counts, violations = _e2e(
             run,
             run.tmp / f"dist-{uuid.uuid4().hex[:6]}",

@@ -16,14 +16,12 @@ import argparse
 import tempfile
 import threading
 import time
-import uuid
 import zlib
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from bench.hl7v2.corpus import generate
 from bench.hl7v2.run import _rate, _unprocessed, _wait_processed, hl7_receiver
+from bench.pg import temporary_database
 
 
 def _ingest(url: str, tmp: Path, msgs: list[bytes], threads: int) -> float:
@@ -81,20 +79,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--workers", type=int, default=4)
     args = ap.parse_args()
-    name = f"hub_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(args.pg, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = args.pg.rsplit("/", 1)[0] + f"/{name}"
     msgs = generate(args.messages, seed=37)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            ingest = _ingest(url, Path(tmp), msgs, args.threads)
-            process, done = _process(url, Path(tmp), args.messages, args.workers)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with temporary_database(args.pg) as url, tempfile.TemporaryDirectory() as tmp:
+        ingest = _ingest(url, Path(tmp), msgs, args.threads)
+        process, done = _process(url, Path(tmp), args.messages, args.workers)
     print(f"## PostgreSQL, {args.messages} messages")
     print(
         f"  ingest, {args.threads} concurrent writers, workers off: {_rate(args.messages, ingest)}"

@@ -23,17 +23,16 @@ from __future__ import annotations
 import argparse
 import collections
 import tempfile
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import psycopg
-import sqlalchemy as sa
 
 from bench.hl7v2.corpus import generate
 from bench.hl7v2.run import hl7_receiver
 from bench.hl7v2.statements import shape
+from bench.pg import temporary_database
 
 _IDLE = psycopg.pq.TransactionStatus.IDLE
 
@@ -107,18 +106,8 @@ def main() -> None:
     ap.add_argument("--charges", type=float, default=0.1, help="share of DFT messages")
     ap.add_argument("--most", type=int, default=25)
     args = ap.parse_args()
-    name = f"hub_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(args.pg, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = args.pg.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            done, c = _count(url, Path(tmp), args.messages, args.charges)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with temporary_database(args.pg) as url, tempfile.TemporaryDirectory() as tmp:
+        done, c = _count(url, Path(tmp), args.messages, args.charges)
     n = args.messages
     print(f"## PostgreSQL round trips through drain_lane, {n} messages ({done} applied)")
     print(f"  statements (execute/executemany, pings included): {c.statements / n:.2f} a message")
