@@ -3,7 +3,8 @@ in the mode its kind asks for, whatever the pooled connection did before, includ
 transaction that changed the mode and rolled back; a connection is pinged before a durable unit
 always, before a redoable one only when it has been idle; a connection killed by the server
 is replaced by the ping, and a redoable unit that meets one without it fails as a transient
-error. Real PostgreSQL, one pooled connection so each unit reuses the last one's session."""
+error; read-only units run outside a transaction, and so does the look that ends a drain on an
+empty lane. Real PostgreSQL, one pooled connection so each unit reuses the last one's session."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import HubFactory
 from sqlalchemy.engine import Engine
+from support.hl7_messages import adt
 
 from hub.config import Settings
 from hub.errors import StoreUnavailable
@@ -166,14 +168,6 @@ def test_a_redoable_unit_on_a_fresh_killed_connection_fails_transiently(
         uow.commit()
 
 
-def _adt(control: str, mrn: str) -> bytes:
-    return (
-        f"MSH|^~\\&|EHRX|NORTHCLINIC|HUB|PRACTICE|20240105083000||ADT^A04^ADT_A01|{control}|P|"
-        f"2.5.1\rEVN|A04|20240105083000\rPID|1||{mrn}^^^CLINIC^MR||Zyxwvutson^Qwertina||"
-        "19800214|F\rPV1|1|O\r"
-    ).encode()
-
-
 def _transactions_of_this_thread(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """How each transaction this thread opened ended: psycopg sends COMMIT or ROLLBACK only
     for a connection in a transaction, so autocommit reads leave nothing here."""
@@ -197,7 +191,7 @@ def test_a_drain_ends_on_its_empty_lane_without_opening_a_transaction(
 ) -> None:
     hub = make_hub(Settings(database_url=pg_url, data_dir=tmp_path / "var"))
     for control in ("D1", "D2"):
-        hub.receiver("hl7v2").handle(_adt(control, "MRN-DRAIN"))
+        hub.receiver("hl7v2").handle(adt(control, mrn="MRN-DRAIN"))
     with hub.engine.connect() as conn:
         first, second = (r.id for r in conn.execute(sa.select(messages.c.id).order_by("id")))
     ended = _transactions_of_this_thread(monkeypatch)
