@@ -25,7 +25,6 @@ import pstats
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -65,18 +64,10 @@ def _database(url: str | None) -> Iterator[str | None]:
     if url is None:
         yield None
         return
-    import sqlalchemy as sa
+    from bench.pg import temporary_database
 
-    name = f"hub_bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with temporary_database(url) as made:
+        yield made
 
 
 def _parts(path: Path) -> Iterator[Any]:
