@@ -50,38 +50,51 @@ def waiting_on_a_lock(hub: Hub) -> bool:
         return bool(conn.execute(query).scalar())
 
 
+class OtherWorker:
+    """A thread that, once released, resolves ``ref`` in a transaction of its own: it must
+    wait at the lock the releasing transaction holds, then find that transaction's row."""
+
+    def __init__(self, hub: Hub, resolve: Callable[..., Any], ref: Any) -> None:
+        self.hub = hub
+        self.result: dict[str, Any] = {}
+        self._go = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(resolve, ref))
+        self._thread.start()
+
+    def _run(self, resolve: Callable[..., Any], ref: Any) -> None:
+        self._go.wait(10)
+        try:
+            with self.hub.uow() as uow:
+                self.result["id"] = resolve(uow.conn, ref, pm_repo.Stamp(None, NOW))
+                uow.commit()
+        except Exception as exc:  # the failure these tests guard against
+            self.result["error"] = exc
+
+    def release_and_see_it_wait(self, what: str) -> bool:
+        """Release the thread; True once it waits on a lock, False if it finished instead."""
+        self._go.set()
+        wait_until(lambda: waiting_on_a_lock(self.hub) or not self._thread.is_alive(), what=what)
+        return self._thread.is_alive()
+
+    def join(self) -> dict[str, Any]:
+        self._thread.join(10)
+        return self.result
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_concurrent_first_sight_makes_one_row(
     make_hub: HubFactory, pg_url: str, tmp_path: Any, case: tuple[str, Any, Any, sa.Table]
 ) -> None:
     _name, resolve, ref, table = case
     hub = make_hub(Settings(database_url=pg_url, data_dir=tmp_path / "var"), plugins=[])
-    stamp = pm_repo.Stamp(None, NOW)
-    first_resolved = threading.Event()
-    second: dict[str, Any] = {}
-
-    def other_worker() -> None:
-        first_resolved.wait(10)
-        try:
-            with hub.uow() as uow:
-                second["id"] = resolve(uow.conn, ref, stamp)
-                uow.commit()
-        except Exception as exc:  # the failure this test guards against
-            second["error"] = exc
-
-    t = threading.Thread(target=other_worker)
-    t.start()
+    other = OtherWorker(hub, resolve, ref)
     with hub.uow() as uow:
-        first_id = resolve(uow.conn, ref, stamp)
-        first_resolved.set()
+        first_id = resolve(uow.conn, ref, pm_repo.Stamp(None, NOW))
         # the other worker reaches our lock and waits there (or, not waiting, finishes)
-        wait_until(
-            lambda: waiting_on_a_lock(hub) or not t.is_alive(),
-            what="the second transaction to reach the first one's lock",
-        )
-        assert t.is_alive(), "the second transaction did not wait for the first"
+        waited = other.release_and_see_it_wait("the second transaction to reach the first's lock")
+        assert waited, "the second transaction did not wait for the first"
         uow.commit()
-    t.join(10)
+    second = other.join()
     assert "error" not in second, repr(second.get("error"))
     assert second["id"] == first_id
     with hub.engine.connect() as conn:
@@ -120,31 +133,14 @@ def test_a_batch_takes_every_reference_lock_in_one_statement_and_holds_it(
         UpsertCoverage(patient, 1, payer),
     ]
     seen = _lock_statements(monkeypatch)
-    applied = threading.Event()
-    second: dict[str, Any] = {}
-
-    def other_worker() -> None:
-        applied.wait(10)
-        try:
-            with hub.uow() as uow:
-                second["id"] = pm_repo.resolve_payer(uow.conn, payer, pm_repo.Stamp(None, NOW))
-                uow.commit()
-        except Exception as exc:
-            second["error"] = exc
-
-    t = threading.Thread(target=other_worker)
-    t.start()
+    other = OtherWorker(hub, pm_repo.resolve_payer, payer)
     with hub.uow() as uow:
         pm_repo.apply_batch(uow.conn, changes, pm_repo.Stamp(None, NOW))
         ours = list(seen)
-        applied.set()
-        wait_until(
-            lambda: waiting_on_a_lock(hub) or not t.is_alive(),
-            what="the other transaction to reach the batch's payer lock",
-        )
-        assert t.is_alive(), "the other transaction did not wait for the batch"
+        waited = other.release_and_see_it_wait("the other transaction to reach the payer lock")
+        assert waited, "the other transaction did not wait for the batch"
         uow.commit()
-    t.join(10)
+    second = other.join()
     assert len(ours) == 1, ours  # provider, location and payer: one statement
     assert "unnest" in ours[0]
     assert "error" not in second, repr(second.get("error"))
