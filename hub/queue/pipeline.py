@@ -132,9 +132,10 @@ class Pipeline:
                 return None
             lane_key = None
         elif lane_key is not None and message_id is None:
-            # PostgreSQL: the lane's only possible head is looked up outside the transaction,
-            # one round trip; a drain ends on an empty lane each time, which then costs no
-            # BEGIN and ROLLBACK. The lease checks by id that it is still a leasable head.
+            # no snapshot peek (PostgreSQL): the lane's only possible head is looked up outside
+            # the transaction, one round trip; a drain ends on an empty lane each time, which
+            # then costs no BEGIN and ROLLBACK. The lease checks by id that it is still a
+            # leasable head.
             with self.read_uow() as ro:
                 message_id = lanes.earliest_pending(ro.conn, lane_key)
             if message_id is None:
